@@ -1,0 +1,42 @@
+# Every target bootstraps .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export SDL_VIDEODRIVER ?= dummy
+export SDL_AUDIODRIVER ?= dummy
+
+.PHONY: venv test test-fast watch bench lint clean
+
+venv: $(STAMP)
+
+# Where no NVIDIA GPU is present, install torch's CPU build (2.13.0) first, so that the
+# project's `torch` range is already satisfied and pip never pulls the multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+		echo "make venv: NVIDIA GPU found, installing torch with CUDA from the registry"; \
+	else \
+		echo "make venv: no GPU, installing torch==2.13.0 (CPU build) first"; \
+		$(PY) -m pip install --quiet torch==2.13.0; \
+	fi
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+test: venv
+	$(PY) -m pytest
+
+test-fast: venv
+	$(PY) -m pytest -m "not slow"
+
+watch: venv
+	$(VENV)/bin/sandbox watch
+
+bench: venv
+	@for f in experiments/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
