@@ -1,0 +1,85 @@
+"""Everything that acts. Scripted fighters (``agents.character``), the navigation AI and its planner
+(``agents.navigation``) and the director (``agents.meta``) all speak one protocol, SB3's
+``predict(observation, state=None, episode_start=None, deterministic=False) -> (action, state)``, plus
+an optional ``reset()``. Agent spec strings (``random``, ``scripted:hard``, ``sb3:PATH``, ...) are
+parsed in exactly one place, :func:`make_agent`, for CLI flags and env keyword arguments alike."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """The agent protocol (SB3's ``PolicyPredictor``); ``reset()`` is optional."""
+
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = False,
+    ) -> tuple[Any, Any]: ...
+
+
+class RandomAgent:
+    """Samples uniformly from an action space, drawing from the generator it is given.
+
+    Pass the env's ``np_random`` as ``rng`` so that seeded rollouts stay deterministic.
+    """
+
+    def __init__(self, action_space, rng: np.random.Generator | None = None):
+        self.action_space = action_space
+        self.rng = rng if rng is not None else np.random.default_rng()
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+        space = self.action_space
+        if hasattr(space, "nvec"):
+            action = np.array([self.rng.integers(n) for n in space.nvec], dtype=space.dtype)
+        elif hasattr(space, "n"):
+            action = int(space.start + self.rng.integers(space.n))
+        else:
+            raise TypeError(f"RandomAgent cannot sample from {space!r}")
+        return action, state
+
+
+def _make_random(arg: str | None, **kwargs) -> RandomAgent:
+    if "action_space" not in kwargs:
+        raise ValueError("agent spec 'random' needs the env's action_space")
+    return RandomAgent(kwargs["action_space"], kwargs.get("rng"))
+
+
+# spec prefix -> (factory "module:function", what follows the colon, one-line help).
+# A factory is called as factory(arg, **kwargs), where arg is the text after "prefix:" (or None).
+# Factories are imported lazily so that `import agents` stays light.
+AGENT_SPECS: dict[str, tuple[str, str, str]] = {
+    "random": ("agents:_make_random", "", "uniform random actions"),
+}
+
+
+def valid_specs() -> str:
+    """The valid spec forms, for error messages and CLI help."""
+    forms = [p + (":" + a if a else "") for p, (_, a, _) in AGENT_SPECS.items()]
+    return ", ".join(forms)
+
+
+def make_agent(spec: str | Agent, **kwargs) -> Agent:
+    """Build an agent from a spec string such as ``"scripted:hard"``; agent objects pass through.
+
+    ``kwargs`` carry the context a factory may need (``action_space``, ``observation_space``,
+    ``rng``, ``env``...). An unknown spec raises a ``ValueError`` listing the valid ones.
+    """
+    if not isinstance(spec, str):
+        if hasattr(spec, "predict"):
+            return spec
+        raise TypeError(f"an agent must be a spec string or have predict(); got {type(spec).__name__}")
+    prefix, _, arg = spec.partition(":")
+    if prefix not in AGENT_SPECS:
+        raise ValueError(f"unknown agent spec {spec!r}; valid: {valid_specs()}")
+    target, _, _ = AGENT_SPECS[prefix]
+    module_name, _, func_name = target.partition(":")
+    factory = getattr(importlib.import_module(module_name), func_name)
+    return factory(arg or None, **kwargs)

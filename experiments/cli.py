@@ -1,0 +1,54 @@
+"""The ``sandbox`` command-line tool.
+
+Each verb lives in its own module under ``experiments/``, which exposes ``add_parser(subparsers)`` and
+``run(args) -> int``. Verb modules import their heavy dependencies inside ``run`` so that
+``sandbox --help`` stays fast. To add a verb, add its module name to ``VERBS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# verb name -> module that implements it, in the order `sandbox --help` lists them.
+VERBS: dict[str, str] = {
+    "solve": "experiments.solve",
+}
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sandbox",
+        description="game-ai-sandbox: watch, play, train and solve game-AI environments.",
+    )
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+    for module_name in VERBS.values():
+        module = importlib.import_module(module_name)
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (CliError, ValueError, FileNotFoundError) as exc:
+        print(f"sandbox {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `sandbox solve ... | head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print(f"sandbox {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,375 @@
+"""Known answers and properties of the exact MDP solvers in nets.bellman."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nets.bellman import (
+    ConvergenceWarning,
+    TabularMDP,
+    bellman_residual,
+    greedy_policy,
+    modified_policy_iteration,
+    policy_evaluation,
+    policy_iteration,
+    value_iteration,
+)
+
+# --------------------------------------------------------------------------------------------------
+# Known answers
+# --------------------------------------------------------------------------------------------------
+
+
+def gridworld_4x4() -> TabularMDP:
+    """Sutton & Barto's Example 4.1: states 0 and 15 terminal, reward -1 per move, gamma = 1."""
+    n, moves = 4, [(-1, 0), (0, 1), (1, 0), (0, -1)]  # up, right, down, left
+    T = np.zeros((4, 16, 16))
+    R = np.full((16, 4), -1.0)
+    for s in range(16):
+        r, c = divmod(s, n)
+        for a, (dr, dc) in enumerate(moves):
+            r2, c2 = r + dr, c + dc
+            s2 = r2 * n + c2 if 0 <= r2 < n and 0 <= c2 < n else s
+            T[a, s, s2] = 1.0
+    terminal = np.zeros(16, dtype=bool)
+    terminal[[0, 15]] = True
+    return TabularMDP(T, R, 1.0, terminal=terminal)
+
+
+SB_FIG_4_1 = np.array(
+    [[0, -14, -20, -22], [-14, -18, -20, -20], [-20, -20, -18, -14], [-22, -20, -14, 0]], dtype=float
+)
+
+
+@pytest.mark.parametrize("method", ["exact", "iterative"])
+def test_sutton_barto_figure_4_1_random_policy(method):
+    mdp = gridworld_4x4()
+    uniform = np.full((16, 4), 0.25)
+    V = policy_evaluation(mdp, uniform, tol=1e-10, method=method)
+    np.testing.assert_allclose(V.reshape(4, 4), SB_FIG_4_1, atol=1e-6)
+
+
+def test_gridworld_optimal_values_are_minus_steps_to_a_corner():
+    mdp = gridworld_4x4()
+    expected = -np.array([min(r + c, 6 - r - c) for r in range(4) for c in range(4)], dtype=float)
+    for solve in (value_iteration, modified_policy_iteration):
+        sol = solve(mdp, tol=1e-10)
+        np.testing.assert_allclose(sol.V, expected, atol=1e-9)
+    np.testing.assert_allclose(policy_iteration(gridworld_4x4()).V, expected, atol=1e-9)
+
+
+def frozenlake(gamma: float, map_name: str = "4x4") -> TabularMDP:
+    env = gym.make("FrozenLake-v1", map_name=map_name, is_slippery=True)
+    return TabularMDP.from_gymnasium(env.unwrapped.P, gamma)
+
+
+@pytest.mark.parametrize(
+    "gamma, expected, places",
+    [(1.0, 14 / 17, 9), (0.9, 0.068891, 6), (0.99, 0.542026, 6)],
+)
+def test_frozenlake_start_value(gamma, expected, places):
+    mdp = frozenlake(gamma)
+    tol = 1e-12 if gamma == 1.0 else 1e-9
+    for sol in (
+        value_iteration(mdp, tol=tol),
+        modified_policy_iteration(mdp, tol=tol),
+        policy_iteration(mdp),
+    ):
+        assert sol.converged
+        assert round(sol.V[0], places) == pytest.approx(round(expected, places), abs=10.0**-places), (
+            sol.method
+        )
+
+
+def test_frozenlake_terminal_states_are_holes_and_goal():
+    env = gym.make("FrozenLake-v1", map_name="4x4", is_slippery=True)
+    mdp = TabularMDP.from_gymnasium(env.unwrapped.P, 0.9)
+    desc = env.unwrapped.desc.astype(str).ravel()
+    np.testing.assert_array_equal(mdp.terminal, np.isin(desc, ["H", "G"]))
+    assert value_iteration(mdp).V[mdp.terminal].tolist() == [0.0] * int(mdp.terminal.sum())
+
+
+def test_cliffwalking_optimal_return_is_minus_13():
+    env = gym.make("CliffWalking-v1")
+    mdp = TabularMDP.from_gymnasium(env.unwrapped.P, 1.0)
+    start = int(np.flatnonzero(env.unwrapped.initial_state_distrib)[0])
+    sol = value_iteration(mdp, tol=1e-10)
+    assert sol.V[start] == pytest.approx(-13.0, abs=1e-9)
+
+
+def test_taxi_builds_and_optimal_values_are_bounded():
+    env = gym.make(max(k for k in gym.registry if k.startswith("Taxi-v")))  # the newest version here
+    mdp = TabularMDP.from_gymnasium(env.unwrapped.P, 0.99)
+    assert mdp.shape == (500, 6)
+    sol = modified_policy_iteration(mdp, tol=1e-8)
+    pi = policy_iteration(mdp)
+    np.testing.assert_allclose(sol.V, pi.V, atol=2e-8)
+    # The best state is carrying the passenger on the destination: drop off for +20 and the episode ends.
+    assert sol.V.max() == pytest.approx(20.0, abs=1e-9)
+    # One step away, with a -1 move first: -1 + 0.99 * 20.
+    assert np.isclose(sol.V, -1 + 0.99 * 20.0, atol=1e-9).any()
+
+
+def test_reward_forms_agree():
+    rng = np.random.default_rng(0)
+    T = rng.random((3, 6, 6))
+    T /= T.sum(axis=2, keepdims=True)
+    R3 = rng.normal(size=(3, 6, 6))
+    R2 = np.einsum("ast,ast->sa", T, R3)
+    a = value_iteration(TabularMDP(T, R3, 0.9), tol=1e-10)
+    b = value_iteration(TabularMDP(T, R2, 0.9), tol=1e-10)
+    c = value_iteration(
+        TabularMDP([sp.csr_matrix(t) for t in T], [sp.csr_matrix(r) for r in R3], 0.9), tol=1e-10
+    )
+    np.testing.assert_allclose(a.V, b.V, atol=1e-12)
+    np.testing.assert_allclose(a.V, c.V, atol=1e-12)
+
+
+def test_value_iteration_residual_history_and_bound():
+    mdp = frozenlake(0.95)
+    sol = value_iteration(mdp, tol=1e-8)
+    assert sol.iterations == len(sol.residuals)
+    assert np.all(np.diff(sol.residuals[5:]) <= 1e-15)  # the sup-norm change contracts
+    assert sol.error_bound <= 1e-8
+    assert bellman_residual(mdp, sol.V) <= (1 + mdp.gamma) * 1e-8
+
+
+def test_max_iter_warns_and_reports_residual():
+    mdp = frozenlake(0.99)
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=3 .*residual"):
+        sol = value_iteration(mdp, max_iter=3)
+    assert not sol.converged and sol.iterations == 3
+    assert sol.error_bound > 1e-8
+    with pytest.warns(ConvergenceWarning):
+        assert not modified_policy_iteration(mdp, max_iter=2).converged
+
+
+def test_gamma_one_has_no_bound():
+    sol = value_iteration(gridworld_4x4(), tol=1e-9)
+    assert sol.converged and np.isnan(sol.error_bound)
+
+
+def test_gamma_one_improper_policy_is_a_clear_error():
+    mdp = gridworld_4x4()
+    up = np.zeros(16, dtype=int)  # "up" forever never leaves the top row's right part
+    with pytest.raises(ValueError, match="terminal"):
+        policy_evaluation(mdp, up)
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation: every error names the problem and where it is
+# --------------------------------------------------------------------------------------------------
+
+
+def _valid():
+    T = np.array([[[0.5, 0.5], [0.0, 1.0]], [[1.0, 0.0], [0.3, 0.7]]])
+    R = np.zeros((2, 2))
+    return T, R
+
+
+def test_rows_must_sum_to_one():
+    T, R = _valid()
+    T[1, 1] = [0.3, 0.6]
+    with pytest.raises(ValueError, match=r"transitions\[1\] row 1 sums to 0\.9"):
+        TabularMDP(T, R, 0.9)
+
+
+def test_row_sum_tolerance_is_1e9():
+    T, R = _valid()
+    T[0, 0] = [0.5, 0.5 + 5e-10]
+    TabularMDP(T, R, 0.9)  # within 1e-9
+    T[0, 0] = [0.5, 0.5 + 5e-9]
+    with pytest.raises(ValueError, match=r"row 0 sums"):
+        TabularMDP(T, R, 0.9)
+
+
+def test_negative_probability():
+    T, R = _valid()
+    T[0, 0] = [1.5, -0.5]
+    with pytest.raises(ValueError, match=r"transitions\[0\]\[0, 1\] = -0\.5 is negative"):
+        TabularMDP(T, R, 0.9)
+
+
+def test_nan_probability():
+    T, R = _valid()
+    T[1, 0, 1] = np.nan
+    with pytest.raises(ValueError, match=r"transitions\[1\]\[0, 1\] is nan"):
+        TabularMDP(T, R, 0.9)
+
+
+def test_nan_reward():
+    T, R = _valid()
+    R[1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"R\(1, 0\) is nan"):
+        TabularMDP(T, R, 0.9)
+
+
+@pytest.mark.parametrize("gamma", [-0.1, 1.01, float("nan")])
+def test_gamma_outside_unit_interval(gamma):
+    T, R = _valid()
+    with pytest.raises(ValueError, match=r"gamma = .* is outside \[0, 1\]"):
+        TabularMDP(T, R, gamma)
+
+
+def test_shape_mismatches():
+    T, R = _valid()
+    with pytest.raises(ValueError, match=r"rewards has shape \(3, 2\)"):
+        TabularMDP(T, np.zeros((3, 2)), 0.9)
+    with pytest.raises(ValueError, match=r"must be \(A, S, S\)"):
+        TabularMDP(np.zeros((2, 2, 3)), R, 0.9)
+    with pytest.raises(
+        ValueError, match=r"transitions\[1\] has shape \(3, 3\), but transitions\[0\] has shape \(2, 2\)"
+    ):
+        TabularMDP([sp.eye(2), sp.eye(3)], R, 0.9)
+    with pytest.raises(ValueError, match=r"terminal has shape \(3,\)"):
+        TabularMDP(T, R, 0.9, terminal=[True, False, False])
+    with pytest.raises(ValueError, match=r"policy has shape \(3,\)"):
+        policy_evaluation(TabularMDP(T, R, 0.9), np.zeros(3, dtype=int))
+    with pytest.raises(ValueError, match=r"policy\[1\] = 5 is not an action"):
+        policy_evaluation(TabularMDP(T, R, 0.9), np.array([0, 5]))
+
+
+def test_terminal_rows_may_be_empty():
+    T, R = _valid()
+    T[:, 1] = 0.0
+    mdp = TabularMDP(T, np.ones((2, 2)), 0.5, terminal=[False, True])
+    # From state 0: action 1 stays forever (1/(1-0.5) = 2), action 0 reaches the terminal half the time.
+    assert value_iteration(mdp, tol=1e-12).V[0] == pytest.approx(2.0, abs=1e-11)
+
+
+# --------------------------------------------------------------------------------------------------
+# Properties on random MDPs
+# --------------------------------------------------------------------------------------------------
+
+
+@st.composite
+def random_mdps(draw, max_states: int = 12, max_actions: int = 4):
+    n = draw(st.integers(2, max_states))
+    m = draw(st.integers(1, max_actions))
+    seed = draw(st.integers(0, 2**31 - 1))
+    gamma = draw(st.sampled_from([0.0, 0.3, 0.9, 0.97]))
+    density = draw(st.sampled_from([0.2, 0.5, 1.0]))
+    rng = np.random.default_rng(seed)
+    T = rng.random((m, n, n)) * (rng.random((m, n, n)) < density)
+    T[:, np.arange(n), rng.integers(0, n, n)] += 0.1  # at least one successor per row
+    T /= T.sum(axis=2, keepdims=True)
+    R = rng.normal(size=(n, m))
+    terminal = rng.random(n) < 0.2 if draw(st.booleans()) else None
+    return T, R, gamma, terminal
+
+
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TOL = 1e-8
+
+
+@PROPERTY
+@given(random_mdps())
+def test_solvers_agree_and_meet_their_bound(case):
+    T, R, gamma, terminal = case
+    mdp = TabularMDP(T, R, gamma, terminal=terminal)
+    exact = policy_iteration(mdp)  # V* up to a linear solve's rounding
+    for sol in (value_iteration(mdp, tol=TOL), modified_policy_iteration(mdp, k=5, tol=TOL)):
+        assert sol.converged
+        assert sol.error_bound <= TOL
+        assert np.abs(sol.V - exact.V).max() <= TOL + 1e-10, sol.method  # the stated guarantee
+        assert bellman_residual(mdp, sol.V) <= (1 + gamma) * TOL + 1e-10
+    assert bellman_residual(mdp, exact.V) <= 1e-9
+
+
+@PROPERTY
+@given(random_mdps())
+def test_policy_evaluation_of_returned_policy_reproduces_V(case):
+    T, R, gamma, terminal = case
+    mdp = TabularMDP(T, R, gamma, terminal=terminal)
+    sol = value_iteration(mdp, tol=TOL)
+    V_pi = policy_evaluation(mdp, sol.policy)
+    # A greedy policy w.r.t. an eps-accurate V loses at most 2 gamma eps / (1 - gamma).
+    assert np.abs(V_pi - sol.V).max() <= TOL + 2 * gamma * TOL / (1 - gamma) + 1e-10
+    V_iter = policy_evaluation(mdp, sol.policy, tol=1e-10, method="iterative")
+    np.testing.assert_allclose(V_iter, V_pi, atol=1e-9)
+    np.testing.assert_array_equal(greedy_policy(mdp, sol.V), sol.policy)
+
+
+@PROPERTY
+@given(random_mdps())
+def test_dense_and_sparse_inputs_give_the_same_result(case):
+    T, R, gamma, terminal = case
+    dense = value_iteration(TabularMDP(T, R, gamma, terminal=terminal), tol=TOL)
+    sparse = value_iteration(TabularMDP([sp.csr_matrix(t) for t in T], R, gamma, terminal=terminal), tol=TOL)
+    np.testing.assert_allclose(dense.V, sparse.V, atol=1e-12)
+    np.testing.assert_array_equal(dense.policy, sparse.policy)
+
+
+@settings(max_examples=25, deadline=None)
+@given(random_mdps())
+def test_kernels_and_torch_cpu_agree_to_1e9(case):
+    T, R, gamma, terminal = case
+    mdp = TabularMDP(T, R, gamma, terminal=terminal)
+    ref = value_iteration(mdp, tol=1e-10, kernel="numba")
+    for other in (
+        value_iteration(mdp, tol=1e-10, kernel="scipy"),
+        value_iteration(mdp, tol=1e-10, device="cpu"),
+        modified_policy_iteration(mdp, tol=1e-10, device="cpu"),
+    ):
+        np.testing.assert_allclose(other.V, ref.V, atol=1e-9)
+
+
+def test_parallel_kernel_matches_serial(monkeypatch):
+    import nets.bellman as bellman
+
+    rng = np.random.default_rng(3)
+    n, m = 400, 3
+    T = [sp.random(n, n, density=0.02, random_state=rng, format="csr") + sp.eye(n) for _ in range(m)]
+    T = [sp.csr_matrix(t.multiply(1 / t.sum(axis=1))) for t in T]
+    mdp = TabularMDP(T, rng.normal(size=(n, m)), 0.95)
+    serial = value_iteration(mdp, tol=1e-10)
+    monkeypatch.setattr(bellman, "PARALLEL_MIN_NNZ", 0)
+    parallel = value_iteration(mdp, tol=1e-10)
+    np.testing.assert_allclose(parallel.V, serial.V, atol=1e-12)
+    assert parallel.iterations == serial.iterations
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+def test_cuda_matches_cpu():
+    mdp = frozenlake(0.99, "8x8")
+    np.testing.assert_allclose(value_iteration(mdp, device="cuda").V, value_iteration(mdp).V, atol=1e-9)
+
+
+def test_asking_for_cuda_without_it_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        value_iteration(frozenlake(0.9), device="cuda")
+
+
+# --------------------------------------------------------------------------------------------------
+# pymdptoolbox, an outside reference: compare optimal policies, not V
+# --------------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(random_mdps(max_states=15, max_actions=4))
+def test_pymdptoolbox_agrees_on_the_optimal_policy(case):
+    mdptoolbox = pytest.importorskip("mdptoolbox.mdp")
+    T, R, gamma, _ = case
+    if gamma == 0.0:
+        gamma = 0.5  # pymdptoolbox rejects a zero discount
+    ours = policy_iteration(TabularMDP(T, R, gamma))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = mdptoolbox.PolicyIteration(T, R, gamma)
+        ref.run()
+    theirs = np.asarray(ref.policy)
+    differ = theirs != ours.policy
+    if differ.any():  # only exact ties may differ
+        q = ours.Q[np.flatnonzero(differ)]
+        gap = q[np.arange(len(q)), ours.policy[differ]] - q[np.arange(len(q)), theirs[differ]]
+        assert np.all(np.abs(gap) <= 1e-9)
