@@ -57,6 +57,13 @@ def _make_random(arg: str | None, **kwargs) -> RandomAgent:
 # Factories are imported lazily so that `import agents` stays light.
 AGENT_SPECS: dict[str, tuple[str, str, str]] = {
     "random": ("agents:_make_random", "", "uniform random actions"),
+    "scripted": ("agents.character:make_scripted", "easy|normal|hard|rushdown|zoner|turtle",
+                 "scripted duel fighter (also STYLE-LEVEL, e.g. zoner-hard, or a difficulty in [0,1])"),
+    "sb3": ("agents.sb3_agent:make_sb3", "PATH", "a stable-baselines3 model zip (PPO/A2C/DQN/...)"),
+    "human": ("envs.duel.controls:make_human", "", "the keyboard (needs a pygame window)"),
+    "planner": ("agents.navigation.planner:make_planner", "", "stealth: follow the shortest never-seen path"),
+    "optimal": ("agents.navigation.planner:make_optimal", "[GAMMA]",
+                "stealth: value-iteration policy of the level's exact MDP (gamma default 0.99)"),
 }
 
 

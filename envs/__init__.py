@@ -5,7 +5,10 @@
 from gymnasium.envs.registration import register, registry
 
 # Each entry: (id, entry point, register kwargs). Tests loop over this list.
-SANDBOX_ENVS: list[tuple[str, str, dict]] = []
+SANDBOX_ENVS: list[tuple[str, str, dict]] = [
+    ("sandbox/Duel-v0", "envs.duel.env:DuelEnv", {}),
+    ("sandbox/Stealth-v0", "envs.stealth.env:StealthEnv", {}),
+]
 
 
 def _register_all() -> None:

@@ -57,7 +57,74 @@ REFERENCES: list[tuple[str, Callable[[], gym.Env]]] = [
     ("CartPole-v1", lambda: gym.make("CartPole-v1")),
     ("MiniGrid-Empty-8x8-v0", _minigrid),
 ]
-SANDBOX: list[tuple[str, Callable[[], gym.Env]]] = []
+SANDBOX: list[tuple[str, Callable[[], gym.Env]]] = [
+    # duel: random actions for the agent, the scripted:normal AI as the opponent, 4 ticks per step
+    ("sandbox/Duel-v0", lambda: gym.make("sandbox/Duel-v0", opponent="scripted:normal", frame_skip=4)),
+    ("sandbox/Duel-v0 (vs random)", lambda: gym.make("sandbox/Duel-v0", opponent="random", frame_skip=4)),
+    # stealth: gym.make defaults (the tutorial level), one row per observation mode
+    *[
+        (f"sandbox/Stealth-v0 ({mode})", lambda mode=mode: gym.make("sandbox/Stealth-v0", obs_mode=mode))
+        for mode in ("grid", "vector", "local")
+    ],
+]
+
+
+def stealth_solve_figures(level_name: str = "fortress", gamma: float = 0.99, tol: float = 1e-8) -> dict:
+    """Seconds to build the exact MDP of a bundled stealth level and solve it by value iteration,
+    beside quantecon's value iteration on the same MDP (same accuracy: its epsilon/2 = our tol)."""
+    from envs.stealth.level import load_level
+    from envs.stealth.mdp import build_mdp
+    from envs.stealth.rules import compile_world
+    from nets.bellman import value_iteration
+
+    level = load_level(level_name)
+    start = time.perf_counter()
+    compile_world(level)  # the per-phase tables (guard tracks, watched sets), timed on their own
+    compiled = time.perf_counter()
+    mdp, index = build_mdp(level, gamma=gamma)
+    built = time.perf_counter()
+    sol = value_iteration(mdp, tol=tol)
+    solved = time.perf_counter()
+    figures = {
+        "level": level_name, "states": mdp.n_states, "compile_s": round(compiled - start, 3),
+        "build_mdp_s": round(built - compiled, 3), "value_iteration_s": round(solved - built, 3),
+        "iterations": sol.iterations, "v_start": round(float(sol.V[index.start_state]), 6),
+    }
+    try:
+        from quantecon.markov import DiscreteDP
+    except ImportError:
+        return figures
+    n, m = mdp.shape
+    t0 = time.perf_counter()
+    ddp = DiscreteDP(mdp.R.ravel(), mdp.P, gamma, np.repeat(np.arange(n), m), np.tile(np.arange(m), n))
+    res = ddp.solve(method="value_iteration", epsilon=2 * tol, max_iter=1_000_000)
+    figures["quantecon_vi_s"] = round(time.perf_counter() - t0, 3)
+    figures["quantecon_max_abs_diff"] = float(np.abs(np.asarray(res.v) - sol.V).max())
+    return figures
+
+
+def duel_rules_ticks_per_second(seconds: float, seed: int) -> float:
+    """Ticks per second of the duel's pure rules alone (random inputs for both fighters)."""
+    from envs.duel import rules
+
+    rng = np.random.default_rng(seed)
+    inputs = [((int(a), int(b)), (int(c), int(d))) for a, b, c, d in zip(
+        rng.integers(9, size=4096), rng.integers(4, size=4096), rng.integers(9, size=4096),
+        rng.integers(4, size=4096), strict=True)]
+    state, events, ticks = rules.initial_state(), [], 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for pair in inputs:
+            rules.advance(state, pair, events)
+            if state.over:
+                state = rules.initial_state()
+            events.clear()
+        ticks += len(inputs)
+        now = time.perf_counter()
+        if now >= deadline:
+            break
+    return ticks / (now - start)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -79,6 +146,21 @@ def main(argv: list[str] | None = None) -> dict:
     for label, rate in rates.items():
         print(f"{label:<34}{rate:>12,.0f}{rate / cartpole:>12.2f}{rate / minigrid:>12.2f}")
     figures = {"steps_per_s": {k: round(v, 1) for k, v in rates.items()}}
+    duel_ticks = duel_rules_ticks_per_second(args.seconds, args.seed)
+    print(f"{'duel rules alone (ticks/s)':<34}{duel_ticks:>12,.0f}{duel_ticks / cartpole:>12.2f}")
+    figures["duel_rules_ticks_per_s"] = round(duel_ticks, 1)
+    figures["duel_vs_cartpole"] = round(rates.get("sandbox/Duel-v0", np.nan) / cartpole, 3)
+    grid = rates.get("sandbox/Stealth-v0 (grid)", np.nan)
+    figures["stealth_grid_vs_minigrid"] = round(grid / minigrid, 2)
+    figures["stealth_grid_vs_cartpole"] = round(grid / cartpole, 3)
+    solve = stealth_solve_figures()
+    print(
+        f"stealth {solve['level']} exact MDP: {solve['states']:,} states, "
+        f"build_mdp {solve['build_mdp_s']:.2f} s, "
+        f"value iteration {solve['value_iteration_s']:.2f} s ({solve['iterations']} sweeps)"
+        + (f"; quantecon VI {solve['quantecon_vi_s']:.2f} s" if "quantecon_vi_s" in solve else "")
+    )
+    figures["stealth_solve"] = solve
     print(json.dumps(figures))
     return figures
 

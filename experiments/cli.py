@@ -14,6 +14,7 @@ import sys
 # verb name -> module that implements it, in the order `sandbox --help` lists them.
 VERBS: dict[str, str] = {
     "solve": "experiments.solve",
+    "play": "experiments.play",
 }
 
 

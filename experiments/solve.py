@@ -1,6 +1,7 @@
 """``sandbox solve``: solve an environment's exact MDP and print the optimum.
 
     sandbox solve frozenlake [--map 4x4|8x8] [--gamma 0.99] [--no-slip] [--method vi|mpi|pi]
+    sandbox solve stealth --level NAME|PATH [--slip 0] [--show]   (experiments/solve_stealth.py)
 
 Each target is a small pair of functions, ``add_<target>_args(parser)`` and ``solve_<target>(args)``,
 listed in ``TARGETS``. Heavy imports happen inside the solve functions.
@@ -11,6 +12,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+
+from experiments.solve_stealth import add_stealth_args, solve_stealth
 
 ARROWS = {0: "\u2190", 1: "\u2193", 2: "\u2192", 3: "\u2191"}  # FrozenLake: left, down, right, up
 METHODS = ("vi", "mpi", "pi")
@@ -81,6 +84,7 @@ def solve_frozenlake(args) -> int:
 # target -> (add its arguments, run it, one-line help)
 TARGETS = {
     "frozenlake": (add_frozenlake_args, solve_frozenlake, "Gymnasium's FrozenLake (toy text)"),
+    "stealth": (add_stealth_args, solve_stealth, "a stealth level's exact MDP (envs.stealth)"),
 }
 
 

@@ -101,6 +101,48 @@ class TabularMDP:
         self.R[term] = 0.0
         self.P = _stack_state_major(mats, term)
 
+    @classmethod
+    def from_stacked(cls, P, rewards, gamma: float, terminal=None) -> TabularMDP:
+        """Build from transitions already stacked state-major: a CSR (S*A, S), row s*A + a = T(.|s,a).
+
+        This is the solvers' own layout, so large generated MDPs skip the restacking copy. ``rewards``
+        is (S, A). Validation is the same as the constructor's, with rows named (state, action).
+        """
+        P = sp.csr_matrix(P, dtype=np.float64)
+        R = np.asarray(rewards, dtype=np.float64)
+        if R.ndim != 2 or R.shape[0] * R.shape[1] != P.shape[0]:
+            raise ValueError(
+                f"rewards has shape {R.shape}; with P of shape {P.shape} it must be (S, A), S*A = {P.shape[0]}"
+            )
+        n_states, n_actions = R.shape
+        if P.shape[1] != n_states:
+            raise ValueError(
+                f"P has shape {P.shape}; it must be (S*A, S) = ({n_states * n_actions}, {n_states})"
+            )
+        self = cls.__new__(cls)
+        gamma = float(gamma)
+        if not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"gamma = {gamma} is outside [0, 1]")
+        term = np.zeros(n_states, dtype=bool) if terminal is None else np.asarray(terminal, dtype=bool)
+        if term.shape != (n_states,):
+            raise ValueError(
+                f"terminal has shape {term.shape}; it must be a boolean mask of shape ({n_states},)"
+            )
+        P.sum_duplicates()
+        _check_probabilities(P, None, np.repeat(term, n_actions), n_actions)
+        if not np.isfinite(R).all():
+            s, a = np.argwhere(~np.isfinite(R))[0]
+            raise ValueError(f"the expected reward R({s}, {a}) is {R[s, a]}; rewards must be finite numbers")
+        self.gamma, self.n_states, self.n_actions, self.terminal = gamma, n_states, n_actions, term
+        self.R = R.copy()
+        self.R[term] = 0.0
+        if term.any():  # terminal states become self-loops, as in the constructor
+            mats = [P[a::n_actions] for a in range(n_actions)]
+            P = _stack_state_major(mats, term)
+        P.sort_indices()
+        self.P = P
+        return self
+
     @property
     def shape(self) -> tuple[int, int]:
         """(S, A)."""
@@ -187,22 +229,32 @@ def _first_coord(m: sp.csr_matrix, mask: np.ndarray) -> tuple[int, int]:
     return row, int(m.indices[k])
 
 
-def _check_probabilities(m: sp.csr_matrix, a: int, terminal: np.ndarray) -> None:
+def _check_probabilities(m: sp.csr_matrix, a: int | None, terminal: np.ndarray, n_actions: int = 0) -> None:
+    """Entries finite and >= 0, rows summing to 1 (terminal rows may be empty).
+
+    ``a`` names the action of an (S, S) matrix; with ``a=None`` the rows are stacked state-major and
+    row r is named as (state r // n_actions, action r % n_actions).
+    """
+
+    def where(row: int, col: int | None = None) -> str:
+        if a is not None:
+            return f"transitions[{a}]" + (f"[{row}, {col}]" if col is not None else f" row {row}")
+        s, act = divmod(row, n_actions)
+        return f"T(.|s={s}, a={act})" + (f" at s2={col}" if col is not None else "")
+
     if not np.isfinite(m.data).all():
-        s, s2 = _first_coord(m, ~np.isfinite(m.data))
-        raise ValueError(f"transitions[{a}][{s}, {s2}] is {m[s, s2]}; probabilities must be finite")
+        r, c = _first_coord(m, ~np.isfinite(m.data))
+        raise ValueError(f"{where(r, c)} is {m[r, c]}; probabilities must be finite")
     if (m.data < 0).any():
-        s, s2 = _first_coord(m, m.data < 0)
-        raise ValueError(
-            f"transitions[{a}][{s}, {s2}] = {m[s, s2]:.6g} is negative; probabilities must be >= 0"
-        )
+        r, c = _first_coord(m, m.data < 0)
+        raise ValueError(f"{where(r, c)} = {m[r, c]:.6g} is negative; probabilities must be >= 0")
     sums = np.asarray(m.sum(axis=1)).ravel()
     bad = np.abs(sums - 1.0) > ROW_SUM_TOL
     bad &= ~(terminal & (sums == 0.0))
     if bad.any():
-        s = int(np.flatnonzero(bad)[0])
+        r = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"transitions[{a}] row {s} sums to {sums[s]:.12g}; every row must sum to 1 within {ROW_SUM_TOL:g}"
+            f"{where(r)} sums to {sums[r]:.12g}; every row must sum to 1 within {ROW_SUM_TOL:g}"
             + (f" ({int(bad.sum())} rows are off)" if bad.sum() > 1 else "")
         )
 
@@ -310,7 +362,9 @@ def _default_max_iter(mdp: TabularMDP, tol: float) -> int:
         return 1_000_000
     if gamma == 0.0:
         return 2
-    scale = max(float(np.abs(mdp.R).max()) / (1.0 - gamma), 1e-300)
+    scale = float(np.abs(mdp.R).max()) / (1.0 - gamma)
+    if scale * 2.0 <= tol * (1.0 - gamma):  # zero rewards: V* = 0, one sweep proves it
+        return 2
     return int(math.ceil(math.log(tol * (1.0 - gamma) / (2.0 * scale)) / math.log(gamma))) + 10
 
 
@@ -337,15 +391,42 @@ def _backup_kernel(indptr, indices, data, R, gamma, V, out, n_actions):  # pragm
         out[s] = best
 
 
-def _policy_backup_kernel(indptr, indices, data, R, gamma, V, out, policy, n_actions):  # pragma: no cover
-    """out[s] = R[s,pi(s)] + gamma * sum over row s*A + pi(s): T_pi V without extracting P_pi."""
+def _greedy_backup_kernel(indptr, indices, data, R, gamma, V, out, policy, n_actions):  # pragma: no cover
+    """out[s] = max_a Q(s,a) and policy[s] = argmax_a Q(s,a) (lowest index on ties), one pass."""
     n_states = V.shape[0]
     for s in _prange(n_states):
-        row = s * n_actions + policy[s]
+        best = -np.inf
+        arg = 0
+        for a in range(n_actions):
+            row = s * n_actions + a
+            acc = 0.0
+            for k in range(indptr[row], indptr[row + 1]):
+                acc += data[k] * V[indices[k]]
+            q = R[s, a] + gamma * acc
+            if q > best:
+                best = q
+                arg = a
+        out[s] = best
+        policy[s] = arg
+
+
+def _extract_rows_kernel(indptr, indices, data, rows, new_indptr, new_indices, new_data):  # pragma: no cover
+    """Copy the CSR rows ``rows`` into a compact CSR whose indptr ``new_indptr`` is precomputed."""
+    for i in _prange(rows.shape[0]):
+        src = indptr[rows[i]]
+        dst = new_indptr[i]
+        for j in range(new_indptr[i + 1] - dst):
+            new_indices[dst + j] = indices[src + j]
+            new_data[dst + j] = data[src + j]
+
+
+def _matvec_affine_kernel(indptr, indices, data, r, gamma, V, out):  # pragma: no cover - compiled
+    """out[s] = r[s] + gamma * sum_k data[k] V[indices[k]] over row s: the operator T_pi."""
+    for s in _prange(V.shape[0]):
         acc = 0.0
-        for k in range(indptr[row], indptr[row + 1]):
+        for k in range(indptr[s], indptr[s + 1]):
             acc += data[k] * V[indices[k]]
-        out[s] = R[s, policy[s]] + gamma * acc
+        out[s] = r[s] + gamma * acc
 
 
 if _HAVE_NUMBA:
@@ -355,9 +436,17 @@ if _HAVE_NUMBA:
         numba.njit(parallel=True, cache=True)(_backup_kernel),
         numba.njit(cache=True)(_backup_kernel),
     )
-    _NB_POLICY_BACKUP = (
-        numba.njit(parallel=True, cache=True)(_policy_backup_kernel),
-        numba.njit(cache=True)(_policy_backup_kernel),
+    _NB_GREEDY_BACKUP = (
+        numba.njit(parallel=True, cache=True)(_greedy_backup_kernel),
+        numba.njit(cache=True)(_greedy_backup_kernel),
+    )
+    _NB_EXTRACT = (
+        numba.njit(parallel=True, cache=True)(_extract_rows_kernel),
+        numba.njit(cache=True)(_extract_rows_kernel),
+    )
+    _NB_AFFINE = (
+        numba.njit(parallel=True, cache=True)(_matvec_affine_kernel),
+        numba.njit(cache=True)(_matvec_affine_kernel),
     )
 else:  # pragma: no cover
     _prange = range
@@ -379,7 +468,8 @@ class _NumpyOps:
         self.S, self.A = mdp.shape
         if kernel == "numba":
             serial = 0 if self.P.nnz >= PARALLEL_MIN_NNZ else 1
-            self._backup, self._policy_backup = _NB_BACKUP[serial], _NB_POLICY_BACKUP[serial]
+            self._backup, self._greedy_backup = _NB_BACKUP[serial], _NB_GREEDY_BACKUP[serial]
+            self._extract, self._affine = _NB_EXTRACT[serial], _NB_AFFINE[serial]
 
     def zeros(self):
         return np.zeros(self.S)
@@ -399,16 +489,43 @@ class _NumpyOps:
             return out
         return self.q(V).max(axis=1)
 
-    def policy_backup(self, V, policy, out=None):
-        """(T_pi V)(s) = R(s,pi(s)) + gamma sum_s2 T(s2|s,pi(s)) V(s2) for a deterministic pi."""
+    def greedy_backup(self, V):
+        """(TV, greedy policy) in one pass."""
         if self.kernel == "numba":
-            out = np.empty(self.S) if out is None else out
-            self._policy_backup(
+            out, policy = np.empty(self.S), np.empty(self.S, dtype=np.int64)
+            self._greedy_backup(
                 self.P.indptr, self.P.indices, self.P.data, self.R, self.gamma, V, out, policy, self.A
             )
-            return out
+            return out, policy
+        Q = self.q(V)
+        policy = np.argmax(Q, axis=1)
+        return Q[np.arange(self.S), policy], policy
+
+    def policy_operator(self, policy):
+        """T_pi for a deterministic pi, as a callable V, out -> r_pi + gamma P_pi V.
+
+        P_pi's rows are copied once into a compact CSR (S rows instead of S*A), so each of MPI's
+        partial-evaluation sweeps reads only the chosen actions' nonzeros, contiguously.
+        """
         rows = np.arange(self.S) * self.A + policy
-        return self.R[np.arange(self.S), policy] + self.gamma * (self.P[rows] @ V)
+        r_pi = self.R[np.arange(self.S), policy]
+        if self.kernel != "numba":
+            P_pi = self.P[rows]
+            return lambda V, out=None: r_pi + self.gamma * (P_pi @ V)
+        P = self.P
+        indptr = np.zeros(self.S + 1, dtype=P.indptr.dtype)
+        np.cumsum(P.indptr[rows + 1] - P.indptr[rows], out=indptr[1:])
+        indices = np.empty(indptr[-1], dtype=P.indices.dtype)
+        data = np.empty(indptr[-1])
+        self._extract(P.indptr, P.indices, P.data, rows, indptr, indices, data)
+        gamma, affine = self.gamma, self._affine
+
+        def apply(V, out=None):
+            out = np.empty_like(V) if out is None else out
+            affine(indptr, indices, data, r_pi, gamma, V, out)
+            return out
+
+        return apply
 
     def greedy(self, V):
         return np.argmax(self.q(V), axis=1)
@@ -454,13 +571,34 @@ class _TorchOps:
     def backup(self, V, out=None):
         return self.q(V).max(dim=1).values
 
-    def policy_backup(self, V, policy, out=None):
-        # Gather Q only at pi(s); the mat-vec still reads every row, which is the simple GPU path.
-        q = self.q(V)
-        return q.gather(1, policy.view(-1, 1)).view(-1)
+    def policy_operator(self, policy):
+        """T_pi on torch: P_pi's rows gathered once into a compact sparse CSR tensor."""
+        torch = self.torch
+        rows = torch.arange(self.S, device=self.device) * self.A + policy
+        crow, col, val = self.P.crow_indices(), self.P.col_indices(), self.P.values()
+        lengths = crow[rows + 1] - crow[rows]
+        new_crow = torch.zeros(self.S + 1, dtype=crow.dtype, device=self.device)
+        new_crow[1:] = torch.cumsum(lengths, 0)
+        # position of each kept nonzero in the original arrays
+        starts = torch.repeat_interleave(crow[rows], lengths)
+        offsets = torch.arange(int(new_crow[-1]), device=self.device) - torch.repeat_interleave(
+            new_crow[:-1], lengths
+        )
+        src = starts + offsets
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            P_pi = torch.sparse_csr_tensor(
+                new_crow, col[src], val[src], size=(self.S, self.S), check_invariants=False
+            )
+        r_pi = self.R.gather(1, policy.view(-1, 1)).view(-1)
+        gamma = self.gamma
+        return lambda V, out=None: r_pi + gamma * torch.mv(P_pi, V)
 
     def greedy(self, V):
         return self.torch.argmax(self.q(V), dim=1)
+
+    def greedy_backup(self, V):
+        return self.q(V).max(dim=1)
 
     def to_numpy(self, x):
         return x.detach().cpu().numpy()
@@ -591,12 +729,7 @@ def modified_policy_iteration(
     residuals: list[float] = []
     bound = math.inf
     for it in range(1, cap + 1):
-        Q = ops.q(V)
-        if device is None:
-            policy = np.argmax(Q, axis=1)
-            u = Q[np.arange(mdp.n_states), policy]
-        else:
-            u, policy = Q.max(dim=1)
+        u, policy = ops.greedy_backup(V)
         d = u - V
         d_max, d_min = float(d.max()), float(d.min())
         residuals.append(max(abs(d_max), abs(d_min)))
@@ -609,10 +742,12 @@ def modified_policy_iteration(
         elif residuals[-1] < tol:
             return _finish(mdp, ops, u, it, residuals, math.nan, True, "modified_policy_iteration", t0, it)
         V = u
-        buf = None
-        for _ in range(k):
-            V_next = ops.policy_backup(V, policy, buf)
-            V, buf = V_next, V
+        if k:
+            apply_pi = ops.policy_operator(policy)
+            buf = None
+            for _ in range(k):
+                V_next = apply_pi(V, buf)
+                V, buf = V_next, V
     _warn_cap("modified_policy_iteration", cap, residuals[-1] if residuals else math.nan, bound)
     bound = bound if gamma < 1.0 else math.nan
     return _finish(mdp, ops, V, cap, residuals, bound, False, "modified_policy_iteration", t0, cap)

@@ -1,0 +1,20 @@
+"""The navigation AI of the stealth grid: it extracts what agents need to know about a level. Maps of
+where guards can see (``visibility``), how often each cell is watched (``threat_map``) and where one can
+hide (``hiding_spots``); the shortest never-seen route (``plan_safe_path``, a time-expanded search over
+``(cell, phase)``) and ``PlannerAgent`` that follows it; ``OptimalAgent``, the value-iteration policy of
+the level's exact MDP; and the ``NavFeatures`` wrapper, which hands the maps to learning agents as extra
+observation channels."""
+
+from agents.navigation.analysis import hiding_spots, threat_map, visibility
+from agents.navigation.features import NavFeatures
+from agents.navigation.planner import OptimalAgent, PlannerAgent, plan_safe_path
+
+__all__ = [
+    "NavFeatures",
+    "OptimalAgent",
+    "PlannerAgent",
+    "hiding_spots",
+    "plan_safe_path",
+    "threat_map",
+    "visibility",
+]

@@ -1,0 +1,144 @@
+"""The safe-path planner and the two stealth agents: ``PlannerAgent`` and ``OptimalAgent``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.stealth import rules
+from envs.stealth.level import Level
+from envs.stealth.rules import DELTAS, Action
+
+
+def plan_safe_path(level: Level, start_phase: int = 0, start=None) -> list[tuple[int, int]] | None:
+    """The shortest path that is never seen, from the start (or ``start``, a ``(row, col)``).
+
+    A breadth-first, time-expanded search over ``(cell, phase)`` states (see
+    :func:`envs.stealth.rules.safe_path`), stepping with the env's own transition rule, so waiting
+    in place for a guard to pass is part of the search. Returns the ``(row, col)`` cells occupied at
+    steps 0, 1, ..., from the start cell to the goal, or ``None`` when every path is seen.
+    """
+    world = level.world
+    cell = world.start if start is None else world.flat(start)
+    path = rules.safe_path(world, cell, start_phase)
+    return None if path is None else [world.rc(p) for p in path]
+
+
+def _action_between(world, a: int, b: int) -> int:
+    (r0, c0), (r1, c1) = world.rc(a), world.rc(b)
+    return DELTAS.index((r1 - r0, c1 - c0))
+
+
+def _unwrapped(env):
+    if env is None:
+        raise ValueError("stealth agents need env= (a sandbox/Stealth-v0 env) to read the player's state")
+    base = getattr(env, "unwrapped", env)
+    if not hasattr(base, "world") or not hasattr(base, "phase"):
+        raise ValueError(f"stealth agents need a sandbox/Stealth-v0 env, got {type(base).__name__}")
+    return base
+
+
+def _batched(observation, env, action: int):
+    """Return an array of actions when the observation carries a batch dimension."""
+    obs = np.asarray(observation)
+    space = env.observation_space
+    if obs.ndim == len(space.shape) + 1:
+        return np.full(obs.shape[0], action, dtype=np.int64)
+    return action
+
+
+class PlannerAgent:
+    """Follows :func:`plan_safe_path`, replanning whenever the player is off the plan (after a slip).
+
+    The agent reads the player's cell and the guards' phase from ``env`` (the observation alone does
+    not say the phase). When no safe path exists from where it stands, it takes the first action,
+    in the order stay, N, S, E, W, that is not caught on the next step (stay if none).
+    """
+
+    def __init__(self, env):
+        self.env = _unwrapped(env)
+        self.reset()
+
+    def reset(self) -> None:
+        self._plan: list[int] | None = None
+        self._level = None
+        self._step = 0
+        self._phase0 = 0
+
+    def _replan(self, world, cell: int, phase: int) -> None:
+        self._plan = rules.safe_path(world, cell, phase)
+        self._step, self._phase0 = 0, phase
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+        env = self.env
+        world, cell, phase = env.world, int(env.cell), int(env.phase)
+        if episode_start is not None and np.any(episode_start):
+            self.reset()
+        if self._level is not env.level:
+            self._level, self._plan = env.level, None
+        plan = self._plan
+        expected_phase = (self._phase0 + self._step) % world.period
+        if plan is None or self._step >= len(plan) - 1 or plan[self._step] != cell or phase != expected_phase:
+            self._replan(world, cell, phase)
+            plan = self._plan
+        if plan is None or len(plan) < 2:
+            action = Action.STAY
+            for d in Action:
+                if not bool(rules.transition(world, cell, phase, int(d))[1]):
+                    action = d
+                    break
+        else:
+            action = _action_between(world, plan[self._step], plan[self._step + 1])
+            self._step += 1
+        return _batched(observation, env, int(action)), state
+
+
+class OptimalAgent:
+    """The optimal policy of the level's exact MDP (value iteration on
+    :func:`envs.stealth.mdp.build_mdp`, with the env's slip and rewards).
+
+    It reads the player's ``(cell, phase)`` from ``env`` and solves again when the level changes.
+    """
+
+    def __init__(self, env, gamma: float = 0.99, tol: float = 1e-8):
+        self.env = _unwrapped(env)
+        self.gamma, self.tol = gamma, tol
+        self._level = None
+
+    def reset(self) -> None:
+        pass
+
+    def _solve(self) -> None:
+        from envs.stealth.mdp import build_mdp
+        from nets.bellman import value_iteration
+
+        env = self.env
+        self.mdp, self.index = build_mdp(env.level, slip=env.slip, rewards=env.rewards, gamma=self.gamma)
+        self.solution = value_iteration(self.mdp, tol=self.tol)
+        self._level = env.level
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+        env = self.env
+        if self._level is not env.level:
+            self._solve()
+        action = int(self.solution.policy[self.index.state(int(env.cell), int(env.phase))])
+        return _batched(observation, env, action), state
+
+
+def make_planner(arg: str | None, **kwargs) -> PlannerAgent:
+    """Factory for the agent spec ``planner``."""
+    if arg:
+        raise ValueError(f"agent spec 'planner' takes no argument, got 'planner:{arg}'")
+    return PlannerAgent(kwargs.get("env"))
+
+
+def make_optimal(arg: str | None, **kwargs) -> OptimalAgent:
+    """Factory for the agent spec ``optimal`` or ``optimal:GAMMA``."""
+    gamma = 0.99
+    if arg:
+        try:
+            gamma = float(arg)
+        except ValueError:
+            raise ValueError(f"agent spec 'optimal:GAMMA' needs a number in (0, 1), got {arg!r}") from None
+        if not 0.0 < gamma < 1.0:
+            raise ValueError(f"agent spec 'optimal:GAMMA' needs a number in (0, 1), got {arg!r}")
+    return OptimalAgent(kwargs.get("env"), gamma=gamma)

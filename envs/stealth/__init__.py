@@ -1,0 +1,27 @@
+"""The stealth grid: cross from the left edge to the right edge without entering any guard's field of
+view. ``level`` holds levels (TOML files, bundled maps in ``maps/``, the generator), ``rules`` the pure
+rules (guard motion, supercover line-of-sight vision, detection, the step), ``env`` the Gymnasium env
+``sandbox/Stealth-v0``, ``mdp`` its exact MDP built from the same rules, and ``render`` the drawing."""
+
+from envs.stealth.level import (
+    Guard,
+    Level,
+    LevelError,
+    bundled_levels,
+    generate_level,
+    load_level,
+    parse_level,
+)
+from envs.stealth.rules import Action, Rewards
+
+__all__ = [
+    "Action",
+    "Guard",
+    "Level",
+    "LevelError",
+    "Rewards",
+    "bundled_levels",
+    "generate_level",
+    "load_level",
+    "parse_level",
+]

@@ -1,0 +1,245 @@
+"""``sandbox/Stealth-v0``: cross the map from left to right without ever being seen."""
+
+from __future__ import annotations
+
+import operator
+import os
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.stealth import rules
+from envs.stealth.level import Level, generate_level, load_level
+from envs.stealth.rules import Action, Rewards
+
+OBS_MODES = ("grid", "vector", "local")
+CHANNELS = ("walls", "player", "goal", "guards", "watched_now", "watched_next")
+
+
+class StealthEnv(gym.Env):
+    """
+    ## Description
+    A grid with walls, a start on the left edge and a goal on the right edge. Guards patrol routes
+    or stand as sentries turning through facings; each sees a cone (``fov_deg``, ``view_range``)
+    limited by walls (supercover line of sight, see :mod:`envs.stealth.rules`). The player must reach
+    the goal without ever ending a step on a watched cell or walking through a guard. The guard
+    world is periodic, so the exact MDP over ``(cell, phase)`` is small enough to solve
+    (:func:`envs.stealth.mdp.build_mdp`).
+
+    ## Action Space
+    ``Discrete(5)``, named by :class:`Action`: 0 stay, 1 north, 2 south, 3 east, 4 west. Moves into
+    a wall or off the map leave the player in place. With ``slip > 0`` a move goes to one of the two
+    perpendicular directions instead, each with probability ``slip / 2`` (stay never slips).
+
+    ## Observation Space
+    Channels (float32, 0 or 1), in this order: walls, player, goal, guards, cells watched now, cells
+    watched after the next step (what the player would be caught on).
+
+    * ``grid``: ``Box(0, 1, (6, H, W), float32)``.
+    * ``vector``: the same, flattened C-order to ``(6 * H * W,)``.
+    * ``local``: ``Box(0, 1, (6, k, k), float32)``, the ``k x k`` window centred on the player
+      (``k = local_size``, odd); outside the map reads as wall.
+
+    ## Rewards
+    Every step gives ``rewards.step`` (default -0.01), plus ``rewards.goal`` (+1) on reaching the goal
+    or ``rewards.caught`` (-1) when caught.
+
+    ## Starting State
+    The player on the level's start cell, the guards at phase 0 of their period.
+
+    ## Episode End
+    Terminated when the player reaches the goal or is caught; truncated after ``max_steps`` steps.
+
+    ## Arguments
+    * ``level``: a bundled level name (see ``envs.stealth.bundled_levels()``), a path to a level
+      file, a :class:`Level`, or ``"random"``: a new level from ``generate_level(difficulty,
+      seed)`` at each reset, the seed drawn from the env's generator (so ``reset(seed=s)`` fixes it).
+    * ``difficulty``: generator difficulty in [0, 1] for ``level="random"``; ``set_difficulty()``
+      or ``reset(options={"difficulty": d})`` change it.
+    * ``size``: grid size of random levels (fixed, so the observation space is too).
+    * ``obs_mode``: ``"grid"``, ``"vector"`` or ``"local"``; ``local_size``: its window.
+    * ``slip``: probability of a perpendicular slip.
+    * ``max_steps``: step limit (default: the level's, else ``8 * (H + W)``).
+    * ``rewards``: a :class:`Rewards` or a dict with keys ``goal``, ``caught``, ``step``.
+    * ``render_mode``: ``"human"``, ``"rgb_array"`` or ``"ansi"``.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["human", "rgb_array", "ansi"], "render_fps": 8}
+
+    def __init__(
+        self,
+        *,
+        level: str | os.PathLike | Level = "tutorial",
+        difficulty: float = 0.3,
+        size: int = 12,
+        obs_mode: str = "grid",
+        local_size: int = 7,
+        slip: float = 0.0,
+        max_steps: int | None = None,
+        rewards: Rewards | dict | None = None,
+        render_mode: str | None = None,
+    ):
+        if obs_mode not in OBS_MODES:
+            raise ValueError(f"unknown obs_mode {obs_mode!r}; valid: {', '.join(OBS_MODES)}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, human, rgb_array, ansi")
+        if not 0.0 <= slip <= 1.0:
+            raise ValueError(f"slip must be a probability in [0, 1], got {slip!r}")
+        if local_size < 1 or local_size % 2 == 0:
+            raise ValueError(f"local_size must be a positive odd integer, got {local_size!r}")
+        self.set_difficulty(difficulty)
+        self.random_levels = isinstance(level, str) and level == "random"
+        self.size = int(size)
+        if self.random_levels:
+            self.level = generate_level(self.difficulty, 0, size=self.size)
+        elif isinstance(level, Level):
+            self.level = level
+        else:
+            self.level = load_level(level)
+        self.obs_mode, self.local_size, self.slip = obs_mode, int(local_size), float(slip)
+        self.max_steps_arg = max_steps
+        if isinstance(rewards, dict):
+            unknown = set(rewards) - {"goal", "caught", "step"}
+            if unknown:
+                raise ValueError(f"unknown reward keys {sorted(unknown)}; valid: goal, caught, step")
+            rewards = Rewards(**rewards)
+        self.rewards = rewards or Rewards()
+        self.render_mode = render_mode
+        self.overlays: dict[str, np.ndarray] = {}  # name -> (H, W) array drawn by the human/rgb renderer
+        h, w = self.level.shape
+        self.action_space = spaces.Discrete(len(Action))
+        shape = {"grid": (6, h, w), "vector": (6 * h * w,), "local": (6, local_size, local_size)}[obs_mode]
+        self.observation_space = spaces.Box(0.0, 1.0, shape=shape, dtype=np.float32)
+        self._renderer = None
+        self._use_level(self.level)
+        self.cell, self.phase, self.steps = self.world.start, 0, 0  # reset() sets them again
+        self.caught = self.at_goal = False
+
+    # -- level tables ------------------------------------------------------------------------
+
+    def _use_level(self, level: Level) -> None:
+        self.level = level
+        self.world = level.world
+        h, w = level.shape
+        self.max_steps = self.max_steps_arg or level.max_steps or 8 * (h + w)
+        world = self.world
+        base = np.zeros((world.period, 6, h, w), dtype=np.float32)
+        base[:, 0] = world.walls.reshape(h, w)
+        goal_row, goal_col = divmod(world.goal, w)
+        base[:, 2, goal_row, goal_col] = 1.0
+        for p in range(world.period):
+            rows, cols = np.divmod(world.guard_cells[p], w)
+            base[p, 3, rows, cols] = 1.0
+        base[:, 4] = world.watched.reshape(world.period, h, w)
+        base[:, 5] = np.roll(base[:, 4], -1, axis=0)
+        if self.obs_mode == "local":
+            r = self.local_size // 2
+            padded = np.zeros((world.period, 6, h + 2 * r, w + 2 * r), dtype=np.float32)
+            padded[:, 0] = 1.0
+            padded[:, :, r : r + h, r : r + w] = base
+            base = padded
+        self._obs_base = base
+
+    def set_difficulty(self, difficulty: float) -> None:
+        """Difficulty of the next random level (read by ``reset``)."""
+        if not 0.0 <= float(difficulty) <= 1.0:
+            raise ValueError(f"difficulty must be in [0, 1], got {difficulty!r}")
+        self.difficulty = float(difficulty)
+
+    # -- gymnasium API -----------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if options and "difficulty" in options:
+            self.set_difficulty(options["difficulty"])
+        if self.random_levels:
+            level_seed = int(self.np_random.integers(2**31 - 1))
+            self._use_level(generate_level(self.difficulty, level_seed, size=self.size))
+        self.cell = self.world.start
+        self.phase = 0
+        self.steps = 0
+        self.caught = self.at_goal = False
+        if self.render_mode == "human":
+            self.render()
+        return self._obs(), self._info(slipped=False)
+
+    def step(self, action):
+        try:
+            index = operator.index(action)  # Python and numpy integers; not floats or strings
+        except TypeError:
+            index = -1
+        if not 0 <= index < len(Action):
+            raise ValueError(
+                f"invalid action {action!r}; valid: integers 0..4 (0 stay, 1 north, 2 south, 3 east, 4 west)"
+            )
+        action = index
+        direction = action
+        if self.slip > 0.0 and action != Action.STAY:
+            outcomes = rules.action_outcomes(action, self.slip)
+            u, acc = self.np_random.random(), 0.0
+            for direction, prob in outcomes:  # noqa: B007  (the loop picks the outcome)
+                acc += prob
+                if u < acc:
+                    break
+        new_cell, caught, at_goal = rules.transition(self.world, self.cell, self.phase, direction)
+        self.cell, self.phase = int(new_cell), (self.phase + 1) % self.world.period
+        self.caught, self.at_goal = bool(caught), bool(at_goal)
+        self.steps += 1
+        reward = float(rules.step_reward(self.rewards, self.caught, self.at_goal))
+        terminated = self.caught or self.at_goal
+        truncated = not terminated and self.steps >= self.max_steps
+        if self.render_mode == "human":
+            self.render()
+        return self._obs(), reward, terminated, truncated, self._info(slipped=direction != action)
+
+    def _obs(self) -> np.ndarray:
+        h, w = self.level.shape
+        r, c = divmod(self.cell, w)
+        if self.obs_mode == "local":
+            k = self.local_size
+            obs = self._obs_base[self.phase, :, r : r + k, c : c + k].copy()
+            obs[1, k // 2, k // 2] = 1.0
+            return obs
+        obs = self._obs_base[self.phase].copy()
+        obs[1, r, c] = 1.0
+        return obs.reshape(-1) if self.obs_mode == "vector" else obs
+
+    def _info(self, slipped: bool) -> dict:
+        return {
+            "cell": self.world.rc(self.cell),
+            "phase": self.phase,
+            "caught": self.caught,
+            "at_goal": self.at_goal,
+            "slipped": slipped,
+        }
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode= to the constructor")
+            return None
+        from envs.stealth import render as stealth_render
+
+        if self.render_mode == "ansi":
+            return stealth_render.ansi(self.world, self.cell, self.phase)
+        if self._renderer is None:
+            self._renderer = stealth_render.Renderer(
+                self.world, self.render_mode, fps=self.metadata["render_fps"]
+            )
+        self._renderer.world = self.world
+        return self._renderer.draw(self.cell, self.phase, overlays=self.overlays)
+
+    def close(self):
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_renderer"] = None
+        return state
