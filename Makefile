@@ -32,7 +32,10 @@ test-fast: venv
 watch: venv
 	$(VENV)/bin/sandbox watch
 
+# MiniGrid (an outside reference in bench_envs.py) depends on pygame-ce, which would replace the
+# project's pygame: install it without its dependencies.
 bench: venv
+	@$(PY) -c "import minigrid" 2>/dev/null || $(PY) -m pip install --quiet --no-deps minigrid
 	@for f in experiments/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 lint: venv
