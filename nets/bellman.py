@@ -29,7 +29,7 @@ import math
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -112,7 +112,8 @@ class TabularMDP:
         R = np.asarray(rewards, dtype=np.float64)
         if R.ndim != 2 or R.shape[0] * R.shape[1] != P.shape[0]:
             raise ValueError(
-                f"rewards has shape {R.shape}; with P of shape {P.shape} it must be (S, A), S*A = {P.shape[0]}"
+                f"rewards has shape {R.shape}; with P of shape {P.shape} it must be (S, A) "
+                f"with S*A = {P.shape[0]}"
             )
         n_states, n_actions = R.shape
         if P.shape[1] != n_states:
@@ -341,7 +342,6 @@ class Solution:
     converged: bool
     method: str
     seconds: float = 0.0
-    sweeps: int = field(default=0)  # full Bellman backups over all actions (work measure)
 
 
 def _macqueen(gamma: float, d_min: float, d_max: float) -> tuple[float, float]:
@@ -610,7 +610,7 @@ def _ops(mdp: TabularMDP, device, kernel: str):
     return _TorchOps(mdp, device)
 
 
-def _finish(mdp, ops, V, iterations, residuals, bound, converged, method, t0, sweeps) -> Solution:
+def _finish(mdp, ops, V, iterations, residuals, bound, converged, method, t0) -> Solution:
     V = ops.to_numpy(V).astype(np.float64, copy=True)
     V[mdp.terminal] = 0.0  # known exactly
     Q = mdp.R + mdp.gamma * (mdp.P @ V).reshape(mdp.shape)
@@ -624,7 +624,6 @@ def _finish(mdp, ops, V, iterations, residuals, bound, converged, method, t0, sw
         converged=converged,
         method=method,
         seconds=time.perf_counter() - t0,
-        sweeps=sweeps,
     )
 
 
@@ -690,13 +689,13 @@ def value_iteration(
         if gamma < 1.0:
             shift, bound = _macqueen(gamma, d_min, d_max)
             if bound <= tol:
-                return _finish(mdp, ops, V_new + shift, k, residuals, bound, True, "value_iteration", t0, k)
+                return _finish(mdp, ops, V_new + shift, k, residuals, bound, True, "value_iteration", t0)
         elif residuals[-1] < tol:
-            return _finish(mdp, ops, V_new, k, residuals, math.nan, True, "value_iteration", t0, k)
+            return _finish(mdp, ops, V_new, k, residuals, math.nan, True, "value_iteration", t0)
         V, out = V_new, V  # reuse the old buffer for the next sweep
     _warn_cap("value_iteration", cap, residuals[-1] if residuals else math.nan, bound)
     bound = bound if gamma < 1.0 else math.nan
-    return _finish(mdp, ops, V, cap, residuals, bound, False, "value_iteration", t0, cap)
+    return _finish(mdp, ops, V, cap, residuals, bound, False, "value_iteration", t0)
 
 
 def modified_policy_iteration(
@@ -737,10 +736,10 @@ def modified_policy_iteration(
             shift, bound = _macqueen(gamma, d_min, d_max)
             if bound <= tol:
                 return _finish(
-                    mdp, ops, u + shift, it, residuals, bound, True, "modified_policy_iteration", t0, it
+                    mdp, ops, u + shift, it, residuals, bound, True, "modified_policy_iteration", t0
                 )
         elif residuals[-1] < tol:
-            return _finish(mdp, ops, u, it, residuals, math.nan, True, "modified_policy_iteration", t0, it)
+            return _finish(mdp, ops, u, it, residuals, math.nan, True, "modified_policy_iteration", t0)
         V = u
         if k:
             apply_pi = ops.policy_operator(policy)
@@ -750,7 +749,7 @@ def modified_policy_iteration(
                 V, buf = V_next, V
     _warn_cap("modified_policy_iteration", cap, residuals[-1] if residuals else math.nan, bound)
     bound = bound if gamma < 1.0 else math.nan
-    return _finish(mdp, ops, V, cap, residuals, bound, False, "modified_policy_iteration", t0, cap)
+    return _finish(mdp, ops, V, cap, residuals, bound, False, "modified_policy_iteration", t0)
 
 
 def policy_iteration(mdp: TabularMDP, max_iter: int = 1000, *, device=None, kernel: str = "auto") -> Solution:
@@ -776,10 +775,10 @@ def policy_iteration(mdp: TabularMDP, max_iter: int = 1000, *, device=None, kern
         residuals.append(float(np.abs(d).max()))
         if not better.any():
             bound = _macqueen(mdp.gamma, float(d.min()), float(d.max()))[1] if mdp.gamma < 1 else math.nan
-            return _finish(mdp, ops, V, it, residuals, bound, True, "policy_iteration", t0, it)
+            return _finish(mdp, ops, V, it, residuals, bound, True, "policy_iteration", t0)
         policy = np.where(better, best, policy)
     _warn_cap("policy_iteration", max_iter, residuals[-1], math.nan)
-    return _finish(mdp, ops, V, max_iter, residuals, math.nan, False, "policy_iteration", t0, max_iter)
+    return _finish(mdp, ops, V, max_iter, residuals, math.nan, False, "policy_iteration", t0)
 
 
 def _proper_policy(mdp: TabularMDP) -> np.ndarray:
