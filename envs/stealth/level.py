@@ -40,6 +40,7 @@ import math
 import os
 import re
 import tempfile
+import tomllib
 from collections import deque
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -47,7 +48,6 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import tomllib
 
 from envs.stealth import rules
 
