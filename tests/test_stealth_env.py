@@ -141,8 +141,10 @@ def test_difficulty_option_and_setter_change_random_levels():
     env = StealthEnv(level="random", size=12, difficulty=0.1)
     env.reset(seed=1)
     assert env.level.difficulty == pytest.approx(0.1)
-    env.reset(seed=1, options={"difficulty": 0.9})
-    assert env.level.difficulty == pytest.approx(0.9) and env.difficulty == 0.9
+    env.reset(seed=1, options={"difficulty": 0.9})  # this episode only
+    assert env.level.difficulty == pytest.approx(0.9) and env.difficulty == 0.1
+    env.reset(seed=1)
+    assert env.level.difficulty == pytest.approx(0.1)
     env.set_difficulty(0.4)
     env.reset()
     assert env.level.difficulty == pytest.approx(0.4) and env.level.shape == (12, 12)

@@ -56,7 +56,8 @@ class StealthEnv(gym.Env):
       file, a :class:`Level`, or ``"random"``: a new level from ``generate_level(difficulty,
       seed)`` at each reset, the seed drawn from the env's generator (so ``reset(seed=s)`` fixes it).
     * ``difficulty``: generator difficulty in [0, 1] for ``level="random"``; ``set_difficulty()``
-      or ``reset(options={"difficulty": d})`` change it.
+      changes it for the following resets, ``reset(options={"difficulty": d})`` for that episode only
+      (``episode_difficulty`` holds the one in use).
     * ``size``: grid size of random levels (fixed, so the observation space is too).
     * ``obs_mode``: ``"grid"``, ``"vector"`` or ``"local"``; ``local_size``: its window.
     * ``slip``: probability of a perpendicular slip.
@@ -92,6 +93,7 @@ class StealthEnv(gym.Env):
         if local_size < 1 or local_size % 2 == 0:
             raise ValueError(f"local_size must be a positive odd integer, got {local_size!r}")
         self.set_difficulty(difficulty)
+        self.episode_difficulty = self.difficulty
         self.random_levels = isinstance(level, str) and level == "random"
         self.size = int(size)
         if self.random_levels:
@@ -146,19 +148,18 @@ class StealthEnv(gym.Env):
 
     def set_difficulty(self, difficulty: float) -> None:
         """Difficulty of the next random level (read by ``reset``)."""
-        if not 0.0 <= float(difficulty) <= 1.0:
-            raise ValueError(f"difficulty must be in [0, 1], got {difficulty!r}")
-        self.difficulty = float(difficulty)
+        self.difficulty = _check_difficulty(difficulty)
 
     # -- gymnasium API -----------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        if options and "difficulty" in options:
-            self.set_difficulty(options["difficulty"])
+        self.episode_difficulty = self.difficulty
+        if options and "difficulty" in options:  # this episode only; set_difficulty() persists
+            self.episode_difficulty = _check_difficulty(options["difficulty"])
         if self.random_levels:
             level_seed = int(self.np_random.integers(2**31 - 1))
-            self._use_level(generate_level(self.difficulty, level_seed, size=self.size))
+            self._use_level(generate_level(self.episode_difficulty, level_seed, size=self.size))
         self.cell = self.world.start
         self.phase = 0
         self.steps = 0
@@ -243,3 +244,13 @@ class StealthEnv(gym.Env):
         state = dict(self.__dict__)
         state["_renderer"] = None
         return state
+
+
+def _check_difficulty(difficulty) -> float:
+    try:
+        value = float(difficulty)
+    except (TypeError, ValueError):
+        raise ValueError(f"difficulty must be a number in [0, 1], got {difficulty!r}") from None
+    if not 0.0 <= value <= 1.0:  # also rejects NaN
+        raise ValueError(f"difficulty must be in [0, 1], got {difficulty!r}")
+    return value
