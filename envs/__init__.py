@@ -8,6 +8,7 @@ from gymnasium.envs.registration import register, registry
 SANDBOX_ENVS: list[tuple[str, str, dict]] = [
     ("sandbox/Duel-v0", "envs.duel.env:DuelEnv", {}),
     ("sandbox/Stealth-v0", "envs.stealth.env:StealthEnv", {}),
+    ("sandbox/Director-v0", "agents.meta.meta_env:DirectorEnv", {}),
 ]
 
 

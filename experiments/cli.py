@@ -15,6 +15,7 @@ import sys
 VERBS: dict[str, str] = {
     "solve": "experiments.solve",
     "play": "experiments.play",
+    "compare": "experiments.compare",
 }
 
 

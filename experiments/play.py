@@ -1,0 +1,88 @@
+"""``sandbox play duel --vs SPEC``: fight an agent yourself in the pygame window.
+
+Keys: arrows for the stick, Z / X / C for light / heavy / special, P pause, F1 hitboxes, Esc quit.
+The game runs at 60 ticks per second (one env step per tick). Without a display it stops with a
+one-line error suggesting ``xvfb-run``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GAMES = ("duel",)
+
+
+@dataclass
+class Config:
+    game: str = "duel"  # which game to play (duel)
+    vs: str = "scripted:normal"  # the opponent: an agent spec (random, scripted:NAME, sb3:PATH, human)
+    difficulty: float | None = None  # override the scripted opponent's strength in [0, 1]
+    rounds: int = 3  # rounds to play (0: until Esc)
+    round_seconds: float = 60.0  # length of a round
+    seed: int | None = None  # seed of the first round
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("play", help="play a game yourself against an agent (needs a display)",
+                              description=__doc__)
+    p.add_argument("game", choices=GAMES, help="the game")
+    p.add_argument("--vs", default=Config.vs, help="opponent agent spec (default: %(default)s)")
+    p.add_argument("--difficulty", type=float, default=None, help="scripted opponent strength in [0, 1]")
+    p.add_argument("--rounds", type=int, default=Config.rounds, help="rounds to play; 0 = until Esc")
+    p.add_argument("--round-seconds", type=float, default=Config.round_seconds, help="seconds per round")
+    p.add_argument("--seed", type=int, default=None, help="seed of the first round")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from envs.duel.controls import display_available
+
+    if not display_available():
+        from experiments.cli import CliError
+
+        raise CliError("no display to open the game window on (DISPLAY is unset or SDL_VIDEODRIVER is "
+                       "dummy); run it on a desktop, or headless with: xvfb-run -a sandbox play duel")
+    if args.difficulty is not None and not 0.0 <= args.difficulty <= 1.0:
+        raise ValueError(f"--difficulty must be in [0, 1]; got {args.difficulty}")
+    if args.rounds < 0:
+        raise ValueError(f"--rounds must be >= 0; got {args.rounds}")
+    from envs.duel.controls import HumanAgent
+    from envs.duel.env import DuelEnv
+
+    # ---- setup: one env step per tick so the window runs at 60 frames per second
+    env = DuelEnv(opponent=args.vs, frame_skip=1, difficulty=args.difficulty, render_mode="human",
+                  round_seconds=args.round_seconds)
+    player = HumanAgent(player=1)
+    try:
+        obs, _ = env.reset(seed=args.seed)
+    except Exception as exc:  # pygame cannot open a window after all (e.g. a broken X server)
+        env.close()
+        if type(exc).__name__ == "error":
+            from experiments.cli import CliError
+
+            raise CliError(
+                f"cannot open the game window ({exc}); headless, try: xvfb-run -a sandbox play duel"
+            ) from None
+        raise
+    # ---- the loop: read the keyboard, step, show; Esc ends
+    score = {"agent": 0, "opponent": 0, "draw": 0}
+    played = 0
+    while True:
+        action, _ = player.predict(obs)
+        obs, _, terminated, _, info = env.step(action)
+        if env.renderer is not None and env.renderer.quit_requested:
+            break
+        if terminated:
+            score[info["winner"]] += 1
+            played += 1
+            result = "draw" if info["winner"] == "draw" else f"{info['winner']} wins"
+            hp = f"you {info['agent_health']} hp, cpu {info['opponent_health']} hp"
+            print(f"round {played}: {result} ({hp})")
+            for _ in range(90):  # hold the result on screen for 1.5 s
+                env.render()
+            if args.rounds and played >= args.rounds:
+                break
+            obs, _ = env.reset()
+    env.close()
+    print(f"you {score['agent']} - {score['opponent']} {args.vs} ({score['draw']} draws)")
+    return 0
