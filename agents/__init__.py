@@ -38,7 +38,7 @@ class RandomAgent:
     def predict(self, observation, state=None, episode_start=None, deterministic=False):
         space = self.action_space
         if hasattr(space, "nvec"):
-            action = np.array([self.rng.integers(n) for n in space.nvec], dtype=space.dtype)
+            action = (space.start + self.rng.integers(space.nvec)).astype(space.dtype)
         elif hasattr(space, "n"):
             action = int(space.start + self.rng.integers(space.n))
         else:

@@ -1,8 +1,8 @@
 """Environment throughput: random-action steps per second, side by side with outside references.
 
 Every figure is measured in the same run as CartPole-v1 (and MiniGrid-Empty-8x8-v0 where installed),
-because this machine is shared and noisy: the ratios hold, absolute times do not. Prints a table,
-then one JSON line of the figures.
+in interleaved 0.1-s slices, because this machine is shared and noisy: the ratios hold, absolute
+times do not. Prints a table, then one JSON line of the figures.
 
 Run: ``python experiments/bench_envs.py [--seconds 3]``
 """
@@ -25,25 +25,49 @@ class Config:
     seed: int = 0  # seed of every env and its action sampler
 
 
-def steps_per_second(make: Callable[[], gym.Env], seconds: float, seed: int) -> float:
-    """Random-action steps per second of ``make()``, resetting when an episode ends."""
-    env = make()
-    env.reset(seed=seed)
-    env.action_space.seed(seed)
-    sample = env.action_space.sample
-    steps, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(256):
-            _, _, terminated, truncated, _ = env.step(sample())
-            if terminated or truncated:
-                env.reset()
-        steps += 256
-        now = time.perf_counter()
-        if now >= deadline:
-            break
-    env.close()
-    return steps / (now - start)
+class Stepper:
+    """Steps one env with random actions (seeded), resetting when an episode ends, and keeps count."""
+
+    def __init__(self, make: Callable[[], gym.Env], seed: int):
+        self.env = make()
+        self.env.reset(seed=seed)
+        self.env.action_space.seed(seed)
+        self.steps, self.seconds = 0, 0.0
+
+    def run(self, seconds: float) -> None:
+        env, sample = self.env, self.env.action_space.sample
+        start = time.perf_counter()
+        deadline = start + seconds
+        while True:
+            for _ in range(64):
+                _, _, terminated, truncated, _ = env.step(sample())
+                if terminated or truncated:
+                    env.reset()
+            self.steps += 64
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+        self.seconds += now - start
+
+
+def interleaved_rates(makers: dict[str, Callable[[], gym.Env]], seconds: float, seed: int) -> dict[str, float]:
+    """Steps per second of each env, measured in round-robin slices of 0.1 s.
+
+    Every env gets ``seconds`` of stepping in total, spread across the whole run, so a change in the
+    machine's load hits every env alike and the ratios between them hold.
+    """
+    steppers = {}
+    for label, make in makers.items():
+        try:
+            steppers[label] = Stepper(make, seed)
+        except ImportError as exc:
+            print(f"skip {label}: {exc}")
+    for _ in range(max(1, round(seconds / 0.1))):
+        for stepper in steppers.values():
+            stepper.run(0.1)
+    for stepper in steppers.values():
+        stepper.env.close()
+    return {label: st.steps / st.seconds for label, st in steppers.items()}
 
 
 def _minigrid():
@@ -86,9 +110,13 @@ def stealth_solve_figures(level_name: str = "fortress", gamma: float = 0.99, tol
     sol = value_iteration(mdp, tol=tol)
     solved = time.perf_counter()
     figures = {
-        "level": level_name, "states": mdp.n_states, "compile_s": round(compiled - start, 3),
-        "build_mdp_s": round(built - compiled, 3), "value_iteration_s": round(solved - built, 3),
-        "iterations": sol.iterations, "v_start": round(float(sol.V[index.start_state]), 6),
+        "level": level_name,
+        "states": mdp.n_states,
+        "compile_s": round(compiled - start, 3),
+        "build_mdp_s": round(built - compiled, 3),
+        "value_iteration_s": round(solved - built, 3),
+        "iterations": sol.iterations,
+        "v_start": round(float(sol.V[index.start_state]), 6),
     }
     try:
         from quantecon.markov import DiscreteDP
@@ -108,9 +136,16 @@ def duel_rules_ticks_per_second(seconds: float, seed: int) -> float:
     from envs.duel import rules
 
     rng = np.random.default_rng(seed)
-    inputs = [((int(a), int(b)), (int(c), int(d))) for a, b, c, d in zip(
-        rng.integers(9, size=4096), rng.integers(4, size=4096), rng.integers(9, size=4096),
-        rng.integers(4, size=4096), strict=True)]
+    inputs = [
+        ((int(a), int(b)), (int(c), int(d)))
+        for a, b, c, d in zip(
+            rng.integers(9, size=4096),
+            rng.integers(4, size=4096),
+            rng.integers(9, size=4096),
+            rng.integers(4, size=4096),
+            strict=True,
+        )
+    ]
     state, events, ticks = rules.initial_state(), [], 0
     start = time.perf_counter()
     deadline = start + seconds
@@ -129,17 +164,12 @@ def duel_rules_ticks_per_second(seconds: float, seed: int) -> float:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=Config.seconds, help="wall time per env")
+    parser.add_argument("--seconds", type=float, default=Config.seconds, help="stepping time per env (interleaved)")
     parser.add_argument("--seed", type=int, default=Config.seed, help="seed of every env")
     args = parser.parse_args(argv)
     import envs  # noqa: F401  (registers sandbox/* ids)
 
-    rates: dict[str, float] = {}
-    for label, make in REFERENCES + SANDBOX:
-        try:
-            rates[label] = steps_per_second(make, args.seconds, args.seed)
-        except ImportError as exc:
-            print(f"skip {label}: {exc}")
+    rates = interleaved_rates(dict(REFERENCES + SANDBOX), args.seconds, args.seed)
     cartpole = rates.get("CartPole-v1", np.nan)
     minigrid = rates.get("MiniGrid-Empty-8x8-v0", np.nan)
     print(f"{'env':<34}{'steps/s':>12}{'x CartPole':>12}{'x MiniGrid':>12}")

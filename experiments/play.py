@@ -35,7 +35,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from envs.duel.controls import display_available
+    from envs.display import display_available
 
     if not display_available():
         from experiments.cli import CliError

@@ -14,6 +14,8 @@ import argparse
 import os
 import time
 
+from envs.display import display_available
+
 
 def add_stealth_args(parser: argparse.ArgumentParser) -> None:
     from experiments.solve import add_common_args
@@ -29,12 +31,6 @@ def add_stealth_args(parser: argparse.ArgumentParser) -> None:
         "--out", default=None, help="PNG path for --show (default runs/solve/stealth_LEVEL.png)"
     )
     add_common_args(parser, gamma=0.99)
-
-
-def _has_display() -> bool:
-    return os.environ.get("SDL_VIDEODRIVER", "") not in ("dummy", "offscreen") and bool(
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    )
 
 
 def solve_stealth(args) -> int:
@@ -86,7 +82,7 @@ def solve_stealth(args) -> int:
             if index.has(int(cell), 0)
         }
         image = render.frame(world, phase=0, path=path, arrows=arrows)
-        if _has_display():
+        if display_available():
             import pygame
 
             pygame.init()

@@ -372,7 +372,7 @@ def _default_max_iter(mdp: TabularMDP, tol: float) -> int:
 # Kernels: the Bellman backup on numpy (numba or scipy) and on torch
 # --------------------------------------------------------------------------------------------------
 
-PARALLEL_MIN_NNZ = 200_000  # below this many nonzeros a threaded sweep costs more than it saves
+PARALLEL_MIN_NNZ = 2_000_000  # below this, a threaded sweep costs more than it saves (worst on a busy machine)
 
 
 def _backup_kernel(indptr, indices, data, R, gamma, V, out, n_actions):  # pragma: no cover - compiled

@@ -224,10 +224,10 @@ def test_play_without_a_display_is_one_clear_line(capsys, monkeypatch):
 
 def test_play_loop_runs_a_round_headless(capsys, monkeypatch):
     """With the window forced onto SDL's dummy driver, an idle player loses a short round to hard."""
-    import envs.duel.controls as controls
+    import envs.display
     from experiments.cli import main
 
-    monkeypatch.setattr(controls, "display_available", lambda: True)
+    monkeypatch.setattr(envs.display, "display_available", lambda: True)
     assert main(["play", "duel", "--vs", "scripted:hard", "--rounds", "1", "--round-seconds", "1.5",
                  "--seed", "0"]) == 0
     out = capsys.readouterr().out

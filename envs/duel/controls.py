@@ -8,9 +8,6 @@ Window: Esc quits, P pauses, F1 toggles the hitbox overlay.
 
 from __future__ import annotations
 
-import os
-import sys
-
 import numpy as np
 
 from envs.duel.rules import N_BUTTON, Button, Stick
@@ -102,12 +99,3 @@ def make_human(arg: str | None, *, action_space=None, player: int = 1, **_) -> H
     """Factory for the ``human`` spec (the env passes ``player=2`` for its opponent slot)."""
     flat = action_space is not None and not hasattr(action_space, "nvec")
     return HumanAgent(player=player, flat=flat)
-
-
-def display_available() -> bool:
-    """Whether a real window can open here: a display server, and SDL not forced to 'dummy'."""
-    if os.environ.get("SDL_VIDEODRIVER", "") in ("dummy", "offscreen"):
-        return False
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
