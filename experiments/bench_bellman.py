@@ -284,7 +284,9 @@ def main(argv: list[str] | None = None) -> dict:
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
     cfg = Config(**vars(parser.parse_args(argv)))
     gammas = [float(g) for g in cfg.gammas.split(",")]
-    print(f"machine: {os.cpu_count()} cores; numba threads: {bellman.numba.get_num_threads()}")
+    # Nothing numba-parallel may run in this process: solvers run in forked children, and a threading
+    # layer (OpenMP) started before a fork is unsafe in the child.
+    print(f"machine: {os.cpu_count()} cores")
 
     # ---- build the MDPs
     t0 = time.perf_counter()

@@ -128,6 +128,28 @@ def test_strength_order_over_200_seeded_rounds():
         assert result["wins"] > result["losses"] + 20, result
 
 
+@pytest.mark.slow
+def test_difficulty_range_spans_an_even_match_for_a_random_player():
+    """At difficulty 0 the scripted fighter (idling) loses to random; at easy it wins. So somewhere in
+    [0, easy] a director finds an even match even for the weakest player."""
+    def rand(rng):
+        return make_agent("random", action_space=MD, rng=rng)
+
+    floor = match(rand, lambda rng: make_agent("scripted:0.0", rng=rng), rounds=80, seed=5, round_seconds=10)
+    easy = match(rand, scripted("easy"), rounds=80, seed=5, round_seconds=10)
+    assert floor["wins"] > floor["losses"] + 20, floor
+    assert easy["losses"] > easy["wins"] + 10, easy
+
+
+def test_presets_never_idle_and_idling_grows_below_easy():
+    from agents.character.scripted import CharacterParams
+
+    assert CharacterParams.from_difficulty(0.15).idle_prob == 0.0
+    assert CharacterParams.from_difficulty(0.5).idle_prob == 0.0
+    assert CharacterParams.from_difficulty(0.0).idle_prob == pytest.approx(0.85)
+    assert CharacterParams.from_difficulty(0.075).idle_prob == pytest.approx(0.425)
+
+
 def test_match_alternates_sides_and_counts():
     result = match(scripted("hard"), scripted("hard"), rounds=6, seed=0, round_seconds=5)
     assert result["wins"] + result["losses"] + result["draws"] == 6

@@ -36,6 +36,10 @@ class Intent(IntEnum):
     ZONE = 8  # throw a projectile
     ESCAPE = 9  # throw escape, or guard-jump over a projectile
     MISTAKE = 10  # the error-rate roll: a random input
+    IDLE = 11  # the idle roll (difficulty below easy): stand still
+
+
+IDLE_BELOW = 0.15  # difficulties under this add idling (the easy preset sits exactly here)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class CharacterParams:
     anti_air_prob: float = 0.5  # chance of meeting a jump-in with the anti-air
     punish_prob: float = 0.5  # chance of punishing a move it sees recovering
     tech_prob: float = 0.3  # chance per step of pressing THROW while grabbed
+    idle_prob: float = 0.0  # chance per decision of standing still (only below the easy preset)
     style: str = "balanced"  # balanced | rushdown | zoner | turtle
 
     @classmethod
@@ -63,6 +68,9 @@ class CharacterParams:
             anti_air_prob=0.05 + 0.9 * d,
             punish_prob=0.05 + 0.9 * d,
             tech_prob=0.05 + 0.6 * d,
+            # Below easy (0.15) the fighter also stands idle more and more, so that at 0 it is weaker
+            # than a random player and a director can find an even match for anyone.
+            idle_prob=0.85 * max(0.0, (IDLE_BELOW - d) / IDLE_BELOW),
             style=style,
         )
         if style == "rushdown":
@@ -172,6 +180,9 @@ class ScriptedFighter:
             self.last_intent = intent
             return int(stick), int(button)
 
+        if p.idle_prob > 0.0 and r() < p.idle_prob:  # drawn only when idling is on: presets keep their stream
+            return act(Intent.IDLE, Stick.NEUTRAL)
+
         if my_state == FState.GRABBED:
             if r() < p.tech_prob:
                 return act(Intent.ESCAPE, Stick.NEUTRAL, Button.SPECIAL)
@@ -230,6 +241,9 @@ class ScriptedFighter:
         def act(intent: Intent, stick: int, button: int = Button.NONE) -> tuple[int, int]:
             self.last_intent = intent
             return int(stick), int(button)
+
+        if p.idle_prob > 0.0 and r() < p.idle_prob:  # drawn only when idling is on: presets keep their stream
+            return act(Intent.IDLE, Stick.NEUTRAL)
 
         want = _PREFERRED_GAP.get(style, 35)
         if gap < 32:  # throw and jab range

@@ -1,0 +1,111 @@
+"""``DirectedEnv``: put a director in charge of an environment's difficulty.
+
+At every reset (with or without options, so SB3 and Gymnasium vector envs, which auto-reset without
+options, work) the wrapper calls ``env.unwrapped.set_difficulty(director.difficulty)``; at the end of
+every episode it calls ``director.observe(won, **details)``. Several wrappers may share one director
+(e.g. the two envs of a ``DummyVecEnv``): each episode's outcome then moves the difficulty of all.
+In a ``SubprocVecEnv`` each worker holds its own pickled copy of the director, so each worker is
+directed by the outcomes of its own episodes only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+
+def near_miss(env) -> bool:
+    """Stealth: the player ends a step beside a cell a guard watches now, without being caught."""
+    world = env.world
+    if env.caught:
+        return False
+    neighbours = world.move[env.cell, 1:]
+    return bool(world.watched[env.phase, neighbours].any())
+
+
+def episode_outcome(info: dict, env) -> tuple[bool, dict]:
+    """``(won, details)`` of a finished episode from its last ``info``: the duel's ``info["winner"]``
+    (a draw is not a win; details ``health_diff`` = agent health - opponent health) or the stealth
+    grid's ``info["at_goal"]`` (details ``caught``). Other envs: ``info["won"]`` or ``info["is_success"]``."""
+    if "winner" in info:
+        details = {"health_diff": float(info["agent_health"] - info["opponent_health"])}
+        return info["winner"] == "agent", details
+    if "at_goal" in info:
+        return bool(info["at_goal"]), {"caught": bool(info["caught"])}
+    for key in ("won", "is_success"):
+        if key in info:
+            return bool(info[key]), {}
+    raise ValueError(f"cannot tell whether {type(env).__name__}'s episode was won: its info has none of "
+                     "winner, at_goal, won, is_success; pass DirectedEnv(outcome=fn)")
+
+
+class DirectedEnv(gym.Wrapper):
+    """Applies ``director.difficulty`` at every reset and feeds it each episode's outcome.
+
+    ``outcome(info, env) -> (won, details)`` decides who won (default :func:`episode_outcome`). On the
+    stealth grid the wrapper also counts near-misses (:func:`near_miss`) and passes them as
+    ``details["near_misses"]`` (what the RuleDirector's pacing mode reads), with ``steps``. The
+    episode's final ``info`` gains ``"director": {"difficulty", "won", "next_difficulty"}``.
+    ``reset(options={"difficulty": x})`` still overrides the director for that one episode.
+    """
+
+    def __init__(self, env: gym.Env, director: Any, outcome=None):
+        super().__init__(env)
+        if not hasattr(director, "observe") or not hasattr(director, "difficulty"):
+            raise TypeError("director must have observe(won, **details) and a difficulty property")
+        if not hasattr(env.unwrapped, "set_difficulty"):
+            raise TypeError(f"{type(env.unwrapped).__name__} has no set_difficulty(); a director cannot drive it")
+        self.director = director
+        self.outcome = outcome or episode_outcome
+        self.episode_difficulty: float | None = None
+        self.applied: list[float] = []  # difficulty of every episode started, in order
+        self._near_misses = 0
+        self._steps = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        difficulty = float(self.director.difficulty)
+        self.env.unwrapped.set_difficulty(difficulty)
+        if options and "difficulty" in options:
+            difficulty = float(options["difficulty"])
+        self.episode_difficulty = difficulty
+        self.applied.append(difficulty)
+        self._near_misses = 0
+        self._steps = 0
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._steps += 1
+        base = self.env.unwrapped
+        if hasattr(base, "world") and hasattr(base, "cell"):
+            self._near_misses += near_miss(base)
+        if terminated or truncated:
+            won, details = self.outcome(info, base)
+            details = {**details, "steps": self._steps}
+            if hasattr(base, "world"):
+                details["near_misses"] = self._near_misses
+            self.director.observe(bool(won), **details)
+            info = {**info, "director": {"difficulty": self.episode_difficulty, "won": bool(won),
+                                         "next_difficulty": float(self.director.difficulty), **details}}
+        return obs, reward, terminated, truncated, info
+
+
+def rolling_mean(values, window: int) -> np.ndarray:
+    """``out[i]`` = mean of ``values[max(0, i - window + 1) : i + 1]`` (the trailing window)."""
+    x = np.asarray(values, dtype=np.float64)
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    idx = np.arange(1, len(x) + 1)
+    lo = np.maximum(idx - window, 0)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def in_band_fraction(outcomes, *, window: int = 20, warmup: int = 20, target: float = 0.5,
+                     band: float = 0.1) -> float:
+    """Fraction of the episodes after the first ``warmup`` whose trailing ``window``-episode win rate
+    lies within ``target +- band`` (inclusive, up to float rounding). NaN if there are none."""
+    rates = rolling_mean([1.0 if w else 0.0 for w in outcomes], window)[warmup:]
+    if len(rates) == 0:
+        return float("nan")
+    return float(np.mean(np.abs(rates - target) <= band + 1e-9))
