@@ -25,11 +25,12 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from envs.fileio import atomic_save, atomic_write_bytes
 
 DEFAULT_POLICY = os.path.join("runs", "director", "policy.zip")
 # where a trained PPO duel agent is looked for when --ppo is not given (first existing wins)
@@ -227,19 +228,6 @@ def summarise(rec: dict, cfg: DirectorCompareConfig) -> dict:
     }
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def plot(records: dict, cfg: DirectorCompareConfig, path: str) -> None:
     import matplotlib
 
@@ -272,7 +260,7 @@ def plot(records: dict, cfg: DirectorCompareConfig, path: str) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=72)
     plt.close(fig)
-    write_atomic(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def run_director(args) -> int:
@@ -321,11 +309,8 @@ def run_director(args) -> int:
     plot_path = os.path.join(cfg.out, "plots", "director.png")
     plot(records, cfg, plot_path)
     if cfg.docs:
-        os.makedirs("docs", exist_ok=True)
-        tmp = os.path.join("docs", ".director.png.tmp")
-        shutil.copyfile(plot_path, tmp)
-        os.replace(tmp, os.path.join("docs", "director.png"))
-    write_atomic(os.path.join(cfg.out, "config.json"), json.dumps(asdict(cfg), indent=2).encode())
+        atomic_save(os.path.join("docs", "director.png"), lambda tmp: shutil.copyfile(plot_path, tmp))
+    atomic_write_bytes(os.path.join(cfg.out, "config.json"), json.dumps(asdict(cfg), indent=2).encode())
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["player", "setting", "episode", "difficulty", "won", "health_diff"])
@@ -334,7 +319,7 @@ def run_director(args) -> int:
             for k in range(len(rec["won"])):
                 writer.writerow([player, setting, k, f"{rec['difficulty'][k]:.4f}", int(rec["won"][k]),
                                  rec["health_diff"][k]])
-    write_atomic(os.path.join(cfg.out, "metrics.csv"), buf.getvalue().encode())
+    atomic_write_bytes(os.path.join(cfg.out, "metrics.csv"), buf.getvalue().encode())
     print(f"plot: {plot_path}" + (" (copied to docs/director.png)" if cfg.docs else ""))
     print(json.dumps({"compare": "director", "episodes": cfg.episodes, "seconds": round(seconds, 1),
                       "ppo": ppo_path, "in_channel_players": ok, "results": results}))

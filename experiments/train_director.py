@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
 from dataclasses import dataclass
+
+from envs.fileio import atomic_save
 
 DEFAULT_OUT = os.path.join("runs", "director", "policy.zip")
 
@@ -48,22 +49,8 @@ def train_director(cfg: TrainConfig, verbose: bool = True):
     model.learn(total_timesteps=cfg.steps)
     if verbose:
         print(f"trained the director for {cfg.steps} meta-steps in {time.time() - t0:.0f} s")
-    save_atomic(model, cfg.out)
+    atomic_save(cfg.out, model.save, suffix=".zip")
     return model
-
-
-def save_atomic(model, path: str) -> None:
-    """``model.save`` to a temporary file beside ``path``, then rename it."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".zip", dir=folder)
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def main(argv: list[str] | None = None) -> int:

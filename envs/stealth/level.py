@@ -39,7 +39,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import tomllib
 from collections import deque
 from dataclasses import dataclass, field
@@ -161,19 +160,9 @@ def _facing_name(deg: float) -> str:
 
 def save_level(level: Level, path: str | os.PathLike) -> Path:
     """Write ``level`` as a TOML level file, atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(level.to_toml())
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a level file is for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    from envs.fileio import atomic_write_text
+
+    return atomic_write_text(path, level.to_toml())
 
 
 # --------------------------------------------------------------------------------------------

@@ -150,22 +150,9 @@ def frame(
 
 def save_png(image: np.ndarray, path) -> None:
     """Write an (H, W, 3) uint8 image as PNG, atomically (temporary file, then rename)."""
-    import os
-    import tempfile
-
     import pygame
 
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    from envs.fileio import atomic_save
+
     surf = pygame.surfarray.make_surface(np.ascontiguousarray(np.transpose(image, (1, 0, 2))))
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".png")
-    os.close(fd)
-    try:
-        pygame.image.save(surf, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a picture is for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_save(path, lambda tmp: pygame.image.save(surf, tmp), suffix=".png")
