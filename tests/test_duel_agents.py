@@ -146,8 +146,8 @@ def test_presets_never_idle_and_idling_grows_below_easy():
 
     assert CharacterParams.from_difficulty(0.15).idle_prob == 0.0
     assert CharacterParams.from_difficulty(0.5).idle_prob == 0.0
-    assert CharacterParams.from_difficulty(0.0).idle_prob == pytest.approx(0.85)
-    assert CharacterParams.from_difficulty(0.075).idle_prob == pytest.approx(0.425)
+    assert CharacterParams.from_difficulty(0.0).idle_prob == pytest.approx(0.95)
+    assert CharacterParams.from_difficulty(0.075).idle_prob == pytest.approx(0.475)
 
 
 def test_match_alternates_sides_and_counts():

@@ -70,7 +70,7 @@ class CharacterParams:
             tech_prob=0.05 + 0.6 * d,
             # Below easy (0.15) the fighter also stands idle more and more, so that at 0 it is weaker
             # than a random player and a director can find an even match for anyone.
-            idle_prob=0.85 * max(0.0, (IDLE_BELOW - d) / IDLE_BELOW),
+            idle_prob=0.95 * max(0.0, (IDLE_BELOW - d) / IDLE_BELOW),
             style=style,
         )
         if style == "rushdown":
@@ -147,6 +147,11 @@ class ScriptedFighter:
         return np.array([stick, button], dtype=np.int64), state
 
     # ---- perceive -> decide -> act --------------------------------------------------------------
+    def _act(self, intent: Intent, stick: int, button: int = Button.NONE) -> tuple[int, int]:
+        """Record the intent and return its controller input."""
+        self.last_intent = intent
+        return int(stick), int(button)
+
     def decide(self, cur: list[float]) -> tuple[int, int]:
         """Controller input ``(stick, button)`` for the current observation (a list of floats)."""
         p = self.params
@@ -176,9 +181,7 @@ class ScriptedFighter:
         back_room = cur[_BACK_WALL] * _W
         style = p.style
 
-        def act(intent: Intent, stick: int, button: int = Button.NONE) -> tuple[int, int]:
-            self.last_intent = intent
-            return int(stick), int(button)
+        act = self._act
 
         if p.idle_prob > 0.0 and r() < p.idle_prob:  # drawn only when idling is on: presets keep their stream
             return act(Intent.IDLE, Stick.NEUTRAL)
@@ -238,12 +241,7 @@ class ScriptedFighter:
         p = self.params
         style = p.style
 
-        def act(intent: Intent, stick: int, button: int = Button.NONE) -> tuple[int, int]:
-            self.last_intent = intent
-            return int(stick), int(button)
-
-        if p.idle_prob > 0.0 and r() < p.idle_prob:  # drawn only when idling is on: presets keep their stream
-            return act(Intent.IDLE, Stick.NEUTRAL)
+        act = self._act
 
         want = _PREFERRED_GAP.get(style, 35)
         if gap < 32:  # throw and jab range
