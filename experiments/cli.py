@@ -23,6 +23,18 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2, no traceback."""
 
 
+def add_targets(subparsers, verb: str, help_text: str, targets: dict) -> None:
+    """A verb whose first argument names a target (``sandbox solve frozenlake``): ``targets`` maps each
+    name to (add its arguments, run it, one-line help)."""
+    parser = subparsers.add_parser(verb, help=help_text)
+    sub = parser.add_subparsers(dest="target", metavar="TARGET")
+    sub.required = True
+    for name, (add_args, run_target, target_help) in targets.items():
+        target = sub.add_parser(name, help=target_help)
+        add_args(target)
+        target.set_defaults(run=run_target)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sandbox",

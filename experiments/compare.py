@@ -18,10 +18,6 @@ TARGETS = {
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("compare", help="compare agents or directors side by side")
-    targets = parser.add_subparsers(dest="target", metavar="TARGET")
-    targets.required = True
-    for name, (add_args, run_target, help_text) in TARGETS.items():
-        sub = targets.add_parser(name, help=help_text)
-        add_args(sub)
-        sub.set_defaults(run=run_target)
+    from experiments.cli import add_targets
+
+    add_targets(subparsers, "compare", "compare agents or directors side by side", TARGETS)

@@ -89,10 +89,6 @@ TARGETS = {
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("solve", help="solve an exact MDP and print V* and the optimal policy")
-    targets = parser.add_subparsers(dest="target", metavar="TARGET")
-    targets.required = True
-    for name, (add_args, run_target, help_text) in TARGETS.items():
-        sub = targets.add_parser(name, help=help_text)
-        add_args(sub)
-        sub.set_defaults(run=run_target)
+    from experiments.cli import add_targets
+
+    add_targets(subparsers, "solve", "solve an exact MDP and print V* and the optimal policy", TARGETS)
