@@ -37,9 +37,7 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,13 +196,10 @@ def save_plot(path: Path, target: np.ndarray, best: dict, title: str) -> None:
         ax.set_xlabel("time step")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=72)
+    from envs.fileio import atomic_save
+
+    atomic_save(path, lambda tmp: fig.savefig(tmp, dpi=72), suffix=".png")
     plt.close(fig)
-    os.chmod(tmp, 0o644)  # mkstemp makes the file private; the plot is a shared doc
-    os.replace(tmp, path)
 
 
 def _cell(arr: np.ndarray) -> str:
