@@ -355,6 +355,23 @@ def _macqueen(gamma: float, d_min: float, d_max: float) -> tuple[float, float]:
     return c * (d_max + d_min) / 2.0, c * (d_max - d_min) / 2.0
 
 
+def _stopping_rule(gamma: float, tol: float, TV, V, residuals: list) -> tuple[bool, object, float]:
+    """The solvers' shared stopping rule, given a backup TV of V; appends max|TV - V| to residuals.
+
+    gamma < 1: stop when MacQueen's bound is <= tol, returning the midpoint-corrected TV and the bound.
+    gamma = 1: stop when max|TV - V| < tol, returning TV and no bound (nan).
+    Returns (stop, values to return, bound).
+    """
+    d = TV - V
+    d_max, d_min = float(d.max()), float(d.min())
+    residuals.append(max(abs(d_max), abs(d_min)))
+    if gamma < 1.0:
+        shift, bound = _macqueen(gamma, d_min, d_max)
+        stop = bound <= tol
+        return stop, (TV + shift if stop else None), bound
+    return residuals[-1] < tol, TV, math.nan
+
+
 def _default_max_iter(mdp: TabularMDP, tol: float) -> int:
     """Sweeps after which the sup-norm contraction alone guarantees tol (gamma < 1), else 10^6."""
     gamma = mdp.gamma
@@ -373,22 +390,6 @@ def _default_max_iter(mdp: TabularMDP, tol: float) -> int:
 # --------------------------------------------------------------------------------------------------
 
 PARALLEL_MIN_NNZ = 2_000_000  # below this, a threaded sweep costs more than it saves (worst on a busy machine)
-
-
-def _backup_kernel(indptr, indices, data, R, gamma, V, out, n_actions):  # pragma: no cover - compiled
-    """out[s] = max_a R[s,a] + gamma * sum_k data[k] V[indices[k]] over row s*A + a (one pass)."""
-    n_states = V.shape[0]
-    for s in _prange(n_states):
-        best = -np.inf
-        for a in range(n_actions):
-            row = s * n_actions + a
-            acc = 0.0
-            for k in range(indptr[row], indptr[row + 1]):
-                acc += data[k] * V[indices[k]]
-            q = R[s, a] + gamma * acc
-            if q > best:
-                best = q
-        out[s] = best
 
 
 def _greedy_backup_kernel(indptr, indices, data, R, gamma, V, out, policy, n_actions):  # pragma: no cover
@@ -432,10 +433,6 @@ def _matvec_affine_kernel(indptr, indices, data, r, gamma, V, out):  # pragma: n
 if _HAVE_NUMBA:
     _prange = numba.prange
     # (parallel, serial) compilations of each kernel; small MDPs use the serial one.
-    _NB_BACKUP = (
-        numba.njit(parallel=True, cache=True)(_backup_kernel),
-        numba.njit(cache=True)(_backup_kernel),
-    )
     _NB_GREEDY_BACKUP = (
         numba.njit(parallel=True, cache=True)(_greedy_backup_kernel),
         numba.njit(cache=True)(_greedy_backup_kernel),
@@ -468,7 +465,8 @@ class _NumpyOps:
         self.S, self.A = mdp.shape
         if kernel == "numba":
             serial = 0 if self.P.nnz >= PARALLEL_MIN_NNZ else 1
-            self._backup, self._greedy_backup = _NB_BACKUP[serial], _NB_GREEDY_BACKUP[serial]
+            self._greedy_backup = _NB_GREEDY_BACKUP[serial]
+            self._scratch_policy = np.empty(self.S, dtype=np.int64)
             self._extract, self._affine = _NB_EXTRACT[serial], _NB_AFFINE[serial]
 
     def zeros(self):
@@ -485,7 +483,8 @@ class _NumpyOps:
         """(TV)(s) = max_a Q(s,a)."""
         if self.kernel == "numba":
             out = np.empty(self.S) if out is None else out
-            self._backup(self.P.indptr, self.P.indices, self.P.data, self.R, self.gamma, V, out, self.A)
+            P = self.P  # the greedy kernel; its argmax goes to a scratch array
+            self._greedy_backup(P.indptr, P.indices, P.data, self.R, self.gamma, V, out, self._scratch_policy, self.A)
             return out
         return self.q(V).max(axis=1)
 
@@ -683,18 +682,11 @@ def value_iteration(
     bound = math.inf
     for k in range(1, cap + 1):
         V_new = ops.backup(V, out)
-        d = V_new - V
-        d_max, d_min = float(d.max()), float(d.min())
-        residuals.append(max(abs(d_max), abs(d_min)))
-        if gamma < 1.0:
-            shift, bound = _macqueen(gamma, d_min, d_max)
-            if bound <= tol:
-                return _finish(mdp, ops, V_new + shift, k, residuals, bound, True, "value_iteration", t0)
-        elif residuals[-1] < tol:
-            return _finish(mdp, ops, V_new, k, residuals, math.nan, True, "value_iteration", t0)
+        stop, V_out, bound = _stopping_rule(gamma, tol, V_new, V, residuals)
+        if stop:
+            return _finish(mdp, ops, V_out, k, residuals, bound, True, "value_iteration", t0)
         V, out = V_new, V  # reuse the old buffer for the next sweep
     _warn_cap("value_iteration", cap, residuals[-1] if residuals else math.nan, bound)
-    bound = bound if gamma < 1.0 else math.nan
     return _finish(mdp, ops, V, cap, residuals, bound, False, "value_iteration", t0)
 
 
@@ -729,17 +721,9 @@ def modified_policy_iteration(
     bound = math.inf
     for it in range(1, cap + 1):
         u, policy = ops.greedy_backup(V)
-        d = u - V
-        d_max, d_min = float(d.max()), float(d.min())
-        residuals.append(max(abs(d_max), abs(d_min)))
-        if gamma < 1.0:
-            shift, bound = _macqueen(gamma, d_min, d_max)
-            if bound <= tol:
-                return _finish(
-                    mdp, ops, u + shift, it, residuals, bound, True, "modified_policy_iteration", t0
-                )
-        elif residuals[-1] < tol:
-            return _finish(mdp, ops, u, it, residuals, math.nan, True, "modified_policy_iteration", t0)
+        stop, V_out, bound = _stopping_rule(gamma, tol, u, V, residuals)
+        if stop:
+            return _finish(mdp, ops, V_out, it, residuals, bound, True, "modified_policy_iteration", t0)
         V = u
         if k:
             apply_pi = ops.policy_operator(policy)
@@ -748,7 +732,6 @@ def modified_policy_iteration(
                 V_next = apply_pi(V, buf)
                 V, buf = V_next, V
     _warn_cap("modified_policy_iteration", cap, residuals[-1] if residuals else math.nan, bound)
-    bound = bound if gamma < 1.0 else math.nan
     return _finish(mdp, ops, V, cap, residuals, bound, False, "modified_policy_iteration", t0)
 
 
