@@ -472,9 +472,6 @@ class _NumpyOps:
     def zeros(self):
         return np.zeros(self.S)
 
-    def full(self, value: float):
-        return np.full(self.S, value)
-
     def q(self, V):
         """Q(s,a) = R(s,a) + gamma sum_s2 T(s2|s,a) V(s2), (S, A)."""
         return self.R + self.gamma * (self.P @ V).reshape(self.S, self.A)
@@ -526,9 +523,6 @@ class _NumpyOps:
 
         return apply
 
-    def greedy(self, V):
-        return np.argmax(self.q(V), axis=1)
-
     def to_numpy(self, x):
         return np.asarray(x)
 
@@ -561,9 +555,6 @@ class _TorchOps:
     def zeros(self):
         return self.torch.zeros(self.S, dtype=self.torch.float64, device=self.device)
 
-    def full(self, value: float):
-        return self.torch.full((self.S,), value, dtype=self.torch.float64, device=self.device)
-
     def q(self, V):
         return self.R + self.gamma * self.torch.mv(self.P, V).reshape(self.S, self.A)
 
@@ -593,9 +584,6 @@ class _TorchOps:
         gamma = self.gamma
         return lambda V, out=None: r_pi + gamma * torch.mv(P_pi, V)
 
-    def greedy(self, V):
-        return self.torch.argmax(self.q(V), dim=1)
-
     def greedy_backup(self, V):
         return self.q(V).max(dim=1)
 
@@ -603,10 +591,12 @@ class _TorchOps:
         return x.detach().cpu().numpy()
 
 
-def _ops(mdp: TabularMDP, device, kernel: str):
-    if device is None:
-        return _NumpyOps(mdp, kernel)
-    return _TorchOps(mdp, device)
+def _setup(mdp: TabularMDP, tol: float, max_iter: int | None, device, kernel: str):
+    """The iterative solvers' shared start: check tol, pick the operators, fix the sweep cap."""
+    if tol <= 0:
+        raise ValueError(f"tol = {tol} must be > 0")
+    ops = _NumpyOps(mdp, kernel) if device is None else _TorchOps(mdp, device)
+    return ops, _default_max_iter(mdp, tol) if max_iter is None else int(max_iter)
 
 
 def _finish(mdp, ops, V, iterations, residuals, bound, converged, method, t0) -> Solution:
@@ -670,12 +660,9 @@ def value_iteration(
         kernel: numpy sweep kernel, "auto" (numba when installed), "numba" or "scipy".
         V0: optional initial values (S,); zeros by default.
     """
-    if tol <= 0:
-        raise ValueError(f"tol = {tol} must be > 0")
     t0 = time.perf_counter()
-    ops = _ops(mdp, device, kernel)
+    ops, cap = _setup(mdp, tol, max_iter, device, kernel)
     gamma = mdp.gamma
-    cap = _default_max_iter(mdp, tol) if max_iter is None else int(max_iter)
     V = ops.zeros() if V0 is None else _initial(ops, V0, mdp)
     out = None
     residuals: list[float] = []
@@ -710,12 +697,9 @@ def modified_policy_iteration(
     """
     if k < 0:
         raise ValueError(f"k = {k} must be >= 0")
-    if tol <= 0:
-        raise ValueError(f"tol = {tol} must be > 0")
     t0 = time.perf_counter()
-    ops = _ops(mdp, device, kernel)
+    ops, cap = _setup(mdp, tol, max_iter, device, kernel)
     gamma = mdp.gamma
-    cap = _default_max_iter(mdp, tol) if max_iter is None else int(max_iter)
     V = ops.zeros()
     residuals: list[float] = []
     bound = math.inf
