@@ -39,3 +39,12 @@ def describe(device: torch.device) -> str:
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     return "cpu"
+
+
+def cpu_threads_for_training(device: torch.device) -> None:
+    """Use one torch thread for training on the CPU (small policies, many env processes: threads only
+    contend), unless ``SANDBOX_TORCH_THREADS`` says otherwise. No effect on CUDA."""
+    import os
+
+    if device.type == "cpu":
+        torch.set_num_threads(int(os.environ.get("SANDBOX_TORCH_THREADS", "1")))

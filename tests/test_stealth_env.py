@@ -65,6 +65,25 @@ def test_local_observation_is_egocentric():
     assert obs[0, 2, 2] == 0  # the start cell itself is floor
 
 
+def test_local_observation_points_a_compass_at_an_out_of_view_goal():
+    env = StealthEnv(level="tutorial", obs_mode="local", local_size=5)
+    env.reset(seed=0)
+    h, w = env.level.shape
+    for cell in range(h * w):
+        env.unwrapped.cell = cell
+        r, c = divmod(cell, w)
+        gr, gc = env.level.goal
+        obs = env.unwrapped._obs()
+        assert obs[2].sum() == 1  # always exactly one goal mark
+        dr, dc = gr - r, gc - c
+        if max(abs(dr), abs(dc)) <= 2:
+            assert obs[2, 2 + dr, 2 + dc] == 1  # in view: the goal itself
+        else:  # out of view: the clamped offset, on the window's edge
+            mr, mc = np.argwhere(obs[2])[0]
+            assert (mr - 2, mc - 2) == (max(-2, min(2, dr)), max(-2, min(2, dc)))
+            assert 2 in (abs(mr - 2), abs(mc - 2))
+
+
 def play(env, actions):
     rewards = []
     for a in actions:

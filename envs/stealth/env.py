@@ -39,7 +39,9 @@ class StealthEnv(gym.Env):
     * ``grid``: ``Box(0, 1, (6, H, W), float32)``.
     * ``vector``: the same, flattened C-order to ``(6 * H * W,)``.
     * ``local``: ``Box(0, 1, (6, k, k), float32)``, the ``k x k`` window centred on the player
-      (``k = local_size``, odd); outside the map reads as wall.
+      (``k = local_size``, odd); outside the map reads as wall. When the goal is out of view, the
+      goal channel marks a compass cell instead: the player-relative offset to the goal clamped to
+      the window, so a fixed-size view still says where the goal lies.
 
     ## Rewards
     Every step gives ``rewards.step`` (default -0.01), plus ``rewards.goal`` (+1) on reaching the goal
@@ -204,6 +206,11 @@ class StealthEnv(gym.Env):
             k = self.local_size
             obs = self._obs_base[self.phase, :, r : r + k, c : c + k].copy()
             obs[1, k // 2, k // 2] = 1.0
+            half = k // 2
+            goal_row, goal_col = divmod(self.world.goal, w)
+            dr, dc = goal_row - r, goal_col - c
+            if max(abs(dr), abs(dc)) > half:  # out of view: the compass cell on the window's edge
+                obs[2, half + min(max(dr, -half), half), half + min(max(dc, -half), half)] = 1.0
             return obs
         obs = self._obs_base[self.phase].copy()
         obs[1, r, c] = 1.0
