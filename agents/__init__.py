@@ -59,11 +59,14 @@ AGENT_SPECS: dict[str, tuple[str, str, str]] = {
     "random": ("agents:_make_random", "", "uniform random actions"),
     "scripted": ("agents.character:make_scripted", "easy|normal|hard|rushdown|zoner|turtle",
                  "scripted duel fighter (also STYLE-LEVEL, e.g. zoner-hard, or a difficulty in [0,1])"),
+    "ghost": ("agents.ghost:make_ghost", "PATH[@T|@greedy]",
+              "a behaviour-cloned ghost (run folder or ghost.pt); @T sampling temperature (default 1), @greedy"),
     "sb3": ("agents.sb3_agent:make_sb3", "PATH", "a stable-baselines3 model zip (PPO/A2C/DQN/...)"),
     "human": ("envs.duel.controls:make_human", "", "the keyboard (needs a pygame window)"),
     "planner": ("agents.navigation.planner:make_planner", "", "stealth: follow the shortest never-seen path"),
     "optimal": ("agents.navigation.planner:make_optimal", "[GAMMA]",
                 "stealth: value-iteration policy of the level's exact MDP (gamma default 0.99)"),
+    "bundled": ("agents.bundled:make_bundled", "NAME", "a checkpoint shipped in agents/bundled (e.g. duel-ppo)"),
 }
 
 

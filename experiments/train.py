@@ -71,6 +71,8 @@ def resolve_config(env: str, algo: str, overrides: dict | None = None) -> dict:
     cfg = {key: merged.pop(key) for key in RUN_KEYS}
     cfg["env_kwargs"] = dict(env_table.get("env_kwargs", {}))
     cfg["nav_features"] = bool(env_table.get("nav_features", False))
+    cfg["shaping"] = bool(env_table.get("shaping", False))
+    cfg["exploring_starts"] = float(env_table.get("exploring_starts", 0.0))
     cfg["hyper"] = merged
     return cfg
 
@@ -92,11 +94,13 @@ def parse_set(items: list[str] | None) -> dict:
 
 # ---- environments -------------------------------------------------------------------------------------------
 def make_env(env: str, env_kwargs: dict | None = None, nav_features: bool = False, render_mode=None,
-             index: int = 0):
+             index: int = 0, shaping: bool = False, gamma: float = 0.99, exploring_starts: float = 0.0):
     """The env a run trains on: ``stealth``/``duel`` (with their keyword arguments) or a Gymnasium id,
-    wrapped in :class:`agents.navigation.NavFeatures` when ``nav_features``. A stealth ``level`` may be a
-    list (or a comma-separated string) of levels: env number ``index`` of a vector env plays
-    ``levels[index % len(levels)]``."""
+    wrapped in :class:`agents.navigation.NavFeatures` when ``nav_features`` and in
+    :class:`agents.navigation.shaping.GoalShaping` (for discount ``gamma``) when ``shaping``. A stealth
+    ``level`` may be a list (or a comma-separated string) of levels: env number ``index`` of a vector env
+    plays ``levels[index % len(levels)]``. ``exploring_starts`` > 0 wraps it in
+    :class:`agents.navigation.shaping.ExploringStarts` (training only)."""
     import gymnasium as gym
 
     import envs  # noqa: F401  (registers the sandbox ids)
@@ -123,7 +127,20 @@ def make_env(env: str, env_kwargs: dict | None = None, nav_features: bool = Fals
         from agents.navigation.features import NavFeatures
 
         e = NavFeatures(e)
+    if exploring_starts > 0:
+        from agents.navigation.shaping import ExploringStarts
+
+        e = ExploringStarts(e, exploring_starts)
+    if shaping:
+        e = shaped(e, gamma)
     return e
+
+
+def shaped(env, gamma: float):
+    """``env`` with the navigation AI's potential-based goal shaping (stealth only)."""
+    from agents.navigation.shaping import GoalShaping
+
+    return GoalShaping(env, gamma=gamma)  # a ValueError for any other env
 
 
 def level_list(env_kwargs: dict) -> list[str]:
@@ -331,6 +348,7 @@ def _write_sidecar(path: Path, config: dict, steps: int) -> None:
         "env_id": ENV_IDS.get(config["env"], config["env"]),
         "env_kwargs": config["env_kwargs"],
         "nav_features": config["nav_features"],
+        "shaping": config.get("shaping", False),
         "steps": int(steps),
         "seed": config["seed"],
     }
@@ -343,17 +361,27 @@ def _sb3_vec_env(config: dict, n_envs: int, seed: int):
 
     env, kwargs, nav = config["env"], config["env_kwargs"], config["nav_features"]
     vec_cls = SubprocVecEnv if n_envs > 1 and config.get("subproc", True) else DummyVecEnv
-    fns = [lambda i=i: make_env(env, kwargs, nav, index=i) for i in range(n_envs)]
-    vec = vec_cls([_monitored(fn, seed + i) for i, fn in enumerate(fns)])
+    starts = float(config.get("exploring_starts", 0.0))
+    fns = [lambda i=i: make_env(env, kwargs, nav, index=i, exploring_starts=starts) for i in range(n_envs)]
+    gamma = _shaping_gamma(config)
+    vec = vec_cls([_monitored(fn, seed + i, gamma) for i, fn in enumerate(fns)])
     vec.seed(seed)
     return vec
 
 
-def _monitored(fn, seed: int):
+def _shaping_gamma(config: dict) -> float | None:
+    """The discount to shape rewards for, or None when the run does not shape."""
+    return float(config["hyper"].get("gamma", 0.99)) if config.get("shaping") else None
+
+
+def _monitored(fn, seed: int, shaping_gamma: float | None):
+    """An env factory for SB3: Monitor records the env's own returns; shaping (if any) goes outside it."""
     def build():
         from stable_baselines3.common.monitor import Monitor
 
         env = Monitor(fn())
+        if shaping_gamma is not None:
+            env = shaped(env, shaping_gamma)
         env.action_space.seed(seed)
         return env
 
@@ -407,7 +435,11 @@ def _pg_vec_env(config: dict, n_envs: int, seed: int):
     import gymnasium as gym
 
     env, kwargs, nav = config["env"], config["env_kwargs"], config["nav_features"]
-    vec = gym.vector.SyncVectorEnv([lambda i=i: make_env(env, kwargs, nav, index=i) for i in range(n_envs)])
+    gamma = _shaping_gamma(config)
+    starts = float(config.get("exploring_starts", 0.0))
+    vec = gym.vector.SyncVectorEnv([
+        lambda i=i: make_env(env, kwargs, nav, index=i, shaping=gamma is not None, gamma=gamma or 0.99,
+                             exploring_starts=starts) for i in range(n_envs)])
     vec.reset(seed=seed)
     return vec
 
@@ -455,7 +487,9 @@ def default_out(env: str, algo: str) -> Path:
 
 def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | None = None, device="auto",
               seed: int = 0, out: str | Path | None = None, env_kwargs: dict | None = None,
-              nav_features: bool | None = None, eval_every: int | None = None, eval_episodes: int | None = None,
+              nav_features: bool | None = None, shaping: bool | None = None,
+              exploring_starts: float | None = None, eval_every: int | None = None,
+              eval_episodes: int | None = None,
               resume: bool = False, progress: bool = True, hyper: dict | None = None,
               subproc: bool = True) -> TrainResult:
     """Train ``algo`` on ``env`` into a run folder; see the module docstring. ``None`` arguments take the
@@ -506,6 +540,8 @@ def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | No
             "eval_episodes": int(resolved["eval_episodes"]),
             "env_kwargs": {**resolved["env_kwargs"], **(env_kwargs or {})},
             "nav_features": resolved["nav_features"] if nav_features is None else bool(nav_features),
+            "shaping": resolved["shaping"] if shaping is None else bool(shaping),
+            "exploring_starts": resolved["exploring_starts"] if exploring_starts is None else float(exploring_starts),
             "hyper": resolved["hyper"],
             "subproc": bool(subproc),
         }
@@ -513,7 +549,8 @@ def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | No
             if config[key] < 1:
                 raise ValueError(f"{key} must be >= 1, got {config[key]}")
         rows = []
-    probe = make_env(config["env"], config["env_kwargs"], config["nav_features"])
+    probe = make_env(config["env"], config["env_kwargs"], config["nav_features"],
+                     shaping=config.get("shaping", False), exploring_starts=config.get("exploring_starts", 0.0))
     try:
         check_compatible(algo, probe)
     finally:
@@ -605,6 +642,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--obs-mode", default=None, choices=("grid", "vector", "local"), help="stealth observation")
     p.add_argument("--nav-features", action="store_true", default=None,
                    help="stealth: add the navigation AI's threat/hiding/danger channels")
+    p.add_argument("--shaping", action=argparse.BooleanOptionalAction, default=None,
+                   help="stealth: potential-based shaping toward the goal while training (evaluation never "
+                        "shapes); default from the config")
+    p.add_argument("--exploring-starts", type=float, default=None, metavar="P",
+                   help="stealth: start a training episode at a random safe cell and phase with probability P "
+                        "(evaluation always starts at the level's start); default from the config")
     p.add_argument("--opponent", default=None, help="duel: opponent agent spec (default scripted:normal)")
     p.add_argument("--flat-actions", action="store_true", help="duel: Discrete(36) actions (needed by dqn)")
     p.add_argument("--difficulty", type=float, default=None, help="stealth/duel difficulty in [0, 1]")
@@ -623,7 +666,8 @@ def run(args: argparse.Namespace) -> int:
 
         return train_ghost.run(args)
     train_run(args.env, args.algo, steps=args.steps, n_envs=args.n_envs, device=args.device, seed=args.seed,
-              out=args.out, env_kwargs=_env_options(args), nav_features=args.nav_features,
+              out=args.out, env_kwargs=_env_options(args), nav_features=args.nav_features, shaping=args.shaping,
+              exploring_starts=args.exploring_starts,
               eval_every=args.eval_every, eval_episodes=args.eval_episodes, resume=args.resume,
               progress=not args.quiet, hyper=parse_set(args.hyper))
     return 0

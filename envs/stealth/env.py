@@ -49,6 +49,8 @@ class StealthEnv(gym.Env):
 
     ## Starting State
     The player on the level's start cell, the guards at phase 0 of their period.
+    ``reset(options={"start": (row, col) | "random", "phase": int | "random"})`` starts elsewhere
+    (exploring starts for training; a random start is a floor cell neither the goal nor watched).
 
     ## Episode End
     Terminated when the player reaches the goal or is caught; truncated after ``max_steps`` steps.
@@ -162,13 +164,39 @@ class StealthEnv(gym.Env):
         if self.random_levels:
             level_seed = int(self.np_random.integers(2**31 - 1))
             self._use_level(generate_level(self.episode_difficulty, level_seed, size=self.size))
-        self.cell = self.world.start
-        self.phase = 0
+        self.cell, self.phase = self._start_state(options or {})
         self.steps = 0
         self.caught = self.at_goal = False
         if self.render_mode == "human":
             self.render()
         return self._obs(), self._info(slipped=False)
+
+    def _start_state(self, options: dict) -> tuple[int, int]:
+        """The (cell, phase) to start from: the level's start at phase 0 unless ``options`` say
+        ``start=(row, col)`` or ``"random"`` (a floor cell that is not the goal and not watched at the
+        starting phase) and ``phase=int`` or ``"random"``."""
+        world, (h, w) = self.world, self.level.shape
+        phase = options.get("phase", 0)
+        if phase == "random":
+            phase = int(self.np_random.integers(world.period))
+        elif not (isinstance(phase, (int, np.integer)) and 0 <= phase < world.period):
+            raise ValueError(f"reset option phase must be 'random' or an int in [0, {world.period}), got {phase!r}")
+        start = options.get("start")
+        if start is None:
+            return world.start, int(phase)
+        watched = world.watched[int(phase)].reshape(-1)
+        free = ~self.level.walls.reshape(-1) & ~watched
+        free[world.goal] = False
+        if start == "random":
+            return int(self.np_random.choice(np.flatnonzero(free))), int(phase)
+        try:
+            r, c = (int(v) for v in start)
+        except (TypeError, ValueError):
+            raise ValueError(f"reset option start must be 'random' or (row, col), got {start!r}") from None
+        if not (0 <= r < h and 0 <= c < w) or not free[r * w + c]:
+            raise ValueError(f"reset option start {start!r} must be a floor cell of the {h}x{w} level that is "
+                             f"neither the goal nor watched at phase {phase}")
+        return r * w + c, int(phase)
 
     def step(self, action):
         try:

@@ -1,0 +1,198 @@
+"""The ghost as an agent: a behaviour-cloned :class:`nets.imitation.GhostPolicy` behind the agent protocol.
+
+Spec: ``ghost:PATH`` where PATH is a ghost run folder (``runs/NAME``, using ``checkpoints/ghost.pt``) or
+the checkpoint file, optionally followed by ``@T`` (sampling temperature T > 0, default 1.0) or
+``@greedy`` (always the most likely stick and button): ``ghost:runs/me@0.5``, ``ghost:runs/me@greedy``.
+The keyword arguments ``temperature=`` and ``greedy=`` do the same.
+
+The recurrent state lives in the agent and runs through a round; ``reset()`` (the env calls it at
+every reset) or ``episode_start`` starts a new round. Sampling draws from ``rng`` (the env hands its
+``np_random`` to an opponent at every reset), so a seeded round repeats exactly. If the env runs at a
+finer ``frame_skip`` than the demos (``sandbox play`` steps every tick), the ghost decides every
+``demo_frame_skip / frame_skip`` calls and holds its input in between, as the demonstrator did.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["GhostAgent", "make_ghost", "parse_ghost_arg"]
+
+
+class GhostAgent:
+    """A ghost checkpoint speaking ``predict(observation, state, episode_start, deterministic)``.
+
+    Args:
+        model: a :class:`nets.imitation.GhostPolicy` (eval mode); meta: its JSON config.
+        temperature: softmax temperature of the sampling (1.0: the learned distribution).
+        greedy: act with the most likely stick and button (also ``predict(..., deterministic=True)``).
+        rng: numpy Generator for the sampling. frame_skip: the env's ticks per call.
+        flat: return ``Discrete(36)`` actions (``stick * 4 + button``) instead of ``[stick, button]``.
+    """
+
+    def __init__(self, model, meta: dict, *, temperature: float = 1.0, greedy: bool = False,
+                 rng: np.random.Generator | None = None, frame_skip: int | None = None, flat: bool = False):
+        if not temperature > 0:
+            raise ValueError(f"ghost temperature must be > 0; got {temperature}")
+        self.model = model
+        self.meta = meta
+        self.temperature = float(temperature)
+        self.greedy = bool(greedy)
+        self._inv_t = 1.0 / self.temperature
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.flat = flat
+        demo_skip = int(meta.get("frame_skip", 4))
+        env_skip = int(frame_skip) if frame_skip else demo_skip
+        self.repeat = max(1, round(demo_skip / env_skip))  # env calls per ghost decision
+        self._device = next(model.parameters()).device
+        from nets.imitation import GhostStepper
+
+        self._stepper = GhostStepper(model)  # single observations: NumPy steps, no torch call overhead
+        self.reset()
+
+    # ---- protocol ------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Start a new round: zero recurrent state, clock 0."""
+        self._state = None
+        self._stepper.reset()
+        self._calls = 0
+        self._held = None
+        self._last_obs: np.ndarray | None = None
+        self._last_probs: list[np.ndarray] | None = None
+        self._last_logits: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _forward(self, obs: np.ndarray, state, commit: bool):
+        """Probabilities (rows, 9) and (rows, 4) at ``obs``; with ``commit`` the state advances."""
+        t = 1.0 if self.greedy else self.temperature
+        if obs.ndim == 1:
+            stick, button, new = self._stepper.step(obs)
+            if commit:
+                self._stepper.state = new
+            return _softmax(stick[None] / t), _softmax(button[None] / t)  # button: (1, 4) or (1, 9, 4)
+        import torch
+
+        with torch.inference_mode():
+            x = torch.as_tensor(obs, device=self._device)[:, None, :]
+            stick, button, new_state = self.model(x, self._state)
+        if commit:
+            self._state = new_state
+        return (_softmax(stick[:, 0].cpu().numpy().astype(np.float64) / t),
+                _softmax(button[:, 0].cpu().numpy().astype(np.float64) / t))
+
+    @staticmethod
+    def _marginal(ps: np.ndarray, pb: np.ndarray) -> np.ndarray:
+        """p(button): as it is (independent head) or sum over sticks of p(stick) p(button | stick)."""
+        return np.einsum("ns,nsb->nb", ps, pb) if pb.ndim == 3 else pb
+
+    def _choose(self, p: np.ndarray, greedy: bool) -> np.ndarray:
+        if greedy:
+            return p.argmax(-1)
+        c = np.cumsum(p, -1)
+        u = self.rng.random(len(p))[:, None] * c[:, -1:]
+        return np.minimum((u >= c).sum(-1), p.shape[-1] - 1)
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+        if episode_start is not None and np.any(episode_start):
+            self.reset()
+        obs = observation if type(observation) is np.ndarray and observation.dtype == np.float32 else \
+            np.asarray(observation, dtype=np.float32)
+        if obs.shape[-1] != self.model.obs_size or obs.ndim not in (1, 2):
+            raise ValueError(f"ghost expects observations of shape ({self.model.obs_size},) or "
+                             f"(n, {self.model.obs_size}); got {obs.shape}")
+        if self._held is not None and self._calls % self.repeat != 0:  # between decisions: hold the input
+            self._calls += 1
+            return self._held, state
+        greedy = self.greedy or bool(deterministic)
+        self._last_obs = obs.copy()
+        if obs.ndim == 1:  # the game loop's case: plain-float sampling, no array round trips
+            stick_z, button_z, self._stepper.state = self._stepper.step(obs)
+            self._last_probs = None
+            self._last_logits = (stick_z, button_z)
+            u = (None, None) if greedy else self.rng.random(2).tolist()
+            stick = _sample(stick_z.tolist(), self._inv_t, u[0])
+            button = _sample((button_z[stick] if button_z.ndim == 2 else button_z).tolist(), self._inv_t, u[1])
+            action = stick * 4 + button if self.flat else np.array([stick, button], dtype=np.int64)
+        else:
+            ps, pb = self._forward(obs, self._state, commit=True)
+            self._last_probs = [ps, pb]
+            stick = self._choose(ps, greedy)
+            button = self._choose(pb[np.arange(len(stick)), stick] if pb.ndim == 3 else pb, greedy)
+            action = stick * 4 + button if self.flat else np.stack([stick, button], -1).astype(np.int64)
+        self._held = action
+        self._calls += 1
+        return action, state
+
+    def action_probs(self, observation) -> list[np.ndarray]:
+        """``[p(stick) (9), p(button) (4)]`` the ghost samples from at ``observation`` (for the conditional
+        head the button's marginal, sum over sticks of p(stick) p(button | stick)): the last decision's if it
+        was made on this observation, else a look-ahead that leaves the state alone."""
+        obs = np.asarray(observation, dtype=np.float32)
+        if self._last_obs is not None and np.array_equal(obs, self._last_obs) and (
+                self._last_probs is not None or self._last_logits is not None):
+            if self._last_probs is not None:
+                ps, pb = self._last_probs
+            else:
+                t = 1.0 if self.greedy else self.temperature
+                ps, pb = (_softmax(z[None] / t) for z in self._last_logits)
+        else:
+            ps, pb = self._forward(obs, self._state, commit=False)
+        pb = self._marginal(ps, pb)
+        if obs.ndim == 1:
+            return [ps[0], pb[0]]
+        return [ps, pb]
+
+
+def _sample(logits: list[float], inv_t: float, u: float | None) -> int:
+    """Index drawn from softmax(logits * inv_t) with the uniform number ``u``; argmax when ``u`` is None."""
+    m = max(logits)
+    if u is None:
+        return logits.index(m)
+    e = [math.exp((v - m) * inv_t) for v in logits]
+    target = u * sum(e)
+    acc = 0.0
+    for i, v in enumerate(e):
+        acc += v
+        if target < acc:
+            return i
+    return len(e) - 1
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def parse_ghost_arg(arg: str) -> tuple[str, float | None, bool]:
+    """``PATH[@T|@greedy]`` -> (path, temperature or None, greedy)."""
+    path, sep, opt = arg.rpartition("@")
+    if sep and opt:
+        if opt.strip().lower() == "greedy":
+            return path, None, True
+        try:
+            t = float(opt)
+        except ValueError:
+            return arg, None, False  # an '@' that is part of the path
+        if not t > 0:
+            raise ValueError(f"ghost temperature must be > 0 (ghost:PATH@T); got {opt!r}")
+        return path, t, False
+    return arg, None, False
+
+
+def make_ghost(arg: str | None, *, action_space=None, rng=None, frame_skip: int | None = None,
+               temperature: float | None = None, greedy: bool | None = None, device: str = "cpu",
+               **_) -> GhostAgent:
+    """Factory for ``ghost:PATH[@T|@greedy]`` (see the module docstring)."""
+    from nets.imitation import load_ghost
+
+    if not arg:
+        raise ValueError("agent spec 'ghost' needs a path: ghost:runs/NAME (a run folder or checkpoints/ghost.pt), "
+                         "optionally @T (temperature) or @greedy")
+    path, t, g = parse_ghost_arg(arg)
+    model, meta = load_ghost(Path(path), device=device)
+    flat = action_space is not None and not hasattr(action_space, "nvec")
+    return GhostAgent(model, meta, temperature=temperature if temperature is not None else (t or 1.0),
+                      greedy=bool(greedy) if greedy is not None else g, rng=rng, frame_skip=frame_skip, flat=flat)

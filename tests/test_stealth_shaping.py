@@ -1,0 +1,49 @@
+"""Potential-based goal shaping: the potential's known values and the telescoping identity that makes
+shaping leave optimal policies unchanged."""
+
+import numpy as np
+import pytest
+
+from agents.navigation import plan_safe_path
+from agents.navigation.shaping import GoalShaping, goal_potential
+from envs.stealth.env import StealthEnv
+from envs.stealth.level import load_level
+from envs.stealth.rules import DELTAS
+
+
+def test_potential_on_the_tutorial_by_hand():
+    # S at (3, 0), G at (3, 10), a pillar at (3, 4): the walk from S is 10 steps east plus 2 to step
+    # around the pillar, d(start) = 12. From (3, 3), west of the pillar: 1 up, 7 east, 1 down = 9.
+    level = load_level("tutorial")
+    phi = goal_potential(level)
+    assert phi[3, 10] == 0.0
+    assert phi[3, 0] == pytest.approx(-1.0)
+    assert phi[3, 9] == pytest.approx(-1 / 12)
+    assert phi[3, 3] == pytest.approx(-9 / 12)
+    assert phi[1, 1] == pytest.approx(-(2 + 9) / 12)  # 2 down, 9 east
+
+
+@pytest.mark.parametrize("level_name, gamma", [("tutorial", 0.99), ("crossing", 0.9), ("courtyard", 1.0)])
+def test_shaped_return_telescopes_to_unshaped_plus_minus_phi_start(level_name, gamma):
+    env = GoalShaping(StealthEnv(level=level_name), gamma=gamma)
+    env.reset(seed=0)
+    path = plan_safe_path(env.unwrapped.level)
+    shaped = unshaped = 0.0
+    for t, (a, b) in enumerate(zip(path, path[1:], strict=False)):
+        action = DELTAS.index((b[0] - a[0], b[1] - a[1]))
+        _, reward, terminated, truncated, info = env.step(action)
+        shaped += gamma**t * reward
+        unshaped += gamma**t * info["unshaped_reward"]
+        if terminated or truncated:
+            break
+    assert info["at_goal"] and terminated
+    # sum_t gamma^t (gamma Phi(s_t+1) - Phi(s_t)) = gamma^T Phi(s_T) - Phi(s_0) = 0 - (-1)
+    assert shaped == pytest.approx(unshaped + 1.0)
+
+
+def test_shaping_rejects_other_envs():
+    import gymnasium as gym
+
+    with pytest.raises(ValueError, match="Stealth"):
+        GoalShaping(gym.make("CartPole-v1"))
+    assert np.isfinite(goal_potential(load_level("fortress"))).all()
