@@ -29,11 +29,12 @@ test: venv
 test-fast: venv
 	$(PY) -m pytest -m "not slow"
 
-# `sandbox watch` (bundled agents in a pygame window, a GIF where there is no display) is not built yet.
+# `sandbox watch`: the bundled agents duelling in a pygame window; where there is no display it writes a
+# GIF and says where. The dummy SDL driver exported above is for the tests: when it comes from this
+# Makefile (not from the caller's environment), `make watch` drops it so a real display is used.
+WATCH_ARGS ?=
 watch: venv
-	@echo "make watch: not yet available: 'sandbox watch' arrives with the watch issue."
-	@echo "Meanwhile: '.venv/bin/sandbox play duel --vs scripted:normal' (needs a display), or"
-	@echo "'.venv/bin/sandbox solve stealth --level courtyard --show' (writes a PNG where there is no display)."
+	$(if $(filter file,$(origin SDL_VIDEODRIVER)),env -u SDL_VIDEODRIVER,) $(VENV)/bin/sandbox watch $(WATCH_ARGS)
 
 # MiniGrid (an outside reference in bench_envs.py) depends on pygame-ce, which would replace the
 # project's pygame: install it without its dependencies.

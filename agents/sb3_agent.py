@@ -61,6 +61,24 @@ class SB3Agent:
         det = self.deterministic if deterministic is None else deterministic
         return self.model.predict(observation, state=state, episode_start=episode_start, deterministic=det)
 
+    def action_probs(self, observation) -> list | None:
+        """One probability vector per action head for one observation: ``[p(n)]`` for ``Discrete``,
+        one per dimension for ``MultiDiscrete`` (duel: ``[stick(9), button(4)]``). None for policies
+        without a categorical distribution (DQN's Q-network, continuous actions)."""
+        import numpy as np
+        import torch
+
+        policy = self.model.policy
+        if not hasattr(policy, "get_distribution"):
+            return None
+        obs_tensor, _ = policy.obs_to_tensor(observation)
+        with torch.no_grad():
+            dist = policy.get_distribution(obs_tensor).distribution
+        heads = dist if isinstance(dist, list | tuple) else [dist]
+        if not all(hasattr(d, "probs") for d in heads):
+            return None
+        return [np.asarray(d.probs[0].cpu().numpy(), dtype=np.float64) for d in heads]
+
     def reset(self) -> None:
         pass
 

@@ -13,9 +13,12 @@ import sys
 
 # verb name -> module that implements it, in the order `sandbox --help` lists them.
 VERBS: dict[str, str] = {
+    "watch": "experiments.watch",
     "solve": "experiments.solve",
     "play": "experiments.play",
+    "record": "experiments.record",
     "compare": "experiments.compare",
+    "train": "experiments.train",
 }
 
 

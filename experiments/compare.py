@@ -9,11 +9,17 @@ in ``TARGETS`` (like ``sandbox solve``). Heavy imports happen inside the run fun
 from __future__ import annotations
 
 from experiments.compare_director import add_director_args, run_director
+from experiments.compare_duel import add_duel_args, run_duel
+from experiments.compare_ghost import add_ghost_args, run_ghost
+from experiments.compare_stealth import add_stealth_args, run_stealth
 
 # target -> (add its arguments, run it, one-line help)
 TARGETS = {
     "director": (add_director_args, run_director,
                  "directors (fixed, rule, learned) keeping duel players in the flow channel"),
+    "stealth": (add_stealth_args, run_stealth, "learners vs the value-iteration optimum, level by level"),
+    "duel": (add_duel_args, run_duel, "learners' win rates vs the scripted presets, and an Elo ladder"),
+    "ghost": (add_ghost_args, run_ghost, "ghost fidelity to its demonstrator; --styles: the 3x3 style matrix"),
 }
 
 

@@ -26,6 +26,8 @@ COLOURS = {
     "grid": (210, 206, 196),
     "path": (40, 96, 200),
 }
+# overlay name -> tint (alpha grows with the overlay's value); unknown names use the threat tint
+OVERLAY_COLOURS = {"threat": (140, 40, 180), "hiding": (40, 160, 90), "value": (20, 150, 200)}
 
 
 def ansi(world: World, cell: int, phase: int) -> str:
@@ -75,7 +77,7 @@ class Renderer:
         for name, grid in (overlays or {}).items():  # navigation-AI overlays, e.g. a threat map
             grid = np.asarray(grid, dtype=float).reshape(h, w)
             tint = pygame.Surface((px, px), pygame.SRCALPHA)
-            colour = (140, 40, 180) if name != "hiding" else (40, 160, 90)
+            colour = OVERLAY_COLOURS.get(name, OVERLAY_COLOURS["threat"])
             for r, c in zip(*np.nonzero(grid > 0), strict=False):
                 tint.fill((*colour, int(40 + 150 * min(1.0, grid[r, c]))))
                 surf.blit(tint, (c * px, r * px))
