@@ -285,6 +285,7 @@ class RunTracker:
         self.start_steps = start_steps
         self.prev_seconds = rows[-1]["seconds"] if rows else 0.0
         self.writer = SummaryWriter(str(run_dir / "tb" / "sandbox"))
+        self.progress = progress
         self.bar = tqdm(total=self.total, initial=start_steps, unit="step", disable=not progress,
                         desc=f"{config['algo']} {config['env']}", dynamic_ncols=True)
         self.steps = start_steps
@@ -331,7 +332,8 @@ class RunTracker:
         msg = f"{self.steps:>9} steps  eval return {ret:8.3f}"
         if not math.isnan(success):
             msg += f"  success {success:5.1%}"
-        self.bar.write(msg)
+        if self.progress:
+            self.bar.write(msg)
 
     def steps_per_second(self) -> float:
         return (self.steps - self.start_steps) / max(time.time() - self.t0, 1e-9)
