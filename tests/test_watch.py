@@ -151,6 +151,21 @@ def test_director_drives_the_scripted_opponent():
     assert session.director.episodes == 3
 
 
+def test_learned_director_from_the_bundle():
+    from agents.bundled import BUNDLED_DIR
+    from agents.meta import LearnedDirector
+    from experiments.watch import Config, DuelSession
+
+    if not (BUNDLED_DIR / "director.zip").is_file():
+        pytest.skip("agents/bundled/director.zip is not shipped")
+    session = DuelSession(Config(p1="scripted:hard", p2="scripted:normal", director="learned", seed=0,
+                                 round_seconds=1, rounds=2))
+    assert isinstance(session.director, LearnedDirector)
+    while not session.finished:
+        session.advance()
+    assert session.difficulties[0] == pytest.approx(0.5) and session.director.episodes == 2
+
+
 # ---- panels' arithmetic -------------------------------------------------------------------------------
 def test_duel_heads_marginalises_flat_actions():
     joint = np.zeros(36)
