@@ -4,7 +4,7 @@ Copies the run's final (else latest) SB3 checkpoint to ``agents/bundled/NAME.zip
 moments (the policy is all an agent needs, about a third of the size), evaluates it on held-out seeds and
 writes the sidecar ``NAME.json``: how it was trained (``command``, ``steps``, env) and what it scored.
 
-* duel agents: win rate and mean health left against ``scripted:easy``, ``normal`` and ``hard``;
+* duel agents: win rate and mean return against ``random``, the scripted presets and the three styles;
 * stealth agents: success rate and mean return on every bundled level.
 """
 
@@ -22,6 +22,8 @@ from envs.fileio import atomic_save, atomic_write_text
 from experiments.train import EVAL_SEED, evaluate, make_env
 
 BUNDLED = Path(__file__).resolve().parent.parent / "agents" / "bundled"
+DUEL_OPPONENTS = ("random", "scripted:easy", "scripted:normal", "scripted:hard", "scripted:rushdown",
+                  "scripted:zoner", "scripted:turtle")
 
 
 def _checkpoint(run: Path) -> Path:
@@ -49,7 +51,7 @@ def evaluate_bundled(meta: dict, agent, episodes: int) -> dict:
     env, kwargs, nav = meta["env"], dict(meta["env_kwargs"]), meta["nav_features"]
     figures: dict = {"episodes": episodes, "seed": EVAL_SEED}
     if env == "duel":
-        for opponent in ("scripted:easy", "scripted:normal", "scripted:hard"):
+        for opponent in DUEL_OPPONENTS:
             kw = {**kwargs, "opponent": opponent, "side": "random"}
             ret, win = evaluate(agent, lambda kw=kw: make_env("duel", kw), episodes, kind="duel")
             figures[opponent] = {"win_rate": round(win, 4), "mean_return": round(ret, 4)}

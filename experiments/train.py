@@ -98,8 +98,8 @@ def make_env(env: str, env_kwargs: dict | None = None, nav_features: bool = Fals
     """The env a run trains on: ``stealth``/``duel`` (with their keyword arguments) or a Gymnasium id,
     wrapped in :class:`agents.navigation.NavFeatures` when ``nav_features`` and in
     :class:`agents.navigation.shaping.GoalShaping` (for discount ``gamma``) when ``shaping``. A stealth
-    ``level`` may be a list (or a comma-separated string) of levels: env number ``index`` of a vector env
-    plays ``levels[index % len(levels)]``. ``exploring_starts`` > 0 wraps it in
+    ``level`` (and a duel ``opponent``) may be a list or a comma-separated string: env number ``index`` of a
+    vector env plays ``levels[index % len(levels)]``. ``exploring_starts`` > 0 wraps it in
     :class:`agents.navigation.shaping.ExploringStarts` (training only)."""
     import gymnasium as gym
 
@@ -112,9 +112,8 @@ def make_env(env: str, env_kwargs: dict | None = None, nav_features: bool = Fals
         raise ValueError(
             f"unknown env {env!r}{hint}; valid: stealth, duel, ghost or a Gymnasium id such as CartPole-v1")
     kwargs = dict(env_kwargs or {})
-    levels = level_list(kwargs)
-    if levels:
-        kwargs["level"] = levels[index % len(levels)]
+    for key, choices in cycled_kwargs(kwargs).items():
+        kwargs[key] = choices[index % len(choices)]
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     try:
@@ -141,6 +140,24 @@ def shaped(env, gamma: float):
     from agents.navigation.shaping import GoalShaping
 
     return GoalShaping(env, gamma=gamma)  # a ValueError for any other env
+
+
+CYCLED_KEYS = ("level", "opponent")  # keyword arguments that may list several values, one per vector env
+
+
+def cycled_kwargs(env_kwargs: dict) -> dict[str, list]:
+    """The keyword arguments that list several values (stealth levels, duel opponents), e.g.
+    ``{"opponent": ["random", "scripted:hard"]}``; env number ``i`` of a vector env takes value ``i % n``."""
+    out = {}
+    levels = level_list(env_kwargs)
+    if levels:
+        out["level"] = levels
+    opponent = env_kwargs.get("opponent")
+    if isinstance(opponent, str) and "," in opponent:
+        out["opponent"] = [o.strip() for o in opponent.split(",") if o.strip()]
+    elif isinstance(opponent, list):
+        out["opponent"] = [str(o) for o in opponent]
+    return out
 
 
 def level_list(env_kwargs: dict) -> list[str]:
@@ -292,7 +309,8 @@ class RunTracker:
 
     def env_fn(self):
         cfg = self.config
-        count = max(1, len(level_list(cfg["env_kwargs"])))
+        cycled = cycled_kwargs(cfg["env_kwargs"])
+        count = math.lcm(*(len(v) for v in cycled.values())) if cycled else 1
         return [lambda i=i: make_env(cfg["env"], cfg["env_kwargs"], cfg["nav_features"], index=i) for i in range(count)]
 
     def update(self, steps: int, new_returns) -> None:

@@ -78,6 +78,10 @@ def test_level_lists_cycle_over_vector_envs():
     assert train.level_list({"level": "all"}) == bundled_levels()
     envs = [train.make_env("stealth", {"level": "tutorial,crossing"}, index=i) for i in range(3)]
     assert [e.unwrapped.level.name for e in envs] == ["tutorial", "crossing", "tutorial"]
+    duels = [train.make_env("duel", {"opponent": "random, scripted:hard"}, index=i) for i in range(3)]
+    assert [e.unwrapped.opponent_spec for e in duels] == ["random", "scripted:hard", "random"]
+    assert train.cycled_kwargs({"level": "a,b", "opponent": ["x", "y", "z"]}) == {
+        "level": ["a", "b"], "opponent": ["x", "y", "z"]}
 
 
 # ---- training runs ------------------------------------------------------------------------------------------
