@@ -44,16 +44,21 @@ def train_or_reuse(env: str, algo: str, run_dir: Path, *, steps: int, seed: int,
     unfinished one is resumed from its latest checkpoint, so an interrupted comparison picks up where it
     stopped. A run there with other settings raises a ValueError naming the folder.
     """
-    from experiments.train import read_metrics, train_run
+    from experiments.train import read_metrics, resolve_config, train_run
 
     config_path = run_dir / "config.json"
     if config_path.is_file():
         config = json.loads(config_path.read_text())
         want = {"algo": algo, "seed": int(seed), "steps": int(steps),
                 "env_kwargs": {**config.get("env_kwargs", {}), **kwargs.get("env_kwargs", {})}}
+        # the defaults of train_configs.toml may have changed since that run: they must still match
+        defaults = resolve_config(env, algo, {})
+        want.update({k: defaults[k] for k in ("hyper", "shaping", "exploring_starts") if k in defaults})
         have = {k: config.get(k) for k in want}
         if have != want or bool(config.get("nav_features")) != bool(kwargs.get("nav_features", False)):
-            raise ValueError(f"{run_dir} holds a run with other settings ({have}); remove it or choose another --out")
+            diff = sorted(k for k in want if have[k] != want[k])
+            raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(diff)} differ); remove it or "
+                             "choose another --out")
         final = final_checkpoint(run_dir)
         rows = read_metrics(run_dir)
         if final is not None and rows and rows[-1]["steps"] >= steps:

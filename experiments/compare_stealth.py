@@ -12,8 +12,9 @@ For each level (default: the first four bundled levels, easiest first):
 * the **PlannerAgent** (shortest never-seen path), rolled out the same way;
 * learners trained for ``--steps`` env steps per seed: **PPO** with the navigation AI's ``NavFeatures``
   (``ppo-nav``) and without (``ppo``), **DQN**, **REINFORCE** and **A2C** (ours, ``a2c-pg``), all with
-  :func:`experiments.train.train_run` and its tuned defaults, and **tabular Q-learning**
-  (:mod:`nets.tabular`) on the MDP's states.
+  :func:`experiments.train.train_run` and the defaults of ``train_configs.toml`` (which may train with
+  potential-based goal shaping and exploring starts; evaluation is always on the plain env from the
+  start), and **tabular Q-learning** (:mod:`nets.tabular`, no shaping) on the MDP's states.
 
 Learners are evaluated, as in ``sandbox train``, by deterministic greedy rollouts on held-out seeds, on
 the undiscounted return. So "return / optimal" divides by the optimal policy's undiscounted return
