@@ -435,16 +435,24 @@ def _train_sb3(config: dict, run_dir: Path, device, resume_from: Path | None, ro
             tracker.update(self.model.num_timesteps, done)
             return True
 
+    def learn(remaining: int) -> None:
+        model.learn(total_timesteps=remaining, callback=Callback(), reset_num_timesteps=resume_from is None,
+                    tb_log_name="sb3")
+
+    return _learn_and_finish(tracker, vec, learn, lambda: int(model.num_timesteps), save)
+
+
+def _learn_and_finish(tracker: RunTracker, vec, learn, timesteps, save) -> tuple[Path, float]:
+    """The end of every run: learn the remaining steps, time them, evaluate, save ``final``, clean up."""
     try:
-        remaining = int(config["steps"]) - start
+        remaining = int(tracker.config["steps"]) - tracker.start_steps
         if remaining > 0:
-            model.learn(total_timesteps=remaining, callback=Callback(), reset_num_timesteps=resume_from is None,
-                        tb_log_name="sb3")
-        tracker.steps = max(tracker.steps, int(model.num_timesteps))
+            learn(remaining)
+        tracker.steps = max(tracker.steps, timesteps())
         sps = tracker.steps_per_second()
         tracker.evaluate_now()
-        final = run_dir / "checkpoints" / "final.zip"
-        save(final, int(model.num_timesteps))
+        final = tracker.run_dir / "checkpoints" / _checkpoint_name(tracker.config["algo"], "final")
+        save(final, timesteps())
     finally:
         tracker.close()
         vec.close()
@@ -485,19 +493,8 @@ def _train_pg(config: dict, run_dir: Path, device, resume_from: Path | None, row
         tracker.update(int(info["steps"]), info.get("episode_returns", []))
         return True
 
-    try:
-        remaining = int(config["steps"]) - start
-        if remaining > 0:
-            learner.learn(remaining, callback=callback)
-        tracker.steps = max(tracker.steps, int(learner.num_timesteps))
-        sps = tracker.steps_per_second()
-        tracker.evaluate_now()
-        final = run_dir / "checkpoints" / "final.pt"
-        save(final, int(learner.num_timesteps))
-    finally:
-        tracker.close()
-        vec.close()
-    return final, sps
+    return _learn_and_finish(tracker, vec, lambda remaining: learner.learn(remaining, callback=callback),
+                             lambda: int(learner.num_timesteps), save)
 
 
 def default_out(env: str, algo: str) -> Path:
