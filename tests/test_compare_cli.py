@@ -5,27 +5,10 @@ import json
 import math
 
 import pytest
+from stealth_levels import ALCOVE  # the corridor where the optimum waits in the alcove
 
 from experiments.cli import main
 from experiments.elo import fit_ratings
-
-# the corridor of tests/test_tabular.py: a sentry looks down it half the time, so the optimum waits in the alcove
-ALCOVE = """
-grid = '''
-#######
-#.#####
-S.....G
-#######
-'''
-
-[[guard]]
-kind = "sentry"
-at = [1, 1]
-facings = ["S", "E"]
-turn_every = 3
-view_range = 1
-fov_deg = 90
-"""
 
 
 def last_json(out: str) -> dict:

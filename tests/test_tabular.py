@@ -4,6 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium import spaces
+from stealth_levels import ALCOVE  # the corridor where the optimum waits in the alcove
 
 from envs.stealth.env import StealthEnv
 from envs.stealth.level import parse_level
@@ -12,27 +13,6 @@ from nets.bellman import policy_evaluation, value_iteration
 from nets.tabular import TabularAgent, evaluate_policy, greedy, q_learning, stealth_state_fn
 
 GAMMA = 0.99
-
-# A corridor with a sentry that looks down it every other 3-step half period: the optimum must wait
-# in the alcove (row 1) until the sentry looks away, so the greedy policy is not just "go east".
-ALCOVE = """
-name = "alcove"
-max_steps = 60
-grid = '''
-#######
-#.#####
-S.....G
-#######
-'''
-
-[[guard]]
-kind = "sentry"
-at = [1, 1]
-facings = ["S", "E"]
-turn_every = 3
-view_range = 1
-fov_deg = 90
-"""
 
 
 class TwoStep(gym.Env):
