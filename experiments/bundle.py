@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from envs.fileio import atomic_save, atomic_write_text
 from experiments.train import EVAL_SEED, evaluate, make_env
 
@@ -35,15 +33,12 @@ def _checkpoint(run: Path) -> Path:
 
 def slim_copy(src: Path, dst: Path) -> None:
     """Save the SB3 model at ``src`` to ``dst`` with a fresh optimizer (no Adam moments)."""
-    import torch
-
     from agents.sb3_agent import load_sb3
 
     model = load_sb3(src, device="cpu")
     lr = model.policy.optimizer.param_groups[0]["lr"]
     model.policy.optimizer = type(model.policy.optimizer)(model.policy.parameters(), lr=lr)
-    with torch.no_grad():
-        atomic_save(dst, model.save, suffix=".zip")
+    atomic_save(dst, model.save, suffix=".zip")
 
 
 def evaluate_bundled(meta: dict, agent, episodes: int) -> dict:
@@ -100,5 +95,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=3)
     sys.exit(main())
