@@ -189,7 +189,7 @@ def check_compatible(algo: str, env) -> None:
         raise ValueError(f"{algo} needs a Discrete or MultiDiscrete action space; {name} has {space}")
 
 
-def outcome(kind: str, info: dict, terminated: bool) -> float:
+def outcome(kind: str, info: dict) -> float:
     """Success of a finished episode: stealth reached the goal, duel won the round; nan elsewhere."""
     if kind == "stealth":
         return float(bool(info.get("at_goal")))
@@ -218,7 +218,7 @@ def evaluate(agent, env_fn, episodes: int, seed: int = EVAL_SEED, kind: str = ""
                 total += float(reward)
                 done = terminated or truncated
             returns.append(total)
-            successes.append(outcome(kind, info, terminated))
+            successes.append(outcome(kind, info))
     finally:
         for env in made:
             env.close()
