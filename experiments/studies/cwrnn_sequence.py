@@ -237,7 +237,9 @@ def main(argv=None) -> int:
     cfg = parse_args(argv)
     import torch
 
-    torch.set_num_threads(cfg.threads)
+    from nets.device import set_threads
+
+    set_threads(cfg.threads)
     target_np = target_signal(cfg.length)
     target = torch.from_numpy(target_np)
     kinds = ("SRN", "LSTM", "CW-RNN")

@@ -310,7 +310,6 @@ def plot_elo(ratings: dict, path: Path) -> None:
 
 
 def run_duel(args) -> int:
-    import torch
 
     from agents import make_agent
     from agents.character.arena import match
@@ -319,7 +318,9 @@ def run_duel(args) -> int:
     from experiments.train import load_trained
 
     cfg = config_from_args(args)
-    torch.set_num_threads(1)
+    from nets.device import set_threads
+
+    set_threads()
     out = Path(cfg.out)
     context = duel_context()
 
@@ -421,10 +422,11 @@ def run_duel(args) -> int:
     print(f"\nwrote {out / 'elo.csv'}, {out / 'elo.png'}, {out / 'matches.csv'}"
           + (f", {out / 'winrates.csv'}, {out / 'winrate.png'}" if curves else ""))
     if cfg.docs:
-        Path("docs").mkdir(exist_ok=True)
-        shutil.copyfile(out / "elo.png", "docs/compare_duel_elo.png")
+        from experiments.studies.common import copy_to_docs
+
+        copy_to_docs(out / "elo.png", "compare_duel_elo.png")
         if curves:
-            shutil.copyfile(out / "winrate.png", "docs/compare_duel_winrate.png")
+            copy_to_docs(out / "winrate.png", "compare_duel_winrate.png")
     print(json.dumps({"compare": "duel", "steps": cfg.steps, "rounds": cfg.rounds, "eval_rounds": cfg.eval_rounds,
                       "round_seconds": cfg.round_seconds, "anchor": {ANCHOR: 1000},
                       "win_rates": {a: [{k: r[k] for k in ("steps", "easy", "normal", "hard")} for r in rows]

@@ -39,7 +39,6 @@ import csv
 import io
 import json
 import math
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -284,9 +283,10 @@ def run_stealth(args) -> int:
     cfg = config_from_args(args)
     level_names = cfg.levels or bundled_levels()[:4]
     levels = {name: load_level(name) for name in level_names}  # bad names fail here, before any training
-    import torch
 
-    torch.set_num_threads(1)  # small MLPs on a shared CPU: one thread per process is fastest
+    from nets.device import set_threads
+
+    set_threads()  # small MLPs on a shared CPU: one thread per process is fastest
     out = Path(cfg.out)
 
     def log(msg: str) -> None:
@@ -324,9 +324,9 @@ def run_stealth(args) -> int:
     plot_path = plot(out, per_level)
     print(f"\nsummary: {out / 'summary.csv'}; plots: {out / 'plots'}")
     if cfg.docs:
-        Path("docs").mkdir(exist_ok=True)
-        shutil.copyfile(plot_path, "docs/compare_stealth.png")
-        print("copied the plot to docs/compare_stealth.png")
+        from experiments.studies.common import copy_to_docs
+
+        print(f"copied the plot to {copy_to_docs(plot_path, 'compare_stealth.png')}")
     figures = {
         lv: {r["agent"]: {"success": round(r["success"], 4), "return": round(r["mean_return"], 4),
                           "ratio": None if math.isnan(r["return_ratio"]) else round(r["return_ratio"], 4),

@@ -29,15 +29,14 @@ class TrainConfig:
 
 def train_director(cfg: TrainConfig, verbose: bool = True):
     """Train and save the director policy; returns the SB3 model."""
-    import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     import envs  # noqa: F401  (registers sandbox/Director-v0)
-    from nets.device import resolve_device
+    from nets.device import resolve_device, set_threads
 
-    torch.set_num_threads(1)
+    set_threads()
     import gymnasium as gym
 
     vec = DummyVecEnv([lambda: Monitor(gym.make("sandbox/Director-v0")) for _ in range(cfg.n_envs)])
