@@ -1,6 +1,7 @@
 """``sandbox play duel --vs SPEC``: fight an agent yourself in the pygame window.
 
-Keys: arrows for the stick, Z / X / C for light / heavy / special, P pause, F1 hitboxes, Esc quit.
+Keys: arrows for the stick, Z / X / C for light / heavy / special, P pause, F1 hitboxes, F2 training-mode
+aids (input history, frame data), Esc quit. A gamepad works too (d-pad or left stick, A / B / X).
 The game runs at 60 ticks per second (one env step per tick). Without a display it stops with a
 one-line error suggesting ``xvfb-run``.
 """
@@ -10,6 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 GAMES = ("duel",)
+INPUTS = ("auto", "keyboard", "pad")
+
+
+def add_input_args(p) -> None:
+    """``--input`` and ``--controls`` (shared by play, record and watch)."""
+    p.add_argument("--input", choices=INPUTS, default="auto",
+                   help="the human player's input: keyboard, gamepad, or auto = both (default: %(default)s)")
+    p.add_argument("--controls", default=None, metavar="FILE",
+                   help="TOML file remapping keys and pad buttons (see docs/duel.md; default: $SANDBOX_CONTROLS)")
 
 
 @dataclass
@@ -31,6 +41,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--rounds", type=int, default=Config.rounds, help="rounds to play; 0 = until Esc")
     p.add_argument("--round-seconds", type=float, default=Config.round_seconds, help="seconds per round")
     p.add_argument("--seed", type=int, default=None, help="seed of the first round")
+    add_input_args(p)
     p.set_defaults(run=run)
 
 

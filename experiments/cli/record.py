@@ -7,12 +7,14 @@ Each finished round is written at once as ``round_NNNN.npz`` + ``round_NNNN.json
 :mod:`nets.imitation`), atomically: Ctrl-C or a crash loses at most the round being played and never
 leaves a half-written file. Rounds already in the folder are kept and numbering continues after them.
 ``--vs`` may list several opponents separated by commas; the rounds cycle through them. The human
-player needs a display; keys: arrows for the stick, Z / X / C for light / heavy / special, Esc stops
-(the round in progress is not saved).
+player needs a display; keys: arrows for the stick, Z / X / C for light / heavy / special (or a gamepad:
+``--input pad``), Esc stops (the round in progress is not saved). Every button press is buffered and
+reaches the demo; the sidecar counts them (``presses``, ``presses_out``).
 """
 
 from __future__ import annotations
 
+from experiments.cli.play import add_input_args
 from experiments.play.record import GAMES, RecordConfig
 
 
@@ -29,6 +31,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--frame-skip", type=int, default=c.frame_skip, help="ticks per decision (default: %(default)s)")
     p.add_argument("--round-seconds", type=float, default=c.round_seconds, help="seconds per round (%(default)s)")
     p.add_argument("--name", default=c.name, help="player name for the metadata (default: the player spec)")
+    add_input_args(p)
     p.set_defaults(run=run)
 
 
@@ -36,7 +39,8 @@ def run(args) -> int:
     from experiments.play.record import record_rounds
 
     cfg = RecordConfig(game=args.game, player=args.player, vs=args.vs, rounds=args.rounds, out=args.out,
-                       seed=args.seed, frame_skip=args.frame_skip, round_seconds=args.round_seconds, name=args.name)
+                       seed=args.seed, frame_skip=args.frame_skip, round_seconds=args.round_seconds, name=args.name,
+                       input=args.input, controls=args.controls)
     written = record_rounds(cfg)
     print(f"recorded {len(written)} round(s) in {cfg.out}")
     return 0

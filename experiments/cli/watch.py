@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from experiments.cli.play import add_input_args
 from experiments.watch.config import DEFAULT_P2, DIRECTORS, GAMES, Config
 
 
@@ -22,6 +23,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--record", default=None, metavar="FILE", help="record to FILE.gif or FILE.mp4")
     p.add_argument("--seconds", type=float, default=None, help="stop after T seconds")
     p.add_argument("--round-seconds", type=float, default=None, help="duel: length of a round in seconds")
+    add_input_args(p)
     p.set_defaults(run=run)
 
 
@@ -38,4 +40,5 @@ def run(args) -> int:
 
     return watch(Config(game=args.game, p1=args.p1, p2=args.p2, level=args.level, rounds=args.rounds,
                         speed=args.speed, seed=args.seed, director=args.director, record=args.record,
-                        seconds=args.seconds, round_seconds=args.round_seconds))
+                        seconds=args.seconds, round_seconds=args.round_seconds,
+                        input=args.input, controls=args.controls))

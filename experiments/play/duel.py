@@ -16,13 +16,16 @@ def play_duel(args) -> int:
         raise ValueError(f"--difficulty must be in [0, 1]; got {args.difficulty}")
     if args.rounds < 0:
         raise ValueError(f"--rounds must be >= 0; got {args.rounds}")
-    from envs.duel.controls import HumanAgent
+    from envs.duel.controls import make_human, use_controls_file, with_input
     from envs.duel.env import DuelEnv
 
+    use_controls_file(getattr(args, "controls", None))
+    input_mode = getattr(args, "input", "auto")
+
     # ---- setup: one env step per tick so the window runs at 60 frames per second
-    env = DuelEnv(opponent=args.vs, frame_skip=1, difficulty=args.difficulty, render_mode="human",
-                  round_seconds=args.round_seconds)
-    player = HumanAgent(player=1)
+    env = DuelEnv(opponent=with_input(args.vs, input_mode), frame_skip=1, difficulty=args.difficulty,
+                  render_mode="human", round_seconds=args.round_seconds)
+    player = make_human(input_mode, player=1, frame_skip=1)
     try:
         obs, _ = env.reset(seed=args.seed)
     except Exception as exc:  # pygame cannot open a window after all (e.g. a broken X server)
@@ -38,7 +41,7 @@ def play_duel(args) -> int:
     score = {"agent": 0, "opponent": 0, "draw": 0}
     played = 0
     while True:
-        action, _ = player.predict(obs)
+        action, _ = player.predict(obs)  # the stick held now; a button pressed since (buffered)
         obs, _, terminated, _, info = env.step(action)
         if env.renderer is not None and env.renderer.quit_requested:
             break
@@ -53,6 +56,7 @@ def play_duel(args) -> int:
             if args.rounds and played >= args.rounds:
                 break
             obs, _ = env.reset()
+            player.reset()
     env.close()
     print(f"you {score['agent']} - {score['opponent']} {args.vs} ({score['draw']} draws)")
     return 0

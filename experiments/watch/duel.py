@@ -35,7 +35,11 @@ class DuelSession:
         from experiments.watch.widgets import DuelTally, EmpiricalPolicy, Fonts
 
         self.cfg = cfg
-        self.names = (cfg.p1 or default_spec("duel"), cfg.p2 or DEFAULT_P2)
+        from envs.duel.controls import use_controls_file, with_input
+
+        use_controls_file(cfg.controls)
+        specs = (cfg.p1 or default_spec("duel"), cfg.p2 or DEFAULT_P2)
+        self.names = tuple(with_input(spec, cfg.input) for spec in specs)
         for name in self.names:
             if name.partition(":")[0] in STEALTH_ONLY:
                 from experiments.cli import CliError
@@ -49,6 +53,8 @@ class DuelSession:
         env_kwargs = info.get("env_kwargs", {}) if isinstance(info.get("env_kwargs"), dict) else {}
         self.skip = int(env_kwargs.get("frame_skip", 4))
         context["frame_skip"] = self.skip
+        if hasattr(p1, "frame_skip"):  # a human: its presses are held for the ticks between decisions
+            p1.frame_skip = self.skip
         p2 = build_agent(self.names[1], **context, player=2)
         round_seconds = cfg.round_seconds or float(env_kwargs.get("round_seconds", 60))
         self.p1, self.slot = p1, OpponentSlot(p2, self.skip)
@@ -162,7 +168,8 @@ class DuelSession:
 
         mode = self.overlays[self.overlay]
         self.renderer.show_hitboxes = mode == "bars + hitboxes"
-        self.renderer.draw(self.base.state, self.pending_events, labels=("P1", "P2"))
+        inputs = tuple(c if c is not None else (0, 0) for c in self.chosen)
+        self.renderer.draw(self.base.state, self.pending_events, labels=("P1", "P2"), inputs=inputs)
         self.pending_events = []
         surf.blit(self.renderer.canvas, (0, 0))
         f = self.fonts
