@@ -225,10 +225,14 @@ def load_controls(path: str | Path | None) -> Controls:
 
 
 def _key_code(name: str) -> int | None:
+    import warnings
+
     import pygame
 
     try:
-        return pygame.key.key_code(name)
+        with warnings.catch_warnings():  # "pygame.init() has not been called": names do not need it
+            warnings.simplefilter("ignore")
+            return pygame.key.key_code(name)
     except (ValueError, pygame.error):
         return None
 

@@ -40,9 +40,9 @@ def advantage(fd: rules.FrameData, blocked: bool) -> int:
     """Frame advantage of a move that connects on its first active tick: ticks between the
     attacker's first free tick and the defender's. The defender acts again ``stun`` ticks after the
     hit; the attacker after the rest of the active ticks, the recovery and the tick on which the move
-    ends (:func:`rules.advance` takes no input on it): ``stun - active - recovery``."""
+    ends (:func:`rules.advance` takes no input on it): ``stun - (active + recovery + 1)``."""
     stun = fd.blockstun if blocked else fd.hitstun
-    return stun - fd.active - fd.recovery
+    return stun - (fd.active + fd.recovery + 1)
 
 
 def _shade(color, k: float):

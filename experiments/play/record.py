@@ -71,7 +71,8 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
     seeds = np.random.SeedSequence(cfg.seed)
     player_rng = np.random.default_rng(seeds.spawn(1)[0])
     player = make_agent(with_input(cfg.player, cfg.input), action_space=envs[0].action_space,
-                        observation_space=envs[0].observation_space, rng=player_rng, frame_skip=cfg.frame_skip, player=1)
+                        observation_space=envs[0].observation_space, rng=player_rng, frame_skip=cfg.frame_skip,
+                        player=1)
     round_seeds = seeds.generate_state(cfg.rounds, np.uint32)
     name = cfg.name or cfg.player
     written: list[Path] = []
