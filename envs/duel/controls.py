@@ -443,8 +443,10 @@ class HumanAgent:
             self.latch.press(button, tick)
 
     def reset(self) -> None:
-        self.latch.clear()
-        self.presses = self.out = 0
+        """A new round: forget the last round's presses, but keep any made since the new round's first
+        picture went up (the env's reset draws it, stamped tick 0, before the caller resets us)."""
+        self.latch.pending = [p for p in self.latch.pending if p[0] == HUB.tick == 0]
+        self.presses, self.out = len(self.latch.pending), 0
 
     def stick(self, facing: int) -> int:
         import pygame

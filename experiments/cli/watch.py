@@ -24,6 +24,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seconds", type=float, default=None, help="stop after T seconds")
     p.add_argument("--round-seconds", type=float, default=None, help="duel: length of a round in seconds")
     add_input_args(p)
+    p.add_argument("--training", action="store_true",
+                   help="duel: start with the training-mode aids on (input history, frame data; F2 toggles)")
     p.set_defaults(run=run)
 
 
@@ -41,4 +43,4 @@ def run(args) -> int:
     return watch(Config(game=args.game, p1=args.p1, p2=args.p2, level=args.level, rounds=args.rounds,
                         speed=args.speed, seed=args.seed, director=args.director, record=args.record,
                         seconds=args.seconds, round_seconds=args.round_seconds,
-                        input=args.input, controls=args.controls))
+                        input=args.input, controls=args.controls, training=args.training))

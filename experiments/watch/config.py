@@ -30,3 +30,4 @@ class Config:
     round_seconds: float | None = None  # duel round length (default: the bundled agent's, else 60)
     input: str = "auto"  # a human player's input: auto (keyboard and pad), keyboard or pad
     controls: str | None = None  # TOML file remapping a human player's keys and pad buttons
+    training: bool = False  # duel: start with the training-mode aids on (F2 toggles them)

@@ -64,6 +64,7 @@ class DuelSession:
             notice(f"P2 ({self.names[1]}) has no difficulty setting: the director's choices change nothing")
         self.env = DirectedEnv(self.base, self.director) if self.director is not None else self.base
         self.renderer = DuelRenderer("rgb_array")
+        self.renderer.show_training = bool(getattr(cfg, "training", False))
         self.size = (WIDTH, HEIGHT + 206)
         self.game_h = HEIGHT
         self.fonts = Fonts()
