@@ -61,6 +61,7 @@ class DuelRenderer:
         self.show_controls_ticks = 4 * TICKS_PER_SECOND  # the controls stay on screen this long
         self._sparks: list[list] = []  # [x, y, ticks_left, kind, direction]
         self._last_tick = -1
+        self._input_tick = -1
         self._history = (deque(maxlen=HISTORY_ROWS), deque(maxlen=HISTORY_ROWS))  # [stick, button, ticks]
         if mode == "human":
             pygame.display.init()
@@ -81,7 +82,7 @@ class DuelRenderer:
         ``(stick, button)`` each fighter is holding (for the input history), if known."""
         note_tick(s.tick)
         self._add_sparks(s, events)
-        self._add_inputs(s, inputs)
+        self.note_inputs(s.tick, inputs)
         self._last_tick = s.tick
         c = self.canvas
         c.fill((24, 26, 36))
@@ -92,7 +93,7 @@ class DuelRenderer:
             pygame.draw.ellipse(c, (44, 41, 38), (f.x - w, FLOOR - 4, 2 * w, 8))
         for i, p in enumerate(s.projectiles):
             if p is not None:
-                self._draw_projectile(c, p, COLORS[i])
+                self._draw_projectile(c, p, COLORS[i], s.fighters[i])
         for i, f in enumerate(s.fighters):
             self._draw_fighter(c, f, COLORS[i])
         self._draw_sparks(c)
@@ -172,12 +173,14 @@ class DuelRenderer:
             else:  # tech / clash: a white ring
                 pygame.draw.circle(c, (240, 240, 255), (x, y), 8 + 3 * age, 3)
 
-    def _draw_projectile(self, c, p, color) -> None:
+    def _draw_projectile(self, c, p, color, owner) -> None:
         pd = FRAME_DATA[Move.PROJECTILE]
         y = FLOOR - (pd.box_low + pd.box_high) // 2
         direction = 1 if p.vx > 0 else -1
-        for k in range(6, 0, -1):  # the trail: where it was over the last ticks
+        for k in range(6, 0, -1):  # the trail: where it was over the last ticks (not behind the thrower)
             tx = p.x - direction * k * 7
+            if (tx - owner.x) * direction < rules.HALF_WIDTH + pd.reach:
+                continue
             r = max(rules.PROJECTILE_HALF_WIDTH - k, 3)
             pygame.draw.circle(c, _shade((255, 200, 90), 1.0 - 0.13 * k), (tx, y), r)
         pygame.draw.circle(c, (255, 230, 120), (p.x, y), rules.PROJECTILE_HALF_WIDTH)
@@ -268,13 +271,17 @@ class DuelRenderer:
                 pygame.draw.rect(c, (255, 40, 40), rect, 2)
 
     # ---- training-mode aids (F2) ---------------------------------------------------------------------
-    def _add_inputs(self, s, inputs) -> None:
-        if s.tick < self._last_tick or s.tick == 0:
+    def note_inputs(self, tick: int, inputs) -> None:
+        """Add one tick's ``(stick, button)`` per fighter to the input history (for callers that
+        step several ticks per drawing; :meth:`draw` does it for the ticks it is shown)."""
+        if tick < self._input_tick or tick == 0:  # a new round
             for h in self._history:
                 h.clear()
-        if inputs is None or s.tick == self._last_tick:
+            self._input_tick = tick
+        if inputs is None or tick <= self._input_tick:
             return
-        ticks = max(s.tick - max(self._last_tick, 0), 1)
+        ticks = tick - self._input_tick if self._input_tick >= 0 else 1
+        self._input_tick = tick
         for i, (stick, button) in enumerate(inputs):
             h = self._history[i]
             entry = (int(stick), int(button))

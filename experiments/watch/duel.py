@@ -133,6 +133,7 @@ class DuelSession:
                 probs = policy_probs(self.slot.agent, self.slot.observation)
                 self.probs[1] = None if probs is None else duel_heads(probs)
         self.count += 1
+        self.renderer.note_inputs(self.base.state.tick, [c or (0, 0) for c in self.chosen])
         if self.slot.decided:
             self.empirical[1].add(self.chosen[1])
         events = [{**e, "by": {"agent": 0, "opponent": 1}.get(e["by"])} for e in info["events"]]
@@ -169,8 +170,7 @@ class DuelSession:
 
         mode = self.overlays[self.overlay]
         self.renderer.show_hitboxes = mode == "bars + hitboxes"
-        inputs = tuple(c if c is not None else (0, 0) for c in self.chosen)
-        self.renderer.draw(self.base.state, self.pending_events, labels=("P1", "P2"), inputs=inputs)
+        self.renderer.draw(self.base.state, self.pending_events, labels=("P1", "P2"))
         self.pending_events = []
         surf.blit(self.renderer.canvas, (0, 0))
         f = self.fonts
