@@ -35,7 +35,7 @@ def test_quick_taps_reach_the_recorded_demo(xserver, xdotool, tmp_path):  # noqa
                              "--round-seconds", "14", "--seed", "0", "--out", str(tmp_path / "demos")],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        found = subprocess.run([xdotool, "search", "--sync", "--pid", str(proc.pid)], env=env,
+        found = subprocess.run([xdotool, "search", "--sync", "--onlyvisible", "--pid", str(proc.pid)], env=env,
                                capture_output=True, text=True, timeout=60)
         window = found.stdout.split()[0]
         taps = []
@@ -50,6 +50,12 @@ def test_quick_taps_reach_the_recorded_demo(xserver, xdotool, tmp_path):  # noqa
     assert proc.returncode == 0, err
     meta = json.loads((tmp_path / "demos" / "round_0001.json").read_text())
     actions = np.load(tmp_path / "demos" / "round_0001.npz")["actions"]
-    assert meta["presses"] == TAPS  # every tap was read
-    assert int((actions[:, 1] != 0).sum()) == TAPS  # and each came out once, as a light button, in the demo
+    assert meta["presses"] == TAPS  # every tap was read, though each was shorter than a decision (67 ms)
+    out = int((actions[:, 1] != 0).sum())
+    assert out == meta["presses_out"]  # each press that came out is in the demo, once, as a light button
     assert set(actions[:, 1].tolist()) <= {0, 1}
+    # at 60 ticks per second taps 300 ms apart are 18 ticks apart and a jab takes 16: all 30 come out
+    # (30/30 here). On a loaded machine the game runs slower than the wall clock, two taps can fall
+    # inside one jab, and the later one is dropped by the buffer as it should be; the old per-decision
+    # polling of held keys got 16-18 of 30 even unloaded.
+    assert out >= TAPS - 5
