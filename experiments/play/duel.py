@@ -6,7 +6,9 @@ from __future__ import annotations
 def play_duel(args) -> int:
     """Fight ``args.vs`` at the keyboard, round after round; prints each result and the score."""
     from envs.display import display_available
+    from envs.duel.controls import make_human, use_controls_file, with_input
 
+    use_controls_file(getattr(args, "controls", None))  # a bad file fails first, with its one line
     if not display_available():
         from experiments.cli import CliError
 
@@ -16,10 +18,8 @@ def play_duel(args) -> int:
         raise ValueError(f"--difficulty must be in [0, 1]; got {args.difficulty}")
     if args.rounds < 0:
         raise ValueError(f"--rounds must be >= 0; got {args.rounds}")
-    from envs.duel.controls import make_human, use_controls_file, with_input
     from envs.duel.env import DuelEnv
 
-    use_controls_file(getattr(args, "controls", None))
     input_mode = getattr(args, "input", "auto")
 
     # ---- setup: one env step per tick so the window runs at 60 frames per second

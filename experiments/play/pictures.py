@@ -1,10 +1,11 @@
 """The duel's still pictures in the docs, drawn headless from a hand-set state:
 
-    SDL_VIDEODRIVER=dummy python -m experiments.play.pictures            # docs/duel.png, docs/duel_training.png
+    SDL_VIDEODRIVER=dummy python -m experiments.play.pictures     # writes docs/duel.png, docs/duel_training.png
 
 ``duel.png``: the F1 hitbox overlay on, the blue fighter's heavy has just landed (hit spark), the red
-fighter recoils in hitstun, and red's projectile, which blue jumped over, flies on behind it. ``duel_training.png``: the same moment with
-the F2 training-mode aids on (input history of both fighters, frame data of the move in progress).
+fighter recoils in hitstun, and red's projectile, which blue jumped over, flies on behind it.
+``duel_training.png``: the same moment with the F2 training-mode aids on (input history of both
+fighters, frame data of the move in progress).
 """
 
 from __future__ import annotations

@@ -39,10 +39,12 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
     import numpy as np
 
     from agents import make_agent
+    from envs.duel.controls import use_controls_file, with_input
     from envs.duel.env import DuelEnv
     from nets.imitation import demo_metadata, next_round_index, round_path, save_round
 
-    human = cfg.player == "human"
+    use_controls_file(cfg.controls)  # a bad controls file fails first, with its one line
+    human = cfg.player.partition(":")[0] == "human"
     if cfg.rounds < 1:
         raise ValueError(f"--rounds must be >= 1; got {cfg.rounds}")
     if cfg.frame_skip < 1 or not cfg.round_seconds > 0:
@@ -57,9 +59,6 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
             raise CliError("--player human needs a display for the game window (DISPLAY is unset or "
                            "SDL_VIDEODRIVER is dummy); record a scripted player headless with --player "
                            "scripted:rushdown, or run on a desktop")
-    from envs.duel.controls import use_controls_file, with_input
-
-    use_controls_file(cfg.controls)
     opponents = [with_input(s.strip(), cfg.input) for s in cfg.vs.split(",") if s.strip()]
     if not opponents:
         raise ValueError("--vs needs at least one opponent spec")
