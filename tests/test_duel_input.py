@@ -128,6 +128,30 @@ def test_a_press_during_recovery_comes_out_when_the_buffer_allows_and_not_after(
             assert started is None, delay  # too early in the recovery: dropped, never comes out later
 
 
+def test_the_watchers_human_slot_gets_presses_the_window_loop_drained():
+    from envs.duel.controls import window_events
+    from experiments.watch import Config, DuelSession
+
+    pygame.display.init()
+    pygame.display.set_mode((100, 100))
+    try:
+        session = DuelSession(Config(p1="human", p2="human", input="keyboard", seed=0))
+        assert session.p1.frame_skip == session.skip == 4
+        session.advance()  # P1's first decision: nothing pressed
+        assert session.chosen[0] == (int(Stick.NEUTRAL), 0)
+        for _ in range(3):
+            session.advance()
+        _post_tap(pygame.K_z)  # P1's key
+        _post_tap(pygame.K_h)  # P2's special key
+        assert any(ev.type == pygame.KEYDOWN for ev in window_events())  # the watcher's loop drains the queue
+        session.advance()  # the next decision of both sides
+        assert session.chosen[0] == (int(Stick.NEUTRAL), L)
+        assert session.chosen[1] == (int(Stick.NEUTRAL), S)
+        assert session.base.state.fighters[0].move == Move.JAB
+    finally:
+        pygame.display.quit()
+
+
 # ---- the pad --------------------------------------------------------------------------------------
 class StandInPad:
     """Just what the reader uses of pygame._sdl2.controller.Controller."""

@@ -105,6 +105,7 @@ class DuelSession:
 
     def advance(self) -> None:
         """One tick (or one tick of the result hold between rounds)."""
+        from envs.duel.controls import note_tick
         from envs.duel.env import decode_action
         from experiments.watch.widgets import duel_heads
 
@@ -133,6 +134,7 @@ class DuelSession:
                 probs = policy_probs(self.slot.agent, self.slot.observation)
                 self.probs[1] = None if probs is None else duel_heads(probs)
         self.count += 1
+        note_tick(self.base.state.tick)  # human presses are stamped with the tick being played
         self.renderer.note_inputs(self.base.state.tick, [c or (0, 0) for c in self.chosen])
         if self.slot.decided:
             self.empirical[1].add(self.chosen[1])
