@@ -1,7 +1,7 @@
 """Load a stable-baselines3 model zip as an agent (spec ``sb3:PATH``).
 
-The algorithm is read from a sidecar ``PATH.json`` (``{"algo": "PPO"}``) when there is one;
-otherwise each of SB3's algorithms is tried in turn until one loads the zip.
+The algorithm is read from a sidecar ``PATH.json`` (``{"algo": "PPO"}``) when there is one; otherwise it
+is told from the fields the zip holds. Nothing in the file is unpickled: see :func:`nets.sb3.load_sb3_zip`.
 """
 
 from __future__ import annotations
@@ -26,27 +26,24 @@ def _sidecar_algo(path: Path) -> str | None:
     return None
 
 
-def load_sb3(path: str | Path, device: str = "auto"):
-    """The SB3 model saved at ``path`` (``.zip`` optional), its algorithm found as described above."""
-    import stable_baselines3 as sb3
+def load_sb3(path: str | Path, device: str = "auto", *, env=None, hyper: dict | None = None,
+             tensorboard_log: str | None = None, observation_space=None, action_space=None):
+    """The SB3 model saved at ``path`` (``.zip`` optional), its algorithm from the sidecar or its fields.
 
+    Loaded by :func:`nets.sb3.load_sb3_zip`, which never unpickles anything from the file (SB3's own
+    ``Algo.load`` would); ``env``, ``hyper`` and the spaces are passed on to it. A bad file raises a
+    one-line ValueError naming it."""
     from nets.device import resolve_device
+    from nets.sb3 import load_sb3_zip
 
     p = Path(path)
     if not p.exists() and p.with_suffix(".zip").exists():
         p = p.with_suffix(".zip")
     if not p.is_file():
         raise FileNotFoundError(f"sb3 model {str(path)!r} not found (expected a stable-baselines3 .zip)")
-    dev = resolve_device(device)
-    algo = _sidecar_algo(p)
-    errors = []
-    for name in [algo] if algo else list(ALGOS):
-        try:
-            return getattr(sb3, name).load(p, device=dev)
-        except Exception as exc:  # a wrong class fails in many ways; try the next
-            errors.append(f"{name}: {type(exc).__name__}")
-    raise ValueError(
-        f"{p}: not a stable-baselines3 model zip loadable as {'/'.join(ALGOS)} ({'; '.join(errors)})")
+    return load_sb3_zip(p, _sidecar_algo(p), env=env, device=resolve_device(device), hyper=hyper,
+                        tensorboard_log=tensorboard_log, observation_space=observation_space,
+                        action_space=action_space)
 
 
 class SB3Agent:
