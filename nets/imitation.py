@@ -906,7 +906,10 @@ def load_ghost(path: str | os.PathLike, device="cpu") -> tuple[Any, dict]:
     try:
         state = torch.load(p, map_location=dev, weights_only=True)
     except Exception as exc:  # truncated zip, not a torch file, pickled objects refused...
-        raise ValueError(f"{p}: corrupt or unreadable ghost checkpoint ({type(exc).__name__}: {exc})") from None
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        why = next((ln.split(". Please use")[0] for ln in lines if ln.startswith("WeightsUnpickler error:")),
+                   lines[0] if lines else "")
+        raise ValueError(f"{p}: corrupt or unreadable ghost checkpoint ({type(exc).__name__}: {why})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{p}: not a state dict of tensors")
     try:
