@@ -331,14 +331,22 @@ def _widths(value, key: str) -> None:
                          f"{MAX_LAYERS * 4} of them")
 
 
-_POLICY_KWARGS_PLAIN = ("net_arch", "ortho_init", "normalize_images", "share_features_extractor", "squash_output",
-                        "use_expln", "full_std", "log_std_init", "n_critics", "optimizer_kwargs",
-                        "features_extractor_kwargs", "dueling")
 _POLICY_KWARGS_CLASS = ("activation_fn", "optimizer_class", "features_extractor_class")
 
 
-def _policy_kwargs(raw) -> dict:
-    """SB3's ``policy_kwargs``, plain JSON or (when it held classes) the readable fields beside the pickle."""
+def _plain_policy_keys(policy_cls) -> tuple[str, ...]:
+    """The policy constructor's arguments that take plain values (the class-valued ones are allow-listed)."""
+    import inspect
+
+    names = inspect.signature(policy_cls.__init__).parameters
+    skip = {"self", "observation_space", "action_space", "lr_schedule", "args", "kwargs", *_POLICY_KWARGS_CLASS}
+    return tuple(n for n in names if n not in skip)
+
+
+def _policy_kwargs(raw, policy_cls) -> dict:
+    """SB3's ``policy_kwargs``, plain JSON or (when it held classes) the readable fields beside the pickle;
+    only the arguments ``policy_cls`` takes, classes only from the allow-list."""
+    plain_keys = _plain_policy_keys(policy_cls)
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -349,14 +357,14 @@ def _policy_kwargs(raw) -> dict:
             continue
         if key in _POLICY_KWARGS_CLASS:
             out[key] = _class_from(value, key)
-        elif key in _POLICY_KWARGS_PLAIN:
+        elif key in plain_keys:
             if isinstance(value, str) and key != "net_arch":
                 raise ValueError(f"policy_kwargs {key} = {value[:60]!r} was pickled; the safe loader cannot "
                                  "rebuild it")
             out[key] = _plain(value, key)
         else:
-            raise ValueError(f"policy_kwargs {key!r} is not one the safe loader rebuilds "
-                             f"({', '.join(_POLICY_KWARGS_PLAIN + _POLICY_KWARGS_CLASS)})")
+            raise ValueError(f"policy_kwargs {key!r} is not an argument of {policy_cls.__name__} "
+                             f"({', '.join(plain_keys + _POLICY_KWARGS_CLASS)})")
     if isinstance(out.get("net_arch"), str):  # a pickled policy_kwargs writes a list of ints as its str
         out["net_arch"] = _ints(out["net_arch"], "policy_kwargs net_arch")
     for key in ("net_arch", "features_extractor_kwargs"):
@@ -397,7 +405,7 @@ def _check_int(path, data: dict, key: str) -> None:
         raise _fail(path, f"'data' field {key} = {str(value)[:40]} is not an integer in [0, {MAX_COUNT}]")
 
 
-def _rebuild(path, data: dict, cls, obs_space, act_space, hyper: dict, tensorboard_log) -> dict:
+def _rebuild(path, data: dict, cls, policy_cls, obs_space, act_space, hyper: dict, tensorboard_log) -> dict:
     """The fields to set on a fresh ``cls`` instance: the plain JSON fields it has attributes for, and a
     rebuilt value for every field SB3 pickled."""
     probe = cls(policy=cls.policy_aliases["MlpPolicy"], env=None, _init_setup_model=False)
@@ -420,7 +428,7 @@ def _rebuild(path, data: dict, cls, obs_space, act_space, hyper: dict, tensorboa
     out["observation_space"], out["action_space"] = obs_space, act_space
     out["tensorboard_log"] = tensorboard_log
     try:
-        out["policy_kwargs"] = _policy_kwargs(data.get("policy_kwargs"))
+        out["policy_kwargs"] = _policy_kwargs(data.get("policy_kwargs"), policy_cls)
     except (ValueError, TypeError) as exc:
         raise _fail(path, exc) from None
     out["policy_kwargs"].pop("device", None)
@@ -520,11 +528,11 @@ def load_sb3_zip(path: str | os.PathLike, algo: str | None = None, *, env=None, 
     obs_space = _space(path, data, "observation_space", observation_space)
     act_space = _space(path, data, "action_space", action_space)
     try:
-        fields = _rebuild(path, data, cls, obs_space, act_space, hyper, tensorboard_log)
+        policy_cls = cls.policy_aliases[_policy_alias(cls, params)]
+        fields = _rebuild(path, data, cls, policy_cls, obs_space, act_space, hyper, tensorboard_log)
         if wrapped is not None:
             fields["n_envs"] = wrapped.num_envs
-        model = cls(policy=cls.policy_aliases[_policy_alias(cls, params)], env=wrapped, device=dev,
-                    _init_setup_model=False)
+        model = cls(policy=policy_cls, env=wrapped, device=dev, _init_setup_model=False)
         model.__dict__.update(fields)
         model._setup_model()
         state_names, variable_names = model._get_torch_save_params()

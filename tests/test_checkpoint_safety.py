@@ -404,3 +404,44 @@ def test_the_bundled_director_acts_as_before():
     obs = _random_obs(agent.model.observation_space)
     got = [float(np.asarray(agent.predict(o, deterministic=True)[0])[0]) for o in obs]
     np.testing.assert_allclose(got, DIRECTOR_RANDOM, atol=2e-6)
+
+
+# ---- zips that SB3 itself saved keep loading, with the same actions ------------------------------------------------
+@pytest.mark.parametrize("algo, env_id, kwargs", [
+    ("PPO", "CartPole-v1", {"policy_kwargs": "nets"}),  # nets.MLP under SB3: policy_kwargs pickled (classes)
+    ("PPO", "Pendulum-v1", {"use_sde": True, "policy_kwargs": {"activation_fn": torch.nn.ReLU, "ortho_init": False,
+                                                               "net_arch": {"pi": [8], "vf": [16]}}}),
+    ("SAC", "Pendulum-v1", {"buffer_size": 100, "policy_kwargs": {"net_arch": [8]}}),
+    ("TD3", "Pendulum-v1", {"buffer_size": 100, "policy_kwargs": {"net_arch": [8]}}),
+])
+def test_zips_that_sb3_saved_load_and_act_alike(tmp_path, algo, env_id, kwargs):
+    import stable_baselines3 as sb3
+
+    from nets.sb3 import MLPExtractor, load_sb3_zip, mlp_policy_kwargs
+
+    if kwargs.get("policy_kwargs") == "nets":
+        kwargs = {"policy_kwargs": mlp_policy_kwargs("ppo", hidden=(8, 8))}
+    model = getattr(sb3, algo)("MlpPolicy", env_id, seed=0, device="cpu", **kwargs)
+    model.save(tmp_path / "m.zip")
+    loaded = load_sb3_zip(tmp_path / "m.zip", device="cpu")
+    assert type(loaded) is type(model) and loaded.observation_space == model.observation_space
+    obs = np.stack([model.observation_space.sample() for _ in range(16)])
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
+    if algo == "PPO" and env_id == "CartPole-v1":
+        assert isinstance(loaded.policy.features_extractor, MLPExtractor)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded.policy.predict_values(torch.as_tensor(obs)),
+                                       model.policy.predict_values(torch.as_tensor(obs)))
+
+
+def test_an_oversized_or_nested_sidecar_is_one_line(tmp_path):
+    path = tmp_path / "model.zip"
+    path.write_bytes(DUEL_ZIP.read_bytes())
+    side = path.with_suffix(".json")
+    side.write_text("[" * 100_000 + "]" * 100_000)  # deep enough to exhaust the JSON parser's recursion
+    with pytest.raises(ValueError, match="cannot read the sidecar") as err:
+        make_agent(f"sb3:{path}")
+    assert str(err.value).startswith(str(side)) and "\n" not in str(err.value)
+    side.write_text(json.dumps({"algo": "PPO", "pad": "x" * 2**20}))
+    with pytest.raises(ValueError, match="more than the 1048576 a sidecar may have"):
+        make_agent(f"sb3:{path}")
