@@ -401,7 +401,8 @@ def _check_int(path, data: dict, key: str) -> None:
     value = data.get(key)
     if value is None:
         return
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_COUNT:
+    low = -1 if key == "gradient_steps" else 0  # SAC/TD3: -1 means as many as the env steps taken
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_COUNT:
         raise _fail(path, f"'data' field {key} = {str(value)[:40]} is not an integer in [0, {MAX_COUNT}]")
 
 
@@ -448,6 +449,41 @@ def _rebuild(path, data: dict, cls, policy_cls, obs_space, act_space, hyper: dic
         if key in out and not (isinstance(out[key], int | float) and math.isfinite(out[key])):
             raise _fail(path, f"'data' field {key} = {str(out[key])[:40]} is not a finite number")
     return out
+
+
+def _chain(n_in: int, widths) -> int:
+    """Weights of a stack of linear layers of these widths on ``n_in`` inputs."""
+    total = 0
+    for w in widths if isinstance(widths, list | tuple) else []:
+        if isinstance(w, int) and not isinstance(w, bool):
+            total, n_in = total + n_in * w, w
+    return total
+
+
+def _check_policy_size(path, policy_kwargs: dict, obs_space: gym.Space, state: dict) -> None:
+    """Refuse, before anything is allocated, a ``policy_kwargs`` that asks for more weights than ``policy.pth``
+    holds: every layer it describes has its weights in the file, so an honest file always passes."""
+    from stable_baselines3.common.torch_layers import FlattenExtractor
+
+    obs_dim = gym.spaces.utils.flatdim(obs_space)
+    extractor = policy_kwargs.get("features_extractor_class")
+    kwargs = policy_kwargs.get("features_extractor_kwargs") or {}
+    asked = 0
+    if extractor is MLPExtractor:
+        hidden = list(kwargs.get("hidden", (64, 64))) if isinstance(kwargs, dict) else []
+        asked += _chain(obs_dim, hidden)
+        features = hidden[-1] if hidden and isinstance(hidden[-1], int) else 1
+    elif extractor in (None, FlattenExtractor):
+        features = obs_dim
+    else:  # a CNN / combined extractor: only its output width is known here
+        features = kwargs.get("features_dim", 1) if isinstance(kwargs, dict) else 1
+        features = features if isinstance(features, int) else 1
+    arch = policy_kwargs.get("net_arch")
+    for widths in (arch.values() if isinstance(arch, dict) else [arch]):
+        asked += _chain(features, widths)
+    held = sum(t.numel() for t in state.values())
+    if asked > held:
+        raise _fail(path, f"policy_kwargs describe {asked} weights but policy.pth holds {held} numbers")
 
 
 def _policy_alias(cls, params: dict) -> str:
@@ -532,6 +568,7 @@ def load_sb3_zip(path: str | os.PathLike, algo: str | None = None, *, env=None, 
         fields = _rebuild(path, data, cls, policy_cls, obs_space, act_space, hyper, tensorboard_log)
         if wrapped is not None:
             fields["n_envs"] = wrapped.num_envs
+        _check_policy_size(path, fields["policy_kwargs"], obs_space, params["policy"])
         model = cls(policy=policy_cls, env=wrapped, device=dev, _init_setup_model=False)
         model.__dict__.update(fields)
         model._setup_model()

@@ -445,3 +445,13 @@ def test_an_oversized_or_nested_sidecar_is_one_line(tmp_path):
     side.write_text(json.dumps({"algo": "PPO", "pad": "x" * 2**20}))
     with pytest.raises(ValueError, match="more than the 1048576 a sidecar may have"):
         make_agent(f"sb3:{path}")
+
+
+def test_policy_kwargs_asking_for_a_huge_net_are_refused_before_allocating(tmp_path):
+    def plant(data):
+        data["policy_kwargs"] = {"net_arch": [8192] * 32}  # ~2e9 weights (8 GB) if it were built
+        return data
+
+    path = _rewrite(DUEL_ZIP, tmp_path / "model.zip", data=plant)
+    with pytest.raises(ValueError, match=r"policy_kwargs describe \d+ weights but policy.pth holds \d+ numbers"):
+        make_agent(f"sb3:{path}")
