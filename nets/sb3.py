@@ -15,7 +15,14 @@ the actor, critic (or Q) heads are single linear layers on top of our features. 
 
 from __future__ import annotations
 
+import io
+import json
+import math
+import os
+import re
+import zipfile
 from collections.abc import Sequence
+from typing import Any
 
 import gymnasium as gym
 import torch
@@ -86,14 +93,6 @@ def mlp_policy_kwargs(
 # the zip itself, keeps the plain JSON fields, rebuilds every pickled field from an allow-list (or from the env /
 # the training config it is given), loads the ``.pth`` members with ``torch.load(weights_only=True)`` and
 # checks what they hold, then builds the model the way ``Algo.load`` does.
-
-import io  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import zipfile  # noqa: E402
-from typing import Any  # noqa: E402
 
 SB3_ALGOS = ("PPO", "A2C", "DQN", "SAC", "TD3", "DDPG")
 MAX_ZIP_BYTES = 512 * 2**20  # the whole checkpoint file

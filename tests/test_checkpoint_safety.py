@@ -455,3 +455,23 @@ def test_policy_kwargs_asking_for_a_huge_net_are_refused_before_allocating(tmp_p
     path = _rewrite(DUEL_ZIP, tmp_path / "model.zip", data=plant)
     with pytest.raises(ValueError, match=r"policy_kwargs describe \d+ weights but policy.pth holds \d+ numbers"):
         make_agent(f"sb3:{path}")
+
+
+# ---- no code path loads a file with a deserialiser that can run code ----------------------------------------------
+def test_the_source_calls_no_unpickling_loader():
+    """A guard for new code: SB3's ``Algo.load``, pickle, cloudpickle, ``torch.load`` without ``weights_only=True``
+    and ``np.load`` without ``allow_pickle=False`` appear nowhere in the packages (only ``nets.sb3`` loads SB3 zips)."""
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    bad = re.compile(r"\b(?:PPO|A2C|DQN|SAC|TD3|DDPG|cls|algo_cls)\.load\(|\bpickle\.loads?\(|cloudpickle\.loads?\("
+                     r"|getattr\([^)]*\)\.load\(|load_from_zip_file|load_from_pkl|VecNormalize\.load")
+    found = []
+    for package in ("envs", "nets", "agents", "experiments"):
+        for path in (root / package).rglob("*.py"):
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                code = line.split("#")[0]
+                if bad.search(code) or ("torch.load(" in code and "weights_only=True" not in code) \
+                        or (re.search(r"\bnp\.load\(", code) and "allow_pickle=False" not in code):
+                    found.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)
