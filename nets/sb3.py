@@ -263,9 +263,9 @@ def space_from_description(desc: dict) -> gym.Space:
     raise ValueError(f"a {name} space cannot be rebuilt from its description")
 
 
-def _space(path, data: dict, key: str, given: gym.Space | None) -> gym.Space:
-    """The model's ``key`` space: rebuilt from the JSON description, and equal to ``given`` when one is given;
-    ``given`` alone when the description is not enough (a Dict space, a huge Box...)."""
+def _space(path, data: dict, key: str, given: gym.Space | None, strict: bool) -> gym.Space:
+    """The model's ``key`` space: rebuilt from the JSON description (and equal to ``given`` when ``strict``: the
+    env it will learn in); ``given`` alone when the description is not enough (a Dict space, a huge Box...)."""
     desc = data.get(key)
     if not isinstance(desc, dict):
         raise _fail(path, f"'data' has no description of the {key}")
@@ -278,7 +278,7 @@ def _space(path, data: dict, key: str, given: gym.Space | None) -> gym.Space:
         if str(desc.get(":type:", "")).rsplit(".", 1)[-1].rstrip("'>") != type(given).__name__:
             raise _fail(path, f"the model's {key} is a {desc.get(':type:')}, the env's is {given}") from None
         return given
-    if given is not None and rebuilt != given:
+    if strict and given is not None and rebuilt != given:
         raise _fail(path, f"the model's {key} {rebuilt} differs from the env's {given}")
     return rebuilt
 
@@ -519,8 +519,10 @@ def load_sb3_zip(path: str | os.PathLike, algo: str | None = None, *, env=None, 
     without unpickling anything from the file.
 
     ``algo`` names the class (else it is guessed from the fields, :func:`guess_algo`). ``env`` (to continue
-    ``learn``) or ``observation_space``/``action_space`` give the spaces; without them the spaces are rebuilt
-    from the description SB3 writes beside their pickle (Box, Discrete, MultiDiscrete, MultiBinary). ``hyper``
+    ``learn``) must have the model's spaces. Otherwise the spaces are rebuilt from the description SB3 writes
+    beside their pickle (Box, Discrete, MultiDiscrete, MultiBinary; a Box of at most 1000 numbers, which NumPy
+    writes out in full); where that is not enough (a Dict space, a larger Box), ``observation_space`` and
+    ``action_space`` (the env the agent will act in) are taken instead. ``hyper``
     (the run's constructor arguments) gives the schedules SB3 pickled (``clip_range``, ``train_freq``...); without
     it they come from the description when it states a constant, else the algorithm's default. Every problem
     raises a :class:`CheckpointError` (a ValueError) of one line naming the file."""
@@ -560,8 +562,8 @@ def load_sb3_zip(path: str | os.PathLike, algo: str | None = None, *, env=None, 
     if env is not None:
         wrapped = cls._wrap_env(env, int(data.get("verbose", 0)) if isinstance(data.get("verbose"), int) else 0)
         observation_space, action_space = wrapped.observation_space, wrapped.action_space
-    obs_space = _space(path, data, "observation_space", observation_space)
-    act_space = _space(path, data, "action_space", action_space)
+    obs_space = _space(path, data, "observation_space", observation_space, strict=wrapped is not None)
+    act_space = _space(path, data, "action_space", action_space, strict=wrapped is not None)
     try:
         policy_cls = cls.policy_aliases[_policy_alias(cls, params)]
         fields = _rebuild(path, data, cls, policy_cls, obs_space, act_space, hyper, tensorboard_log)

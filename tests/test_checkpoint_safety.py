@@ -475,3 +475,34 @@ def test_the_source_calls_no_unpickling_loader():
                         or (re.search(r"\bnp\.load\(", code) and "allow_pickle=False" not in code):
                     found.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+class _WideEnv(gym.Env):
+    """1200 observations: more than NumPy writes out in full, so the zip cannot describe the space without a pickle."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (1200,), np.float32)
+    action_space = gym.spaces.Discrete(3)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1200, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1200, np.float32), 0.0, True, False, {}
+
+
+def test_a_space_the_zip_cannot_describe_comes_from_the_env(tmp_path):
+    from stable_baselines3 import PPO
+
+    path = tmp_path / "wide.zip"
+    model = PPO("MlpPolicy", _WideEnv(), n_steps=8, batch_size=8, policy_kwargs={"net_arch": [4]}, device="cpu")
+    model.save(path)
+    with pytest.raises(ValueError, match="observation_space cannot be read without unpickling") as err:
+        make_agent(f"sb3:{path}")
+    assert str(err.value).startswith(str(path))
+    agent = make_agent(f"sb3:{path}", observation_space=_WideEnv.observation_space,
+                       action_space=_WideEnv.action_space)
+    obs = np.random.default_rng(0).uniform(size=(5, 1200)).astype(np.float32)
+    np.testing.assert_array_equal(agent.predict(obs)[0], model.predict(obs, deterministic=True)[0])
+    with pytest.raises(ValueError, match="the model's observation_space is a <class 'gymnasium.spaces.box.Box'>"):
+        make_agent(f"sb3:{path}", observation_space=gym.spaces.Discrete(4), action_space=_WideEnv.action_space)
