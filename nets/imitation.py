@@ -890,9 +890,9 @@ def load_ghost(path: str | os.PathLike, device="cpu") -> tuple[Any, dict]:
     side = p.with_suffix(".json")
     if not side.is_file():
         raise FileNotFoundError(f"{p}: missing its config sidecar {side.name}")
-    for f, limit in ((side, MAX_GHOST_SIDECAR_BYTES), (p, MAX_GHOST_BYTES)):  # untrusted: size first
-        if f.stat().st_size > limit:
-            raise ValueError(f"{f}: {f.stat().st_size} bytes, more than the {limit} a ghost file may have")
+    if side.stat().st_size > MAX_GHOST_SIDECAR_BYTES:  # untrusted: size first
+        raise ValueError(f"{side}: {side.stat().st_size} bytes, more than the {MAX_GHOST_SIDECAR_BYTES} a ghost "
+                         "config may have")
     try:
         meta = json.loads(side.read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or meta.get("kind") != "ghost" or not isinstance(meta.get("model"), dict):
@@ -903,13 +903,12 @@ def load_ghost(path: str | os.PathLike, device="cpu") -> tuple[Any, dict]:
         raise ValueError(f"{p}: trained on observation layout {meta.get('obs_layout_hash')!r}, the duel now has "
                          f"{obs_layout_hash()!r}; retrain it on new demos")
     dev = resolve_device(device)
+    from nets.torchfile import load_tensors
+
     try:
-        state = torch.load(p, map_location=dev, weights_only=True)
-    except Exception as exc:  # truncated zip, not a torch file, pickled objects refused...
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        why = next((ln.split(". Please use")[0] for ln in lines if ln.startswith("WeightsUnpickler error:")),
-                   lines[0] if lines else "")
-        raise ValueError(f"{p}: corrupt or unreadable ghost checkpoint ({type(exc).__name__}: {why})") from None
+        state = load_tensors(p, max_bytes=MAX_GHOST_BYTES, map_location=dev)  # weights_only, sizes checked
+    except ValueError as exc:  # truncated zip, not a torch file, pickled objects refused...
+        raise ValueError(f"{p}: corrupt or unreadable ghost checkpoint ({exc})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{p}: not a state dict of tensors")
     try:

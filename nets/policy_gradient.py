@@ -887,18 +887,15 @@ def load_learner(path: str | os.PathLike, env=None, device="auto") -> _PolicyGra
         path = path.with_suffix(".pt")
     if not path.is_file():
         raise FileNotFoundError(f"learner checkpoint {str(path)!r} not found (expected a .pt written by save())")
-    if path.stat().st_size > MAX_CHECKPOINT_BYTES:  # untrusted: size first
-        raise ValueError(f"{path}: {path.stat().st_size} bytes, more than the {MAX_CHECKPOINT_BYTES} a checkpoint "
-                         "may have")
+    from nets.torchfile import load_tensors
+
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)  # tensors and containers only
+        payload = load_tensors(path, max_bytes=MAX_CHECKPOINT_BYTES)  # weights_only, sizes checked first
         config = json.loads(payload["config_json"])
         cls = LEARNERS[config["class"]]
     except Exception as exc:
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]  # torch's refusal spans many lines
-        why = next((ln.split(". Please use")[0] for ln in lines if ln.startswith("WeightsUnpickler error:")),
-                   lines[0] if lines else "")
-        raise ValueError(f"{path}: not a policy-gradient learner checkpoint ({type(exc).__name__}: {why})") from None
+        raise ValueError(f"{path}: not a policy-gradient learner checkpoint ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())})") from None
     if config.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path}: checkpoint format {config.get('format_version')}; this code reads "
                          f"{FORMAT_VERSION}")

@@ -495,21 +495,12 @@ def _policy_alias(cls, params: dict) -> str:
 
 
 def _load_tensors(path, name: str, blob: bytes, device):
+    from nets.torchfile import load_tensors
+
     try:
-        return torch.load(io.BytesIO(blob), map_location=device, weights_only=True)
-    except Exception as exc:  # a pickle naming anything but tensors and containers is refused here
-        raise _fail(path, f"zip member {name!r} is not plain tensors (torch.load weights_only refused it: "
-                          f"{torch_load_reason(exc)})") from None
-
-
-def torch_load_reason(exc: BaseException) -> str:
-    """The one line of a ``torch.load(weights_only=True)`` error that says what was refused (torch's message
-    spans many lines and suggests ``weights_only=False``, which the sandbox never does)."""
-    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).splitlines()]
-    for line in lines:
-        if line.startswith("WeightsUnpickler error:"):
-            return line.split(". Please use")[0]
-    return f"{type(exc).__name__}: {next((line for line in lines if line), '')}"
+        return load_tensors(blob, max_bytes=MAX_MEMBER_BYTES, map_location=device)
+    except ValueError as exc:
+        raise _fail(path, f"zip member {name!r}: {exc}") from None
 
 
 def load_sb3_zip(path: str | os.PathLike, algo: str | None = None, *, env=None, device="auto",

@@ -506,3 +506,31 @@ def test_a_space_the_zip_cannot_describe_comes_from_the_env(tmp_path):
     np.testing.assert_array_equal(agent.predict(obs)[0], model.predict(obs, deterministic=True)[0])
     with pytest.raises(ValueError, match="the model's observation_space is a <class 'gymnasium.spaces.box.Box'>"):
         make_agent(f"sb3:{path}", observation_space=gym.spaces.Discrete(4), action_space=_WideEnv.action_space)
+
+
+# ---- torch files: only torch's zip format with stored records ------------------------------------------------------
+def _deflated(blob: bytes) -> bytes:
+    """The torch file ``blob`` with its records compressed: a 20 MB file could then inflate to 20 GB in torch."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(blob)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
+    return out.getvalue()
+
+
+def test_torch_files_in_the_legacy_format_or_with_compressed_records_are_refused(tmp_path):
+    from nets.torchfile import load_tensors
+
+    with zipfile.ZipFile(DUEL_ZIP) as z:
+        policy = z.read("policy.pth")
+    assert set(load_tensors(policy, max_bytes=2**20)) == set(torch.load(io.BytesIO(policy), weights_only=True))
+    legacy = io.BytesIO()
+    torch.save({"w": torch.zeros(3)}, legacy, _use_new_zipfile_serialization=False)
+    for blob, why in ((legacy.getvalue(), "legacy format is refused"), (_deflated(policy), "is compressed")):
+        with pytest.raises(ValueError, match=why):
+            load_tensors(blob, max_bytes=2**20)
+        path = _rewrite(DUEL_ZIP, tmp_path / "model.zip", members={"policy.pth": blob})
+        with pytest.raises(ValueError, match=f"zip member 'policy.pth': .*{why}"):
+            make_agent(f"sb3:{path}")
+    with pytest.raises(ValueError, match="more than the 1000 bytes allowed"):
+        load_tensors(policy, max_bytes=1000)
