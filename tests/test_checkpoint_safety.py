@@ -251,7 +251,7 @@ def director_zip():
 
 def test_the_director_policy_loads_safely(tmp_path, director_zip):
     from agents.meta import LearnedDirector
-    from experiments.compare_director import DirectorCompareConfig, load_or_train_policy
+    from experiments.studies.director import DirectorCompareConfig, load_or_train_policy
 
     marker = tmp_path / "pwned"
 
