@@ -450,7 +450,7 @@ def advance(fs, ps, g, round_ticks, s0, b0, s1, b1):
 
 # ---- start of a round (rules.initial_state) ---------------------------------------------------------
 _START = np.zeros((2, NF), dtype=np.int32)
-_START[0, X], _START[1, X] = rules.STAGE_WIDTH // 2 - rules.START_GAP // 2, rules.STAGE_WIDTH // 2 + rules.START_GAP // 2
+_START[:, X] = [f.x for f in rules.initial_state().fighters]
 _START[0, FACING], _START[1, FACING] = 1, -1
 _START[:, HEALTH] = rules.MAX_HEALTH
 
@@ -531,8 +531,9 @@ def observe(out, fs, ps, g, round_ticks, me):
 def step_batch(F, P, G, round_ticks, frame_skip, inputs, me, restart, reward, terminated, obs_me, obs_other):
     """One decision step of every round, in place.
 
-    ``inputs[i, k] = (stick, button)`` of fighter k (0 left, 1 right) in round i, held ``frame_skip``
-    ticks (fewer if the round ends). ``me[i]`` is the fighter whose reward is written. Rounds with
+    ``inputs[i, 0] = (stick, button)`` of fighter ``me[i]`` (0 left, 1 right) in round i and
+    ``inputs[i, 1]`` of the other, held ``frame_skip`` ticks (fewer if the round ends); the reward is
+    fighter ``me[i]``'s. Rounds with
     ``restart[i]`` start a new round instead (next-step autoreset; reward 0, not terminated).
     Writes ``reward`` (float64: change of (me - other health) / max health, +-1 at a win/loss),
     ``terminated`` and both fighters' observations: ``obs_me[i]`` of fighter ``me[i]``, ``obs_other[i]``
@@ -548,7 +549,10 @@ def step_batch(F, P, G, round_ticks, frame_skip, inputs, me, restart, reward, te
             terminated[i] = False
         else:
             before = fs[m, HEALTH] - fs[1 - m, HEALTH]
-            s0, b0, s1, b1 = inputs[i, 0, 0], inputs[i, 0, 1], inputs[i, 1, 0], inputs[i, 1, 1]
+            if m == 0:
+                s0, b0, s1, b1 = inputs[i, 0, 0], inputs[i, 0, 1], inputs[i, 1, 0], inputs[i, 1, 1]
+            else:
+                s0, b0, s1, b1 = inputs[i, 1, 0], inputs[i, 1, 1], inputs[i, 0, 0], inputs[i, 0, 1]
             for _ in range(frame_skip):
                 advance(fs, ps, g, round_ticks, s0, b0, s1, b1)
                 if g[G_OVER] != 0:
