@@ -535,7 +535,8 @@ def step_batch(F, P, G, round_ticks, frame_skip, inputs, me, restart, reward, te
     ``inputs[i, 1]`` of the other, held ``frame_skip`` ticks (fewer if the round ends); the reward is
     fighter ``me[i]``'s. Rounds with
     ``restart[i]`` start a new round instead (next-step autoreset; reward 0, not terminated).
-    Writes ``reward`` (float64: change of (me - other health) / max health, +-1 at a win/loss),
+    Writes ``reward`` (float64: fighter 0's change of (h0 - h1) / max health, +-1 at a win/loss,
+    negated when ``me[i]`` is 1),
     ``terminated`` and both fighters' observations: ``obs_me[i]`` of fighter ``me[i]``, ``obs_other[i]``
     of the other.
     """
@@ -548,7 +549,7 @@ def step_batch(F, P, G, round_ticks, frame_skip, inputs, me, restart, reward, te
             reward[i] = 0.0
             terminated[i] = False
         else:
-            before = fs[m, HEALTH] - fs[1 - m, HEALTH]
+            before = fs[0, HEALTH] - fs[1, HEALTH]
             if m == 0:
                 s0, b0, s1, b1 = inputs[i, 0, 0], inputs[i, 0, 1], inputs[i, 1, 0], inputs[i, 1, 1]
             else:
@@ -557,11 +558,12 @@ def step_batch(F, P, G, round_ticks, frame_skip, inputs, me, restart, reward, te
                 advance(fs, ps, g, round_ticks, s0, b0, s1, b1)
                 if g[G_OVER] != 0:
                     break
-            r = (fs[m, HEALTH] - fs[1 - m, HEALTH] - before) / _MAX_HEALTH
+            # fighter 0's reward, then negated for fighter 1 (envs.duel.step's contract, -0.0 included)
+            r = (fs[0, HEALTH] - fs[1, HEALTH] - before) / _MAX_HEALTH
             over = g[G_OVER] != 0
             if over and g[G_WINNER] >= 0:
-                r += 1.0 if g[G_WINNER] == m else -1.0
-            reward[i] = r
+                r += 1.0 if g[G_WINNER] == 0 else -1.0
+            reward[i] = r if m == 0 else -r
             terminated[i] = over
         observe(obs_me[i], fs, ps, g, round_ticks, m)
         observe(obs_other[i], fs, ps, g, round_ticks, 1 - m)
