@@ -18,13 +18,20 @@ from typing import Any, Protocol
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.duel import kernels as K
 from envs.duel import rules
 from envs.duel.env import OBS_SIZE, _check_difficulty
 from envs.duel.rules import N_BUTTON, N_STICK, TICKS_PER_SECOND
+
+try:  # gymnasium >= 1.1 names the autoreset mode; 1.0 always autoresets on the next step
+    from gymnasium.vector import AutoresetMode
+
+    _NEXT_STEP = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+except ImportError:  # pragma: no cover - gymnasium 1.0
+    _NEXT_STEP = {}
 
 TWO_PLAYER = ("external", None)
 
@@ -73,7 +80,7 @@ class DuelVectorEnv(VectorEnv):
     the one-player form, ``is_success`` (the agent won).
     """
 
-    metadata = {"render_modes": [], "render_fps": TICKS_PER_SECOND, "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata = {"render_modes": [], "render_fps": TICKS_PER_SECOND, **_NEXT_STEP}
 
     def __init__(
         self,
