@@ -6,6 +6,9 @@ both inputs ``frame_skip`` ticks, stop at the round's end, score the health chan
 per round. The Python versions stay the readable reference; ``tests/test_duel_vector.py`` proves these
 equal to them bit for bit (state, observations, rewards) over random inputs. Events are not collected.
 
+Helpers index the batch arrays directly (``F[e, k, X]``) rather than taking per-round views: every
+array view passed to a jitted call costs reference-count updates, which cost more than the rules.
+
 State of N rounds, all integers:
 
 - ``F[N, 2, NF]`` int32: per fighter the fields of :class:`rules.Fighter` (column constants below);
@@ -108,114 +111,114 @@ def _command(stick, button, airborne):
 
 
 @_jit
-def _height(f):
-    st = f[STATE]
-    if st == _F_CROUCH or f[GUARD] == 2 or (st == _F_ATTACK and _CROUCH_MOVE[f[MOVE]]):
+def _height(F, e, f):
+    st = F[e, f, STATE]
+    if st == _F_CROUCH or F[e, f, GUARD] == 2 or (st == _F_ATTACK and _CROUCH_MOVE[F[e, f, MOVE]]):
         return _CROUCH_H
     return _STAND_H
 
 
 @_jit
-def _phase(f):
-    m = f[MOVE]
+def _phase(F, e, f):
+    m = F[e, f, MOVE]
     if m == _M_NONE:
         return 0
-    if f[FRAME] <= _FD[m, _STARTUP]:
+    if F[e, f, FRAME] <= _FD[m, _STARTUP]:
         return 1
-    return 2 if f[FRAME] <= _FD[m, _STARTUP] + _FD[m, _ACTIVE] else 3
+    return 2 if F[e, f, FRAME] <= _FD[m, _STARTUP] + _FD[m, _ACTIVE] else 3
 
 
 @_jit
-def _start_move(f, move):
-    f[MOVE] = move
-    f[FRAME] = 0
-    f[CONNECTED] = 0
+def _start_move(F, e, f, move):
+    F[e, f, MOVE] = move
+    F[e, f, FRAME] = 0
+    F[e, f, CONNECTED] = 0
     if move == _M_AIR_KICK:
-        f[AIR_ATTACKED] = 1
+        F[e, f, AIR_ATTACKED] = 1
     else:
-        f[STATE] = _F_ATTACK
-        f[VX] = 0
+        F[e, f, STATE] = _F_ATTACK
+        F[e, f, VX] = 0
 
 
 @_jit
-def _control(f, stick, button, has_projectile):
-    f[GUARD] = 0
-    st = f[STATE]
+def _control(F, e, f, stick, button, has_projectile):
+    F[e, f, GUARD] = 0
+    st = F[e, f, STATE]
     if st == _F_GRABBED:
         return
     if st == _F_HITSTUN or st == _F_BLOCKSTUN:
-        f[STUN] -= 1
-        if f[STUN] > 0:
+        F[e, f, STUN] -= 1
+        if F[e, f, STUN] > 0:
             if st == _F_BLOCKSTUN:
-                f[GUARD] = 2 if _is_down(stick) else 1
+                F[e, f, GUARD] = 2 if _is_down(stick) else 1
             return
-        f[STUN] = 0
-        f[STATE] = _F_AIR if f[Y] > 0 else _F_STAND
-        st = f[STATE]
+        F[e, f, STUN] = 0
+        F[e, f, STATE] = _F_AIR if F[e, f, Y] > 0 else _F_STAND
+        st = F[e, f, STATE]
         if st == _F_AIR:
             return
-    if f[MOVE] != _M_NONE:
-        f[FRAME] += 1
-        if f[FRAME] > _TOTAL[f[MOVE]]:
-            f[MOVE] = _M_NONE
-            f[FRAME] = 0
+    if F[e, f, MOVE] != _M_NONE:
+        F[e, f, FRAME] += 1
+        if F[e, f, FRAME] > _TOTAL[F[e, f, MOVE]]:
+            F[e, f, MOVE] = _M_NONE
+            F[e, f, FRAME] = 0
             if st == _F_ATTACK:
-                f[STATE] = _F_STAND
+                F[e, f, STATE] = _F_STAND
         return
     if st == _F_AIR:
-        if button != _B_NONE and f[AIR_ATTACKED] == 0:
+        if button != _B_NONE and F[e, f, AIR_ATTACKED] == 0:
             m = _command(stick, button, True)
             if m != _M_NONE:
-                _start_move(f, m)
-                f[FRAME] = 1
+                _start_move(F, e, f, m)
+                F[e, f, FRAME] = 1
         return
     m = _command(stick, button, False)
     if m == _M_PROJECTILE and has_projectile:
         m = _M_NONE
     if m != _M_NONE:
-        _start_move(f, m)
-        f[FRAME] = 1
+        _start_move(F, e, f, m)
+        F[e, f, FRAME] = 1
         return
     if _is_up(stick):
-        f[STATE] = _F_AIR
-        f[VY] = _JUMP_SPEED
-        f[AIR_ATTACKED] = 0
+        F[e, f, STATE] = _F_AIR
+        F[e, f, VY] = _JUMP_SPEED
+        F[e, f, AIR_ATTACKED] = 0
         drift = 0 if stick == _S_UP else (_JUMP_DRIFT if stick == _S_UP_FORWARD else -_JUMP_DRIFT)
-        f[VX] = drift * f[FACING]
+        F[e, f, VX] = drift * F[e, f, FACING]
     elif _is_down(stick):
-        f[STATE] = _F_CROUCH
-        f[VX] = 0
-        f[GUARD] = 2 if stick == _S_DOWN_BACK else 0
+        F[e, f, STATE] = _F_CROUCH
+        F[e, f, VX] = 0
+        F[e, f, GUARD] = 2 if stick == _S_DOWN_BACK else 0
     elif stick == _S_FORWARD:
-        f[STATE] = _F_WF
-        f[VX] = _WALK_F * f[FACING]
+        F[e, f, STATE] = _F_WF
+        F[e, f, VX] = _WALK_F * F[e, f, FACING]
     elif stick == _S_BACK:
-        f[STATE] = _F_WB
-        f[VX] = -_WALK_B * f[FACING]
-        f[GUARD] = 1
+        F[e, f, STATE] = _F_WB
+        F[e, f, VX] = -_WALK_B * F[e, f, FACING]
+        F[e, f, GUARD] = 1
     else:
-        f[STATE] = _F_STAND
-        f[VX] = 0
+        F[e, f, STATE] = _F_STAND
+        F[e, f, VX] = 0
 
 
 @_jit
-def _physics(f):
-    if f[STATE] == _F_GRABBED:
+def _physics(F, e, f):
+    if F[e, f, STATE] == _F_GRABBED:
         return
-    if f[Y] > 0 or f[VY] > 0:
-        f[X] += f[VX]
-        f[Y] += f[VY]
-        f[VY] -= _GRAVITY
-        if f[Y] <= 0:
-            f[Y] = 0
-            f[VY] = 0
-            f[VX] = 0
-            if f[STATE] == _F_AIR:
-                f[STATE] = _F_STAND
-                f[MOVE] = _M_NONE
-                f[FRAME] = 0
-    elif f[STATE] == _F_WF or f[STATE] == _F_WB:
-        f[X] += f[VX]
+    if F[e, f, Y] > 0 or F[e, f, VY] > 0:
+        F[e, f, X] += F[e, f, VX]
+        F[e, f, Y] += F[e, f, VY]
+        F[e, f, VY] -= _GRAVITY
+        if F[e, f, Y] <= 0:
+            F[e, f, Y] = 0
+            F[e, f, VY] = 0
+            F[e, f, VX] = 0
+            if F[e, f, STATE] == _F_AIR:
+                F[e, f, STATE] = _F_STAND
+                F[e, f, MOVE] = _M_NONE
+                F[e, f, FRAME] = 0
+    elif F[e, f, STATE] == _F_WF or F[e, f, STATE] == _F_WB:
+        F[e, f, X] += F[e, f, VX]
 
 
 @_jit
@@ -224,77 +227,78 @@ def _clamp_x(v):
 
 
 @_jit
-def _separate(a, b):
-    a[X] = _clamp_x(a[X])
-    b[X] = _clamp_x(b[X])
-    if (a[Y] != 0 or b[Y] != 0) and (a[Y] >= b[Y] + _height(b) or b[Y] >= a[Y] + _height(a)):
+def _separate(F, e, a, b):
+    F[e, a, X] = _clamp_x(F[e, a, X])
+    F[e, b, X] = _clamp_x(F[e, b, X])
+    ay, by = F[e, a, Y], F[e, b, Y]
+    if (ay != 0 or by != 0) and (ay >= by + _height(F, e, b) or by >= ay + _height(F, e, a)):
         return
-    dx = b[X] - a[X]
+    dx = F[e, b, X] - F[e, a, X]
     overlap = 2 * _HW - abs(dx)
     if overlap <= 0:
         return
     push = (overlap + 1) // 2
     if dx > 0:
-        a[X] -= push
-        b[X] += push
+        F[e, a, X] -= push
+        F[e, b, X] += push
     elif dx < 0:
-        a[X] += push
-        b[X] -= push
+        F[e, a, X] += push
+        F[e, b, X] -= push
     else:
-        a[X] -= push * a[FACING]
-        b[X] -= push * b[FACING]
+        F[e, a, X] -= push * F[e, a, FACING]
+        F[e, b, X] -= push * F[e, b, FACING]
     for k in range(2):  # a fighter squeezed against a wall pushes the other out
         f, o = (a, b) if k == 0 else (b, a)
-        if f[X] < _LO:
-            o[X] += _LO - f[X]
-            f[X] = _LO
-        elif f[X] > _HI:
-            o[X] -= f[X] - _HI
-            f[X] = _HI
-    a[X] = _clamp_x(a[X])
-    b[X] = _clamp_x(b[X])
+        if F[e, f, X] < _LO:
+            F[e, o, X] += _LO - F[e, f, X]
+            F[e, f, X] = _LO
+        elif F[e, f, X] > _HI:
+            F[e, o, X] -= F[e, f, X] - _HI
+            F[e, f, X] = _HI
+    F[e, a, X] = _clamp_x(F[e, a, X])
+    F[e, b, X] = _clamp_x(F[e, b, X])
 
 
 @_jit
-def _guards(d, level):
-    if d[Y] > 0 or d[GUARD] == 0:
+def _guards(F, e, d, level):
+    if F[e, d, Y] > 0 or F[e, d, GUARD] == 0:
         return False
     if level == _L_MID:
         return True
-    return d[GUARD] == (1 if level == _L_HIGH else 2)
+    return F[e, d, GUARD] == (1 if level == _L_HIGH else 2)
 
 
 @_jit
-def _push(d, a, amount):
-    away = 1 if d[X] > a[X] else (-1 if d[X] < a[X] else -d[FACING])
-    target = d[X] + away * amount
+def _push(F, e, d, a, amount):
+    away = 1 if F[e, d, X] > F[e, a, X] else (-1 if F[e, d, X] < F[e, a, X] else -F[e, d, FACING])
+    target = F[e, d, X] + away * amount
     if target < _LO or target > _HI:
         clipped = _LO if target < _LO else _HI
-        a[X] -= away * abs(target - clipped)
+        F[e, a, X] -= away * abs(target - clipped)
         target = clipped
-    d[X] = target
+    F[e, d, X] = target
 
 
 @_jit
-def _apply_hit(d, a, move):
-    if _guards(d, _FD[move, _LEVEL]):
-        d[HEALTH] -= _FD[move, _CHIP]
-        d[STATE] = _F_BLOCKSTUN
-        d[STUN] = _FD[move, _BLOCKSTUN]
-        d[MOVE] = _M_NONE
-        d[FRAME] = 0
-        _push(d, a, _FD[move, _KNOCKBACK] // 2)
+def _apply_hit(F, e, d, a, move):
+    if _guards(F, e, d, _FD[move, _LEVEL]):
+        F[e, d, HEALTH] -= _FD[move, _CHIP]
+        F[e, d, STATE] = _F_BLOCKSTUN
+        F[e, d, STUN] = _FD[move, _BLOCKSTUN]
+        F[e, d, MOVE] = _M_NONE
+        F[e, d, FRAME] = 0
+        _push(F, e, d, a, _FD[move, _KNOCKBACK] // 2)
     else:
-        d[HEALTH] -= _FD[move, _DAMAGE]
-        d[STATE] = _F_HITSTUN
-        d[STUN] = _FD[move, _HITSTUN]
-        d[MOVE] = _M_NONE
-        d[FRAME] = 0
-        d[GUARD] = 0
-        if d[Y] > 0:
-            d[VX] = (1 if d[X] > a[X] else -1) * 3
-            d[VY] = min(d[VY], 0)
-        _push(d, a, _FD[move, _KNOCKBACK])
+        F[e, d, HEALTH] -= _FD[move, _DAMAGE]
+        F[e, d, STATE] = _F_HITSTUN
+        F[e, d, STUN] = _FD[move, _HITSTUN]
+        F[e, d, MOVE] = _M_NONE
+        F[e, d, FRAME] = 0
+        F[e, d, GUARD] = 0
+        if F[e, d, Y] > 0:
+            F[e, d, VX] = (1 if F[e, d, X] > F[e, a, X] else -1) * 3
+            F[e, d, VY] = min(F[e, d, VY], 0)
+        _push(F, e, d, a, _FD[move, _KNOCKBACK])
 
 
 @_jit
@@ -303,149 +307,150 @@ def _overlap(a0, a1, a2, a3, b0, b1, b2, b3):
 
 
 @_jit
-def _melee_touch(a, d):
+def _melee_touch(F, e, a, d):
     """The attacker's live melee box overlaps the defender's hurtbox (rules.attack_box / hurtbox)."""
-    m = a[MOVE]
-    if m == _M_NONE or a[CONNECTED] != 0 or m == _M_PROJECTILE:
+    m = F[e, a, MOVE]
+    if m == _M_NONE or F[e, a, CONNECTED] != 0 or m == _M_PROJECTILE:
         return False
     first = _FD[m, _STARTUP] + 1
     last = _FD[m, _STARTUP] + _FD[m, _ACTIVE]
-    if not (first <= a[FRAME] <= last):
+    if not (first <= F[e, a, FRAME] <= last):
         return False
-    front = a[X] + _HW * a[FACING]
-    far = front + _FD[m, _REACH] * a[FACING]
-    if a[FACING] > 0:
+    front = F[e, a, X] + _HW * F[e, a, FACING]
+    far = front + _FD[m, _REACH] * F[e, a, FACING]
+    if F[e, a, FACING] > 0:
         x0, x1 = front, far
     else:
         x0, x1 = far, front
-    return _overlap(x0, x1, a[Y] + _FD[m, _BOX_LO], a[Y] + _FD[m, _BOX_HI],
-                    d[X] - _HW, d[X] + _HW, d[Y], d[Y] + _height(d))
+    return _overlap(x0, x1, F[e, a, Y] + _FD[m, _BOX_LO], F[e, a, Y] + _FD[m, _BOX_HI],
+                    F[e, d, X] - _HW, F[e, d, X] + _HW, F[e, d, Y], F[e, d, Y] + _height(F, e, d))
 
 
 @_jit
-def _resolve_hits(fs, ps):
+def _resolve_hits(F, P, e):
     # pending, in the order rules._resolve_hits appends them: fighter 0's melee/grab, its projectile,
     # then fighter 1's. kind: 0 nothing, 1 melee, 2 grab
     kind0 = kind1 = 0
     move0 = move1 = 0
     proj0 = proj1 = False
     for i in range(2):
-        a, d = fs[i], fs[1 - i]
+        a, d = i, 1 - i
         kind = 0
-        if _melee_touch(a, d):
-            if a[MOVE] != _M_THROW:
+        if _melee_touch(F, e, a, d):
+            if F[e, a, MOVE] != _M_THROW:
                 kind = 1
-            elif d[Y] == 0 and _phase(d) != 1 and _phase(d) != 2 and d[STATE] != _F_HITSTUN \
-                    and d[STATE] != _F_BLOCKSTUN:
-                kind = 2
+            else:
+                ph, st = _phase(F, e, d), F[e, d, STATE]
+                if F[e, d, Y] == 0 and ph != 1 and ph != 2 and st != _F_HITSTUN and st != _F_BLOCKSTUN:
+                    kind = 2
         hit = False
-        if ps[i, P_ON] != 0:
-            px = ps[i, P_X]
-            hit = _overlap(px - _PHW, px + _PHW, _PROJ_LO, _PROJ_HI, d[X] - _HW, d[X] + _HW, d[Y],
-                           d[Y] + _height(d))
+        if P[e, i, P_ON] != 0:
+            px = P[e, i, P_X]
+            dx, dy = F[e, d, X], F[e, d, Y]
+            hit = _overlap(px - _PHW, px + _PHW, _PROJ_LO, _PROJ_HI, dx - _HW, dx + _HW, dy, dy + _height(F, e, d))
         if i == 0:
-            kind0, proj0, move0 = kind, hit, a[MOVE]
+            kind0, proj0, move0 = kind, hit, F[e, a, MOVE]
         else:
-            kind1, proj1, move1 = kind, hit, a[MOVE]
+            kind1, proj1, move1 = kind, hit, F[e, a, MOVE]
     if kind0 == 0 and kind1 == 0 and not proj0 and not proj1:
         return
     strikes = kind0 == 1 or kind1 == 1 or proj0 or proj1
     for i in range(2):
-        a, d = fs[i], fs[1 - i]
+        a, d = i, 1 - i
         kind = kind0 if i == 0 else kind1
         if kind == 2:
             if not strikes:
-                a[CONNECTED] = 1
-                d[STATE] = _F_GRABBED
-                d[STUN] = _TECH_WINDOW
-                d[MOVE] = _M_NONE
-                d[FRAME] = 0
-                d[GUARD] = 0
-                d[VX] = 0
+                F[e, a, CONNECTED] = 1
+                F[e, d, STATE] = _F_GRABBED
+                F[e, d, STUN] = _TECH_WINDOW
+                F[e, d, MOVE] = _M_NONE
+                F[e, d, FRAME] = 0
+                F[e, d, GUARD] = 0
+                F[e, d, VX] = 0
         elif kind == 1:  # the move as it was when the hit was decided (a trade may have cleared it)
-            a[CONNECTED] = 1
-            _apply_hit(d, a, move0 if i == 0 else move1)
+            F[e, a, CONNECTED] = 1
+            _apply_hit(F, e, d, a, move0 if i == 0 else move1)
         if proj0 if i == 0 else proj1:
-            ps[i, P_ON] = 0
-            _apply_hit(d, a, _M_PROJECTILE)
+            P[e, i, P_ON] = 0
+            _apply_hit(F, e, d, a, _M_PROJECTILE)
     for i in range(2):
-        a, d = fs[i], fs[1 - i]
-        if d[STATE] == _F_GRABBED and a[STATE] == _F_HITSTUN:
-            d[STATE] = _F_STAND
-            d[STUN] = 0
-    _separate(fs[0], fs[1])
+        a, d = i, 1 - i
+        if F[e, d, STATE] == _F_GRABBED and F[e, a, STATE] == _F_HITSTUN:
+            F[e, d, STATE] = _F_STAND
+            F[e, d, STUN] = 0
+    _separate(F, e, 0, 1)
 
 
 @_jit
-def advance(fs, ps, g, round_ticks, s0, b0, s1, b1):
-    """One tick of one round in place (:func:`rules.advance`); ``fs = F[i]``, ``ps = P[i]``, ``g = G[i]``."""
-    f0, f1 = fs[0], fs[1]
+def advance(F, P, G, e, round_ticks, s0, b0, s1, b1):
+    """One tick of round ``e`` in place (:func:`rules.advance`); ``(s0, b0)`` is fighter 0's input."""
+    f0, f1 = 0, 1
     grabbed = False
     for i in range(2):
-        f = fs[i]
-        if f[STATE] == _F_GRABBED:
+        f = i
+        if F[e, f, STATE] == _F_GRABBED:
             grabbed = True
         elif i == 0:
-            _control(f, s0, b0, ps[0, P_ON] != 0)
+            _control(F, e, f, s0, b0, P[e, 0, P_ON] != 0)
         else:
-            _control(f, s1, b1, ps[1, P_ON] != 0)
+            _control(F, e, f, s1, b1, P[e, 1, P_ON] != 0)
     if grabbed:
         for i in range(2):
-            f, o = fs[i], fs[1 - i]
-            if f[STATE] != _F_GRABBED:
+            f, o = i, 1 - i
+            if F[e, f, STATE] != _F_GRABBED:
                 continue
             stick, button = (s0, b0) if i == 0 else (s1, b1)
-            f[STUN] -= 1
+            F[e, f, STUN] -= 1
             if button == _B_SPECIAL and not _is_down(stick):
-                f[STATE] = _F_STAND
-                f[STUN] = 0
-                o[MOVE] = _M_NONE
-                o[FRAME] = 0
-                o[STATE] = _F_STAND
-                _push(f, o, _TECH_PUSH // 2)
-                _push(o, f, _TECH_PUSH // 2)
-            elif f[STUN] <= 0:
-                f[HEALTH] -= _FD[_M_THROW, _DAMAGE]
-                f[STATE] = _F_HITSTUN
-                f[STUN] = _FD[_M_THROW, _HITSTUN]
-                _push(f, o, _FD[_M_THROW, _KNOCKBACK])
-    _physics(f0)
-    _physics(f1)
-    x0, x1 = f0[X], f1[X]
+                F[e, f, STATE] = _F_STAND
+                F[e, f, STUN] = 0
+                F[e, o, MOVE] = _M_NONE
+                F[e, o, FRAME] = 0
+                F[e, o, STATE] = _F_STAND
+                _push(F, e, f, o, _TECH_PUSH // 2)
+                _push(F, e, o, f, _TECH_PUSH // 2)
+            elif F[e, f, STUN] <= 0:
+                F[e, f, HEALTH] -= _FD[_M_THROW, _DAMAGE]
+                F[e, f, STATE] = _F_HITSTUN
+                F[e, f, STUN] = _FD[_M_THROW, _HITSTUN]
+                _push(F, e, f, o, _FD[_M_THROW, _KNOCKBACK])
+    _physics(F, e, f0)
+    _physics(F, e, f1)
+    x0, x1 = F[e, f0, X], F[e, f1, X]
     if x0 != x1:
-        if f0[Y] == 0 and f0[STATE] <= _F_CROUCH:  # NEUTRAL_STATES = stand, walks, crouch
-            f0[FACING] = 1 if x1 > x0 else -1
-        if f1[Y] == 0 and f1[STATE] <= _F_CROUCH:
-            f1[FACING] = 1 if x0 > x1 else -1
-    _separate(f0, f1)
-    if ps[0, P_ON] != 0 or ps[1, P_ON] != 0:
+        if F[e, f0, Y] == 0 and F[e, f0, STATE] <= _F_CROUCH:  # NEUTRAL_STATES = stand, walks, crouch
+            F[e, f0, FACING] = 1 if x1 > x0 else -1
+        if F[e, f1, Y] == 0 and F[e, f1, STATE] <= _F_CROUCH:
+            F[e, f1, FACING] = 1 if x0 > x1 else -1
+    _separate(F, e, f0, f1)
+    if P[e, 0, P_ON] != 0 or P[e, 1, P_ON] != 0:
         for i in range(2):
-            if ps[i, P_ON] != 0:
-                ps[i, P_X] += ps[i, P_VX]
-                if ps[i, P_X] < -_PHW or ps[i, P_X] > _SW + _PHW:
-                    ps[i, P_ON] = 0
-        if ps[0, P_ON] != 0 and ps[1, P_ON] != 0 and abs(ps[0, P_X] - ps[1, P_X]) <= 2 * _PHW:
-            ps[0, P_ON] = 0
-            ps[1, P_ON] = 0
-    if f0[MOVE] != 0 or f1[MOVE] != 0 or ps[0, P_ON] != 0 or ps[1, P_ON] != 0:
-        _resolve_hits(fs, ps)
-    if f0[MOVE] == _M_PROJECTILE or f1[MOVE] == _M_PROJECTILE:
+            if P[e, i, P_ON] != 0:
+                P[e, i, P_X] += P[e, i, P_VX]
+                if P[e, i, P_X] < -_PHW or P[e, i, P_X] > _SW + _PHW:
+                    P[e, i, P_ON] = 0
+        if P[e, 0, P_ON] != 0 and P[e, 1, P_ON] != 0 and abs(P[e, 0, P_X] - P[e, 1, P_X]) <= 2 * _PHW:
+            P[e, 0, P_ON] = 0
+            P[e, 1, P_ON] = 0
+    if F[e, f0, MOVE] != 0 or F[e, f1, MOVE] != 0 or P[e, 0, P_ON] != 0 or P[e, 1, P_ON] != 0:
+        _resolve_hits(F, P, e)
+    if F[e, f0, MOVE] == _M_PROJECTILE or F[e, f1, MOVE] == _M_PROJECTILE:
         for i in range(2):
-            f = fs[i]
-            if f[MOVE] == _M_PROJECTILE and f[FRAME] == _PROJ_STARTUP + 1 and ps[i, P_ON] == 0:
-                ps[i, P_ON] = 1
-                ps[i, P_X] = f[X] + (_HW + _PROJ_REACH) * f[FACING]
-                ps[i, P_VX] = _PSPEED * f[FACING]
-    g[G_TICK] += 1
-    h0, h1 = f0[HEALTH], f1[HEALTH]
+            f = i
+            if F[e, f, MOVE] == _M_PROJECTILE and F[e, f, FRAME] == _PROJ_STARTUP + 1 and P[e, i, P_ON] == 0:
+                P[e, i, P_ON] = 1
+                P[e, i, P_X] = F[e, f, X] + (_HW + _PROJ_REACH) * F[e, f, FACING]
+                P[e, i, P_VX] = _PSPEED * F[e, f, FACING]
+    G[e, G_TICK] += 1
+    h0, h1 = F[e, f0, HEALTH], F[e, f1, HEALTH]
     if h0 <= 0 or h1 <= 0:
-        f0[HEALTH] = max(h0, 0)
-        f1[HEALTH] = max(h1, 0)
-        g[G_OVER] = 1
-        g[G_WINNER] = -1 if (h0 <= 0 and h1 <= 0) else (1 if h0 <= 0 else 0)
-    elif g[G_TICK] >= round_ticks:
-        g[G_OVER] = 1
-        g[G_WINNER] = -1 if h0 == h1 else (0 if h0 > h1 else 1)
+        F[e, f0, HEALTH] = max(h0, 0)
+        F[e, f1, HEALTH] = max(h1, 0)
+        G[e, G_OVER] = 1
+        G[e, G_WINNER] = -1 if (h0 <= 0 and h1 <= 0) else (1 if h0 <= 0 else 0)
+    elif G[e, G_TICK] >= round_ticks:
+        G[e, G_OVER] = 1
+        G[e, G_WINNER] = -1 if h0 == h1 else (0 if h0 > h1 else 1)
 
 
 # ---- start of a round (rules.initial_state) ---------------------------------------------------------
@@ -456,74 +461,74 @@ _START[:, HEALTH] = rules.MAX_HEALTH
 
 
 @_jit
-def reset_round(fs, ps, g):
+def reset_round(F, P, G, e):
     for k in range(2):
         for j in range(NF):
-            fs[k, j] = _START[k, j]
+            F[e, k, j] = _START[k, j]
         for j in range(NP):
-            ps[k, j] = 0
+            P[e, k, j] = 0
     for j in range(NG):
-        g[j] = 0
+        G[e, j] = 0
 
 
 # ---- the observation (env.observe) ------------------------------------------------------------------
 @_jit
-def _fighter_block(out, off, f, sign, has_proj):
-    m = f[MOVE]
+def _fighter_block(O, e, off, F, f, sign, has_proj):
+    m = F[e, f, MOVE]
     if m != 0:
         s_end = _FD[m, _STARTUP]
         a_end = s_end + _FD[m, _ACTIVE]
-        phase = 1 if f[FRAME] <= s_end else (2 if f[FRAME] <= a_end else 3)
+        phase = 1 if F[e, f, FRAME] <= s_end else (2 if F[e, f, FRAME] <= a_end else 3)
     else:
         phase = 0
-    x = f[X] if sign > 0 else _SW - f[X]
-    out[off + 0] = x / _W
-    out[off + 1] = f[Y] / _MAX_JUMP
-    out[off + 2] = f[VX] * sign / 8.0
-    out[off + 3] = f[VY] / _VY_SCALE
-    out[off + 4] = f[HEALTH] / _MAX_HEALTH
-    out[off + 5] = float(f[FACING] * sign)
+    x = F[e, f, X] if sign > 0 else _SW - F[e, f, X]
+    O[e, off + 0] = x / _W
+    O[e, off + 1] = F[e, f, Y] / _MAX_JUMP
+    O[e, off + 2] = F[e, f, VX] * sign / 8.0
+    O[e, off + 3] = F[e, f, VY] / _VY_SCALE
+    O[e, off + 4] = F[e, f, HEALTH] / _MAX_HEALTH
+    O[e, off + 5] = float(F[e, f, FACING] * sign)
     for j in range(6, 27):
-        out[off + j] = 0.0
-    out[off + 6 + f[STATE]] = 1.0
-    out[off + 15 + m] = 1.0
+        O[e, off + j] = 0.0
+    O[e, off + 6 + F[e, f, STATE]] = 1.0
+    O[e, off + 15 + m] = 1.0
     if phase > 0:
-        out[off + 23 + phase] = 1.0
-    out[off + 27] = f[FRAME] / _TOTAL_OBS[m]
-    out[off + 28] = min(f[STUN] / _MAX_STUN, 1.0)
-    out[off + 29] = 1.0 if f[GUARD] == 1 else 0.0
-    out[off + 30] = 1.0 if f[GUARD] == 2 else 0.0
-    out[off + 31] = 1.0 if has_proj else 0.0
+        O[e, off + 23 + phase] = 1.0
+    O[e, off + 27] = F[e, f, FRAME] / _TOTAL_OBS[m]
+    O[e, off + 28] = min(F[e, f, STUN] / _MAX_STUN, 1.0)
+    O[e, off + 29] = 1.0 if F[e, f, GUARD] == 1 else 0.0
+    O[e, off + 30] = 1.0 if F[e, f, GUARD] == 2 else 0.0
+    O[e, off + 31] = 1.0 if has_proj else 0.0
 
 
 @_jit
-def _busy(f):
-    if f[STUN] != 0:
-        return f[STUN]
-    return _TOTAL[f[MOVE]] - f[FRAME] if f[MOVE] != 0 else 0
+def _busy(F, e, f):
+    if F[e, f, STUN] != 0:
+        return F[e, f, STUN]
+    return _TOTAL[F[e, f, MOVE]] - F[e, f, FRAME] if F[e, f, MOVE] != 0 else 0
 
 
 @_jit
-def observe(out, fs, ps, g, round_ticks, me):
-    """Write fighter ``me``'s float32 view of one round into ``out`` (76 floats), as env.observe."""
-    f, o = fs[me], fs[1 - me]
-    sign = f[FACING]
-    mp_on, op_on = ps[me, P_ON] != 0, ps[1 - me, P_ON] != 0
-    _fighter_block(out, 0, f, sign, mp_on)
-    _fighter_block(out, 32, o, sign, op_on)
-    back_wall = f[X] if sign > 0 else _SW - f[X]
-    out[64] = (o[X] - f[X]) * sign / _W
-    out[65] = (o[Y] - f[Y]) / _MAX_JUMP
-    out[66] = max(abs(o[X] - f[X]) - 2 * _HW, 0) / _W
-    out[67] = 0.0 if not mp_on else (ps[me, P_X] - f[X]) * sign / _W
-    out[68] = 1.0 if op_on else 0.0
-    out[69] = 0.0 if not op_on else (ps[1 - me, P_X] - f[X]) * sign / _W
-    out[70] = 0.0 if not op_on else ps[1 - me, P_VX] * sign / _PSPEED
-    out[71] = 1.0 - g[G_TICK] / round_ticks
-    out[72] = (f[HEALTH] - o[HEALTH]) / _MAX_HEALTH
-    out[73] = float(sign)
-    out[74] = (back_wall - _HW) / _W
-    out[75] = min(max((_busy(o) - _busy(f)) / 30.0, -1.0), 1.0)
+def observe(O, F, P, G, e, round_ticks, me):
+    """Write fighter ``me``'s float32 view of round ``e`` into row ``e`` of ``O`` (76 floats), as env.observe."""
+    f, o = me, 1 - me
+    sign = F[e, f, FACING]
+    mp_on, op_on = P[e, me, P_ON] != 0, P[e, 1 - me, P_ON] != 0
+    _fighter_block(O, e, 0, F, f, sign, mp_on)
+    _fighter_block(O, e, 32, F, o, sign, op_on)
+    back_wall = F[e, f, X] if sign > 0 else _SW - F[e, f, X]
+    O[e, 64] = (F[e, o, X] - F[e, f, X]) * sign / _W
+    O[e, 65] = (F[e, o, Y] - F[e, f, Y]) / _MAX_JUMP
+    O[e, 66] = max(abs(F[e, o, X] - F[e, f, X]) - 2 * _HW, 0) / _W
+    O[e, 67] = 0.0 if not mp_on else (P[e, me, P_X] - F[e, f, X]) * sign / _W
+    O[e, 68] = 1.0 if op_on else 0.0
+    O[e, 69] = 0.0 if not op_on else (P[e, 1 - me, P_X] - F[e, f, X]) * sign / _W
+    O[e, 70] = 0.0 if not op_on else P[e, 1 - me, P_VX] * sign / _PSPEED
+    O[e, 71] = 1.0 - G[e, G_TICK] / round_ticks
+    O[e, 72] = (F[e, f, HEALTH] - F[e, o, HEALTH]) / _MAX_HEALTH
+    O[e, 73] = float(sign)
+    O[e, 74] = (back_wall - _HW) / _W
+    O[e, 75] = min(max((_busy(F, e, o) - _busy(F, e, f)) / 30.0, -1.0), 1.0)
 
 
 # ---- the batched decision step ----------------------------------------------------------------------
@@ -540,40 +545,38 @@ def step_batch(F, P, G, round_ticks, frame_skip, inputs, me, restart, reward, te
     ``terminated`` and both fighters' observations: ``obs_me[i]`` of fighter ``me[i]``, ``obs_other[i]``
     of the other.
     """
-    n = F.shape[0]
-    for i in range(n):
-        fs, ps, g = F[i], P[i], G[i]
-        m = me[i]
-        if restart[i]:
-            reset_round(fs, ps, g)
-            reward[i] = 0.0
-            terminated[i] = False
+    for e in range(F.shape[0]):
+        m = me[e]
+        if restart[e]:
+            reset_round(F, P, G, e)
+            reward[e] = 0.0
+            terminated[e] = False
         else:
-            before = fs[0, HEALTH] - fs[1, HEALTH]
+            before = F[e, 0, HEALTH] - F[e, 1, HEALTH]
             if m == 0:
-                s0, b0, s1, b1 = inputs[i, 0, 0], inputs[i, 0, 1], inputs[i, 1, 0], inputs[i, 1, 1]
+                s0, b0, s1, b1 = inputs[e, 0, 0], inputs[e, 0, 1], inputs[e, 1, 0], inputs[e, 1, 1]
             else:
-                s0, b0, s1, b1 = inputs[i, 1, 0], inputs[i, 1, 1], inputs[i, 0, 0], inputs[i, 0, 1]
+                s0, b0, s1, b1 = inputs[e, 1, 0], inputs[e, 1, 1], inputs[e, 0, 0], inputs[e, 0, 1]
             for _ in range(frame_skip):
-                advance(fs, ps, g, round_ticks, s0, b0, s1, b1)
-                if g[G_OVER] != 0:
+                advance(F, P, G, e, round_ticks, s0, b0, s1, b1)
+                if G[e, G_OVER] != 0:
                     break
             # fighter 0's reward, then negated for fighter 1 (envs.duel.step's contract, -0.0 included)
-            r = (fs[0, HEALTH] - fs[1, HEALTH] - before) / _MAX_HEALTH
-            over = g[G_OVER] != 0
-            if over and g[G_WINNER] >= 0:
-                r += 1.0 if g[G_WINNER] == 0 else -1.0
-            reward[i] = r if m == 0 else -r
-            terminated[i] = over
-        observe(obs_me[i], fs, ps, g, round_ticks, m)
-        observe(obs_other[i], fs, ps, g, round_ticks, 1 - m)
+            r = (F[e, 0, HEALTH] - F[e, 1, HEALTH] - before) / _MAX_HEALTH
+            over = G[e, G_OVER] != 0
+            if over and G[e, G_WINNER] >= 0:
+                r += 1.0 if G[e, G_WINNER] == 0 else -1.0
+            reward[e] = r if m == 0 else -r
+            terminated[e] = over
+        observe(obs_me, F, P, G, e, round_ticks, m)
+        observe(obs_other, F, P, G, e, round_ticks, 1 - m)
 
 
 @_jit
 def observe_batch(F, P, G, round_ticks, me, obs_me, obs_other):
-    for i in range(F.shape[0]):
-        observe(obs_me[i], F[i], P[i], G[i], round_ticks, me[i])
-        observe(obs_other[i], F[i], P[i], G[i], round_ticks, 1 - me[i])
+    for e in range(F.shape[0]):
+        observe(obs_me, F, P, G, e, round_ticks, me[e])
+        observe(obs_other, F, P, G, e, round_ticks, 1 - me[e])
 
 
 # ---- conversion to and from the reference state ------------------------------------------------------
