@@ -19,8 +19,8 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 import envs  # noqa: F401  (registers the ids)
-from agents.character.arena import match
-from agents.character.batched import BatchedScripted, _mt_seed, _random, _randrange36, make_batched_opponent
+from agents.character.arena import match, play_round
+from agents.character.batched import BatchedScripted, _mt_seed, _random, _randrange36, match_batched
 from agents.character.scripted import make_scripted
 from envs.duel import kernels, rules
 from envs.duel.env import observe
@@ -186,32 +186,37 @@ def test_round_i_plays_like_the_single_env_seeded_s_plus_i(spec, kwargs):
     assert ends >= 2  # the comparison went through autoresets
 
 
-def batched_match(spec_a: str, spec_b: str, rounds: int, seed: int = 0) -> tuple[int, int]:
-    """Rounds of A against B in the two-player form, A on the left in even rounds and on the right in
-    odd ones (as arena.match alternates). Returns A's wins and B's wins."""
-    env = DuelVectorEnv(num_envs=rounds, opponent=None)
-    a, b = make_batched_opponent(spec_a), make_batched_opponent(spec_b)
-    for x in (a, b):
-        x.bind(rounds, env.frame_skip)
-    obs, _ = env.reset(seed=seed)
-    idx, nan = np.arange(rounds), np.full(rounds, np.nan)
-    a.reset_envs(idx, env._rngs, nan)
-    b.reset_envs(idx, env._rngs, nan)
-    a_side = idx % 2
-    act = np.zeros((rounds, 2, 2), dtype=np.int64)
-    out_a, out_b = np.zeros((rounds, 2), np.int64), np.zeros((rounds, 2), np.int64)
-    live = np.ones(rounds, dtype=bool)
-    winner = np.full(rounds, -2)
-    while live.any():
-        a.act(np.ascontiguousarray(obs[idx, a_side]), live, out_a)
-        b.act(np.ascontiguousarray(obs[idx, 1 - a_side]), live, out_b)
-        act[idx, a_side], act[idx, 1 - a_side] = out_a, out_b
-        obs, _, terminated, _, info = env.step(act)
-        ended = terminated & live
-        if ended.any():
-            winner[ended] = info["winner"][ended]
-        live &= ~terminated
-    return int(np.sum(winner == a_side)), int(np.sum((winner >= 0) & (winner != a_side)))
+class _Played:
+    """A fighter already reset (so play_round's reset does not redraw its seed)."""
+
+    def __init__(self, fighter):
+        self.fighter = fighter
+
+    def predict(self, observation, *args, **kwargs):
+        return self.fighter.predict(observation)
+
+
+def test_match_batched_plays_each_round_like_the_single_fighters():
+    spec_a, spec_b, rounds, seed = "scripted:zoner-hard", "scripted:rushdown", 6, 3
+    got = match_batched(spec_a, spec_b, rounds, seed=seed, round_seconds=20)
+    wins = losses = draws = ticks = 0
+    for i in range(rounds):  # round i: both fighters seeded from generator seed + i, A first
+        rng = np.random.default_rng(seed + i)
+        a = make_scripted(spec_a.partition(":")[2], rng=rng)
+        b = make_scripted(spec_b.partition(":")[2], rng=rng)
+        a.reset()
+        b.reset()
+        a_left = i % 2 == 0
+        pair = (_Played(a), _Played(b)) if a_left else (_Played(b), _Played(a))
+        winner, t = play_round(*pair, round_seconds=20)
+        ticks += t
+        if winner is None:
+            draws += 1
+        elif (winner == 0) == a_left:
+            wins += 1
+        else:
+            losses += 1
+    assert got == {"wins": wins, "losses": losses, "draws": draws, "mean_ticks": ticks / rounds}
 
 
 @pytest.mark.slow
@@ -221,11 +226,12 @@ def test_scripted_win_rates_match_the_single_env(spec_a, spec_b):
     rounds = 200
     single = match(lambda rng: make_scripted(spec_a.partition(":")[2], rng=rng),
                    lambda rng: make_scripted(spec_b.partition(":")[2], rng=rng), rounds, seed=5)
-    wins_a, _ = batched_match(spec_a, spec_b, 1000, seed=5)
-    p = wins_a / 1000
+    batched = match_batched(spec_a, spec_b, 1000, seed=5)
+    assert batched["wins"] + batched["losses"] + batched["draws"] == 1000
+    p = batched["wins"] / 1000
     # the single env's 200-round count lies in the 99.9% binomial interval around the batched rate
     half = 3.29 * math.sqrt(rounds * p * (1 - p)) + 1
-    assert abs(single["wins"] - rounds * p) <= half, (single, p)
+    assert abs(single["wins"] - rounds * p) <= half, (single, batched)
 
 
 # ---- autoreset, seeding, spaces, info ---------------------------------------------------------------------

@@ -393,6 +393,39 @@ _VALID = (f"scripted:{'|'.join(PRESETS)}|{'|'.join(STYLES[1:])}|STYLE-PRESET|0..
           "external (two-player), or a batched opponent object")
 
 
+def match_batched(spec_a: Any, spec_b: Any, rounds: int, seed: int = 0, **kwargs) -> dict:
+    """``rounds`` rounds of A against B at once, in the two-player form (``arena.match``'s batched
+    twin): A plays the left fighter in even rounds and the right one in odd rounds; each side's
+    opponent draws from round i's generator (seed + i), A's first. ``kwargs`` go to the env
+    (``frame_skip``, ``round_seconds``). Returns A's wins, losses, draws and the mean round length."""
+    env = DuelVectorEnv(num_envs=rounds, opponent=None, **kwargs)
+    a, b = make_batched_opponent(spec_a), make_batched_opponent(spec_b)
+    if a is None or b is None:
+        raise ValueError("match_batched needs two opponents, not the two-player form")
+    for x in (a, b):
+        x.bind(rounds, env.frame_skip)
+    obs, _ = env.reset(seed=seed)
+    idx, nan = np.arange(rounds), np.full(rounds, np.nan)
+    a.reset_envs(idx, env._rngs, nan)
+    b.reset_envs(idx, env._rngs, nan)
+    a_side = idx % 2
+    act = np.zeros((rounds, 2, 2), dtype=np.int64)
+    out_a, out_b = np.zeros((rounds, 2), np.int64), np.zeros((rounds, 2), np.int64)
+    live = np.ones(rounds, dtype=bool)
+    winner, ticks = np.full(rounds, -2), np.zeros(rounds, dtype=np.int64)
+    while live.any():  # finished rounds restart and play on unrecorded until the last one ends
+        a.act(np.ascontiguousarray(obs[idx, a_side]), live, out_a)
+        b.act(np.ascontiguousarray(obs[idx, 1 - a_side]), live, out_b)
+        act[idx, a_side], act[idx, 1 - a_side] = out_a, out_b
+        obs, _, terminated, _, info = env.step(act)
+        ended = terminated & live
+        if ended.any():
+            winner[ended], ticks[ended] = info["winner"][ended], info["tick"][ended]
+        live &= ~terminated
+    return {"wins": int(np.sum(winner == a_side)), "losses": int(np.sum((winner >= 0) & (winner != a_side))),
+            "draws": int(np.sum(winner == -1)), "mean_ticks": float(ticks.mean())}
+
+
 def make_duel_vector_env(num_envs: int = 1, opponent: Any = "scripted:normal", **kwargs) -> DuelVectorEnv:
     """``vector_entry_point`` of ``sandbox/Duel-v0``: ``gym.make_vec("sandbox/Duel-v0", num_envs=N,
     opponent=...)`` lands here, resolves the opponent spec and builds the batched env."""
