@@ -72,8 +72,8 @@ def test_gate_at_exactly_the_threshold_and_pool_growth():
     assert len(league) == 3 and league.snapshots == 1
     assert league.ratings()["snapshot-1"] == main_rating
     assert not league.gate_open() and math.isnan(league.main_win_rate)
-    # draws count a half: 17 wins + 2 draws + 1 loss = 18/20 = 0.9, closed; 18 wins + 2 draws = 0.95, open
-    for s in [1.0] * 17 + [0.5, 0.5, 0.0]:
+    # draws count a half: 1 loss, 2 draws, 17 wins = 18/20 = 0.9, closed; the loss leaves: 0.95, open
+    for s in [0.0, 0.5, 0.5] + [1.0] * 17:
         league.record("snapshot-1", s)
     assert not league.gate_open()
     league.record("snapshot-1", 1.0)
