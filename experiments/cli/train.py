@@ -67,6 +67,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--env-kwarg", action="append", metavar="KEY=VALUE", help="any other env keyword (repeatable)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="hyper",
                    help="override one hyper-parameter of the config (repeatable), e.g. --set learning_rate=1e-3")
+    p.add_argument("--league", action="store_true",
+                   help="duel, --algo ppo-pg: self-play against a league (past selves, every scripted preset and "
+                        "style, exploiters; PFSP sampling, snapshot gate, Elo ladder); league options via --set, "
+                        "e.g. --set gate=0.9 --set window=20 (experiments/train/duel_league.py)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     if train_ghost is not None:
         train_ghost.add_arguments(p.add_argument_group("ghost (sandbox train ghost --demos DIR)"))
@@ -80,9 +84,27 @@ def run(args: argparse.Namespace) -> int:
         from experiments.train import ghost as train_ghost
 
         return train_ghost.run(args)
+    if args.league:
+        return _run_league(args)
     train_run(args.env, args.algo, steps=args.steps, n_envs=args.n_envs, device=args.device, seed=args.seed,
               out=args.out, env_kwargs=_env_options(args), nav_features=args.nav_features, shaping=args.shaping,
               exploring_starts=args.exploring_starts,
               eval_every=args.eval_every, eval_episodes=args.eval_episodes, resume=args.resume,
               progress=not args.quiet, hyper=parse_set(args.hyper))
+    return 0
+
+
+def _run_league(args: argparse.Namespace) -> int:
+    from experiments.train import default_out
+    from experiments.train.duel_league import config_from_cli, train_league
+
+    if env_kind(args.env) != "duel" or args.algo != "ppo-pg":
+        raise ValueError(f"--league trains the duel with ppo-pg (sandbox train duel --algo ppo-pg --league); "
+                         f"got {args.env} --algo {args.algo}")
+    for name in ("opponent", "difficulty", "env_kwarg", "resume"):
+        if getattr(args, name):
+            raise ValueError(f"--{name.replace('_', '-')} does not apply to --league (the league picks the opponents)")
+    cfg = config_from_cli(steps=args.steps, n_envs=args.n_envs, seed=args.seed, device=args.device,
+                          options=parse_set(args.hyper))
+    train_league(cfg, args.out or default_out("duel", "ppo-pg-league"), progress=not args.quiet)
     return 0

@@ -1,0 +1,111 @@
+"""The duel league's plumbing (experiments.train.duel_league): the pool as one batched opponent, the
+result recorder, and a tiny end-to-end league run whose gate, forced low, adds snapshots."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from agents.character.batched import make_batched_opponent
+from envs.duel.vector import DuelVectorEnv
+from experiments.train.duel_league import LeagueConfig, LeagueRecorder, PoolOpponent, PredictOpponent, train_league
+from experiments.train.league import MAIN, League
+
+
+class Constant:
+    """An agent that always presses the same (stick, button)."""
+
+    def __init__(self, stick, button):
+        self.action = (stick, button)
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+        return np.tile(self.action, (len(observation), 1)), None
+
+
+def test_pool_of_one_plays_exactly_like_that_opponent():
+    league = League(self_play=0.0)
+    league.add("scripted:hard", "scripted", make_batched_opponent("scripted:hard"))
+    pooled = DuelVectorEnv(num_envs=6, opponent=PoolOpponent(league, seed=5), round_seconds=2, side="random")
+    direct = DuelVectorEnv(num_envs=6, opponent=make_batched_opponent("scripted:hard"), round_seconds=2,
+                           side="random")
+    rng = np.random.default_rng(0)
+    a, _ = pooled.reset(seed=11)
+    b, _ = direct.reset(seed=11)
+    ends = 0
+    for _ in range(150):  # several rounds each (a 2 s round is 30 decisions)
+        np.testing.assert_array_equal(a, b)
+        act = np.stack([rng.integers(0, 9, 6), rng.integers(0, 4, 6)], axis=1)
+        a, ra, ta, _, _ = pooled.step(act)
+        b, rb, tb, _, _ = direct.step(act)
+        np.testing.assert_array_equal(ra, rb)
+        np.testing.assert_array_equal(ta, tb)
+        ends += int(ta.sum())
+    assert ends >= 12
+
+
+def test_pool_hands_each_member_its_rows():
+    league = League(self_play=0.0)
+    league.add("left", "exploiter", PredictOpponent(Constant(3, 2)))
+    league.add("right", "exploiter", PredictOpponent(Constant(5, 1)))
+    pool = PoolOpponent(league)
+    pool.bind(5, 4)
+    pool.assigned[:] = np.array(["left", "right", "left", "right", "right"], dtype=object)
+    out = np.full((5, 2), -1, dtype=np.int64)
+    active = np.array([True, True, False, True, True])
+    pool.act(np.zeros((5, 76), np.float32), active, out)
+    np.testing.assert_array_equal(out, [[3, 2], [5, 1], [-1, -1], [5, 1], [5, 1]])
+    # reset draws members by PFSP probability: all weight on the one the main agent loses to
+    for _ in range(5):
+        league.record("left", 1.0)
+        league.record("right", 0.0)
+    league.p = 50.0  # x_left = 5.5/6, x_right = 0.5/6: (1/12)^50 against (11/12)^50, practically all "right"
+    pool.reset_envs(np.arange(5), [np.random.default_rng(i) for i in range(5)], np.full(5, np.nan))
+    assert list(pool.assigned) == ["right"] * 5
+    assert pool.counts() == {"right": 5}
+
+
+def test_recorder_books_every_round_with_its_result():
+    league = League(self_play=0.0, k=32)
+    league.add("random", "scripted", make_batched_opponent("random"))
+    pool = PoolOpponent(league)
+    env = LeagueRecorder(DuelVectorEnv(num_envs=8, opponent=pool, round_seconds=1, side="random"), league, pool)
+    env.reset(seed=3)
+    rng = np.random.default_rng(1)
+    counts = {"agent": 0, "opponent": 0, "draw": 0}
+    for _ in range(100):
+        _, _, term, _, info = env.step(np.stack([rng.integers(0, 9, 8), rng.integers(0, 4, 8)], axis=1))
+        for i in np.flatnonzero(term):
+            counts[info["winner"][i]] += 1
+    assert sum(counts.values()) >= 16
+    assert league.games == sum(counts.values())
+    assert league.results[(MAIN, "random")] == [counts["agent"], counts["opponent"], counts["draw"]]
+    assert league.members["random"].games == league.games
+
+
+def test_tiny_league_run_end_to_end_adds_snapshots(tmp_path):
+    pytest.importorskip("nets.ppo")
+    cfg = LeagueConfig(steps=1024, n_envs=8, seed=0, device="cpu", pool="random,scripted:easy", gate=0.0, window=2,
+                       log_every=256, round_seconds=1, hyper={"n_steps": 32, "hidden": [16, 16], "n_epochs": 1})
+    out = train_league(cfg, tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    config = json.loads((run / "config.json").read_text())
+    assert config["league"] is True and config["gate"] == 0.0
+    with open(run / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {"steps", "elo", "elo_fit", "pool", "snapshots", "games"} <= set(rows[0])
+    # the gate (forced to 0 over 2 games) is open after every update that finished two games
+    assert out["snapshots"] >= 1
+    assert int(rows[-1]["pool"]) == 3 + out["snapshots"]  # main, random, scripted:easy, then the snapshots
+    assert int(rows[-1]["games"]) > 0
+    assert (run / "checkpoints" / "snapshot-1.pt").is_file() and (run / "checkpoints" / "final.pt").is_file()
+    assert list((run / "tb" / "sandbox").glob("events.out.tfevents.*"))
+    ladder = json.loads((run / "ladder.json").read_text())
+    assert ladder["ladder"]["random"] == 1000.0
+    assert "snapshot-1" in ladder["opponents"]
+
+
+def test_league_config_rejects_unknown_weighting(tmp_path):
+    with pytest.raises(ValueError, match="valid: hard"):
+        train_league(LeagueConfig(weighting="softest", pool="random"), tmp_path / "never-written")
+    assert not (tmp_path / "never-written").exists()
