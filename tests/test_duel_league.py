@@ -86,7 +86,8 @@ def test_recorder_books_every_round_with_its_result():
 def test_tiny_league_run_end_to_end_adds_snapshots(tmp_path):
     pytest.importorskip("nets.ppo")
     cfg = LeagueConfig(steps=1024, n_envs=8, seed=0, device="cpu", pool="random,scripted:easy", gate=0.0, window=2,
-                       log_every=256, round_seconds=1, hyper={"n_steps": 32, "hidden": [16, 16], "n_epochs": 1})
+                       log_every=256, round_seconds=1, exploiter_every=512, exploiter_steps=256,
+                       hyper={"n_steps": 32, "hidden": [16, 16], "n_epochs": 1})
     out = train_league(cfg, tmp_path / "run", progress=False)
     run = tmp_path / "run"
     config = json.loads((run / "config.json").read_text())
@@ -96,7 +97,10 @@ def test_tiny_league_run_end_to_end_adds_snapshots(tmp_path):
     assert {"steps", "elo", "elo_fit", "pool", "snapshots", "games"} <= set(rows[0])
     # the gate (forced to 0 over 2 games) is open after every update that finished two games
     assert out["snapshots"] >= 1
-    assert int(rows[-1]["pool"]) == 3 + out["snapshots"]  # main, random, scripted:easy, then the snapshots
+    # an exploiter trained against the frozen main agent joins at 512 steps (and at 1024, after the last row)
+    assert out["opponents"]["exploiter-1"]["kind"] == "exploiter"
+    exploiters = sum(o["kind"] == "exploiter" for o in out["opponents"].values())
+    assert len(out["opponents"]) == 3 + out["snapshots"] + exploiters  # main, random, scripted:easy, the rest
     assert int(rows[-1]["games"]) > 0
     assert (run / "checkpoints" / "snapshot-1.pt").is_file() and (run / "checkpoints" / "final.pt").is_file()
     assert list((run / "tb" / "sandbox").glob("events.out.tfevents.*"))
