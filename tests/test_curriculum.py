@@ -1,6 +1,8 @@
 """Curriculum plumbing (agents.meta.curriculum): the director sets each env's next difficulty, on the
 0.05 grid, from a scripted success sequence worked by hand through RuleDirector's update."""
 
+import json
+
 import numpy as np
 import pytest
 from gymnasium import spaces
@@ -107,3 +109,28 @@ def test_the_batched_stealth_env_plays_the_set_difficulty_at_its_next_autoreset(
         env.step(np.zeros(4, np.int64))
     env.step(np.zeros(4, np.int64))
     assert base.unwrapped.episode_difficulty.tolist() == [0.3] * 4  # a loss at 0.5 -> 0.320775 -> 0.30
+
+
+@pytest.mark.slow  # generating each new difficulty's levels takes most of its ~1 min
+def test_curriculum_run_end_to_end_logs_the_difficulty_curve(tmp_path):
+    pytest.importorskip("nets.ppo")
+    pytest.importorskip("envs.stealth.vector")
+    import csv
+
+    from experiments.train.curriculum import CurriculumConfig, train_curriculum
+
+    cfg = CurriculumConfig(steps=1024, n_envs=8, seed=0, device="cpu", bundled="tutorial", bundled_share=0.25,
+                           shaping=False, log_every=256, hyper={"n_steps": 16, "hidden": [16, 16]})
+    out = train_curriculum(cfg, tmp_path / "run", progress=False)
+    with open(tmp_path / "run" / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {"difficulty", "difficulty_min", "difficulty_max", "generated_success", "bundled_success"} <= set(rows[0])
+    # an untrained policy fails: every director lowers its env's difficulty from 0.5, on the 0.05 grid
+    assert out["difficulty_max"] < 0.5
+    for row in rows:
+        for key in ("difficulty_min", "difficulty_max"):
+            assert abs(float(row[key]) / 0.05 - round(float(row[key]) / 0.05)) < 1e-9
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["env_kwargs"]["level"] == ["random"] * 6 + ["tutorial"] * 2
+    assert (tmp_path / "run" / "checkpoints" / "final.pt").is_file()
+    assert (tmp_path / "run" / "plots" / "curriculum.png").is_file()

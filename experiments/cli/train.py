@@ -71,6 +71,10 @@ def add_parser(subparsers) -> None:
                    help="duel, --algo ppo-pg: self-play against a league (past selves, every scripted preset and "
                         "style, exploiters; PFSP sampling, snapshot gate, Elo ladder); league options via --set, "
                         "e.g. --set gate=0.9 --set window=20 (experiments/train/duel_league.py)")
+    p.add_argument("--curriculum", action="store_true",
+                   help="stealth, --algo ppo-pg: generated levels whose difficulty the director picks env by env "
+                        "from recent success (bundled levels mixed in); options via --set, e.g. --set target=0.7 "
+                        "--set bundled_share=0.25 (experiments/train/curriculum.py)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     if train_ghost is not None:
         train_ghost.add_arguments(p.add_argument_group("ghost (sandbox train ghost --demos DIR)"))
@@ -86,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         return train_ghost.run(args)
     if args.league:
         return _run_league(args)
+    if args.curriculum:
+        return _run_curriculum(args)
     train_run(args.env, args.algo, steps=args.steps, n_envs=args.n_envs, device=args.device, seed=args.seed,
               out=args.out, env_kwargs=_env_options(args), nav_features=args.nav_features, shaping=args.shaping,
               exploring_starts=args.exploring_starts,
@@ -107,4 +113,24 @@ def _run_league(args: argparse.Namespace) -> int:
     cfg = config_from_cli(steps=args.steps, n_envs=args.n_envs, seed=args.seed, device=args.device,
                           options=parse_set(args.hyper))
     train_league(cfg, args.out or default_out("duel", "ppo-pg-league"), progress=not args.quiet)
+    return 0
+
+
+def _run_curriculum(args: argparse.Namespace) -> int:
+    from experiments.train import default_out
+    from experiments.train.curriculum import config_from_cli, train_curriculum
+
+    if env_kind(args.env) != "stealth" or args.algo != "ppo-pg":
+        raise ValueError(f"--curriculum trains the stealth grid with ppo-pg (sandbox train stealth --algo ppo-pg "
+                         f"--curriculum); got {args.env} --algo {args.algo}")
+    for name in ("level", "difficulty", "env_kwarg", "resume", "league"):
+        if getattr(args, name):
+            raise ValueError(f"--{name.replace('_', '-')} does not apply to --curriculum (the director picks "
+                             "the levels' difficulty; bundled levels via --set bundled=...)")
+    cfg = config_from_cli(steps=args.steps, n_envs=args.n_envs, seed=args.seed, device=args.device,
+                          options=parse_set(args.hyper), nav_features=args.nav_features, shaping=args.shaping,
+                          exploring_starts=args.exploring_starts)
+    if args.obs_mode is not None:
+        cfg.obs_mode = args.obs_mode
+    train_curriculum(cfg, args.out or default_out("stealth", "ppo-pg-curriculum"), progress=not args.quiet)
     return 0
