@@ -29,6 +29,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--frame-skip", type=int, default=c.frame_skip, help="ticks per decision (default: %(default)s)")
     p.add_argument("--round-seconds", type=float, default=c.round_seconds, help="seconds per round (%(default)s)")
     p.add_argument("--name", default=c.name, help="player name for the metadata (default: the player spec)")
+    p.add_argument("--force", action="store_true", help="write into an --out that is not a demo folder")
     p.set_defaults(run=run)
 
 
@@ -36,7 +37,8 @@ def run(args) -> int:
     from experiments.play.record import record_rounds
 
     cfg = RecordConfig(game=args.game, player=args.player, vs=args.vs, rounds=args.rounds, out=args.out,
-                       seed=args.seed, frame_skip=args.frame_skip, round_seconds=args.round_seconds, name=args.name)
+                       seed=args.seed, frame_skip=args.frame_skip, round_seconds=args.round_seconds, name=args.name,
+                       force=args.force)
     written = record_rounds(cfg)
     print(f"recorded {len(written)} round(s) in {cfg.out}")
     return 0

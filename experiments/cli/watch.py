@@ -20,6 +20,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed of the first round")
     p.add_argument("--director", default="none", choices=DIRECTORS, help="who sets the difficulty between rounds")
     p.add_argument("--record", default=None, metavar="FILE", help="record to FILE.gif or FILE.mp4")
+    p.add_argument("--force", action="store_true", help="replace an existing --record file")
     p.add_argument("--seconds", type=float, default=None, help="stop after T seconds")
     p.add_argument("--round-seconds", type=float, default=None, help="duel: length of a round in seconds")
     p.set_defaults(run=run)
@@ -38,4 +39,4 @@ def run(args) -> int:
 
     return watch(Config(game=args.game, p1=args.p1, p2=args.p2, level=args.level, rounds=args.rounds,
                         speed=args.speed, seed=args.seed, director=args.director, record=args.record,
-                        seconds=args.seconds, round_seconds=args.round_seconds))
+                        seconds=args.seconds, round_seconds=args.round_seconds, force=args.force))
