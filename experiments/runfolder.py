@@ -77,11 +77,13 @@ def _describe(names: list[str]) -> str:
 
 
 def claim_folder(folder: str | os.PathLike, writer: str, *, resume: bool = False, force: bool = False,
-                 rerun: bool = False, adopt: Iterable[str] = ()) -> dict:
+                 rerun: bool = False, adopt: Iterable[str] = (), create: bool = True) -> dict:
     """Make ``folder`` the output folder of ``writer`` or raise :class:`RunFolderError` (rules in the module
     docstring). Returns ``{"takeover": bool, "marker": previous marker or None}``: ``takeover`` is True when
     an incomplete run of the same writer is being started again. ``resume`` accepts a folder of the same
-    writer, or an unmarked one (written before markers existed): the caller then checks its files."""
+    writer, or an unmarked one (written before markers existed): the caller then checks its files. With
+    ``create=False`` the folder is only checked (the writer creates and marks it later, once its input is
+    known to be good)."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise RunFolderError(f"{folder} is a file, not a folder; choose another --out")
@@ -109,6 +111,8 @@ def claim_folder(folder: str | os.PathLike, writer: str, *, resume: bool = False
             raise RunFolderError(f"{folder} is not empty ({_describe(names)}) and was not created by sandbox {writer}; "
                                  "choose another --out, or pass --force to write into it (files of the same "
                                  "name are replaced)")
+    if not create:
+        return {"takeover": takeover, "marker": marker}
     folder.mkdir(parents=True, exist_ok=True)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise RunFolderError(f"{folder}: permission denied (the folder is not writable); choose another --out")

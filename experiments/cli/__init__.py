@@ -49,11 +49,22 @@ def add_force(parser) -> None:
 
 
 def _claiming_out(writer: str, run_target):
+    """``run_target`` behind the folder check of ``writer``; the folder is marked as the writer's once the
+    target has created it (complete when it returned, incomplete when it raised)."""
     def run(args):
-        from experiments.runfolder import claim_folder
+        from pathlib import Path
 
-        claim_folder(args.out, writer, rerun=True, force=args.force)
-        return run_target(args)
+        from experiments.runfolder import claim_folder, set_status
+
+        claim_folder(args.out, writer, rerun=True, force=args.force, create=False)
+        done = False
+        try:
+            result = run_target(args)
+            done = True
+            return result
+        finally:
+            if Path(args.out).is_dir():
+                set_status(args.out, "complete" if done else "incomplete", writer)
 
     return run
 
