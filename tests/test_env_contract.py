@@ -138,7 +138,7 @@ def test_npz_header_claiming_1e11_rows_is_refused_before_loading(tmp_path):
 
 @pytest.fixture(scope="module")
 def one_round(tmp_path_factory):
-    from experiments.record import RecordConfig, record_rounds
+    from experiments.play.record import RecordConfig, record_rounds
 
     out = tmp_path_factory.mktemp("demos") / "r"
     record_rounds(RecordConfig(player="scripted:rushdown", vs="scripted:easy", rounds=1, out=str(out), seed=3,

@@ -133,7 +133,6 @@ class StealthEnv(gym.Env):
         self._use_level(self.level)
         self.cell, self.phase, self.steps = self.world.start, 0, 0  # reset() sets them again
         self.caught = self.at_goal = False
-        self._over = False
 
     # -- level tables ------------------------------------------------------------------------
 
@@ -177,7 +176,6 @@ class StealthEnv(gym.Env):
         self.cell, self.phase = self._start_state(options or {})
         self.steps = 0
         self.caught = self.at_goal = False
-        self._over = False
         if self.render_mode == "human":
             self.render()
         return self._obs(), self._info(slipped=False)
@@ -210,7 +208,7 @@ class StealthEnv(gym.Env):
         return r * w + c, int(phase)
 
     def step(self, action):
-        if self._over:
+        if self.caught or self.at_goal or self.steps >= self.max_steps:  # the state says the episode ended
             raise RuntimeError(episode_over_message("sandbox/Stealth-v0"))
         action = discrete_action(  # Python and numpy integers; not floats or strings
             action, len(Action), "sandbox/Stealth-v0", "integers 0..4 (0 stay, 1 north, 2 south, 3 east, 4 west)"
@@ -230,7 +228,6 @@ class StealthEnv(gym.Env):
         reward = float(rules.step_reward(self.rewards, self.caught, self.at_goal))
         terminated = self.caught or self.at_goal
         truncated = not terminated and self.steps >= self.max_steps
-        self._over = terminated or truncated
         if self.render_mode == "human":
             self.render()
         return self._obs(), reward, terminated, truncated, self._info(slipped=direction != action)
