@@ -194,6 +194,9 @@ def run(args: argparse.Namespace) -> int:
     demos = getattr(args, "demos", None)
     if not demos:
         raise ValueError("sandbox train ghost needs --demos DIR (record some with `sandbox record duel`)")
+    from experiments.train.trainers import check_run_numbers
+
+    check_run_numbers(seed=getattr(args, "seed", None))
     cfg = config_from_args(args)
     out = getattr(args, "out", None) or str(Path("runs") / f"ghost-{Path(demos[0]).name or 'demos'}")
     train_ghost_run(demos, cfg, out, device=getattr(args, "device", "auto") or "auto",
