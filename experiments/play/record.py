@@ -30,6 +30,8 @@ class RecordConfig:
     frame_skip: int = 4  # ticks per decision (the ghost acts at this rate)
     round_seconds: float = 60.0  # length of a round
     name: str = ""  # player name stored in the metadata (default: the player spec)
+    input: str = "auto"  # a human player's input: auto (keyboard and pad), keyboard or pad
+    controls: str | None = None  # TOML file remapping keys and pad buttons
     force: bool = False  # write into an --out that is not a demo folder (files of the same name are replaced)
 
 
@@ -38,10 +40,12 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
     import numpy as np
 
     from agents import make_agent
+    from envs.duel.controls import use_controls_file, with_input
     from envs.duel.env import DuelEnv
     from nets.imitation import demo_metadata, next_round_index, round_path, save_round
 
-    human = cfg.player == "human"
+    use_controls_file(cfg.controls)  # a bad controls file fails first, with its one line
+    human = cfg.player.partition(":")[0] == "human"
     if cfg.rounds < 1:
         raise ValueError(f"--rounds must be >= 1; got {cfg.rounds}")
     if cfg.frame_skip < 1 or not cfg.round_seconds > 0:
@@ -56,7 +60,7 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
             raise CliError("--player human needs a display for the game window (DISPLAY is unset or "
                            "SDL_VIDEODRIVER is dummy); record a scripted player headless with --player "
                            "scripted:rushdown, or run on a desktop")
-    opponents = [s.strip() for s in cfg.vs.split(",") if s.strip()]
+    opponents = [with_input(s.strip(), cfg.input) for s in cfg.vs.split(",") if s.strip()]
     if not opponents:
         raise ValueError("--vs needs at least one opponent spec")
     out = Path(cfg.out)
@@ -69,8 +73,9 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
                     render_mode="human" if human else None) for spec in opponents]
     seeds = np.random.SeedSequence(cfg.seed)
     player_rng = np.random.default_rng(seeds.spawn(1)[0])
-    player = make_agent(cfg.player, action_space=envs[0].action_space, observation_space=envs[0].observation_space,
-                        rng=player_rng, frame_skip=cfg.frame_skip, player=1)
+    player = make_agent(with_input(cfg.player, cfg.input), action_space=envs[0].action_space,
+                        observation_space=envs[0].observation_space, rng=player_rng, frame_skip=cfg.frame_skip,
+                        player=1)
     round_seeds = seeds.generate_state(cfg.rounds, np.uint32)
     name = cfg.name or cfg.player
     written: list[Path] = []
@@ -97,9 +102,12 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
             # ---- save it at once (atomic)
             winner = {"agent": "player", "opponent": "opponent"}.get(info["winner"], "draw")
             path = round_path(out, start + i)
+            extra = {}
+            if hasattr(player, "presses"):  # a human: the button presses read, and those that came out
+                extra = {"presses": int(player.presses), "presses_out": int(player.out)}
             meta = demo_metadata(player=name, opponent=env.opponent_spec, frame_skip=cfg.frame_skip,
                                  round_seconds=cfg.round_seconds, steps=len(act_buf), player_spec=cfg.player,
-                                 winner=winner, seed=int(round_seeds[i]))
+                                 winner=winner, seed=int(round_seeds[i]), **extra)
             save_round(path, np.stack(obs_buf), np.stack(act_buf), np.asarray(rew_buf),
                        opponent=env.opponent_spec, winner=winner,
                        final_health=(info["agent_health"], info["opponent_health"]), meta=meta)
