@@ -1,15 +1,6 @@
-"""Recording rounds of a player (you at the keyboard, or a scripted style) as demos.
-
-    sandbox record duel --vs scripted:normal --rounds 10 --out demos/me/                 (you, in the window)
-    sandbox record duel --player scripted:zoner --vs scripted:easy,scripted:hard --rounds 50 --out demos/zoner/
-
-Each finished round is written at once as ``round_NNNN.npz`` + ``round_NNNN.json`` (format in
-:mod:`nets.imitation`), atomically: Ctrl-C or a crash loses at most the round being played and never
-leaves a half-written file. Rounds already in the folder are kept and numbering continues after them.
-``--vs`` may list several opponents separated by commas; the rounds cycle through them. The human
-player needs a display; keys: arrows for the stick, Z / X / C for light / heavy / special, Esc stops
-(the round in progress is not saved).
-"""
+"""Recording rounds of a player (you at the keyboard, or a scripted style) as ghost demos: one
+``round_NNNN.npz`` + ``.json`` per finished round, written atomically (``sandbox record``; see
+:mod:`experiments.cli.record` for the command and its options)."""
 
 from __future__ import annotations
 
