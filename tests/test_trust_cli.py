@@ -64,6 +64,8 @@ def test_view_range_inf_is_one_line(tmp_path, capsys, value):
     (["--set", "n_steps=0"], ["--set: bad hyper-parameters"]),
     (["--envs", "100000"], ["--envs must be in [1, 256]; got 100000"]),
     (["--envs", "64", "--set", "n_steps=100000"], ["GiB of buffer; the limit is"]),
+    (["--steps", "10000000000", "--eval-every", "1"], ["10000000000 evaluations; the limit is 10000"]),
+    (["--steps", "10000000001"], ["--steps must be in [1, 10000000000]"]),
 ])
 def test_bad_training_input_is_one_line(tmp_path, capsys, extra, words):
     out = tmp_path / "run"

@@ -206,6 +206,7 @@ RUN_KEYS_TYPES = {"env": str, "algo": str, "seed": int, "steps": int, "n_envs": 
                   "eval_episodes": int, "env_kwargs": dict, "hyper": dict}
 MAX_STEPS = 10**10  # env steps of one run
 MAX_ENVS = 256  # parallel envs of one run (each subprocess holds its own env and Python)
+MAX_EVALS = 10_000  # evaluations of one run (steps / eval_every): rows of metrics.csv, rewritten at each
 
 
 def check_run_numbers(*, seed=None, steps=None, n_envs=None) -> None:
@@ -356,6 +357,10 @@ def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | No
         check_memory(algo, config, probe.observation_space)
     finally:
         probe.close()
+    evaluations = int(config["steps"]) // max(int(config["eval_every"]), 1)
+    if evaluations > MAX_EVALS:
+        raise ValueError(f"--steps {config['steps']} / --eval-every {config['eval_every']} = {evaluations} "
+                         f"evaluations; the limit is {MAX_EVALS}: evaluate less often")
     if resume_from is None:
         claim_folder(run_dir, "train", force=force)
     config["device"] = str(dev)
