@@ -410,6 +410,7 @@ ELL_MAX_PADDING = 1.5  # ell when S*A*K_max <= this * nnz
 BLOCK = 16_384  # states per block of a threaded sweep (the unit of Gauss-Seidel locality when threaded)
 LAYOUTS = ("auto", "ell", "csr")
 ORDERS = ("auto", "jacobi", "gauss-seidel")
+AUTO_ORDER_TRIAL = 16  # value iteration, order="auto": Gauss-Seidel sweeps before deciding whether it pays
 
 
 def _sweep_ell(idx, prob, R, gamma, V, out, policy, block, stats):  # pragma: no cover - compiled
@@ -1055,7 +1056,7 @@ def value_iteration(
     device=None,
     kernel: str = "auto",
     layout: str = "auto",
-    order: str = "jacobi",
+    order: str = "auto",
     dead_ends: bool = True,
     V0=None,
 ) -> Solution:
@@ -1077,6 +1078,13 @@ def value_iteration(
     Gauss-Seidel change says a Jacobi check could pass, the next sweep is a Jacobi backup with the
     MacQueen rule above; whichever rule fires first, its bound is the one reported.
 
+    order="auto" (the default): Gauss-Seidel where the numba kernels run, for AUTO_ORDER_TRIAL
+    sweeps; if by then its change has not shrunk faster than gamma^2 per sweep (a Gauss-Seidel sweep
+    costs up to two Jacobi sweeps, whose MacQueen rule gains about gamma per sweep), Jacobi from then
+    on. The choice depends only on the residuals, never on timing, so results are reproducible.
+    Gauss-Seidel wins where values flow along chains of states in index order (the stealth MDP:
+    15 sweeps instead of 153 on fortress); on MDPs that mix quickly it gains little per sweep.
+
     ``dead_ends`` (default on): states whose future reward is constant under the greedy policy get
     their value in closed form (:class:`_DeadEnds`); the stopping rules are unchanged.
 
@@ -1092,14 +1100,16 @@ def value_iteration(
         device: None for numpy; "auto", "cpu" or "cuda" to run on torch sparse tensors.
         kernel: numpy sweep kernel, "auto" (numba when installed), "numba" or "scipy".
         layout: numba transition layout, "auto", "ell" (fixed width) or "csr" (:func:`choose_layout`).
-        order: "jacobi", "gauss-seidel" (numba only) or "auto" (Gauss-Seidel where available).
+        order: "jacobi", "gauss-seidel" (numba only) or "auto" (see above).
         dead_ends: solve constant-reward futures of the greedy policy in closed form.
         V0: optional initial values (S,); by default the lower bound min(0, min R)/(1 - gamma)
             (0 on terminal states; zeros for gamma = 1).
     """
     t0 = time.perf_counter()
     ops, cap = _setup(mdp, tol, max_iter, device, kernel, layout)
+    trial = order == "auto"
     order = _resolve_order(order, ops)
+    trial = trial and order == "gauss-seidel"
     gamma = mdp.gamma
     V = _lower_bound(mdp, ops) if V0 is None else _initial(ops, V0, mdp)
     jumps = _DeadEnds(ops, gamma, dead_ends)
@@ -1110,6 +1120,11 @@ def value_iteration(
     c = gamma / (1.0 - gamma) if gamma < 1.0 else math.inf
     method = "value_iteration" if order == "jacobi" else "value_iteration (gauss-seidel)"
     for k in range(1, cap + 1):
+        if trial and k == AUTO_ORDER_TRIAL + 1:
+            half = AUTO_ORDER_TRIAL // 2
+            early, late = residuals[half - 1], residuals[-1]
+            if early > 0 and (late / early) ** (1.0 / half) > gamma**2:
+                order, jacobi_next, method = "jacobi", True, "value_iteration (gauss-seidel, then jacobi)"
         if jacobi_next:
             V_new, policy, d_max, d_min = ops.sweep(V, out)
             stop, V_out, bound = _stopping_rule(gamma, tol, d_max, d_min, V_new, residuals)
@@ -1145,7 +1160,7 @@ def modified_policy_iteration(
     device=None,
     kernel: str = "auto",
     layout: str = "auto",
-    order: str = "auto",
+    order: str = "jacobi",
     dead_ends: bool = True,
 ) -> Solution:
     """Modified policy iteration (Puterman, section 6.5), to max|V - V*| <= tol.
@@ -1159,8 +1174,10 @@ def modified_policy_iteration(
     change, max - min of T_pi V - V, falls to AUTO_K_RATIO times the span of the last TV - V (the
     part of the error that the next improvement step cannot remove by a constant), at most
     AUTO_K_MAX sweeps. k = 0 is value iteration; k -> inf approaches policy iteration.
-    order: the partial-evaluation sweeps' order, "jacobi" or "gauss-seidel" (in place, alternating
-    direction; numba only); "auto" is Gauss-Seidel where available. The full backup is always Jacobi.
+    order: the partial-evaluation sweeps' order, "jacobi" (the default) or "gauss-seidel" (in place,
+    alternating direction; numba only; "auto" is Gauss-Seidel where available). The full backup is
+    always Jacobi. On the benchmark MDP a Gauss-Seidel sweep costs about twice a Jacobi one and saves
+    fewer sweeps than that, so Jacobi is the default.
     dead_ends: see :class:`_DeadEnds`.
 
     gamma = 1: stops when max|TV - V| < tol (a heuristic; ``error_bound`` is nan).
