@@ -409,8 +409,10 @@ def _default_max_iter(mdp: TabularMDP, tol: float) -> int:
 # max, the argmax and the extremes of the change (for the stopping rule) into the one pass. The
 # partial-evaluation operator T_pi is the same kernel on the policy's rows with one action.
 
-# Threads (numba prange over blocks of states) only from this many stored entries: on the shared 2-core
-# machine a threaded sweep lost at 2.3M nonzeros (12.9 vs 7.4 ms), tied at 9.2M and won at 23M.
+# Threads (numba prange over blocks of states) only from this many stored entries. On the shared 2-core
+# machine (ell layout, one full sweep): at load 9, 2.3M nonzeros 12.9 ms threaded vs 7.4 serial, 9.2M
+# 80 vs 84; at 23M, 36 vs 48 ms at load 1.5 but 187 vs 174 ms at load 9.6. Threads pay only on large
+# MDPs, and only when the second core is free.
 PARALLEL_MIN_NNZ = 5_000_000
 ELL_MAX_PADDING = 1.5  # ell when S*A*K_max <= this * nnz
 BLOCK = 16_384  # states per block of a threaded sweep (the unit of Gauss-Seidel locality when threaded)
