@@ -23,6 +23,7 @@ class RecordConfig:
     name: str = ""  # player name stored in the metadata (default: the player spec)
     input: str = "auto"  # a human player's input: auto (keyboard and pad), keyboard or pad
     controls: str | None = None  # TOML file remapping keys and pad buttons
+    force: bool = False  # write into an --out that is not a demo folder (files of the same name are replaced)
 
 
 def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
@@ -54,7 +55,10 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
     if not opponents:
         raise ValueError("--vs needs at least one opponent spec")
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from experiments.runfolder import claim_folder
+
+    # a demo folder (or a new one) only: rounds are appended; demo folders from before markers are adopted
+    claim_folder(out, "record", rerun=True, force=cfg.force, adopt=("round_*.npz", "round_*.json", ".*"))
     # ---- setup: one env per opponent (built up front, so a bad spec fails before any round)
     envs = [DuelEnv(opponent=spec, frame_skip=cfg.frame_skip, round_seconds=cfg.round_seconds,
                     render_mode="human" if human else None) for spec in opponents]
