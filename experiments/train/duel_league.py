@@ -260,14 +260,14 @@ def build_league(cfg: LeagueConfig) -> League:
 
 def train_league(cfg: LeagueConfig, out: str | Path, progress: bool = True) -> dict:
     """Train the main agent in the league; returns the league's summary and the run folder."""
+    # ---- setup: the league (its options checked before anything is written), the run folder, the batched
+    # duel with the pool as its opponent, the learner
+    league = build_league(cfg)
     from torch.utils.tensorboard import SummaryWriter
 
     from nets.policy_gradient import load_learner
     from nets.ppo import PPO
 
-    # ---- setup: the league (its options checked before anything is written), the run folder, the batched
-    # duel with the pool as its opponent, the learner
-    league = build_league(cfg)
     run_dir = Path(out)
     if (run_dir / "config.json").exists():
         raise FileExistsError(f"{run_dir} already holds a run; pick another --out")
