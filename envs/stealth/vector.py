@@ -339,6 +339,15 @@ class StealthVectorEnv(VectorEnv):
         return {"tables": self._tables.nbytes() + self._pool_slots.nbytes, "state": state,
                 "obs": self._obs4.nbytes}
 
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        del state["_obs"]  # a view of _obs4: pickling would cut the two apart
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._obs = self._obs4.reshape(self.num_envs, *self.single_observation_space.shape)
+
     def __repr__(self) -> str:
         return f"StealthVectorEnv(num_envs={self.num_envs}, obs_mode={self.obs_mode!r})"
 
