@@ -281,3 +281,47 @@ def test_bad_actions_give_one_clear_line():
         with pytest.raises(ValueError, match=r"0\.\.4") as exc:
             vec.step(bad)
         assert "\n" not in str(exc.value)
+
+
+def test_exploring_starts_exact_after_a_seeded_reset():
+    kwargs = {"obs_mode": "local", "exploring_starts": 0.7, "size": 10}
+    assert check_exact(kwargs, ["random", "tutorial"], n=12, steps=200) == 12
+
+
+def test_exploring_starts_on_autoreset_are_random_safe_cells_at_the_single_envs_rate():
+    n, prob = 3000, 0.4
+    vec = gym.make_vec(ID, num_envs=n, level="crossing", exploring_starts=prob, obs_mode="local")
+    vec.reset()  # unseeded: the batch's own draws, as at every autoreset
+    world = load_level("crossing").world
+    moved = (vec.cell != world.start) | (vec.phase != 0)
+    for cell, phase in zip(vec.cell[moved], vec.phase[moved], strict=True):
+        assert not world.walls[cell] and not world.watched[phase, cell] and cell != world.goal
+    env = gym.make(ID, level="crossing", exploring_starts=prob).unwrapped
+    ref = []
+    for s in range(n):
+        env.reset(seed=s)
+        ref.append(env.cell != world.start or env.phase != 0)
+    sigma = np.sqrt(prob * (1 - prob) / n)
+    assert abs(moved.mean() - prob) < 5 * sigma and abs(np.mean(ref) - prob) < 5 * sigma
+    assert len(np.unique(vec.phase[moved])) == world.period  # every phase is drawn
+    with pytest.raises(ValueError, match="exploring_starts must be a probability"):
+        gym.make_vec(ID, num_envs=2, exploring_starts=1.5)
+
+
+def test_vector_goal_shaping_equals_goal_shaping_in_a_sync_vector_env():
+    from agents.navigation.shaping import GoalShaping, VectorGoalShaping
+
+    levels = ["tutorial", "sentry_hall", "courtyard"]
+    native = VectorGoalShaping(gym.make_vec(ID, num_envs=6, level=levels, obs_mode="local"), gamma=0.9)
+    sync = SyncVectorEnv([lambda i=i: GoalShaping(single(levels[i % 3], obs_mode="local"), gamma=0.9)
+                          for i in range(6)])
+    native.reset(seed=0)
+    sync.reset(seed=0)
+    rng = np.random.default_rng(2)
+    ends = 0
+    for _ in range(300):
+        actions = rng.integers(0, 5, size=6)
+        (_, ra, ta, ua, ia), (_, rb, tb, ub, ib) = native.step(actions), sync.step(actions)
+        assert np.array_equal(ra, rb) and np.array_equal(ta, tb) and np.array_equal(ua, ub)
+        ends += int((ta | ua).sum())
+    assert ends > 10 and not np.array_equal(ia["unshaped_reward"], ra)

@@ -57,6 +57,8 @@ class StealthEnv(gym.Env):
     The player on the level's start cell, the guards at phase 0 of their period.
     ``reset(options={"start": (row, col) | "random", "phase": int | "random"})`` starts elsewhere
     (exploring starts for training; a random start is a floor cell neither the goal nor watched).
+    With ``exploring_starts=p``, each reset without those options starts at a random start and phase
+    with probability ``p`` (a training aid; evaluate with 0).
 
     ## Episode End
     Terminated when the player reaches the goal or is caught; truncated after ``max_steps`` steps.
@@ -78,6 +80,7 @@ class StealthEnv(gym.Env):
     * ``max_steps``: step limit (default: the level's, else ``8 * (H + W)``).
     * ``rewards``: a :class:`Rewards` or a dict with keys ``goal``, ``caught``, ``step``.
     * ``nav_features``: add the navigation AI's three channels (above).
+    * ``exploring_starts``: probability of a random start (above); 0 by default.
     * ``render_mode``: ``"human"``, ``"rgb_array"`` or ``"ansi"``.
 
     ## Version History
@@ -98,6 +101,7 @@ class StealthEnv(gym.Env):
         max_steps: int | None = None,
         rewards: Rewards | dict | None = None,
         nav_features: bool = False,
+        exploring_starts: float = 0.0,
         render_mode: str | None = None,
     ):
         if obs_mode not in OBS_MODES:
@@ -108,6 +112,7 @@ class StealthEnv(gym.Env):
             raise ValueError(f"slip must be a probability in [0, 1], got {slip!r}")
         if local_size < 1 or local_size % 2 == 0:
             raise ValueError(f"local_size must be a positive odd integer, got {local_size!r}")
+        self.exploring_starts = check_exploring_starts(exploring_starts)
         self.set_difficulty(difficulty)
         self.episode_difficulty = self.difficulty
         self.level_pool = level if isinstance(level, str) and level in POOLS else None
@@ -182,7 +187,11 @@ class StealthEnv(gym.Env):
         if self.level_pool is not None:
             index = int(self.np_random.integers(POOL_SIZE))
             self._use_level(pool_level(self.level_pool, self.episode_difficulty, index, self.size))
-        self.cell, self.phase = self._start_state(options or {})
+        options = options or {}
+        if self.exploring_starts > 0.0 and "start" not in options and "phase" not in options:
+            if self.np_random.random() < self.exploring_starts:
+                options = {**options, "start": "random", "phase": "random"}
+        self.cell, self.phase = self._start_state(options)
         self.steps = 0
         self.caught = self.at_goal = False
         if self.render_mode == "human":
@@ -305,6 +314,16 @@ class StealthEnv(gym.Env):
         state = dict(self.__dict__)
         state["_renderer"] = None
         return state
+
+
+def check_exploring_starts(prob) -> float:
+    try:
+        value = float(prob)
+    except (TypeError, ValueError):
+        raise ValueError(f"exploring_starts must be a probability in [0, 1], got {prob!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"exploring_starts must be a probability in [0, 1], got {prob!r}")
+    return value
 
 
 def _check_difficulty(difficulty) -> float:

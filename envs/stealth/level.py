@@ -578,7 +578,7 @@ def pool_level(pool: str, difficulty: float, index: int, size: int = 12) -> Leve
     return _pool_level(pool, float(difficulty), int(index), int(size))
 
 
-@functools.lru_cache(maxsize=2 * POOL_SIZE)
+@functools.lru_cache(maxsize=POOL_SIZE)
 def _pool_level(pool: str, difficulty: float, index: int, size: int) -> Level:
     level = generate_level(difficulty, POOL_SEED_BASE[pool] + index, size=size)
     level.world  # noqa: B018  (compiled once, with the level)

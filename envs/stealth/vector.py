@@ -34,7 +34,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.stealth import features
-from envs.stealth.env import CHANNELS, NAV_CHANNELS, OBS_MODES, _check_difficulty
+from envs.stealth.env import CHANNELS, NAV_CHANNELS, OBS_MODES, _check_difficulty, check_exploring_starts
 from envs.stealth.level import POOL_SIZE, POOLS, Level, bundled_levels, load_level, pool_level
 from envs.stealth.rules import PERPENDICULAR, Action, Rewards
 
@@ -75,6 +75,8 @@ class StealthVectorEnv(VectorEnv):
       returns the buffer itself, which the next ``step`` overwrites.
     * ``obs_dtype``: ``"float32"`` (default, as the single env) or ``"uint8"`` (4x fewer bytes per
       observation; not with ``nav_features``, whose threat channel is a fraction).
+    * ``exploring_starts``: as the single env's: with this probability a reset (and an autoreset) starts
+      at a random phase on a random floor cell that is neither the goal nor watched.
     * ``render_mode``: only ``None``.
 
     ## Infos
@@ -98,6 +100,7 @@ class StealthVectorEnv(VectorEnv):
         max_steps: int | None = None,
         rewards: Rewards | dict | None = None,
         nav_features: bool = False,
+        exploring_starts: float = 0.0,
         render_mode: str | None = None,
         copy: bool = True,
         obs_dtype: str = "float32",
@@ -124,6 +127,7 @@ class StealthVectorEnv(VectorEnv):
                 raise ValueError(f"unknown reward keys {sorted(unknown)}; valid: goal, caught, step")
             rewards = Rewards(**rewards)
         n = self.num_envs = int(num_envs)
+        self.exploring_starts = check_exploring_starts(exploring_starts)
         self.rewards = rewards or Rewards()
         self.obs_mode, self.local_size, self.slip = obs_mode, int(local_size), float(slip)
         self.nav_features, self.size, self.max_steps_arg = bool(nav_features), int(size), max_steps
@@ -200,6 +204,11 @@ class StealthVectorEnv(VectorEnv):
         max_steps = self.max_steps_arg or level.max_steps or 8 * sum(level.shape)
         return self._tables.add(level, max_steps, with_nav=self.nav_features)
 
+    @property
+    def levels(self) -> list[Level]:
+        """The level of each slot (``levels[slot[i]]`` is env ``i``'s); it grows as pools are drawn."""
+        return self._tables.levels
+
     def level(self, i: int) -> Level:
         """The level env ``i`` plays in its current episode."""
         return self._tables.levels[int(self.slot[i])]
@@ -232,14 +241,21 @@ class StealthVectorEnv(VectorEnv):
         return rows
 
     def _reset_envs(self, envs: np.ndarray, rows: np.ndarray, seeds: Sequence[int] | None) -> None:
-        """Start a new episode in ``envs`` (flat indices): level slot, start cell, phase 0. An env playing
-        generated levels draws entry ``j`` of its pool (row ``rows[i]``), as the single env does."""
+        """Start a new episode in ``envs`` (flat indices): level slot, start cell and phase.
+
+        An env playing generated levels draws entry ``j`` of its pool (row ``rows[i]``); with
+        ``exploring_starts`` a coin picks a random start. After ``reset(seed=s)`` env ``i`` makes the
+        single env's draws, in its order, from ``np_random(s + i)`` (a Python loop, at seeded resets
+        only); autoresets draw for all resetting envs at once from the batch's generator."""
         fixed = self._fixed_slot[envs]
         self.slot[envs] = fixed
         drawing = envs[fixed < 0]
+        rngs = None
+        if seeds is not None and (drawing.size or self.exploring_starts > 0.0):
+            rngs = {int(i): seeding.np_random(int(seeds[i]))[0] for i in envs}
         if drawing.size:
-            if seeds is not None:  # as the single env: the first draw of np_random(seed + i)
-                index = np.array([seeding.np_random(int(seeds[i]))[0].integers(POOL_SIZE) for i in drawing])
+            if rngs is not None:
+                index = np.array([rngs[int(i)].integers(POOL_SIZE) for i in drawing], dtype=np.int64)
             else:
                 index = self.np_random.integers(POOL_SIZE, size=drawing.size)
             rows = rows[drawing]
@@ -255,6 +271,49 @@ class StealthVectorEnv(VectorEnv):
         self.cell[envs] = self._tables.start[self.slot[envs]]
         self.phase[envs] = 0
         self.steps[envs] = 0
+        if self.exploring_starts > 0.0:
+            if rngs is not None:
+                for i in envs:
+                    self._seeded_exploring_start(int(i), rngs[int(i)])
+            else:
+                self._exploring_starts(envs)
+
+    def _seeded_exploring_start(self, i: int, rng: np.random.Generator) -> None:
+        """As ``StealthEnv.reset``: the coin, then ``_start_state(start="random", phase="random")``."""
+        if rng.random() < self.exploring_starts:
+            world = self.level(i).world
+            phase = int(rng.integers(world.period))
+            free = ~world.walls & ~world.watched[phase]
+            free[world.goal] = False
+            self.cell[i], self.phase[i] = int(rng.choice(np.flatnonzero(free))), phase
+
+    def _exploring_starts(self, envs: np.ndarray) -> None:
+        """With probability ``exploring_starts`` each of ``envs`` starts at a uniformly random phase and a
+        uniformly random floor cell that is neither the goal nor watched then (rejection sampling: a loop
+        over attempts, not over envs)."""
+        chosen = envs[self.np_random.random(envs.size) < self.exploring_starts]
+        if not chosen.size:
+            return
+        t, pad = self._tables, self.pad
+        slot = self.slot[chosen]
+        height, width = t.height[slot], t.width[slot]
+        phase = self.np_random.integers(0, t.period[slot])
+        cell = np.empty(chosen.size, dtype=np.int64)
+        todo = np.arange(chosen.size)
+        for _ in range(10_000):
+            s = slot[todo]
+            candidate = self.np_random.integers(0, height[todo] * width[todo])
+            row, col = candidate // width[todo] + pad, candidate % width[todo] + pad
+            wp = width[todo] + 2 * pad
+            b = t.bits[t.off_bits[s] + (phase[todo] * (height[todo] + 2 * pad) + row) * wp + col]
+            free = ((b & 1) == 0) & (((b >> 3) & 1) == 0) & (candidate != t.goal[s])
+            cell[todo[free]] = candidate[free]
+            todo = todo[~free]
+            if not todo.size:
+                break
+        else:  # pragma: no cover  (a level with no free cell at some phase)
+            raise ValueError(f"exploring starts: no free cell in level {self.level(int(chosen[todo[0]])).name!r}")
+        self.cell[chosen], self.phase[chosen] = cell, phase
 
     # -- gymnasium API -----------------------------------------------------------------------
 
