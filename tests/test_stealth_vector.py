@@ -323,5 +323,6 @@ def test_vector_goal_shaping_equals_goal_shaping_in_a_sync_vector_env():
         actions = rng.integers(0, 5, size=6)
         (_, ra, ta, ua, ia), (_, rb, tb, ub, ib) = native.step(actions), sync.step(actions)
         assert np.array_equal(ra, rb) and np.array_equal(ta, tb) and np.array_equal(ua, ub)
+        assert np.array_equal(ia["unshaped_reward"], ib["unshaped_reward"])
         ends += int((ta | ua).sum())
     assert ends > 10 and not np.array_equal(ia["unshaped_reward"], ra)
