@@ -213,6 +213,17 @@ class StealthVectorEnv(VectorEnv):
         """The level env ``i`` plays in its current episode."""
         return self._tables.levels[int(self.slot[i])]
 
+    def preload_pools(self) -> int:
+        """Generate and pack every entry of each pool the envs draw from at their current difficulty
+        (lazily, a level is packed on its first draw; this does it all now, e.g. before timing).
+        Returns the number of level slots."""
+        rows = np.unique(self._next_row[self.env_pool >= 0])
+        for row in rows.tolist():
+            pool, difficulty = self._pool_keys[row]
+            for j in np.flatnonzero(self._pool_slots[row] < 0).tolist():
+                self._pool_slots[row, j] = self._add_level(pool_level(POOLS[pool], difficulty, j, self.size))
+        return len(self.levels)
+
     def set_difficulty(self, difficulty: float | Sequence[float], indices=None) -> None:
         """Difficulty of the next generated levels: one value for all envs (or for ``indices``), or one
         value per env. Read by each env's next (auto)reset."""
