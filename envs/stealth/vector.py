@@ -549,12 +549,14 @@ def _is_caught(rule, off_rule, n_cells, cell, phase, next_phase, new, d):
 
 @numba.njit(cache=True, nogil=True)
 def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
-                 t_height, t_width, t_period, t_goal, t_max_steps, t_off_bits, t_off_rule, t_off_move,
-                 t_off_threat, bits, rule, move, threat, perp,
-                 r_step, r_caught, r_goal, local, pad, nav,
-                 obs, rewards, terminated, truncated, caught_out, goal_out, slipped_out):
+                t_height, t_width, t_period, t_goal, t_max_steps, t_off_bits, t_off_rule, t_off_move,
+                t_off_threat, bits, rule, move, threat, perp,
+                r_step, r_caught, r_goal, local, pad, nav,
+                obs, rewards, terminated, truncated, caught_out, goal_out, slipped_out):
     """Step every env not ``resetting`` by its action (the rule of :func:`envs.stealth.rules.transition`),
-    then write every env's observation. One pass over the envs, no allocation."""
+    then write every env's observation; no allocation. Two passes over the envs: the first, with a short
+    loop body, lets the CPU overlap the table look-ups (cache misses) of many envs; the second writes
+    the observations."""
     n = actions.shape[0]
     k = obs.shape[2]
     half = k // 2
@@ -588,6 +590,11 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
             terminated[i] = caught or at_goal
             truncated[i] = (not terminated[i]) and steps[i] >= t_max_steps[s]
             caught_out[i], goal_out[i], slipped_out[i] = caught, at_goal, d != a
+    for i in range(n):
+        s = slot[i]
+        h, w, period = t_height[s], t_width[s], t_period[s]
+        n_cells = h * w
+        off_rule, off_move = t_off_rule[s], t_off_move[s]
         # ---- the observation
         c, p = cell[i], phase[i]
         row, col = c // w, c % w
