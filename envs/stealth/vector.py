@@ -39,6 +39,7 @@ from envs.stealth.level import POOL_SIZE, POOLS, Level, bundled_levels, load_lev
 from envs.stealth.rules import PERPENDICULAR, Action, Rewards
 
 OBS_DTYPES = ("float32", "uint8")
+N_ACTIONS = len(Action)
 _PERP = np.array([[0, 0]] + [list(PERPENDICULAR[a]) for a in list(Action)[1:]], dtype=np.int64)  # (5, 2)
 
 
@@ -195,6 +196,7 @@ class StealthVectorEnv(VectorEnv):
         self._slipped = np.zeros(n, dtype=bool)
         self._uniform = np.zeros(n, dtype=np.float64)
         self._all = np.ones(n, dtype=bool)
+        self._all.flags.writeable = False
         self._resetting = np.ones(n, dtype=bool)
         self._reset_envs(np.arange(n), self._next_row, seeds=None)  # a valid state before the first reset()
 
@@ -354,7 +356,7 @@ class StealthVectorEnv(VectorEnv):
         if actions.shape != (self.num_envs,) or actions.dtype.kind not in "iu":
             raise ValueError(f"actions must be {self.num_envs} integers 0..4, got an array of shape "
                              f"{actions.shape} and dtype {actions.dtype}")
-        if actions.size and (actions.min() < 0 or actions.max() >= len(Action)):
+        if not (0 <= actions.min() and actions.max() < N_ACTIONS):
             raise ValueError("invalid action; valid: integers 0..4 (0 stay, 1 north, 2 south, 3 east, 4 west)")
         resetting = self._autoreset
         if resetting.any():  # next-step autoreset: these envs start a new episode instead of moving
@@ -385,16 +387,12 @@ class StealthVectorEnv(VectorEnv):
         return self._obs.copy() if self.copy else self._obs
 
     def _info(self, ended: np.ndarray | None) -> dict:
-        width = self._tables.width[self.slot]
-        info = {
-            "cell": np.stack([self.cell // width, self.cell % width], axis=1),
-            "phase": self.phase.copy(),
-            "caught": self._caught.copy() if ended is not None else np.zeros(self.num_envs, dtype=bool),
-            "at_goal": self._at_goal.copy() if ended is not None else np.zeros(self.num_envs, dtype=bool),
-            "slipped": self._slipped.copy() if ended is not None else np.zeros(self.num_envs, dtype=bool),
-        }
+        cell = np.empty((self.num_envs, 2), dtype=np.int64)
+        np.divmod(self.cell, self._tables.width[self.slot], out=(cell[:, 0], cell[:, 1]))
+        info = {"cell": cell, "phase": self.phase.copy(), "caught": self._caught.copy(),
+                "at_goal": self._at_goal.copy(), "slipped": self._slipped.copy()}
         for key in list(info):
-            info["_" + key] = self._all
+            info["_" + key] = self._all  # read-only, shared
         if ended is not None:
             info["is_success"] = self._at_goal & ended
             info["_is_success"] = ended
@@ -640,3 +638,4 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
                         if y < 0 or y >= k or x < 0 or x >= k:
                             continue
                     obs[i, 8, y, x] = 1
+
