@@ -175,6 +175,21 @@ def level_list(env_kwargs: dict) -> list[str]:
     return []
 
 
+def held_out_kwargs(env_kwargs: dict) -> dict:
+    """The env keyword arguments of evaluation: stealth's generated training levels (``level="random"``,
+    drawn from the training pool) become the held-out pool (``"heldout"``), whose generator seeds the
+    training pool never uses (see ``envs.stealth.level.POOL_SEED_BASE``)."""
+    level = env_kwargs.get("level")
+    if level == "random":
+        return {**env_kwargs, "level": "heldout"}
+    if isinstance(level, list):
+        return {**env_kwargs, "level": ["heldout" if item == "random" else item for item in level]}
+    if isinstance(level, str) and "," in level:
+        names = [name.strip() for name in level.split(",")]
+        return {**env_kwargs, "level": ",".join("heldout" if name == "random" else name for name in names)}
+    return env_kwargs
+
+
 def check_compatible(algo: str, env) -> None:
     """A clear error when ``algo`` cannot act in ``env``'s action space."""
     from gymnasium import spaces
@@ -309,9 +324,10 @@ class RunTracker:
 
     def env_fn(self):
         cfg = self.config
-        cycled = cycled_kwargs(cfg["env_kwargs"])
+        kwargs = held_out_kwargs(cfg["env_kwargs"])
+        cycled = cycled_kwargs(kwargs)
         count = math.lcm(*(len(v) for v in cycled.values())) if cycled else 1
-        return [lambda i=i: make_env(cfg["env"], cfg["env_kwargs"], cfg["nav_features"], index=i) for i in range(count)]
+        return [lambda i=i: make_env(cfg["env"], kwargs, cfg["nav_features"], index=i) for i in range(count)]
 
     def update(self, steps: int, new_returns) -> None:
         if new_returns:
