@@ -8,8 +8,10 @@ times do not. The load average is printed beside the figures. Prints a table, th
 
 Per row: steps/s (env steps, summed over the batch), the ratio to single CartPole-v1, the time per env
 step, the bytes of observation written per env step, and the memory a batched env holds: its level tables
-(shared by all its envs: the whole pool of generated levels once it is loaded) and, per env, its state and
-observation buffer.
+(shared by all its envs: the whole pool of generated levels once it is loaded, packed tables plus the
+compiled levels) and, per env, its state and observation buffer. The variant rows at the largest size
+take one cost away at a time (the copy of the observations, 3/4 of their bytes, all but 24 of their
+bytes, the cache misses of 4096 different levels), so the table shows what bounds a step.
 
 Run: ``python -m experiments.bench_vector_envs [--seconds 4] [--sizes 1,64,1024,4096]``
 
@@ -60,9 +62,11 @@ VECTOR_BENCHES: list[VectorBench] = [
         name="stealth",
         make=lambda n, **kw: gym.make_vec("sandbox/Stealth-v0", num_envs=n, **{**STEALTH_KWARGS, **kw}),
         single=lambda: gym.make("sandbox/Stealth-v0", **STEALTH_KWARGS),
-        variants=[
+        variants=[  # what bounds a step: the copy, the bytes of observation, the level tables
             ("copy=False", {"copy": False}),
             ("uint8, copy=False", {"copy": False, "obs_dtype": "uint8"}),
+            ("1x1 view, copy=False", {"copy": False, "local_size": 1}),
+            ("one level (tutorial), copy=False", {"copy": False, "level": "tutorial"}),
             ("nav_features", {"nav_features": True}),
         ],
         warm=lambda vec: vec.unwrapped.preload_pools(),
@@ -153,7 +157,7 @@ def native_row(bench: VectorBench, label: str, n: int, kwargs: dict, cfg: Config
     stepper.run(0.3)  # compile (numba) and settle; not counted
     stepper.steps, stepper.seconds = 0, 0.0
     memory = vec.unwrapped.memory_bytes() if hasattr(vec.unwrapped, "memory_bytes") else {}
-    tables = memory.get("tables", float("nan"))
+    tables = memory.get("tables", float("nan")) + memory.get("levels", 0)
     per_env = (memory["state"] + memory["obs"]) / n if memory else float("nan")
     return Row(label, n, stepper, obs_bytes(vec.single_observation_space), tables, per_env)
 

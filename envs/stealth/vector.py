@@ -399,12 +399,19 @@ class StealthVectorEnv(VectorEnv):
         return info
 
     def memory_bytes(self) -> dict[str, int]:
-        """Bytes held: ``tables`` (every level slot), ``state`` (per-env arrays) and ``obs`` (the buffer)."""
+        """Bytes held: ``tables`` (the packed tables of every level slot), ``levels`` (the compiled
+        :class:`Level` worlds those slots came from, shared with the process's pool cache), ``state``
+        (the per-env arrays) and ``obs`` (the observation buffer)."""
+        levels = 0
+        for level in self.levels:
+            world = level.world
+            levels += sum(a.nbytes for a in (world.walls, world.move, world.watched, world.swap,
+                                              world.guard_cells, world.guard_facing)) + level.walls.nbytes
         state = sum(a.nbytes for a in (self.slot, self.cell, self.phase, self.steps, self._autoreset,
                                         self._rewards, self._terminated, self._truncated, self._caught,
                                         self._at_goal, self._slipped, self._uniform, self.difficulty,
                                         self.episode_difficulty, self.env_pool, self._fixed_slot))
-        return {"tables": self._tables.nbytes() + self._pool_slots.nbytes, "state": state,
+        return {"tables": self._tables.nbytes() + self._pool_slots.nbytes, "levels": levels, "state": state,
                 "obs": self._obs4.nbytes}
 
     def __getstate__(self):
