@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ---- report
     cartpole = rows[0].stepper.rate
-    print(f"{'env':<46}{'steps/s':>13}{'x CartPole':>12}{'ns/env-step':>13}{'obs B':>8}{'tables MB':>11}"
+    print(f"{'env':<58}{'steps/s':>13}{'x CartPole':>12}{'ns/env-step':>13}{'obs B':>8}{'tables MB':>11}"
           f"{'B/env':>8}")
     figures: dict = {"load_avg_1_5_15": {"before": [round(x, 2) for x in load_before],
                                          "after": [round(x, 2) for x in load_after]},
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
         rate = row.stepper.rate
         mem = f"{row.memory_per_env:,.0f}" if np.isfinite(row.memory_per_env) else "-"
         tables = f"{row.tables_bytes / 2**20:,.1f}" if np.isfinite(row.tables_bytes) else "-"
-        print(f"{row.label:<46}{rate:>13,.0f}{rate / cartpole:>12.2f}{1e9 / rate:>13,.0f}{row.obs_bytes:>8}"
+        print(f"{row.label:<58}{rate:>13,.0f}{rate / cartpole:>12.2f}{1e9 / rate:>13,.0f}{row.obs_bytes:>8}"
               f"{tables:>11}{mem:>8}")
         figures["rows"][row.label] = {
             "envs": row.envs, "steps_per_s": round(rate, 1), "x_cartpole": round(rate / cartpole, 3),

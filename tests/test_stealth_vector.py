@@ -274,6 +274,13 @@ def test_bad_input_gives_one_clear_line(kwargs, message):
     assert "\n" not in str(exc.value)
 
 
+def test_the_single_env_points_a_level_list_to_make_vec():
+    for level in (["tutorial", "crossing"], "all"):
+        with pytest.raises(ValueError, match="gym.make_vec") as exc:
+            gym.make(ID, level=level)
+        assert "\n" not in str(exc.value)
+
+
 def test_bad_actions_give_one_clear_line():
     vec = gym.make_vec(ID, num_envs=2)
     vec.reset(seed=0)

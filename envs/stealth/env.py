@@ -113,6 +113,9 @@ class StealthEnv(gym.Env):
         if local_size < 1 or local_size % 2 == 0:
             raise ValueError(f"local_size must be a positive odd integer, got {local_size!r}")
         self.exploring_starts = check_exploring_starts(exploring_starts)
+        if isinstance(level, list | tuple) or (isinstance(level, str) and level == "all"):
+            raise ValueError(f"level={level!r} names several levels; one env plays one: pass a list or 'all' "
+                             "to gym.make_vec (env i plays item i mod len), or pick one level")
         self.set_difficulty(difficulty)
         self.episode_difficulty = self.difficulty
         self.level_pool = level if isinstance(level, str) and level in POOLS else None
