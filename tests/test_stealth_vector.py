@@ -240,8 +240,10 @@ def test_copy_flag_and_pickling():
     second = vec.step(np.zeros(4, dtype=np.int64))[0]
     assert second is first  # the buffer itself, overwritten by each step
     vec = gym.make_vec(ID, num_envs=4, level="random", obs_mode="local", slip=0.2)
-    vec.reset(seed=2)
-    vec.step(np.ones(4, dtype=np.int64))
+    first, _ = vec.reset(seed=2)
+    kept = first.copy()
+    second = vec.step(np.ones(4, dtype=np.int64))[0]
+    assert second is not first and np.array_equal(first, kept)  # copy=True: never touched again
     clone = pickle.loads(pickle.dumps(vec))
     rng = np.random.default_rng(0)
     for _ in range(30):

@@ -72,8 +72,9 @@ class StealthVectorEnv(VectorEnv):
       mixes any.
     * ``difficulty``: one value for all envs or a sequence of ``num_envs`` values (per env).
     * ``num_envs``: how many envs.
-    * ``copy``: return a copy of the observation buffer (default, as ``SyncVectorEnv``); ``False``
-      returns the buffer itself, which the next ``step`` overwrites.
+    * ``copy``: return observations the env never touches again (default, as ``SyncVectorEnv``: the
+      kernel fills a new array each step); ``False`` returns one preallocated buffer, which the next
+      ``step`` overwrites (what a trainer that copies the batch into its own rollout buffer wants).
     * ``obs_dtype``: ``"float32"`` (default, as the single env) or ``"uint8"`` (4x fewer bytes per
       observation; not with ``nav_features``, whose threat channel is a fraction).
     * ``exploring_starts``: as the single env's: with this probability a reset (and an autoreset) starts
@@ -372,6 +373,9 @@ class StealthVectorEnv(VectorEnv):
         return (self._observation(), self._rewards.copy(), self._terminated.copy(), self._truncated.copy(), info)
 
     def _run_kernel(self, actions: np.ndarray, resetting: np.ndarray) -> None:
+        if self.copy:  # a fresh array for the kernel to fill (it writes every element): no copy afterwards
+            self._obs4 = np.empty_like(self._obs4)
+            self._obs = self._obs4.reshape(self.num_envs, *self.single_observation_space.shape)
         t = self._tables
         _step_kernel(
             actions, self._uniform, self.slip, resetting, self.slot, self.cell, self.phase, self.steps,
@@ -384,7 +388,7 @@ class StealthVectorEnv(VectorEnv):
         )
 
     def _observation(self) -> np.ndarray:
-        return self._obs.copy() if self.copy else self._obs
+        return self._obs  # with copy=True, a new array each step
 
     def _info(self, ended: np.ndarray | None) -> dict:
         cell = np.empty((self.num_envs, 2), dtype=np.int64)
