@@ -335,3 +335,25 @@ def test_vector_goal_shaping_equals_goal_shaping_in_a_sync_vector_env():
         assert np.array_equal(ia["unshaped_reward"], ib["unshaped_reward"])
         ends += int((ta | ua).sum())
     assert ends > 10 and not np.array_equal(ia["unshaped_reward"], ra)
+
+
+def test_reset_mask_resets_only_those_envs_as_sync_vector_env_does():
+    levels = ["tutorial", "crossing", "courtyard", "sentry_hall"]
+    native = gym.make_vec(ID, num_envs=4, level=levels, obs_mode="local")
+    sync = SyncVectorEnv([lambda i=i: single(levels[i], obs_mode="local") for i in range(4)])
+    native.reset(seed=0)
+    sync.reset(seed=0)
+    actions = np.array([3, 3, 2, 4])
+    for _ in range(3):
+        native.step(actions)
+        sync.step(actions)
+    mask = np.array([True, False, True, False])
+    a, ia = native.reset(seed=9, options={"reset_mask": mask})
+    b, ib = sync.reset(seed=9, options={"reset_mask": mask})
+    assert np.array_equal(a, b) and ia["_phase"].tolist() == ib["_phase"].tolist() == mask.tolist()
+    assert native.unwrapped.steps.tolist() == [0, 3, 0, 3]
+    for _ in range(5):
+        for x, y in zip(native.step(actions)[:4], sync.step(actions)[:4], strict=True):
+            assert np.array_equal(x, y)
+    with pytest.raises(ValueError, match="unknown reset options"):
+        native.reset(options={"start": "random"})

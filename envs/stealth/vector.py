@@ -332,25 +332,38 @@ class StealthVectorEnv(VectorEnv):
     # -- gymnasium API -----------------------------------------------------------------------
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
-        """Reset every env. ``seed=s`` seeds env ``i`` as ``s + i`` (a list gives each env its seed);
-        ``options={"difficulty": d}`` (one value or one per env) holds for this episode only."""
+        """Reset every env. ``seed=s`` seeds env ``i`` as ``s + i`` (a list gives each env its seed).
+        Options: ``{"difficulty": d}`` (one value or one per env) holds for this episode only;
+        ``{"reset_mask": mask}`` (bool, one per env) resets only those envs, as Gymnasium's own vector
+        envs do; the others keep their state, and the infos cover the reset envs only."""
         n = self.num_envs
+        options = dict(options or {})
+        unknown = set(options) - {"difficulty", "reset_mask"}
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; valid: difficulty, reset_mask "
+                             "(random starts: the exploring_starts= keyword)")
+        mask = self._all
+        if "reset_mask" in options:
+            mask = np.asarray(options["reset_mask"])
+            if mask.shape != (n,) or mask.dtype != np.bool_ or not mask.any():
+                raise ValueError(f"reset_mask must be a bool array of shape ({n},) with at least one True")
         seeds = None
         if seed is not None:
             seeds = [int(seed) + i for i in range(n)] if isinstance(seed, int | np.integer) else list(seed)
             if len(seeds) != n:
                 raise ValueError(f"seed must be an int or a list of {n} ints, got {len(seeds)} seeds")
             super().reset(seed=seeds[0])
-        self.episode_difficulty[:] = self.difficulty
+        envs = np.flatnonzero(mask)
+        self.episode_difficulty[envs] = self.difficulty[envs]
         rows = self._next_row
-        if options and "difficulty" in options:  # this episode only; set_difficulty() persists
-            self.episode_difficulty[:] = _difficulties(options["difficulty"], n)
+        if "difficulty" in options:  # this episode only; set_difficulty() persists
+            self.episode_difficulty[envs] = _difficulties(options["difficulty"], n)[envs]
             rows = self._rows(self.episode_difficulty)
-        self._reset_envs(np.arange(n), rows, seeds)
-        self._autoreset[:] = False
-        self._resetting[:] = True
+        self._reset_envs(envs, rows, seeds)
+        self._autoreset[envs] = False
+        self._resetting[:] = True  # the kernel steps no env: it only writes every observation
         self._run_kernel(np.zeros(n, dtype=np.int64), self._resetting)
-        return self._observation(), self._info(ended=None)
+        return self._observation(), self._info(ended=None, mask=mask)
 
     def step(self, actions):
         actions = np.asarray(actions)
@@ -390,13 +403,13 @@ class StealthVectorEnv(VectorEnv):
     def _observation(self) -> np.ndarray:
         return self._obs  # with copy=True, a new array each step
 
-    def _info(self, ended: np.ndarray | None) -> dict:
+    def _info(self, ended: np.ndarray | None, mask: np.ndarray | None = None) -> dict:
         cell = np.empty((self.num_envs, 2), dtype=np.int64)
         np.divmod(self.cell, self._tables.width[self.slot], out=(cell[:, 0], cell[:, 1]))
         info = {"cell": cell, "phase": self.phase.copy(), "caught": self._caught.copy(),
                 "at_goal": self._at_goal.copy(), "slipped": self._slipped.copy()}
         for key in list(info):
-            info["_" + key] = self._all  # read-only, shared
+            info["_" + key] = self._all if mask is None else mask.copy()  # self._all: read-only, shared
         if ended is not None:
             info["is_success"] = self._at_goal & ended
             info["_is_success"] = ended
