@@ -83,8 +83,15 @@ class StealthEnv(gym.Env):
     * ``exploring_starts``: probability of a random start (above); 0 by default.
     * ``render_mode``: ``"human"``, ``"rgb_array"`` or ``"ansi"``.
 
+    ## Batched
+    ``gym.make_vec("sandbox/Stealth-v0", num_envs=N, **kwargs)`` builds
+    :class:`envs.stealth.vector.StealthVectorEnv`, N of these envs stepped in one call; after
+    ``reset(seed=s)`` its env ``i`` behaves exactly like this env reset with seed ``s + i``.
+
     ## Version History
-    * v0: initial version.
+    * v0: initial version. Since the batched env: ``level="random"`` draws from a seeded pool of
+      ``POOL_SIZE`` generated levels (before, a fresh generator seed per reset), ``"heldout"`` from the
+      held-out pool; the last step's info has ``is_success``; ``nav_features`` and ``exploring_starts``.
     """
 
     metadata = {"render_modes": ["human", "rgb_array", "ansi"], "render_fps": 8}
