@@ -236,7 +236,7 @@ class DuelEnv(gym.Env):
             [N_STICK, N_BUTTON]
         )
         self.observation_space = spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
-        if opponent == "human" and render_mode != "human":
+        if isinstance(opponent, str) and opponent.partition(":")[0] == "human" and render_mode != "human":
             raise ValueError("opponent 'human' needs render_mode='human' (it reads the keyboard)")
         from agents import make_agent
 
@@ -292,6 +292,7 @@ class DuelEnv(gym.Env):
         opp_action, _ = self.opponent.predict(self._opp_obs, deterministic=False)
         theirs = decode_action(opp_action)
         inputs = (mine, theirs) if self.me == 0 else (theirs, mine)
+        self._last_inputs = inputs  # for the renderer's input history (training-mode aids)
         s = self.state
         me_f, opp_f = s.fighters[self.me], s.fighters[1 - self.me]
         before = me_f.health - opp_f.health
@@ -337,7 +338,8 @@ class DuelEnv(gym.Env):
 
             self._renderer = DuelRenderer(self.render_mode, fps=TICKS_PER_SECOND)
         labels = ("you", "cpu") if self.me == 0 else ("cpu", "you")
-        return self._renderer.draw(self.state, self._last_events, labels=labels)
+        return self._renderer.draw(self.state, self._last_events, labels=labels,
+                                   inputs=getattr(self, "_last_inputs", None))
 
     @property
     def renderer(self):

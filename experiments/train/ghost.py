@@ -1,0 +1,177 @@
+"""``sandbox train ghost --demos DIR [--encoder cwrnn] [--epochs N] [--device auto] --out runs/NAME``.
+
+Behaviour cloning of a recorded duel player (see :mod:`nets.imitation`): cross-entropy on the stick and
+button heads, truncated BPTT over whole rounds, early stopping on the loss of held-out rounds. The run
+folder gets ``config.json``, ``metrics.csv`` (one row per epoch), TensorBoard scalars (``tb/``),
+``plots/learning_curve.png`` and ``plots/confusion.png``, ``metrics.json`` (held-out accuracies, the
+majority-class baseline, confusion matrices) and ``checkpoints/ghost.pt`` + ``ghost.json``. Fight it with
+``sandbox play duel --vs ghost:runs/NAME``.
+
+:mod:`experiments.train` owns the shared options (``--device --seed --out --resume --quiet``) and hands
+``sandbox train ghost`` to :func:`run`; :func:`add_arguments` adds only the ghost's own options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import time
+from pathlib import Path
+
+from nets.imitation import ENCODERS, HEADS, GhostTrainConfig
+
+
+def add_arguments(parser) -> None:
+    """The ghost's options (the shared ones, ``--seed`` among them, come from ``sandbox train``)."""
+    from experiments.cli.args import add_config_args
+
+    parser.add_argument("--demos", action="append", default=None, metavar="DIR",
+                        help="demo folder (or .npz round) to learn from; repeatable")
+    add_config_args(parser, GhostTrainConfig, skip=("seed",), choices={"encoder": ENCODERS, "head": HEADS})
+    parser.add_argument("--skip-bad", action="store_true", help="skip bad demo files with a warning")
+
+
+def config_from_args(args) -> GhostTrainConfig:
+    from experiments.cli.args import config_from_args as from_args
+
+    cfg = from_args(GhostTrainConfig, args, seed=getattr(args, "seed", 0) or 0)
+    periods = cfg.periods
+    for name in ("epochs", "window", "batch_size", "patience", "hidden", "fc", "frame_stack"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(cfg, name)}")
+    if not periods or min(periods) < 1:
+        raise ValueError(f"--periods must be positive ints; got {args.periods!r}")
+    if not 0 < cfg.val_frac < 1 or not cfg.lr > 0:
+        raise ValueError(f"--val-frac must be in (0, 1) and --lr > 0; got {cfg.val_frac}, {cfg.lr}")
+    return cfg
+
+
+def _csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _plots(run_dir: Path, history: list[dict], metrics: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from envs.fileio import atomic_save
+
+    epochs = [r["epoch"] for r in history]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    a1.plot(epochs, [r["train_loss"] for r in history], label="train")
+    a1.plot(epochs, [r["val_loss"] for r in history], label="held-out rounds")
+    a1.set(xlabel="epoch", ylabel="CE(stick) + CE(button)", title="loss")
+    a1.legend()
+    for key, label in (("val_stick_acc", "stick"), ("val_button_acc", "button"), ("val_joint_acc", "joint")):
+        a2.plot(epochs, [r[key] for r in history], label=label)
+    base = metrics["baseline"]
+    for key, ls in (("stick_acc", ":"), ("button_acc", "--"), ("joint_acc", "-.")):
+        a2.axhline(base[key], color="grey", ls=ls, lw=0.8)
+    a2.set(xlabel="epoch", ylabel="held-out accuracy", title="accuracy (grey: majority baseline)", ylim=(0, 1))
+    a2.legend()
+    fig.tight_layout()
+    atomic_save(run_dir / "plots" / "learning_curve.png", lambda p: fig.savefig(p, dpi=110))
+    plt.close(fig)
+
+    from envs.duel.rules import Button, Stick
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), gridspec_kw={"width_ratios": [9, 5]})
+    for ax, key, names in ((axes[0], "stick_confusion", [s.name.lower() for s in Stick]),
+                           (axes[1], "button_confusion", [b.name.lower() for b in Button])):
+        m = np.asarray(metrics[key], dtype=float)
+        m = m / np.maximum(m.sum(1, keepdims=True), 1)
+        ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
+        ax.set_xticks(range(len(names)), names, rotation=60, fontsize=7)
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.set(xlabel="ghost", ylabel="demonstrator", title=key.replace("_", " ") + " (row-normalised)")
+    fig.tight_layout()
+    atomic_save(run_dir / "plots" / "confusion.png", lambda p: fig.savefig(p, dpi=110))
+    plt.close(fig)
+
+
+def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: str = "auto", progress: bool = True,
+                    skip_bad: bool = False, resume: bool = False, echo=print):
+    """Train a ghost on ``demos`` into the run folder ``out``; returns the :class:`GhostTrainResult`."""
+    from envs.fileio import atomic_write_text
+    from nets.device import describe, resolve_device
+    from nets.imitation import DemoDataset, config_dict, load_ghost, save_ghost, train_ghost
+
+    run_dir = Path(out)
+    dataset = DemoDataset(demos, skip_bad=skip_bad)
+    dev = resolve_device(device)
+    init = None
+    ckpt = run_dir / "checkpoints" / "ghost.pt"
+    if resume:
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"--resume: {ckpt} does not exist")
+        model, meta = load_ghost(ckpt)
+        if meta["model"] != cfg.model_config(dataset.rounds[0].obs.shape[1]):
+            raise ValueError(f"--resume: {ckpt} has model config {meta['model']}, the options ask for "
+                             f"{cfg.model_config(dataset.rounds[0].obs.shape[1])}")
+        init = model.state_dict()
+    echo(f"ghost: {len(dataset)} rounds ({dataset.steps} decisions, frame_skip {dataset.frame_skip}) from "
+         f"{', '.join(map(str, demos))}; {len(dataset.skipped)} skipped; encoder {cfg.encoder}; device {describe(dev)}")
+    config = {"kind": "ghost", "demos": [str(d) for d in demos], "rounds": len(dataset), "steps": dataset.steps,
+              "frame_skip": dataset.frame_skip, "opponents": dataset.opponents, "device": str(dev),
+              "train": config_dict(cfg), "skipped": [[str(p), r] for p, r in dataset.skipped]}
+    atomic_write_text(run_dir / "config.json", json.dumps(config, indent=1) + "\n")
+    # ---- TensorBoard scalars and metrics.csv, after every epoch
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(run_dir / "tb"))
+    rows: list[dict] = []
+
+    def on_epoch(row: dict) -> None:
+        rows.append(row)
+        for k, v in row.items():
+            if k != "epoch":
+                writer.add_scalar(f"ghost/{k}", v, row["epoch"])
+        writer.flush()
+        atomic_write_text(run_dir / "metrics.csv", _csv(rows))
+
+    t0 = time.perf_counter()
+    try:
+        res = train_ghost(dataset, cfg, device=dev, progress=progress, on_epoch=on_epoch, init_state_dict=init)
+    finally:
+        writer.close()
+    seconds = time.perf_counter() - t0
+    # ---- checkpoint, final metrics, plots
+    m = res.metrics
+    summary = {k: m[k] for k in ("loss", "stick_acc", "button_acc", "joint_acc", "steps")}
+    summary["baseline"] = m["baseline"]
+    save_ghost(res.model, ckpt, frame_skip=dataset.frame_skip, best_epoch=res.best_epoch,
+               trained_on=[str(d) for d in demos], opponents=dataset.opponents, heldout=summary,
+               player=dataset.rounds[0].meta.get("player"))
+    final = {**m, "best_epoch": res.best_epoch, "epochs_run": len(res.history), "stopped_early": res.stopped_early,
+             "train_rounds": len(res.train_idx), "val_rounds": len(res.val_idx), "seconds": round(seconds, 2),
+             "sequences_per_second": res.sequences_per_second}
+    atomic_write_text(run_dir / "metrics.json", json.dumps(final, indent=1) + "\n")
+    _plots(run_dir, res.history, m)
+    b = m["baseline"]
+    echo(f"{'held-out':<10}{'stick':>8}{'button':>8}{'joint':>8}")
+    echo(f"{'ghost':<10}{m['stick_acc']:>8.3f}{m['button_acc']:>8.3f}{m['joint_acc']:>8.3f}")
+    echo(f"{'majority':<10}{b['stick_acc']:>8.3f}{b['button_acc']:>8.3f}{b['joint_acc']:>8.3f}")
+    echo(f"best epoch {res.best_epoch}/{len(res.history)}, {seconds:.1f} s, {res.sequences_per_second:.0f} seq/s; "
+         f"checkpoint {ckpt}")
+    return res
+
+
+def run(args: argparse.Namespace) -> int:
+    demos = getattr(args, "demos", None)
+    if not demos:
+        raise ValueError("sandbox train ghost needs --demos DIR (record some with `sandbox record duel`)")
+    cfg = config_from_args(args)
+    out = getattr(args, "out", None) or str(Path("runs") / f"ghost-{Path(demos[0]).name or 'demos'}")
+    train_ghost_run(demos, cfg, out, device=getattr(args, "device", "auto") or "auto",
+                    progress=not getattr(args, "quiet", False), skip_bad=args.skip_bad,
+                    resume=bool(getattr(args, "resume", False)))
+    return 0
