@@ -2,8 +2,8 @@
 
 :class:`StealthVectorEnv` is a natively batched :class:`gymnasium.vector.VectorEnv`. Its state is a
 struct of arrays (each env's level slot, cell, phase and step count), its levels are packed into flat
-tables, and one numba kernel steps every env and writes its observation into a preallocated buffer: no
-Python code runs per env per step. The single env :class:`envs.stealth.env.StealthEnv` stays the
+tables, and one numba kernel steps every env and writes every observation into one output array (a
+preallocated buffer with ``copy=False``): no Python code runs per env per step. The single env :class:`envs.stealth.env.StealthEnv` stays the
 readable reference; ``tests/test_stealth_vector.py`` proves the batch equal to it, env by env.
 
 Table layout (per level *slot*; a slot is one level in use, offsets index the flat arrays):
@@ -199,7 +199,8 @@ class StealthVectorEnv(VectorEnv):
         self._all = np.ones(n, dtype=bool)
         self._all.flags.writeable = False
         self._resetting = np.ones(n, dtype=bool)
-        self._reset_envs(np.arange(n), self._next_row, seeds=None)  # a valid state before the first reset()
+        # a valid state before the first reset(): as the single env, entry 0 of a pool
+        self._reset_envs(np.arange(n), self._next_row, seeds=None, first=True)
 
     # -- levels ------------------------------------------------------------------------------
 
@@ -254,7 +255,8 @@ class StealthVectorEnv(VectorEnv):
         rows[drawing] = pair_rows[inverse.reshape(-1)]
         return rows
 
-    def _reset_envs(self, envs: np.ndarray, rows: np.ndarray, seeds: Sequence[int] | None) -> None:
+    def _reset_envs(self, envs: np.ndarray, rows: np.ndarray, seeds: Sequence[int] | None,
+                    first: bool = False) -> None:
         """Start a new episode in ``envs`` (flat indices): level slot, start cell and phase.
 
         An env playing generated levels draws entry ``j`` of its pool (row ``rows[i]``); with
@@ -268,7 +270,9 @@ class StealthVectorEnv(VectorEnv):
         if seeds is not None and (drawing.size or self.exploring_starts > 0.0):
             rngs = {int(i): seeding.np_random(int(seeds[i]))[0] for i in envs}
         if drawing.size:
-            if rngs is not None:
+            if first:
+                index = np.zeros(drawing.size, dtype=np.int64)
+            elif rngs is not None:
                 index = np.array([rngs[int(i)].integers(POOL_SIZE) for i in drawing], dtype=np.int64)
             else:
                 index = self.np_random.integers(POOL_SIZE, size=drawing.size)
@@ -285,7 +289,7 @@ class StealthVectorEnv(VectorEnv):
         self.cell[envs] = self._tables.start[self.slot[envs]]
         self.phase[envs] = 0
         self.steps[envs] = 0
-        if self.exploring_starts > 0.0:
+        if self.exploring_starts > 0.0 and not first:
             if rngs is not None:
                 for i in envs:
                     self._seeded_exploring_start(int(i), rngs[int(i)])
