@@ -3,8 +3,9 @@
 :class:`StealthVectorEnv` is a natively batched :class:`gymnasium.vector.VectorEnv`. Its state is a
 struct of arrays (each env's level slot, cell, phase and step count), its levels are packed into flat
 tables, and one numba kernel steps every env and writes every observation into one output array (a
-preallocated buffer with ``copy=False``): no Python code runs per env per step. The single env :class:`envs.stealth.env.StealthEnv` stays the
-readable reference; ``tests/test_stealth_vector.py`` proves the batch equal to it, env by env.
+preallocated buffer with ``copy=False``): no Python code runs per env per step. The single env
+:class:`envs.stealth.env.StealthEnv` stays the readable reference; ``tests/test_stealth_vector.py`` proves
+the batch equal to it, env by env.
 
 Table layout (per level *slot*; a slot is one level in use, offsets index the flat arrays):
 
