@@ -357,3 +357,20 @@ def test_reset_mask_resets_only_those_envs_as_sync_vector_env_does():
             assert np.array_equal(x, y)
     with pytest.raises(ValueError, match="unknown reset options"):
         native.reset(options={"start": "random"})
+
+
+def test_the_batch_stays_on_the_envs_floor():
+    """Building and stepping the batch (with the navigation channels) imports no agents, nets, torch or
+    pygame: the features it needs live in envs.stealth.features."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, gymnasium as gym, envs\n"
+        "v = gym.make_vec('sandbox/Stealth-v0', num_envs=4, level='random', nav_features=True, obs_mode='local')\n"
+        "v.reset(seed=0)\n"
+        "v.step(np.zeros(4, dtype=np.int64))\n"
+        "print(sorted(m for m in ('agents', 'nets', 'torch', 'pygame') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
