@@ -14,12 +14,13 @@ Table layout (per level *slot*; a slot is one level in use, offsets index the fl
   4 watched next, 5 hiding spot. ``r`` is the ``local`` view's half-width (0 for ``grid``/``vector``) and
   ``Hp, Wp = H + 2r, W + 2r``: the map padded so a window never leaves it.
 * ``rule[off_rule + p * N + cell]`` (uint8): bit ``d`` (0..4) set when moving in direction ``d`` from
-  ``cell`` at phase ``p`` swaps places with a guard; bit 5 when ``cell`` is watched at ``p``.
-* ``move[off_move + cell * 5 + d]`` (int32): the flat cell after moving in direction ``d``.
+  ``cell`` at phase ``p`` swaps places with a guard.
 * ``threat[off_threat + y * Wp + x]`` (float32): the ``threat`` channel, 0 outside the map.
 
 These are the tables of :func:`envs.stealth.rules.compile_world`, re-packed: a step is the same
-``rules.transition`` look-up, ``(move, watched next, swap)``.
+``rules.transition`` look-up (move, watched next, swap), with the move read from the wall bits of the
+next phase's ``bits`` (walls never change), so that the rule and the observation of an env read one
+table region.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ from gymnasium.vector.utils import batch_space
 from envs.stealth import features
 from envs.stealth.env import CHANNELS, NAV_CHANNELS, OBS_MODES, _check_difficulty, check_exploring_starts
 from envs.stealth.level import POOL_SIZE, POOLS, Level, bundled_levels, load_level, pool_level
-from envs.stealth.rules import PERPENDICULAR, Action, Rewards
+from envs.stealth.rules import DELTAS, PERPENDICULAR, Action, Rewards
 
 OBS_DTYPES = ("float32", "uint8")
 N_ACTIONS = len(Action)
+_DR = np.array([dr for dr, _ in DELTAS], dtype=np.int64)  # row step of each action
+_DC = np.array([dc for _, dc in DELTAS], dtype=np.int64)
 _PERP = np.array([[0, 0]] + [list(PERPENDICULAR[a]) for a in list(Action)[1:]], dtype=np.int64)  # (5, 2)
 
 
@@ -397,8 +400,8 @@ class StealthVectorEnv(VectorEnv):
         t = self._tables
         _step_kernel(
             actions, self._uniform, self.slip, resetting, self.slot, self.cell, self.phase, self.steps,
-            t.height, t.width, t.period, t.goal, t.max_steps, t.off_bits, t.off_rule, t.off_move, t.off_threat,
-            t.bits, t.rule, t.move, t.threat, _PERP,
+            t.height, t.width, t.period, t.goal, t.max_steps, t.off_bits, t.off_rule, t.off_threat,
+            t.bits, t.rule, t.threat, _PERP,
             self.rewards.step, self.rewards.caught, self.rewards.goal,
             self.obs_mode == "local", self.pad, self.nav_features,
             self._obs4, self._rewards, self._terminated, self._truncated, self._caught, self._at_goal,
@@ -493,16 +496,14 @@ class _Tables:
     def __init__(self, pad: int):
         self.pad = pad
         self.levels: list[Level] = []
-        scalars = ("height", "width", "period", "start", "goal", "max_steps",
-                   "off_bits", "off_rule", "off_move", "off_threat")
+        scalars = ("height", "width", "period", "start", "goal", "max_steps", "off_bits", "off_rule", "off_threat")
         for name in scalars:
             setattr(self, name, np.zeros(0, dtype=np.int64))
         self._scalars = scalars
         self.bits = np.zeros(0, dtype=np.uint8)
         self.rule = np.zeros(0, dtype=np.uint8)
-        self.move = np.zeros(0, dtype=np.int32)
         self.threat = np.zeros(0, dtype=np.float32)
-        self._used = {"bits": 0, "rule": 0, "move": 0, "threat": 0}
+        self._used = {"bits": 0, "rule": 0, "threat": 0}
         self._count = 0
 
     def _append(self, name: str, values: np.ndarray) -> int:
@@ -538,13 +539,12 @@ class _Tables:
             static = features.static_maps(level)
             threat[r : r + h, r : r + w] = static[0]
             inner |= static[1].astype(np.uint8)[None] << 5
-        rule = world.watched.astype(np.uint8) << 5
+        rule = np.zeros((period, h * w), dtype=np.uint8)
         for d in range(len(Action)):
             rule |= world.swap[:, :, d].astype(np.uint8) << d
         offsets = {
             "off_bits": self._append("bits", bits),
             "off_rule": self._append("rule", rule),
-            "off_move": self._append("move", world.move.astype(np.int32)),
             "off_threat": self._append("threat", threat),
         }
         values = {"height": h, "width": w, "period": period, "start": world.start, "goal": world.goal,
@@ -563,21 +563,25 @@ class _Tables:
         return slot
 
     def nbytes(self) -> int:
-        return sum(getattr(self, name).nbytes for name in (*self._scalars, "bits", "rule", "move", "threat"))
+        return sum(getattr(self, name).nbytes for name in (*self._scalars, "bits", "rule", "threat"))
 
 
 @numba.njit(cache=True, inline="always")
-def _is_caught(rule, off_rule, n_cells, cell, phase, next_phase, new, d):
-    """``rules.transition``'s detection: ``new`` watched at the next phase, or a swap with a guard."""
-    watched = (rule[off_rule + next_phase * n_cells + new] >> 5) & 1
-    swap = (rule[off_rule + phase * n_cells + cell] >> d) & 1
-    return watched == 1 or swap == 1
+def _destination(bits, base, wp, pad, h, w, cell, d):
+    """The flat cell after moving in direction ``d`` from ``cell`` (a wall or the map's edge blocks: stay),
+    and the observation bits of that cell in the phase table starting at ``base``: the move of
+    ``rules.move_table``, read from the wall bits so that a step touches one table region."""
+    row, col = cell // w, cell % w
+    r2, c2 = row + _DR[d], col + _DC[d]
+    if r2 < 0 or r2 >= h or c2 < 0 or c2 >= w or (bits[base + (r2 + pad) * wp + c2 + pad] & 1) == 1:
+        r2, c2 = row, col
+    return r2 * w + c2, bits[base + (r2 + pad) * wp + c2 + pad]
 
 
 @numba.njit(cache=True, nogil=True)
 def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
-                t_height, t_width, t_period, t_goal, t_max_steps, t_off_bits, t_off_rule, t_off_move,
-                t_off_threat, bits, rule, move, threat, perp,
+                t_height, t_width, t_period, t_goal, t_max_steps, t_off_bits, t_off_rule,
+                t_off_threat, bits, rule, threat, perp,
                 r_step, r_caught, r_goal, local, pad, nav,
                 obs, rewards, terminated, truncated, caught_out, goal_out, slipped_out):
     """Step every env not ``resetting`` by its action (the rule of :func:`envs.stealth.rules.transition`),
@@ -591,7 +595,7 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
         s = slot[i]
         h, w, period = t_height[s], t_width[s], t_period[s]
         n_cells = h * w
-        off_rule, off_move = t_off_rule[s], t_off_move[s]
+        off_rule = t_off_rule[s]
         # ---- the rule
         if resetting[i]:
             rewards[i] = 0.0
@@ -607,9 +611,10 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
                     d = perp[a, 0]
                 else:
                     d = perp[a, 1]
-            new = move[off_move + c * 5 + d]
             q = (p + 1) % period
-            caught = _is_caught(rule, off_rule, n_cells, c, p, q, new, d)
+            base_q = t_off_bits[s] + q * (h + 2 * pad) * (w + 2 * pad)
+            new, b_new = _destination(bits, base_q, w + 2 * pad, pad, h, w, c, d)
+            caught = ((b_new >> 3) & 1) == 1 or ((rule[off_rule + p * n_cells + c] >> d) & 1) == 1
             at_goal = new == t_goal[s] and not caught
             cell[i], phase[i] = new, q
             steps[i] += 1
@@ -621,7 +626,7 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
         s = slot[i]
         h, w, period = t_height[s], t_width[s], t_period[s]
         n_cells = h * w
-        off_rule, off_move = t_off_rule[s], t_off_move[s]
+        off_rule = t_off_rule[s]
         # ---- the observation
         c, p = cell[i], phase[i]
         row, col = c // w, c % w
@@ -658,9 +663,10 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
             obs[i, 1, row, col] = 1
         if nav:  # danger_next: the cells one action reaches where it is caught
             q = (p + 1) % period
+            base_q = t_off_bits[s] + q * hp * wp
             for d in range(5):
-                new = move[off_move + c * 5 + d]
-                if _is_caught(rule, off_rule, n_cells, c, p, q, new, d):
+                new, b_new = _destination(bits, base_q, wp, pad, h, w, c, d)
+                if ((b_new >> 3) & 1) == 1 or ((rule[off_rule + p * n_cells + c] >> d) & 1) == 1:
                     y, x = new // w, new % w
                     if local:
                         y, x = y - row + half, x - col + half
