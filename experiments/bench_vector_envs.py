@@ -13,7 +13,8 @@ compiled levels) and, per env, its state and observation buffer. The variant row
 take one cost away at a time (the copy of the observations, 3/4 of their bytes, all but 24 of their
 bytes, the cache misses of 4096 different levels), so the table shows what bounds a step.
 
-Run: ``python -m experiments.bench_vector_envs [--seconds 4] [--sizes 1,64,1024,4096]``
+Run: ``python -m experiments.bench_vector_envs [--seconds 4] [--sizes 1,64,1024,4096] [--plot PATH.png]``
+(``--plot`` draws steps/s against N for each batched env, beside CartPole and Sync/AsyncVectorEnv).
 
 A batched env is one :class:`VectorBench` in ``VECTOR_BENCHES``: its rows are its sizes and variants.
 """
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=float, default=c.seconds, help=f"stepping time per row ({c.seconds})")
     parser.add_argument("--sizes", default=",".join(map(str, c.sizes)), help="batch sizes, comma-separated")
     parser.add_argument("--seed", type=int, default=c.seed, help="seed of every env and action stream")
+    parser.add_argument("--plot", default=None, help="write a PNG of steps/s against N here (atomically)")
     args = parser.parse_args(argv)
     cfg = Config(seconds=args.seconds, sizes=tuple(int(s) for s in args.sizes.split(",")), seed=args.seed)
     import envs  # noqa: F401  (registers sandbox/* ids and their vector entry points)
@@ -205,8 +207,47 @@ def main(argv: list[str] | None = None) -> dict:
         key = f"{bench.name}: make_vec N={max(cfg.sizes)}"
         if key in figures["rows"]:
             figures[f"{bench.name}_x_cartpole"] = figures["rows"][key]["x_cartpole"]
+    if args.plot:
+        plot(figures, cfg, args.plot)
+        print(f"plot: {args.plot}")
     print(json.dumps(figures))
     return figures
+
+
+def plot(figures: dict, cfg: Config, path: str) -> None:
+    """Steps/s against N (log-log) for each batched env's default rows, with the references as lines
+    and points; the load average in the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from envs.fileio import atomic_save
+
+    rows = figures["rows"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for bench in VECTOR_BENCHES:
+        sizes = [n for n in cfg.sizes if f"{bench.name}: make_vec N={n}" in rows]
+        ax.plot(sizes, [rows[f"{bench.name}: make_vec N={n}"]["steps_per_s"] for n in sizes], marker="o",
+                label=f"{bench.name}: gym.make_vec (native)")
+        for label, marker in ((f"{bench.name}: SyncVectorEnv N={cfg.sync_envs}", "s"),
+                              (f"{bench.name}: AsyncVectorEnv N={cfg.async_envs}", "^")):
+            if label in rows:
+                ax.plot([rows[label]["envs"]], [rows[label]["steps_per_s"]], marker=marker, linestyle="",
+                        label=label)
+    cartpole = rows["CartPole-v1 (single)"]["steps_per_s"]
+    ax.axhline(cartpole, color="gray", linestyle="--", label="CartPole-v1 (single)")
+    ax.axhline(7.5 * cartpole, color="gray", linestyle=":", label="7.5x CartPole (target)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("envs in the batch (N)")
+    ax.set_ylabel("env steps per second")
+    load = figures["load_avg_1_5_15"]["before"][0]
+    ax.set_title(f"batched envs on {figures['cpus']} CPUs (load average {load:.1f})", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    atomic_save(path, lambda p: fig.savefig(p, dpi=90), suffix=".png")
+    plt.close(fig)
 
 
 if __name__ == "__main__":
