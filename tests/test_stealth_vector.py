@@ -193,6 +193,16 @@ def test_difficulty_per_env_setter_and_option():
     vec.set_difficulty(0.7, indices=[0])  # read by env 0's next autoreset
     vec.reset(seed=0)
     assert [vec.level(i).difficulty for i in range(4)] == pytest.approx([0.7, 0.9, 0.1, 0.9])
+    vec.set_difficulty(0.2)  # no reset: autoresets pick it up, env by env
+    rng = np.random.default_rng(0)
+    renewed = np.zeros(4, dtype=bool)
+    for _ in range(400):
+        ended = vec.unwrapped._autoreset.copy()
+        vec.step(rng.integers(0, 5, size=4))
+        renewed |= ended
+        if renewed.all():
+            break
+    assert renewed.all() and [vec.level(i).difficulty for i in range(4)] == pytest.approx([0.2] * 4)
     with pytest.raises(ValueError, match=r"difficulty must be in \[0, 1\]"):
         vec.set_difficulty(1.5)
 
