@@ -77,8 +77,9 @@ class StealthVectorEnv(VectorEnv):
     * ``difficulty``: one value for all envs or a sequence of ``num_envs`` values (per env).
     * ``num_envs``: how many envs.
     * ``copy``: return observations the env never touches again (default, as ``SyncVectorEnv``: the
-      kernel fills a new array each step); ``False`` returns one preallocated buffer, which the next
-      ``step`` overwrites (what a trainer that copies the batch into its own rollout buffer wants).
+      kernel fills a new array each step, with no extra copying pass); ``False`` returns one
+      preallocated buffer, which the next ``step`` overwrites (what a trainer that copies the batch into
+      its own rollout buffer wants; faster, as the buffer stays in cache).
     * ``obs_dtype``: ``"float32"`` (default, as the single env) or ``"uint8"`` (4x fewer bytes per
       observation; not with ``nav_features``, whose threat channel is a fraction).
     * ``exploring_starts``: as the single env's: with this probability a reset (and an autoreset) starts
