@@ -13,7 +13,7 @@ compiled levels) and, per env, its state and observation buffer. The variant row
 take one cost away at a time (the copy of the observations, 3/4 of their bytes, all but 24 of their
 bytes, the cache misses of 4096 different levels), so the table shows what bounds a step.
 
-Run: ``python -m experiments.bench_vector_envs [--seconds 4] [--sizes 1,64,1024,4096] [--plot PATH.png]``
+Run: ``python -m experiments.bench.vector_stealth [--seconds 4] [--sizes 1,64,1024,4096] [--plot PATH.png]``
 (``--plot`` draws steps/s against N for each batched env, beside CartPole and Sync/AsyncVectorEnv).
 
 A batched env is one :class:`VectorBench` in ``VECTOR_BENCHES``: its rows are its sizes and variants.
