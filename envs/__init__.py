@@ -1,6 +1,7 @@
 """Gymnasium environments of the sandbox: the fighting duel (``envs.duel``) and the stealth grid
 (``envs.stealth``). Every ``gymnasium.register`` call of the project lives in this file, so importing
-``envs`` makes every ``sandbox/*`` id available to ``gymnasium.make``."""
+``envs`` makes every ``sandbox/*`` id available to ``gymnasium.make`` (and, for the ids with a natively
+batched env, its ``vector_entry_point`` to ``gymnasium.make_vec``)."""
 
 from gymnasium.envs.registration import register, registry
 
@@ -9,7 +10,8 @@ SANDBOX_ENVS: list[tuple[str, str, dict]] = [
     # gym.make_vec picks the natively batched duel; the opponent spec is resolved in agents
     ("sandbox/Duel-v0", "envs.duel.env:DuelEnv",
      {"vector_entry_point": "agents.character.batched:make_duel_vector_env"}),
-    ("sandbox/Stealth-v0", "envs.stealth.env:StealthEnv", {}),
+    ("sandbox/Stealth-v0", "envs.stealth.env:StealthEnv",
+     {"vector_entry_point": "envs.stealth.vector:StealthVectorEnv"}),
     ("sandbox/Director-v0", "agents.meta.meta_env:DirectorEnv", {}),
 ]
 

@@ -184,3 +184,10 @@ def test_training_on_cuda(tmp_path):
     out = tmp_path / "gpu"
     assert main(["train", "stealth", "--algo", "ppo", "--device", "cuda", "--out", str(out), *TINY]) == 0
     assert json.loads((out / "config.json").read_text())["device"].startswith("cuda")
+
+
+def test_evaluation_of_generated_stealth_levels_uses_the_held_out_pool():
+    assert train.held_out_kwargs({"level": "random", "size": 10}) == {"level": "heldout", "size": 10}
+    assert train.held_out_kwargs({"level": ["tutorial", "random"]})["level"] == ["tutorial", "heldout"]
+    assert train.held_out_kwargs({"level": "random, crossing"})["level"] == "heldout,crossing"
+    assert train.held_out_kwargs({"level": "crossing"}) == {"level": "crossing"}

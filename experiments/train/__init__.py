@@ -30,7 +30,15 @@ from experiments.train.config import (  # noqa: F401
     parse_set,
     resolve_config,
 )
-from experiments.train.envs import CYCLED_KEYS, check_compatible, cycled_kwargs, level_list, make_env, shaped  # noqa: F401
+from experiments.train.envs import (  # noqa: F401
+    CYCLED_KEYS,
+    check_compatible,
+    cycled_kwargs,
+    held_out_kwargs,
+    level_list,
+    make_env,
+    shaped,
+)
 from experiments.train.evaluate import evaluate, outcome  # noqa: F401
 from experiments.train.run import RunTracker, TrainResult, read_metrics  # noqa: F401
 from experiments.train.trainers import default_out, load_trained, train_run  # noqa: F401

@@ -89,6 +89,21 @@ def level_list(env_kwargs: dict) -> list[str]:
     return []
 
 
+def held_out_kwargs(env_kwargs: dict) -> dict:
+    """The env keyword arguments of evaluation: stealth's generated training levels (``level="random"``,
+    drawn from the training pool) become the held-out pool (``"heldout"``), whose generator seeds the
+    training pool never uses (see ``envs.stealth.level.POOL_SEED_BASE``)."""
+    level = env_kwargs.get("level")
+    if level == "random":
+        return {**env_kwargs, "level": "heldout"}
+    if isinstance(level, list):
+        return {**env_kwargs, "level": ["heldout" if item == "random" else item for item in level]}
+    if isinstance(level, str) and "," in level:
+        names = [name.strip() for name in level.split(",")]
+        return {**env_kwargs, "level": ",".join("heldout" if name == "random" else name for name in names)}
+    return env_kwargs
+
+
 def check_compatible(algo: str, env) -> None:
     """A clear error when ``algo`` cannot act in ``env``'s action space."""
     from gymnasium import spaces
