@@ -253,7 +253,7 @@ def build_league(cfg: LeagueConfig) -> League:
     league = League(weighting=cfg.weighting, p=cfg.p, self_play=cfg.self_play, window=cfg.window, gate=cfg.gate,
                     opp_window=cfg.opp_window, k=cfg.k)
     for spec in [s.strip() for s in cfg.pool.split(",") if s.strip()]:
-        league.add(spec, "scripted" if spec.partition(":")[0] in ("random", "scripted") else "exploiter",
+        league.add(spec, "scripted" if spec.partition(":")[0] in ("random", "scripted") else "fixed",
                    batched_opponent(spec))
     return league
 

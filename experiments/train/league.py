@@ -5,7 +5,8 @@ loss 0). :mod:`experiments.train.duel_league` plays the games.
 
 **The pool.** One main agent (the learner, named ``main``) and its opponents, each of a kind:
 ``main`` (the learner itself, for plain self-play), ``snapshot`` (a frozen past self), ``scripted``
-(every preset and style) and ``exploiter`` (a best response trained against the main agent). Names are
+(every preset and style), ``exploiter`` (a best response trained against the main agent) and ``fixed``
+(any other frozen agent given to the pool, e.g. a bundled checkpoint). Names are
 unique; the pool only grows.
 
 **Win rates.** For each opponent o the main agent's recent score rate over the last ``opp_window``
@@ -49,7 +50,7 @@ import numpy as np
 
 from experiments.studies.elo import ANCHOR_RATING, fit_ratings, update
 
-KINDS = ("main", "snapshot", "scripted", "exploiter")
+KINDS = ("main", "snapshot", "scripted", "exploiter", "fixed")
 WEIGHTINGS = ("hard", "variance", "linear", "uniform")
 MAIN = "main"
 
