@@ -54,7 +54,7 @@ class CurriculumConfig:
     local_size: int = 7  # the local view's width
     nav_features: bool = False  # add the navigation AI's channels
     shaping: bool = True  # potential-based goal shaping while training
-    exploring_starts: float = 0.0  # probability of a random safe start
+    exploring_starts: float = 0.5  # probability of a random safe start (such episodes count for the director too)
     log_every: int = 10_000  # a metrics row (and checkpoints/latest.pt) every N steps
     hyper: dict = field(default_factory=dict)  # the PPO's options (nets.ppo.PPO)
 
@@ -75,9 +75,9 @@ def config_from_cli(*, steps: int | None, n_envs: int | None, seed: int, device:
     own, ppo = split_options(options)
     run = {k: v for k, v in {"steps": steps, "n_envs": n_envs}.items() if v is not None}
     base = resolve_config("stealth", "ppo-pg", run)
+    # the training aids: the flag if given, else the [stealth] table's default (shaping, exploring starts)
     for name, value in (("nav_features", nav_features), ("shaping", shaping), ("exploring_starts", exploring_starts)):
-        if value is not None:
-            own.setdefault(name, value)
+        own.setdefault(name, base[name] if value is None else value)
     return CurriculumConfig(steps=int(base["steps"]), n_envs=int(base["n_envs"]), seed=seed, device=device,
                             hyper={**base["hyper"], **ppo}, **own)
 
