@@ -120,7 +120,8 @@ def test_curriculum_run_end_to_end_logs_the_difficulty_curve(tmp_path):
     from experiments.train.curriculum import CurriculumConfig, train_curriculum
 
     cfg = CurriculumConfig(steps=1024, n_envs=8, seed=0, device="cpu", bundled="tutorial", bundled_share=0.25,
-                           shaping=False, log_every=256, hyper={"n_steps": 16, "hidden": [16, 16]})
+                           shaping=False, exploring_starts=0.0, log_every=256,
+                           hyper={"n_steps": 16, "hidden": [16, 16]})
     out = train_curriculum(cfg, tmp_path / "run", progress=False)
     with open(tmp_path / "run" / "metrics.csv") as fh:
         rows = list(csv.DictReader(fh))
