@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from experiments.record import RecordConfig, record_rounds
+from experiments.play.record import RecordConfig, record_rounds
 from nets import imitation as im
 
 

@@ -107,7 +107,7 @@ def test_ghost_beats_the_majority_baseline_on_a_clear_style(tmp_path):
     """A rushdown fighter at hard difficulty (few random inputs) has a clear signature: close in, press,
     guard the right way. Trained on 24 rounds, the ghost must predict held-out rounds clearly better than
     always answering the majority class (measured: stick 0.66 vs 0.49, joint 0.64 vs 0.49)."""
-    from experiments.record import RecordConfig, record_rounds
+    from experiments.play.record import RecordConfig, record_rounds
 
     demos = tmp_path / "rushdown"
     record_rounds(RecordConfig(player="scripted:rushdown-hard", vs="scripted:normal", rounds=24, out=str(demos), seed=4,
