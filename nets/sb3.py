@@ -33,7 +33,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
 from nets.mlp import MLP
 
-__all__ = ["MLPExtractor", "mlp_policy_kwargs", "ALGOS", "GymnasiumVecEnv"]
+__all__ = ["MLPExtractor", "mlp_policy_kwargs", "ALGOS", "GymnasiumVecEnv", "supports_same_step_reset"]
 
 ALGOS = ("ppo", "a2c", "dqn")
 
@@ -87,6 +87,21 @@ def mlp_policy_kwargs(
     return kwargs
 
 
+def _autoreset_mode(env: gym.vector.VectorEnv) -> str:
+    mode = env.metadata.get("autoreset_mode", getattr(env, "autoreset_mode", None))
+    return getattr(mode, "value", mode) or "NextStep"
+
+
+def supports_same_step_reset(env: gym.vector.VectorEnv) -> bool:
+    """Whether :class:`GymnasiumVecEnv` can give SB3 same-step resets from ``env``: it autoresets on the
+    same step, or it takes ``reset(options={"reset_mask": ...})``, as Gymnasium's Sync and Async vector envs
+    do and a natively batched env says with ``metadata["reset_mask"] = True``."""
+    if _autoreset_mode(env) == "SameStep":
+        return True
+    return isinstance(env.unwrapped, gym.vector.SyncVectorEnv | gym.vector.AsyncVectorEnv) or bool(
+        env.metadata.get("reset_mask", False))
+
+
 class GymnasiumVecEnv(VecEnv):
     """A ``gymnasium.vector.VectorEnv`` as a stable-baselines3 ``VecEnv``.
 
@@ -107,8 +122,7 @@ class GymnasiumVecEnv(VecEnv):
     def __init__(self, env: gym.vector.VectorEnv):
         if not isinstance(env, gym.vector.VectorEnv):
             raise TypeError(f"GymnasiumVecEnv wraps a gymnasium.vector.VectorEnv, got {type(env).__name__}")
-        mode = env.metadata.get("autoreset_mode", getattr(env, "autoreset_mode", None))
-        mode = getattr(mode, "value", mode) or "NextStep"
+        mode = _autoreset_mode(env)
         if mode not in ("NextStep", "SameStep", "Disabled"):
             raise ValueError(f"unsupported vector-env autoreset mode {mode!r}; valid: NextStep, SameStep, Disabled")
         self.env, self.autoreset_mode = env, mode
@@ -150,12 +164,18 @@ class GymnasiumVecEnv(VecEnv):
                     infos[i] = last[i]
             else:
                 finals = {int(i): np.array(obs[i], copy=True) for i in ended}
+                kept = ~dones
+                before = np.array(obs[kept], copy=True)
                 try:
                     fresh, reset_info = self.env.reset(options={"reset_mask": dones.copy()})
                 except (TypeError, KeyError, ValueError, AssertionError) as exc:
                     raise ValueError(f"{type(self.env).__name__} does not support reset(options={{'reset_mask': "
                                      f"...}}), which GymnasiumVecEnv needs for {self.autoreset_mode} autoreset "
                                      f"({type(exc).__name__}: {exc})") from None
+                if not np.array_equal(np.asarray(fresh)[kept], before):
+                    raise ValueError(f"{type(self.env.unwrapped).__name__} reset envs outside reset_mask; "
+                                     "GymnasiumVecEnv needs reset(options={'reset_mask': m}) to reset only the "
+                                     "envs in m")
                 obs = fresh
                 split = self._split(reset_info)
                 for i in ended:

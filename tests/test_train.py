@@ -85,7 +85,7 @@ def test_level_lists_cycle_over_vector_envs():
 
 
 # ---- training runs ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("algo", ["ppo", "a2c", "dqn", "reinforce", "a2c-pg"])
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "dqn", "reinforce", "a2c-pg", "ppo-pg"])
 def test_train_writes_a_run_folder_on_stealth(tmp_path, algo):
     out = tmp_path / algo
     assert main(["train", "stealth", "--algo", algo, "--out", str(out), *TINY]) == 0
@@ -97,7 +97,7 @@ def test_train_writes_a_run_folder_on_stealth(tmp_path, algo):
     assert env.action_space.contains(np.asarray(action).astype(np.int64).item())
 
 
-@pytest.mark.parametrize("algo", ["ppo", "a2c", "dqn", "reinforce", "a2c-pg"])
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "dqn", "reinforce", "a2c-pg", "ppo-pg"])
 def test_train_writes_a_run_folder_on_the_duel(tmp_path, algo):
     out = tmp_path / algo
     flat = ["--flat-actions"] if algo == "dqn" else []
@@ -117,7 +117,7 @@ def test_train_with_subprocess_envs_and_a_gymnasium_id(tmp_path):
     assert math.isnan(float(rows[-1]["eval_success"]))  # no notion of success in CartPole
 
 
-@pytest.mark.parametrize("algo", ["ppo", "a2c-pg"])
+@pytest.mark.parametrize("algo", ["ppo", "a2c-pg", "ppo-pg"])
 def test_resume_continues_from_the_checkpoint(tmp_path, algo):
     out = tmp_path / "run"
     assert main(["train", "stealth", "--algo", algo, "--out", str(out), *TINY]) == 0
