@@ -287,8 +287,8 @@ class PPO(_PolicyGradient):
         def take(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
             """One minibatch of a (T, K, ...) rollout tensor."""
             if self.recurrent:
-                return x[:, idx].transpose(0, 1)  # (B, T, ...): whole env rollouts
-            return x.reshape(T * K, *x.shape[2:])[idx]  # (B, ...): single transitions
+                return x.index_select(1, idx).transpose(0, 1)  # (B, T, ...): whole env rollouts
+            return x.reshape(T * K, *x.shape[2:]).index_select(0, idx)  # (B, ...): single transitions
 
         stop = False
         for _ in range(self.n_epochs):
