@@ -50,14 +50,17 @@ def make_env(env: str, env_kwargs: dict | None = None, nav_features: bool = Fals
 
 
 def native_vector(env: str, nav_features: bool = False, exploring_starts: float = 0.0) -> bool:
-    """Whether ``env`` has a natively batched form (registered as its ``vector_entry_point``, which
-    ``gym.make_vec`` picks) that can take this run. NavFeatures and exploring starts are single-env
-    wrappers, so a run that asks for them steps single envs instead; shaping has a batched form."""
+    """Whether the sandbox env ``env`` has a natively batched form (registered as its ``vector_entry_point``,
+    which ``gym.make_vec`` picks) that can take this run. NavFeatures and exploring starts are single-env
+    wrappers, so a run that asks for them steps single envs instead; shaping has a batched form. Other
+    Gymnasium ids (CartPole's own vector env included) step single envs, as before."""
     import gymnasium as gym
 
     import envs  # noqa: F401  (registers the sandbox ids)
 
-    spec = gym.registry.get(ENV_IDS.get(env, env))
+    if env_kind(env) not in ENV_IDS:
+        return False
+    spec = gym.registry.get(ENV_IDS[env_kind(env)])
     return spec is not None and spec.vector_entry_point is not None and not nav_features and exploring_starts <= 0
 
 
