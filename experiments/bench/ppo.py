@@ -13,10 +13,9 @@ env steps are timed.
   exploring starts) - the reference.
 * ``sb3 ppo, batched env``: SB3 PPO on the natively batched env through :class:`nets.sb3.GymnasiumVecEnv`
   (``--envs`` envs), when that env can reset single envs (else the row says why not).
-* ``ppo-pg, batched env``: ours on the natively batched env (``--envs`` envs, n_steps 32, 4 minibatches).
-  Exploring starts have no batched form, so this row trains without them.
-* ``ppo-pg, sync envs``: ours as ``sandbox train stealth --algo ppo-pg`` runs it with the default training
-  aids (exploring starts are a single-env wrapper, so single envs in a ``SyncVectorEnv``).
+* ``ppo-pg, batched env``: ours on the natively batched env (``--envs`` envs, n_steps 32, 4 minibatches)
+  with the training aids, as ``sandbox train stealth --algo ppo-pg`` runs it.
+* ``ppo-pg, sync envs``: ours on 16 single envs in a ``SyncVectorEnv`` (the path without a batched env).
 
 **Learning.** ``sandbox train stealth --algo ppo`` and ``--algo ppo-pg`` with their defaults for ``--budget``
 steps on each ``--learn`` level, each evaluated (deterministic, from the level's real start, no shaping) on
@@ -72,9 +71,11 @@ def sb3_subproc(level: str, steps: int) -> float:
 
 
 def _batched(level: str, n_envs: int):
-    from experiments.train import make_vector_env
+    from experiments.train import make_vector_env, resolve_config
 
-    return make_vector_env("stealth", {"level": level, "obs_mode": "grid"}, n_envs, 0, shaping=True)
+    cfg = resolve_config("stealth", "ppo-pg")
+    return make_vector_env("stealth", {**cfg["env_kwargs"], "level": level}, n_envs, 0, shaping=True,
+                           exploring_starts=cfg["exploring_starts"])
 
 
 def sb3_batched(level: str, steps: int, n_envs: int) -> float | str:
@@ -130,12 +131,15 @@ def ppo_pg_batched(level: str, steps: int, n_envs: int) -> float | str:
 
 
 def ppo_pg_sync(level: str, steps: int) -> float:
-    from experiments.train import make_vector_env, resolve_config
+    import gymnasium as gym
+
+    from experiments.train import make_env, resolve_config
 
     cfg = resolve_config("stealth", "ppo-pg")
-    vec = make_vector_env("stealth", {**cfg["env_kwargs"], "level": level}, int(cfg["n_envs"]), 0, shaping=True,
-                          exploring_starts=cfg["exploring_starts"])
-    return ppo_pg(vec, steps, n_steps=int(cfg["hyper"]["n_steps"]))
+    kwargs = {**cfg["env_kwargs"], "level": level}
+    vec = gym.vector.SyncVectorEnv([lambda: make_env("stealth", kwargs, shaping=True,
+                                                     exploring_starts=cfg["exploring_starts"])] * 16)
+    return ppo_pg(vec, steps, n_steps=64)
 
 
 def learning(levels: list[str], budget: int, tmp: Path) -> list[dict]:

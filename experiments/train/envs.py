@@ -49,11 +49,9 @@ def make_env(env: str, env_kwargs: dict | None = None, nav_features: bool = Fals
     return e
 
 
-def native_vector(env: str, nav_features: bool = False, exploring_starts: float = 0.0) -> bool:
+def native_vector(env: str) -> bool:
     """Whether the sandbox env ``env`` has a natively batched form (registered as its ``vector_entry_point``,
-    which ``gym.make_vec`` picks) that can take this run. NavFeatures and exploring starts are single-env
-    wrappers, so a run that asks for them steps single envs instead; shaping has a batched form. Other
-    Gymnasium ids (CartPole's own vector env included) step single envs, as before."""
+    which ``gym.make_vec`` picks). Other Gymnasium ids (CartPole's own vector env included) step single envs."""
     import gymnasium as gym
 
     import envs  # noqa: F401  (registers the sandbox ids)
@@ -61,33 +59,40 @@ def native_vector(env: str, nav_features: bool = False, exploring_starts: float 
     if env_kind(env) not in ENV_IDS:
         return False
     spec = gym.registry.get(ENV_IDS[env_kind(env)])
-    return spec is not None and spec.vector_entry_point is not None and not nav_features and exploring_starts <= 0
+    return spec is not None and spec.vector_entry_point is not None
 
 
 def make_vector_env(env: str, env_kwargs: dict | None, n_envs: int, seed: int, nav_features: bool = False,
                     shaping: bool = False, gamma: float = 0.99, exploring_starts: float = 0.0):
-    """The training envs as one ``gymnasium.vector.VectorEnv`` (next-step autoreset), reset with ``seed``:
-    the env's natively batched form when :func:`native_vector` says it fits (listed stealth levels / duel
-    opponents go to it as lists; shaping as :class:`agents.navigation.shaping.VectorGoalShaping`), else a
-    ``SyncVectorEnv`` of :func:`make_env` envs."""
+    """The training envs as one ``gymnasium.vector.VectorEnv`` (next-step autoreset), reset with ``seed``.
+
+    When :func:`native_vector`, the env's natively batched form, which takes what :func:`make_env` wraps as
+    keywords (``nav_features``, ``exploring_starts``; listed stealth levels and duel opponents as lists,
+    env ``i`` playing item ``i % len``) and is shaped by
+    :class:`agents.navigation.shaping.VectorGoalShaping`. Otherwise a ``SyncVectorEnv`` of :func:`make_env`
+    envs."""
     import gymnasium as gym
 
-    if native_vector(env, nav_features, exploring_starts):
-        kwargs = dict(env_kwargs or {})
-        kwargs.update(cycled_kwargs(kwargs))  # env i plays item i % len, as in make_env
-        try:
-            vec = gym.make_vec(ENV_IDS.get(env, env), num_envs=n_envs, vectorization_mode="vector_entry_point",
-                               **kwargs)
-        except TypeError as exc:
-            raise ValueError(f"{env} does not accept these options {sorted(kwargs)}: {exc}") from None
-        if shaping:
-            from agents.navigation.shaping import VectorGoalShaping
-
-            vec = VectorGoalShaping(vec, gamma=gamma)
-    else:
+    if not native_vector(env):
         vec = gym.vector.SyncVectorEnv([
             lambda i=i: make_env(env, env_kwargs, nav_features, index=i, shaping=shaping, gamma=gamma,
                                  exploring_starts=exploring_starts) for i in range(n_envs)])
+        vec.reset(seed=seed)
+        return vec
+    kwargs = dict(env_kwargs or {})
+    kwargs.update(cycled_kwargs(kwargs))
+    if nav_features:
+        kwargs["nav_features"] = True
+    if exploring_starts > 0:
+        kwargs["exploring_starts"] = float(exploring_starts)
+    try:
+        vec = gym.make_vec(ENV_IDS[env_kind(env)], num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs)
+    except TypeError as exc:
+        raise ValueError(f"the batched {env} env does not accept these options {sorted(kwargs)}: {exc}") from None
+    if shaping:
+        from agents.navigation.shaping import VectorGoalShaping
+
+        vec = VectorGoalShaping(vec, gamma=gamma)
     vec.reset(seed=seed)
     return vec
 

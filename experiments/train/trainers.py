@@ -20,7 +20,7 @@ def _sb3_vec_env(config: dict, n_envs: int, seed: int):
 
     env, kwargs, nav = config["env"], config["env_kwargs"], config["nav_features"]
     starts = float(config.get("exploring_starts", 0.0))
-    if native_vector(env, nav, starts):
+    if native_vector(env):
         from nets.sb3 import GymnasiumVecEnv, supports_same_step_reset
 
         vec = _pg_vec_env(config, n_envs, seed)
