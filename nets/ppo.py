@@ -71,9 +71,10 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tens
 def normalize_advantages(adv: torch.Tensor, mask: torch.Tensor | None = None, eps: float = 1e-8) -> torch.Tensor:
     """``(A - mean A) / (std A + eps)`` over the masked entries (std with Bessel's correction, as SB3 and
     CleanRL); entries outside the mask are returned unchanged. Fewer than two entries: unchanged."""
-    m = torch.ones_like(adv, dtype=torch.bool) if mask is None else mask.bool()
-    n = int(m.sum())
-    if n < 2:
+    if mask is None:
+        return adv if adv.numel() < 2 else (adv - adv.mean()) / (adv.std() + eps)
+    m = mask.bool()
+    if int(m.sum()) < 2:
         return adv
     sel = adv[m]
     return torch.where(m, (adv - sel.mean()) / (sel.std() + eps), adv)
