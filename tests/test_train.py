@@ -184,3 +184,24 @@ def test_training_on_cuda(tmp_path):
     out = tmp_path / "gpu"
     assert main(["train", "stealth", "--algo", "ppo", "--device", "cuda", "--out", str(out), *TINY]) == 0
     assert json.loads((out / "config.json").read_text())["device"].startswith("cuda")
+
+
+def test_bundle_ships_our_ppo_run(tmp_path, monkeypatch):
+    """`python -m experiments.train.bundle RUN NAME` takes a ppo-pg run: a .pt without Adam moments that
+    loads as the same policy, and a sidecar with the held-out figures."""
+    from experiments.train import bundle
+    from nets.policy_gradient import load_learner
+
+    out = tmp_path / "run"
+    # the local view, so that the agent can be evaluated on every bundled level
+    assert main(["train", "stealth", "--algo", "ppo-pg", "--obs-mode", "local", "--out", str(out), *TINY]) == 0
+    monkeypatch.setattr(bundle, "BUNDLED", tmp_path / "bundled")
+    (tmp_path / "bundled").mkdir()
+    assert bundle.main([str(out), "stealth-ppo-pg", "--episodes", "1"]) == 0
+    shipped = tmp_path / "bundled" / "stealth-ppo-pg.pt"
+    side = json.loads(shipped.with_suffix(".json").read_text())
+    assert side["algo"] == "ppo-pg" and "tutorial" in side["evaluation"]
+    original, slim = load_learner(out / "checkpoints" / "final.pt"), load_learner(shipped)
+    assert not slim.optimizer.state_dict()["state"] and original.optimizer.state_dict()["state"]
+    obs = train.make_env("stealth", {"level": "crossing", "obs_mode": "local"}).reset(seed=0)[0]
+    assert original.action_probs(obs)[0].tolist() == slim.action_probs(obs)[0].tolist()
