@@ -637,15 +637,12 @@ def train_ghost(dataset: DemoDataset, config: GhostTrainConfig | None = None, *,
     """Behaviour cloning: minimise CE(stick) + CE(button) over the training rounds with truncated BPTT,
     keep the parameters of the epoch with the lowest validation loss, stop after ``patience`` epochs
     without improvement. ``on_epoch(row)`` is called after each epoch (for CSV / TensorBoard)."""
-    torch = _torch()
+    from nets.device import threads
+
     cfg = config or GhostTrainConfig()
-    threads = torch.get_num_threads()
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)  # restored below: not a global change
-    try:
+
+    with threads(cfg.threads):  # restored afterwards: not a global change
         return _train(dataset, cfg, device, progress, on_epoch, init_state_dict)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(dataset, cfg, device, progress, on_epoch, init_state_dict) -> GhostTrainResult:

@@ -50,7 +50,8 @@ def test_killing_the_recorder_mid_round_keeps_earlier_rounds(tmp_path):
     assert all(len(r) == r.meta["steps"] for r in ds.rounds)
 
 
-def test_end_to_end_record_train_fight(tmp_path, capsys):
+def test_end_to_end_record_train_fight(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing may appear outside the folders named (no docs/ copy unless --docs)
     demos, run = tmp_path / "demos", tmp_path / "run"
     assert main(["record", "duel", "--player", "scripted:rushdown", "--vs", "scripted:easy,scripted:normal",
                  "--rounds", "10", "--round-seconds", "6", "--seed", "0", "--out", str(demos)]) == 0
@@ -89,10 +90,11 @@ def test_end_to_end_record_train_fight(tmp_path, capsys):
             break
     # and the fidelity report ends with one JSON line
     assert main(["compare", "ghost", "--ghost", str(run), "--demos", str(demos), "--rounds", "1",
-                 "--round-seconds", "4", "--out", str(tmp_path / "cmp"), "--no-docs"]) == 0
+                 "--round-seconds", "4", "--out", str(tmp_path / "cmp")]) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(last["per_opponent"]) == {"scripted:easy", "scripted:normal"}
     assert 0 <= last["divergence"] <= 1 and (tmp_path / "cmp" / "ghost_fidelity.png").is_file()
+    assert not (tmp_path / "docs").exists()
 
 
 def test_train_ghost_errors(tmp_path, capsys):

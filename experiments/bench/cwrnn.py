@@ -93,7 +93,9 @@ def main(argv=None) -> int:
         parser.error("--sizes and --batches take comma-separated integers, e.g. 128,512,1024")
     if any(s % MODULES for s in sizes):
         parser.error(f"every hidden size must be a multiple of {MODULES} (the number of modules)")
-    torch.set_num_threads(args.threads)
+    from nets.device import set_threads
+
+    set_threads(args.threads)
 
     print(f"CPU, {args.threads} thread(s), {STEPS} steps, input {INPUT}, CW-RNN g={MODULES} "
           f"(periods 1..{2 ** (MODULES - 1)}); microseconds per step, best of {args.reps}")

@@ -97,9 +97,10 @@ def main(argv=None) -> int:
 
     from agents.ghost import GhostAgent
     from nets.clockwork import ClockworkState
+    from nets.device import set_threads
     from nets.imitation import make_policy
 
-    torch.set_num_threads(1)
+    set_threads(1)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as d:
         ds, wins = _demo_batches(Path(d) / "demos")

@@ -27,7 +27,6 @@ import time
 
 import gymnasium as gym
 import numpy as np
-import torch
 
 ENV_ID = "CartPole-v1"
 N_ENVS = 8
@@ -76,7 +75,9 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=2, help="interleaved rounds; the best is reported")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    from nets.device import set_threads
+
+    set_threads(args.threads)
 
     best: dict[str, tuple[float, float]] = {}
     for rep in range(args.reps):

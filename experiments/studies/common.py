@@ -92,5 +92,18 @@ def save_figure(fig, path: Path) -> None:
     atomic_save(path, lambda p: fig.savefig(p, dpi=90), suffix=".png")
 
 
+def copy_to_docs(src: str | Path, name: str) -> Path:
+    """Copy a plot to ``docs/NAME`` atomically: only when the user asked with ``--docs`` (a study writes
+    nothing outside its ``--out`` folder otherwise)."""
+    import shutil
+
+    from envs.fileio import atomic_save
+
+    dst = Path("docs") / name
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    atomic_save(dst, lambda tmp: shutil.copyfile(src, tmp), suffix=Path(name).suffix)
+    return dst
+
+
 def warn(msg: str) -> None:
     print(f"warning: {msg}", file=sys.stderr, flush=True)

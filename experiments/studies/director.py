@@ -13,7 +13,8 @@ first if its zip is missing, ~2-4 min on 2 cores).
 Reported per player and setting: the fraction of the episodes after the warm-up (20) whose rolling
 win rate (window 20) lies in 0.5 +- 0.1, the win rate, the mean |health difference| at round end
 and the mean difficulty. The rolling win rates are plotted (``runs/compare_director/plots/director.png``
-and a copy in ``docs/director.png``); per-episode rows go to ``metrics.csv``. Ends with one JSON line.
+and, with ``--docs``, a copy in ``docs/director.png``); per-episode rows go to ``metrics.csv``.
+Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -23,14 +24,13 @@ import csv
 import io
 import json
 import os
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from envs.fileio import atomic_save, atomic_write_bytes
+from envs.fileio import atomic_write_bytes
 
 DEFAULT_POLICY = os.path.join("runs", "director", "policy.zip")
 # where a trained PPO duel agent is looked for when --ppo is not given (first existing wins)
@@ -51,37 +51,22 @@ class DirectorCompareConfig:
     seed: int = 0  # seeds players, envs and (if trained here) the learned director
     policy: str = DEFAULT_POLICY  # LearnedDirector zip; trained first when missing
     train_steps: int = 120_000  # PPO meta-steps when the policy is trained here
-    ppo: str = ""  # a trained PPO duel agent (sb3 zip); empty: look in PPO_CANDIDATES, else skip
+    ppo: str = ""  # a trained PPO duel agent (sb3 zip); empty: look in runs/duel_ppo/, else skip
     out: str = os.path.join("runs", "compare_director")  # run folder
-    docs: bool = True  # copy the plot to docs/director.png
+    docs: bool = False  # copy the plot to docs/director.png
 
 
 def add_director_args(parser: argparse.ArgumentParser) -> None:
-    c = DirectorCompareConfig
-    parser.add_argument("--episodes", type=int, default=c.episodes, help=f"per player and setting ({c.episodes})")
-    parser.add_argument("--warmup", type=int, default=c.warmup, help=f"unscored first episodes ({c.warmup})")
-    parser.add_argument("--window", type=int, default=c.window, help=f"rolling win-rate window ({c.window})")
-    parser.add_argument("--target", type=float, default=c.target, help=f"target win rate ({c.target})")
-    parser.add_argument("--band", type=float, default=c.band, help=f"flow channel half-width ({c.band})")
-    parser.add_argument("--round-seconds", type=float, default=c.round_seconds,
-                        help=f"duel round length in seconds ({c.round_seconds:g})")
-    parser.add_argument("--frame-skip", type=int, default=c.frame_skip, help=f"duel ticks per step ({c.frame_skip})")
-    parser.add_argument("--opponent", default=c.opponent, help=f"duel opponent spec ({c.opponent})")
-    parser.add_argument("--seed", type=int, default=c.seed, help=f"seed ({c.seed})")
-    parser.add_argument("--policy", default=c.policy, help=f"LearnedDirector zip, trained if missing ({c.policy})")
-    parser.add_argument("--train-steps", type=int, default=c.train_steps,
-                        help=f"meta-steps if the policy is trained here ({c.train_steps})")
-    parser.add_argument("--ppo", default=c.ppo, help="trained PPO duel agent zip (default: look in "
-                        f"{', '.join(PPO_CANDIDATES)}; skipped if none)")
-    parser.add_argument("--out", default=c.out, help=f"run folder ({c.out})")
-    parser.add_argument("--no-docs", action="store_true", help="do not copy the plot to docs/director.png")
+    from experiments.cli.args import add_config_args
+
+    add_config_args(parser, DirectorCompareConfig)
+    parser.add_argument("--no-docs", action="store_true", help=argparse.SUPPRESS)  # old scripts
 
 
 def config_from_args(args) -> DirectorCompareConfig:
-    cfg = DirectorCompareConfig(
-        episodes=args.episodes, warmup=args.warmup, window=args.window, target=args.target, band=args.band,
-        round_seconds=args.round_seconds, frame_skip=args.frame_skip, opponent=args.opponent, seed=args.seed,
-        policy=args.policy, train_steps=args.train_steps, ppo=args.ppo, out=args.out, docs=not args.no_docs)
+    from experiments.cli.args import config_from_args as from_args
+
+    cfg = from_args(DirectorCompareConfig, args)
     if cfg.episodes <= cfg.warmup:
         raise ValueError(f"--episodes ({cfg.episodes}) must exceed --warmup ({cfg.warmup})")
     if cfg.window < 1 or cfg.warmup < 0:
@@ -265,9 +250,10 @@ def plot(records: dict, cfg: DirectorCompareConfig, path: str) -> None:
 
 def run_director(args) -> int:
     cfg = config_from_args(args)
-    import torch
 
-    torch.set_num_threads(1)
+    from nets.device import set_threads
+
+    set_threads()
     t0 = time.time()
     policy = load_or_train_policy(cfg)
     ppo_path = find_ppo(cfg)
@@ -309,7 +295,9 @@ def run_director(args) -> int:
     plot_path = os.path.join(cfg.out, "plots", "director.png")
     plot(records, cfg, plot_path)
     if cfg.docs:
-        atomic_save(os.path.join("docs", "director.png"), lambda tmp: shutil.copyfile(plot_path, tmp))
+        from experiments.studies.common import copy_to_docs
+
+        copy_to_docs(plot_path, "director.png")
     atomic_write_bytes(os.path.join(cfg.out, "config.json"), json.dumps(asdict(cfg), indent=2).encode())
     buf = io.StringIO()
     writer = csv.writer(buf)

@@ -39,7 +39,6 @@ import csv
 import io
 import json
 import math
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,19 +76,9 @@ class StealthCompareConfig:
 
 
 def add_stealth_args(parser: argparse.ArgumentParser) -> None:
-    c = StealthCompareConfig
-    parser.add_argument("--levels", default="", help="comma-separated bundled level names or level files "
-                        "(default: the first four bundled levels)")
-    parser.add_argument("--steps", type=int, default=c.steps, help=f"env steps per learner and seed ({c.steps:,})")
-    parser.add_argument("--seeds", type=int, default=c.seeds, help=f"seeds per learner ({c.seeds})")
-    parser.add_argument("--algos", default=",".join(LEARNERS),
-                        help=f"comma-separated learners (default all: {','.join(LEARNERS)})")
-    parser.add_argument("--eval-episodes", type=int, default=c.eval_episodes,
-                        help=f"held-out episodes per evaluation ({c.eval_episodes})")
-    parser.add_argument("--eval-points", type=int, default=c.eval_points,
-                        help=f"evaluations along each learning curve ({c.eval_points})")
-    parser.add_argument("--out", default=c.out, help=f"output folder ({c.out})")
-    parser.add_argument("--docs", action="store_true", help="copy the plot to docs/compare_stealth.png")
+    from experiments.cli.args import add_config_args
+
+    add_config_args(parser, StealthCompareConfig)
 
 
 def config_from_args(args) -> StealthCompareConfig:
@@ -97,11 +86,11 @@ def config_from_args(args) -> StealthCompareConfig:
 
     check_positive(steps=args.steps, seeds=args.seeds, eval_episodes=args.eval_episodes,
                    eval_points=args.eval_points)
-    levels = parse_list(args.levels, "--levels") if args.levels else []
-    algos = parse_list(args.algos, "--algos", valid=list(LEARNERS))
-    return StealthCompareConfig(levels=levels, steps=args.steps, seeds=args.seeds, algos=algos,
-                                eval_episodes=args.eval_episodes, eval_points=args.eval_points, out=args.out,
-                                docs=args.docs)
+    from experiments.cli.args import config_from_args as from_args
+
+    levels = parse_list(",".join(args.levels), "--levels") if args.levels else []
+    algos = parse_list(",".join(args.algos), "--algos", valid=list(LEARNERS))
+    return from_args(StealthCompareConfig, args, levels=levels, algos=algos)
 
 
 # ---- the references: value iteration and the planner ----------------------------------------------------------
@@ -284,9 +273,10 @@ def run_stealth(args) -> int:
     cfg = config_from_args(args)
     level_names = cfg.levels or bundled_levels()[:4]
     levels = {name: load_level(name) for name in level_names}  # bad names fail here, before any training
-    import torch
 
-    torch.set_num_threads(1)  # small MLPs on a shared CPU: one thread per process is fastest
+    from nets.device import set_threads
+
+    set_threads()  # small MLPs on a shared CPU: one thread per process is fastest
     out = Path(cfg.out)
 
     def log(msg: str) -> None:
@@ -324,9 +314,9 @@ def run_stealth(args) -> int:
     plot_path = plot(out, per_level)
     print(f"\nsummary: {out / 'summary.csv'}; plots: {out / 'plots'}")
     if cfg.docs:
-        Path("docs").mkdir(exist_ok=True)
-        shutil.copyfile(plot_path, "docs/compare_stealth.png")
-        print("copied the plot to docs/compare_stealth.png")
+        from experiments.studies.common import copy_to_docs
+
+        print(f"copied the plot to {copy_to_docs(plot_path, 'compare_stealth.png')}")
     figures = {
         lv: {r["agent"]: {"success": round(r["success"], 4), "return": round(r["mean_return"], 4),
                           "ratio": None if math.isnan(r["return_ratio"]) else round(r["return_ratio"], 4),

@@ -29,15 +29,14 @@ class TrainConfig:
 
 def train_director(cfg: TrainConfig, verbose: bool = True):
     """Train and save the director policy; returns the SB3 model."""
-    import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     import envs  # noqa: F401  (registers sandbox/Director-v0)
-    from nets.device import resolve_device
+    from nets.device import resolve_device, set_threads
 
-    torch.set_num_threads(1)
+    set_threads()
     import gymnasium as gym
 
     vec = DummyVecEnv([lambda: Monitor(gym.make("sandbox/Director-v0")) for _ in range(cfg.n_envs)])
@@ -54,12 +53,12 @@ def train_director(cfg: TrainConfig, verbose: bool = True):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from experiments.cli.args import add_config_args, config_from_args
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=TrainConfig.steps, help="PPO steps (default 120000)")
-    p.add_argument("--seed", type=int, default=TrainConfig.seed, help="seed (default 0)")
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"output zip (default {DEFAULT_OUT})")
-    args = p.parse_args(argv)
-    train_director(TrainConfig(steps=args.steps, seed=args.seed, out=args.out))
+    add_config_args(p, TrainConfig)
+    args = config_from_args(TrainConfig, p.parse_args(argv))
+    train_director(args)
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1024:.0f} KB)")
     return 0
 
