@@ -164,6 +164,8 @@ def learning(levels: list[str], budget: int, tmp: Path) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     import torch
 
+    from nets.device import set_threads
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--level", default="tutorial", help="the level of the throughput rows")
     parser.add_argument("--steps", type=int, default=65_536, help="timed env steps per throughput row")
@@ -171,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learn", default="tutorial,sentry_hall,crossing", help="levels of the learning rows")
     parser.add_argument("--budget", type=int, default=300_000, help="env steps per learning run (0: skip)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    set_threads()
+    threads = torch.get_num_threads()
     load_start = os.getloadavg()
 
     rows: list[dict] = []
@@ -199,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     load_end = os.getloadavg()
 
     print()
-    print(f"Throughput on {args.level} ({args.steps:,} timed steps per row, CPU, 1 torch thread; "
+    print(f"Throughput on {args.level} ({args.steps:,} timed steps per row, CPU, {threads} torch thread(s); "
           f"load average {load_start[0]:.2f} -> {load_end[0]:.2f}):")
     print()
     print("| learner | env steps/s | x SB3 PPO (8 subprocess envs) |")
@@ -219,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             got = {r["algo"]: r for r in learned if r["level"] == level}
             print(f"| {level} | {got['ppo']['success']:.2f} | {got['ppo-pg']['success']:.2f} |")
     print(json.dumps({"bench": "ppo", "level": args.level, "steps": args.steps, "envs": args.envs,
-                      "load_average": [round(load_start[0], 2), round(load_end[0], 2)], "throughput": rows,
+                      "load_average": [round(load_start[0], 2), round(load_end[0], 2)], "torch_threads": threads,
+                      "throughput": rows,
                       "budget": args.budget, "learning": learned,
                       "numpy": np.__version__, "torch": torch.__version__}))
     return 0
