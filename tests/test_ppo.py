@@ -352,3 +352,26 @@ def test_stealth_tutorial_is_solved_from_the_real_start():
             done = term or trunc
         successes.append(bool(info["at_goal"]))
     assert np.mean(successes) == 1.0
+
+
+@pytest.mark.slow
+def test_stealth_tutorial_is_solved_on_the_batched_env():
+    """The fast path: the natively batched stealth env (its own exploring starts, shaped by
+    VectorGoalShaping), 64 envs stepped in one call."""
+    pytest.importorskip("envs.stealth.vector", reason="needs the natively batched stealth env")
+    from agents.navigation.shaping import VectorGoalShaping
+
+    vec = VectorGoalShaping(gym.make_vec("sandbox/Stealth-v0", num_envs=64, level="tutorial", obs_mode="grid",
+                                         exploring_starts=0.5), gamma=0.99)
+    learner = PPO(vec, n_steps=32, lr=5e-4, ent_coef=0.01, seed=0, device="cpu")
+    learner.learn(200_000)
+    env = gym.make("sandbox/Stealth-v0", level="tutorial", obs_mode="grid")
+    successes = []
+    for i in range(20):
+        obs, _ = env.reset(seed=1_000_000 + i)
+        done = False
+        while not done:
+            obs, _, term, trunc, info = env.step(learner.predict(obs, deterministic=True)[0])
+            done = term or trunc
+        successes.append(bool(info["at_goal"]))
+    assert np.mean(successes) == 1.0
