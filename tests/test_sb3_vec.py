@@ -14,7 +14,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecMonitor
 
 from nets.bellman import policy_evaluation, value_iteration
-from nets.sb3 import GymnasiumVecEnv
+from nets.sb3 import GymnasiumVecEnv, supports_same_step_reset
 
 torch.set_num_threads(1)
 MODES = ["NextStep", "SameStep", "Disabled"]
@@ -98,3 +98,58 @@ def test_sb3_ppo_learns_the_corridor_through_the_adapter():
     mdp = corridor_mdp(gamma=gamma)
     policy = np.array([int(model.predict(np.eye(5, dtype=np.float32)[s], deterministic=True)[0]) for s in range(5)])
     assert policy_evaluation(mdp, policy, method="exact")[0] == pytest.approx(value_iteration(mdp).V[0], abs=1e-6)
+
+
+class CountersVec(gym.vector.VectorEnv):
+    """A natively batched Counter (length 3, truncated), next-step autoreset; ``reset`` resets every env
+    whatever the options, unless ``honours_mask``."""
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, num_envs: int = 2, honours_mask: bool = False):
+        self.num_envs, self.honours_mask = num_envs, honours_mask
+        self.single_observation_space = gym.spaces.Box(0.0, 100.0, shape=(1,), dtype=np.float32)
+        self.single_action_space = gym.spaces.Discrete(2)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
+        if honours_mask:
+            self.metadata = {**self.metadata, "reset_mask": True}
+        self.t = np.zeros(num_envs)
+        self.pending = np.zeros(num_envs, bool)
+
+    def reset(self, *, seed=None, options=None):
+        mask = (options or {}).get("reset_mask") if self.honours_mask else None
+        rows = np.ones(self.num_envs, bool) if mask is None else mask
+        self.t[rows], self.pending[rows] = 0, False
+        return self.t[:, None].astype(np.float32), {}
+
+    def step(self, actions):
+        reward = np.where(self.pending, 0.0, 1.0)
+        self.t = np.where(self.pending, 0, self.t + 1)
+        trunc = ~self.pending & (self.t >= 3)
+        self.pending = trunc.copy()
+        return self.t[:, None].astype(np.float32), reward, np.zeros(self.num_envs, bool), trunc, {}
+
+
+def test_native_env_with_reset_mask_works_and_one_without_is_refused():
+    assert supports_same_step_reset(vec(Corridor, "NextStep")) and supports_same_step_reset(vec(Corridor, "SameStep"))
+    assert not supports_same_step_reset(CountersVec()) and supports_same_step_reset(CountersVec(honours_mask=True))
+    env = GymnasiumVecEnv(CountersVec(3, honours_mask=True))
+    env.reset()
+    env.step(np.zeros(3, np.int64))
+    env.env.t[1] = 0  # env 1 falls a step behind, so the others end first
+    env.step(np.zeros(3, np.int64))
+    obs, rewards, dones, infos = env.step(np.zeros(3, np.int64))
+    assert dones.tolist() == [True, False, True] and obs[:, 0].tolist() == [0.0, 2.0, 0.0]
+    assert rewards.tolist() == [1.0, 1.0, 1.0]
+    assert [i.get("terminal_observation", [None])[0] for i in infos] == [3.0, None, 3.0]
+    obs, rewards, dones, infos = env.step(np.zeros(3, np.int64))  # no bare reset step follows
+    assert dones.tolist() == [False, True, False] and obs[:, 0].tolist() == [1.0, 0.0, 1.0]
+    assert rewards.tolist() == [1.0, 1.0, 1.0] and infos[1]["TimeLimit.truncated"]
+    bad = GymnasiumVecEnv(CountersVec(2))
+    bad.reset()
+    bad.step(np.zeros(2, np.int64))
+    bad.env.t[1] = 0  # env 1 is mid-episode when env 0 ends: resetting it too would be wrong
+    bad.step(np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match="reset envs outside reset_mask"):
+        bad.step(np.zeros(2, np.int64))
