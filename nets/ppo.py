@@ -115,9 +115,6 @@ class PPO(_PolicyGradient):
         ent_coef, vf_coef: weights of the entropy bonus and the value loss. max_grad_norm: None for no clip.
         target_kl: stop an update's epochs once a minibatch's approximate KL exceeds it (None: never).
         normalize_advantage: standardise advantages per minibatch.
-        bf16: run the network's matrix products in bfloat16 (``torch.autocast``; parameters, losses and the
-            optimiser stay float32), in rollouts and updates alike. 2-3x faster updates on CPUs with AMX or
-            AVX-512 BF16 and on recent GPUs; the learning tests run in float32.
         seed: parameters, the action sampler and the first env reset. device: auto, cpu, cuda, cuda:N.
     """
 
@@ -127,9 +124,9 @@ class PPO(_PolicyGradient):
                  gamma: float = 0.99, gae_lambda: float = 0.95, n_steps: int = 128, n_epochs: int = 4,
                  n_minibatches: int = 4, clip_coef: float = 0.2, clip_vf: float | None = None,
                  ent_coef: float = 0.0, vf_coef: float = 0.5, max_grad_norm: float | None = 0.5,
-                 target_kl: float | None = None, normalize_advantage: bool = True, bf16: bool = False, seed: int = 0,
-                 device="auto", periods: Sequence[int] = (1, 2, 4, 8), optimizer: str = "adam",
-                 _spaces: dict | None = None, **unknown):
+                 target_kl: float | None = None, normalize_advantage: bool = True, seed: int = 0, device="auto",
+                 periods: Sequence[int] = (1, 2, 4, 8), optimizer: str = "adam", _spaces: dict | None = None,
+                 **unknown):
         _reject_unknown(type(self), unknown)
         for name, value in (("n_steps", n_steps), ("n_epochs", n_epochs), ("n_minibatches", n_minibatches)):
             if int(value) < 1:
@@ -146,7 +143,6 @@ class PPO(_PolicyGradient):
         self.gae_lambda, self.clip_coef = float(gae_lambda), float(clip_coef)
         self.clip_vf = None if clip_vf is None else float(clip_vf)
         self.target_kl = None if target_kl is None else float(target_kl)
-        self.bf16 = bool(bf16)
         super().__init__(env, encoder=encoder, hidden=hidden, periods=periods, lr=lr, gamma=gamma,
                          ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm, optimizer=optimizer,
                          normalize_advantage=normalize_advantage, value=True, seed=seed, device=device,
@@ -157,7 +153,7 @@ class PPO(_PolicyGradient):
     def _hyper(self) -> dict:
         return {**super()._hyper(), "gae_lambda": self.gae_lambda, "n_steps": self.n_steps,
                 "n_epochs": self.n_epochs, "n_minibatches": self.n_minibatches, "clip_coef": self.clip_coef,
-                "clip_vf": self.clip_vf, "target_kl": self.target_kl, "bf16": self.bf16}
+                "clip_vf": self.clip_vf, "target_kl": self.target_kl}
 
     # ------------------------------------------------------------------ the loop
     def learn(self, total_steps: int, callback: Callable[[dict], Any] | None = None) -> PPO:
@@ -206,16 +202,6 @@ class PPO(_PolicyGradient):
         else:
             dst.copy_(torch.from_numpy(np.ascontiguousarray(obs)).reshape(dst.shape))
 
-    def _net(self, obs: torch.Tensor, state=None, episode_start=None):
-        """The policy-value network, under bfloat16 autocast when ``bf16``; logits and values as float32."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            logits, values, state = self.policy(obs, state, episode_start)
-        if not self.bf16:
-            return logits, values, state
-        if state is not None:
-            state = ClockworkState(state.hidden.float(), state.step)
-        return [z.float() for z in logits], values.float(), state
-
     def _draw(self, logits: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample every head on the device: zero-based actions (K, H) and their joint log-probability (K,)."""
         cols, logp = [], 0.0
@@ -242,7 +228,7 @@ class PPO(_PolicyGradient):
             self._write_obs(b["obs"][t], self._obs)  # the one host -> device copy of this batch step
             b["first"][t] = self._first
             start = self._first if self.recurrent else None
-            logits, v, self._state = self._net(b["obs"][t][:, None], self._state, start)
+            logits, v, self._state = self.policy(b["obs"][t][:, None], self._state, start)
             a, logp = self._draw([z[:, 0] for z in logits])
             b["actions"][t], b["logp"][t], b["values"][t] = a, logp, v[:, 0]
             obs, r, te, tr, ok, final = self._stepper.step(self._env_actions(a.cpu().numpy()))
@@ -262,7 +248,7 @@ class PPO(_PolicyGradient):
         # V(s_T) bootstraps the rollout's end
         last = torch.empty_like(b["obs"][0])
         self._write_obs(last, self._obs)
-        _, v, _ = self._net(last[:, None], self._state, self._first if self.recurrent else None)
+        _, v, _ = self.policy(last[:, None], self._state, self._first if self.recurrent else None)
         b["values"][T] = v[:, 0]
         # GAE on the host: one copy of the (T + 1, K) values back, one of the advantages to the device.
         # V(s_{t+1}) is the next step's V(s_t), except truncated rows whose final obs was replaced.
@@ -319,10 +305,10 @@ class PPO(_PolicyGradient):
                     st = batch["start_state"]
                     first = b["first"][:, idx.cpu().numpy()].T
                     state = ClockworkState(st.hidden[idx], st.step[idx])
-                    logits, values, _ = self._net(take(b["obs"], idx), state, first)
+                    logits, values, _ = self.policy(take(b["obs"], idx), state, first)
                     mask = take(valid, idx)
                 else:
-                    logits, values, _ = self._net(take(b["obs"], idx)[:, None])
+                    logits, values, _ = self.policy(take(b["obs"], idx)[:, None])
                     logits, values, mask = [z[:, 0] for z in logits], values[:, 0], None
                 out = self._losses(logits, values, take(b["actions"], idx), take(b["logp"], idx),
                                    take(old_values, idx), take(adv, idx), take(returns, idx), mask)

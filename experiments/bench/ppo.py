@@ -15,8 +15,6 @@ env steps are timed.
   (``--envs`` envs), when that env can reset single envs (else the row says why not).
 * ``ppo-pg, batched env``: ours on the natively batched env (``--envs`` envs, n_steps 32, 4 minibatches)
   with the training aids, as ``sandbox train stealth --algo ppo-pg`` runs it.
-* ``ppo-pg, batched env, bf16``: the same with ``bf16=True`` (matrix products in bfloat16 under
-  ``torch.autocast``; helps on CPUs with AMX/AVX-512 BF16).
 * ``ppo-pg, sync envs``: ours on 16 single envs in a ``SyncVectorEnv`` (the path without a batched env).
 
 **Learning.** ``sandbox train stealth --algo ppo`` and ``--algo ppo-pg`` with their defaults for ``--budget``
@@ -124,12 +122,12 @@ def ppo_pg(vec, steps: int, **hyper) -> float:
         vec.close()
 
 
-def ppo_pg_batched(level: str, steps: int, n_envs: int, bf16: bool = False) -> float | str:
+def ppo_pg_batched(level: str, steps: int, n_envs: int) -> float | str:
     from experiments.train import native_vector
 
     if not native_vector("stealth"):
         return "no natively batched stealth env registered"
-    return ppo_pg(_batched(level, n_envs), steps, n_steps=32, bf16=bf16)
+    return ppo_pg(_batched(level, n_envs), steps, n_steps=32)
 
 
 def ppo_pg_sync(level: str, steps: int) -> float:
@@ -188,7 +186,6 @@ def main(argv: list[str] | None = None) -> int:
     row("sb3 ppo, 8 subprocess envs", sb3_subproc(args.level, args.steps))
     row(f"sb3 ppo, batched env ({args.envs})", sb3_batched(args.level, args.steps, args.envs))
     row(f"ppo-pg, batched env ({args.envs})", ppo_pg_batched(args.level, args.steps, args.envs))
-    row(f"ppo-pg, batched env ({args.envs}), bf16", ppo_pg_batched(args.level, args.steps, args.envs, bf16=True))
     row("ppo-pg, sync envs (16)", ppo_pg_sync(args.level, args.steps))
     ref = rows[0]["steps_per_second"]
     for r in rows:
