@@ -165,6 +165,7 @@ def load_round(path: str | os.PathLike, *, frame_skip: int | None = None) -> Rou
     truncated or corrupt npz, wrong shapes, out-of-range actions, a ``frame_skip`` other than the one
     asked for)."""
     from envs.duel.env import OBS_SIZE
+    from envs.fileio import check_npz_member_sizes
 
     path = Path(path)
     side = path.with_suffix(".json")
@@ -187,6 +188,8 @@ def load_round(path: str | os.PathLike, *, frame_skip: int | None = None) -> Rou
                         f"current duel layout {obs_layout_hash()!r}; re-record with this version")
     if frame_skip is not None and meta.get("frame_skip") != frame_skip:
         raise DemoError(f"{path}: frame_skip {meta.get('frame_skip')!r}, the other rounds use {frame_skip}")
+    check_npz_member_sizes(path, {"obs": 250_000 * OBS_SIZE, "actions": 500_000, "rewards": 250_000}, default=64,
+                           error=DemoError)  # rows x features from the headers, before loading (envs/fileio.py)
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in _NPZ_KEYS if k not in z.files]
@@ -207,8 +210,10 @@ def load_round(path: str | os.PathLike, *, frame_skip: int | None = None) -> Rou
                         "equal and > 0")
     if actions.min() < 0 or actions[:, 0].max() >= N_STICK or actions[:, 1].max() >= N_BUTTON:
         raise DemoError(f"{path}: actions out of range (stick in [0, {N_STICK}), button in [0, {N_BUTTON}))")
-    if not np.isfinite(obs).all():
-        raise DemoError(f"{path}: obs holds NaN or inf")
+    if not np.isfinite(obs).all() or np.abs(obs).max() > 1.0 + 1e-5:
+        raise DemoError(f"{path}: obs must be finite and in [-1, 1] (the duel's observation space)")
+    if not np.isfinite(rewards).all():
+        raise DemoError(f"{path}: rewards hold NaN or inf")
     return Round(path, obs, actions.astype(np.int64), rewards.astype(np.float32), str(data["opponent"]),
                  str(data["winner"]), data["final_health"].astype(np.int64), meta)
 
@@ -856,6 +861,10 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+MAX_GHOST_BYTES = 256 * 2**20  # a ghost checkpoint file (the shipped sizes are ~100 KB)
+MAX_GHOST_SIDECAR_BYTES = 2**20  # its JSON config
+
+
 def find_checkpoint(path: str | os.PathLike) -> Path:
     """The ghost checkpoint named by ``path``: the file itself, or in a run folder
     ``checkpoints/ghost.pt`` (else ``ghost.pt``). FileNotFoundError naming what was looked for."""
@@ -883,21 +892,32 @@ def load_ghost(path: str | os.PathLike, device="cpu") -> tuple[Any, dict]:
     side = p.with_suffix(".json")
     if not side.is_file():
         raise FileNotFoundError(f"{p}: missing its config sidecar {side.name}")
+    if side.stat().st_size > MAX_GHOST_SIDECAR_BYTES:  # untrusted: size first
+        raise ValueError(f"{side}: {side.stat().st_size} bytes, more than the {MAX_GHOST_SIDECAR_BYTES} a ghost "
+                         "config may have")
     try:
         meta = json.loads(side.read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or meta.get("kind") != "ghost" or not isinstance(meta.get("model"), dict):
             raise ValueError('expected a JSON object with "kind": "ghost" and a "model" config')
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ValueError(f"{side}: not a ghost config ({exc})") from None
     if meta.get("obs_layout_hash") != obs_layout_hash():
         raise ValueError(f"{p}: trained on observation layout {meta.get('obs_layout_hash')!r}, the duel now has "
                          f"{obs_layout_hash()!r}; retrain it on new demos")
     dev = resolve_device(device)
+    from nets.torchfile import load_tensors
+
     try:
-        state = torch.load(p, map_location=dev, weights_only=True)
-    except Exception as exc:  # truncated zip, not a torch file, pickled objects refused...
-        raise ValueError(f"{p}: corrupt or unreadable ghost checkpoint ({type(exc).__name__}: {exc})") from None
+        state = load_tensors(p, max_bytes=MAX_GHOST_BYTES, map_location=dev)  # weights_only, sizes checked
+    except ValueError as exc:  # truncated zip, not a torch file, pickled objects refused...
+        raise ValueError(f"{p}: corrupt or unreadable ghost checkpoint ({exc})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{p}: not a state dict of tensors")
     try:
+        with torch.device("meta"):  # the config's shapes, checked against the file's before any allocation
+            shapes = {k: tuple(v.shape) for k, v in make_policy(**meta["model"]).state_dict().items()}
+        if shapes != {k: tuple(v.shape) for k, v in state.items()}:
+            raise ValueError("its tensors' names or shapes differ from the model its config describes")
         model = make_policy(**meta["model"]).to(dev)
         model.load_state_dict(state)
     except (TypeError, ValueError, RuntimeError, KeyError) as exc:

@@ -32,9 +32,9 @@ def _checkpoint(run: Path) -> Path:
     raise FileNotFoundError(f"{run}: no checkpoints/final.zip, final.pt, latest.zip or latest.pt")
 
 
-def slim_copy(src: Path, dst: Path) -> None:
-    """Save the model at ``src`` (SB3 ``.zip`` or our ``.pt``) to ``dst`` with a fresh optimizer (no Adam
-    moments)."""
+def slim_copy(src: Path, dst: Path, hyper: dict | None = None) -> None:
+    """Save the model at ``src`` (SB3 ``.zip``, rebuilt with the run's ``hyper``, or our ``.pt``) to ``dst``
+    with a fresh optimizer (no Adam moments)."""
     if src.suffix == ".pt":
         from nets.policy_gradient import load_learner
 
@@ -44,7 +44,7 @@ def slim_copy(src: Path, dst: Path) -> None:
         return
     from agents.sb3_agent import load_sb3
 
-    model = load_sb3(src, device="cpu")
+    model = load_sb3(src, device="cpu", hyper=hyper)
     lr = model.policy.optimizer.param_groups[0]["lr"]
     model.policy.optimizer = type(model.policy.optimizer)(model.policy.parameters(), lr=lr)
     atomic_save(dst, model.save, suffix=".zip")
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bundle: error: {exc}", file=sys.stderr)
         return 2
     dst = BUNDLED / f"{args.name}{src.suffix}"
-    slim_copy(src, dst)
+    slim_copy(src, dst, config.get("hyper"))
     from experiments.train import load_trained
 
     agent = load_trained(dst, device="cpu")

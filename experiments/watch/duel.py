@@ -35,7 +35,11 @@ class DuelSession:
         from experiments.watch.widgets import DuelTally, EmpiricalPolicy, Fonts
 
         self.cfg = cfg
-        self.names = (cfg.p1 or default_spec("duel"), cfg.p2 or DEFAULT_P2)
+        from envs.duel.controls import use_controls_file, with_input
+
+        use_controls_file(cfg.controls)
+        specs = (cfg.p1 or default_spec("duel"), cfg.p2 or DEFAULT_P2)
+        self.names = tuple(with_input(spec, cfg.input) for spec in specs)
         for name in self.names:
             if name.partition(":")[0] in STEALTH_ONLY:
                 from experiments.cli import CliError
@@ -49,6 +53,8 @@ class DuelSession:
         env_kwargs = info.get("env_kwargs", {}) if isinstance(info.get("env_kwargs"), dict) else {}
         self.skip = int(env_kwargs.get("frame_skip", 4))
         context["frame_skip"] = self.skip
+        if hasattr(p1, "frame_skip"):  # a human: its presses are held for the ticks between decisions
+            p1.frame_skip = self.skip
         p2 = build_agent(self.names[1], **context, player=2)
         round_seconds = cfg.round_seconds or float(env_kwargs.get("round_seconds", 60))
         self.p1, self.slot = p1, OpponentSlot(p2, self.skip)
@@ -58,6 +64,7 @@ class DuelSession:
             notice(f"P2 ({self.names[1]}) has no difficulty setting: the director's choices change nothing")
         self.env = DirectedEnv(self.base, self.director) if self.director is not None else self.base
         self.renderer = DuelRenderer("rgb_array")
+        self.renderer.show_training = bool(getattr(cfg, "training", False))
         self.size = (WIDTH, HEIGHT + 206)
         self.game_h = HEIGHT
         self.fonts = Fonts()
@@ -98,6 +105,7 @@ class DuelSession:
 
     def advance(self) -> None:
         """One tick (or one tick of the result hold between rounds)."""
+        from envs.duel.controls import note_tick
         from envs.duel.env import decode_action
         from experiments.watch.widgets import duel_heads
 
@@ -126,6 +134,8 @@ class DuelSession:
                 probs = policy_probs(self.slot.agent, self.slot.observation)
                 self.probs[1] = None if probs is None else duel_heads(probs)
         self.count += 1
+        note_tick(self.base.state.tick)  # human presses are stamped with the tick being played
+        self.renderer.note_inputs(self.base.state.tick, [c or (0, 0) for c in self.chosen])
         if self.slot.decided:
             self.empirical[1].add(self.chosen[1])
         events = [{**e, "by": {"agent": 0, "opponent": 1}.get(e["by"])} for e in info["events"]]
