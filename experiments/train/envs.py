@@ -69,16 +69,19 @@ def make_vector_env(env: str, env_kwargs: dict | None, n_envs: int, seed: int, n
     When :func:`native_vector`, the env's natively batched form, which takes what :func:`make_env` wraps as
     keywords (``nav_features``, ``exploring_starts``; listed stealth levels and duel opponents as lists,
     env ``i`` playing item ``i % len``) and is shaped by
-    :class:`agents.navigation.shaping.VectorGoalShaping`. Otherwise a ``SyncVectorEnv`` of :func:`make_env`
-    envs."""
+    :class:`agents.navigation.shaping.VectorGoalShaping`. Otherwise, or when the batched form refuses the
+    options, a ``SyncVectorEnv`` of :func:`make_env` envs."""
     import gymnasium as gym
 
-    if not native_vector(env):
+    def single_envs():
         vec = gym.vector.SyncVectorEnv([
             lambda i=i: make_env(env, env_kwargs, nav_features, index=i, shaping=shaping, gamma=gamma,
                                  exploring_starts=exploring_starts) for i in range(n_envs)])
         vec.reset(seed=seed)
         return vec
+
+    if not native_vector(env):
+        return single_envs()
     kwargs = dict(env_kwargs or {})
     kwargs.update(cycled_kwargs(kwargs))
     if nav_features:
@@ -87,8 +90,10 @@ def make_vector_env(env: str, env_kwargs: dict | None, n_envs: int, seed: int, n
         kwargs["exploring_starts"] = float(exploring_starts)
     try:
         vec = gym.make_vec(ENV_IDS[env_kind(env)], num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs)
-    except TypeError as exc:
-        raise ValueError(f"the batched {env} env does not accept these options {sorted(kwargs)}: {exc}") from None
+    except (TypeError, ValueError):
+        # options the batched form does not take (a list of duel opponents, a ghost or sb3 opponent): single
+        # envs, which take them or say in one line what is wrong
+        return single_envs()
     if shaping:
         from agents.navigation.shaping import VectorGoalShaping
 

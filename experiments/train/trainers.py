@@ -155,9 +155,9 @@ def check_hyper(algo: str, hyper: dict) -> None:
 
         cls = getattr(sb3, SB3_ALGOS[algo])
     else:
-        from nets import policy_gradient as pg
+        import nets
 
-        cls = getattr(pg, PG_ALGOS[algo])
+        cls = getattr(nets, PG_ALGOS[algo])  # nets.Reinforce, nets.A2C, nets.PPO
     params = inspect.signature(cls.__init__).parameters
     fixed = {"self", "policy", "env", "seed", "device", "verbose", "tensorboard_log"}
     named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
