@@ -1,6 +1,7 @@
 """Learners and torch modules shared by every environment: exact Bellman solvers for tabular MDPs
 (``nets.bellman``), and, as they land, the MLP, the clockwork RNN, controller heads, behaviour cloning
-and policy-gradient learners. Device selection lives in one place, ``nets.device``."""
+and policy-gradient learners (``nets.policy_gradient``; PPO in ``nets.ppo``). Device selection lives in
+one place, ``nets.device``."""
 
 # The torch modules are imported on first use, so ``import nets`` (and ``nets.bellman``) never pays for
 # torch. Import them as ``from nets.mlp import MLP``, ``from nets.clockwork import ClockworkRNN``,
@@ -18,6 +19,7 @@ _LAZY = {
     "A2C": "nets.policy_gradient",
     "Reinforce": "nets.policy_gradient",
     "load_learner": "nets.policy_gradient",
+    "PPO": "nets.ppo",
 }
 
 

@@ -95,7 +95,7 @@ def test_stepping_a_finished_episode_raises_the_same_error_everywhere(env_id, kw
     ("sandbox/Stealth-v0", {"rewards": {"goal": float("nan")}}, r"rewards\['goal'\] must be a finite number"),
     ("sandbox/Stealth-v0", {"slip": float("nan")}, r"slip must be a finite number in \[0, 1\]; got nan"),
     ("sandbox/Stealth-v0", {"size": 100_000, "level": "random"}, r"size must be in \[3, 256\]"),
-    ("sandbox/Stealth-v0", {"level": 5}, r"level must be a level name, a path, a Level or 'random'"),
+    ("sandbox/Stealth-v0", {"level": 5}, r"level must be a level name, a path, a Level, 'random' or 'heldout'"),
     ("sandbox/Duel-v0", {"round_seconds": 1e-9}, r"round_seconds must be in \[0.0166667, 3600\]; got 1e-09"),
     ("sandbox/Duel-v0", {"round_seconds": float("nan")}, r"round_seconds must be a finite number"),
     ("sandbox/Duel-v0", {"frame_skip": 2.5}, r"frame_skip must be an integer in \[1, inf\]; got 2.5"),

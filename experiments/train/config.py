@@ -6,7 +6,7 @@ import tomllib
 from importlib import resources
 
 SB3_ALGOS = {"ppo": "PPO", "a2c": "A2C", "dqn": "DQN"}
-PG_ALGOS = {"reinforce": "Reinforce", "a2c-pg": "A2C"}
+PG_ALGOS = {"reinforce": "Reinforce", "a2c-pg": "A2C", "ppo-pg": "PPO"}  # classes of nets (nets.PPO, ...)
 ALGOS = (*SB3_ALGOS, *PG_ALGOS)
 ENV_IDS = {"stealth": "sandbox/Stealth-v0", "duel": "sandbox/Duel-v0"}
 RUN_KEYS = ("steps", "n_envs", "eval_every", "eval_episodes")

@@ -49,6 +49,59 @@ def make_env(env: str, env_kwargs: dict | None = None, nav_features: bool = Fals
     return e
 
 
+def native_vector(env: str) -> bool:
+    """Whether the sandbox env ``env`` has a natively batched form (registered as its ``vector_entry_point``,
+    which ``gym.make_vec`` picks). Other Gymnasium ids (CartPole's own vector env included) step single envs."""
+    import gymnasium as gym
+
+    import envs  # noqa: F401  (registers the sandbox ids)
+
+    if env_kind(env) not in ENV_IDS:
+        return False
+    spec = gym.registry.get(ENV_IDS[env_kind(env)])
+    return spec is not None and spec.vector_entry_point is not None
+
+
+def make_vector_env(env: str, env_kwargs: dict | None, n_envs: int, seed: int, nav_features: bool = False,
+                    shaping: bool = False, gamma: float = 0.99, exploring_starts: float = 0.0):
+    """The training envs as one ``gymnasium.vector.VectorEnv`` (next-step autoreset), reset with ``seed``.
+
+    When :func:`native_vector`, the env's natively batched form, which takes what :func:`make_env` wraps as
+    keywords (``nav_features``, ``exploring_starts``; listed stealth levels and duel opponents as lists,
+    env ``i`` playing item ``i % len``) and is shaped by
+    :class:`agents.navigation.shaping.VectorGoalShaping`. Otherwise, or when the batched form refuses the
+    options, a ``SyncVectorEnv`` of :func:`make_env` envs."""
+    import gymnasium as gym
+
+    def single_envs():
+        vec = gym.vector.SyncVectorEnv([
+            lambda i=i: make_env(env, env_kwargs, nav_features, index=i, shaping=shaping, gamma=gamma,
+                                 exploring_starts=exploring_starts) for i in range(n_envs)])
+        vec.reset(seed=seed)
+        return vec
+
+    if not native_vector(env):
+        return single_envs()
+    kwargs = dict(env_kwargs or {})
+    kwargs.update(cycled_kwargs(kwargs))
+    if nav_features:
+        kwargs["nav_features"] = True
+    if exploring_starts > 0:
+        kwargs["exploring_starts"] = float(exploring_starts)
+    try:
+        vec = gym.make_vec(ENV_IDS[env_kind(env)], num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs)
+    except (TypeError, ValueError):
+        # options the batched form does not take (a list of duel opponents, a ghost or sb3 opponent): single
+        # envs, which take them or say in one line what is wrong
+        return single_envs()
+    if shaping:
+        from agents.navigation.shaping import VectorGoalShaping
+
+        vec = VectorGoalShaping(vec, gamma=gamma)
+    vec.reset(seed=seed)
+    return vec
+
+
 def shaped(env, gamma: float):
     """``env`` with the navigation AI's potential-based goal shaping (stealth only)."""
     from agents.navigation.shaping import GoalShaping
