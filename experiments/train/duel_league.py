@@ -288,7 +288,7 @@ def train_league(cfg: LeagueConfig, out: str | Path, progress: bool = True) -> d
     state = {"next_log": cfg.log_every, "next_exploiter": cfg.exploiter_every or math.inf, "exploiters": 0}
 
     def add_snapshot() -> None:
-        k, rate = league.snapshots + 1, league.main_win_rate
+        k, rate = league.snapshots + 1, league.gate_rate
         path = learner.save(run_dir / "checkpoints" / f"snapshot-{k}.pt", {**meta, "steps": learner.num_timesteps})
         frozen = load_learner(path, device="cpu")
         league.add(f"snapshot-{k}", "snapshot", PredictOpponent(frozen, f"snapshot-{k}"))

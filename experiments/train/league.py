@@ -129,7 +129,8 @@ class League:
         self.window, self.gate, self.opp_window = int(window), float(gate), int(opp_window)
         self.prior_games, self.k = float(prior_games), float(k)
         self.members: dict[str, Opponent] = {}
-        self.main_recent: deque = deque(maxlen=self.window)
+        self.main_recent: deque = deque(maxlen=self.window)  # the gate's window (emptied by a snapshot)
+        self.main_history: deque = deque(maxlen=self.window)  # the same games, never emptied (for the log)
         self.results: dict[tuple[str, str], list[float]] = {}  # (main, o) -> [wins, losses, draws]
         self.snapshots = 0
         self.games = 0
@@ -191,6 +192,7 @@ class League:
             raise ValueError(f"{name!r} is not in the pool; members: {', '.join(self.members)}")
         self.games += 1
         self.main_recent.append(s)
+        self.main_history.append(s)
         o = self.members[name]
         o.games += 1
         if name == MAIN:
@@ -202,13 +204,19 @@ class League:
         tally[0 if s == 1.0 else 1 if s == 0.0 else 2] += 1
 
     @property
-    def main_win_rate(self) -> float:
-        """The main agent's score rate over the gate's window (NaN before the first game)."""
+    def gate_rate(self) -> float:
+        """The main agent's score rate over the gate's window (NaN when it is empty: before the first game
+        and right after a snapshot)."""
         return float(np.mean(self.main_recent)) if self.main_recent else float("nan")
+
+    @property
+    def main_win_rate(self) -> float:
+        """The main agent's score rate over its last ``window`` games, snapshots or not (NaN before any)."""
+        return float(np.mean(self.main_history)) if self.main_history else float("nan")
 
     def gate_open(self) -> bool:
         """Is the window full with a score rate strictly above ``gate``?"""
-        return len(self.main_recent) == self.window and self.main_win_rate > self.gate + 1e-12
+        return len(self.main_recent) == self.window and self.gate_rate > self.gate + 1e-12
 
     # ---- the ladder ---------------------------------------------------------------------------------
     def ratings(self) -> dict[str, float]:
