@@ -6,7 +6,7 @@ from gymnasium.envs.registration import register, registry
 
 # Each entry: (id, entry point, register kwargs). Tests loop over this list.
 SANDBOX_ENVS: list[tuple[str, str, dict]] = [
-    ("sandbox/Duel-v0", "envs.duel.env:DuelEnv", {}),
+    ("sandbox/Duel-v0", "agents.opponents:make_duel_env", {}),
     ("sandbox/Stealth-v0", "envs.stealth.env:StealthEnv", {}),
     ("sandbox/Director-v0", "agents.meta.meta_env:DirectorEnv", {}),
 ]

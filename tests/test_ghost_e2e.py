@@ -69,9 +69,9 @@ def test_end_to_end_record_train_fight(tmp_path, capsys):
     assert np.asarray(metrics["stick_confusion"]).sum() == metrics["steps"]
     # fight it headless: the ghost as the duel opponent, and as the player against a scripted opponent
     from agents import make_agent
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
 
-    env = DuelEnv(opponent=f"ghost:{run}@0.8", round_seconds=6)
+    env = make_duel_env(opponent=f"ghost:{run}@0.8", round_seconds=6)
     player = make_agent("scripted:normal", rng=np.random.default_rng(0))
     obs, _ = env.reset(seed=0)
     done, steps, info = False, 0, {}
@@ -80,7 +80,7 @@ def test_end_to_end_record_train_fight(tmp_path, capsys):
         steps += 1
     assert info["winner"] in ("agent", "opponent", "draw") and steps <= 90
     ghost = make_agent(f"ghost:{run / 'checkpoints' / 'ghost.pt'}@greedy", rng=np.random.default_rng(0))
-    env2 = DuelEnv(opponent="scripted:easy", round_seconds=2)
+    env2 = make_duel_env(opponent="scripted:easy", round_seconds=2)
     obs, _ = env2.reset(seed=1)
     ghost.reset()
     for _ in range(30):

@@ -73,10 +73,10 @@ def test_checkpoint_round_trip_same_actions_same_seed(tmp_path):
     np.testing.assert_array_equal(acts1, acts2)
     assert len({tuple(a) for a in acts1}) > 3  # really sampled, not a constant
     # in a seeded round the env hands its generator to the ghost: the same seed replays the same round
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
 
     def trajectory():
-        env = DuelEnv(opponent=f"ghost:{tmp_path / 'run'}", round_seconds=3)
+        env = make_duel_env(opponent=f"ghost:{tmp_path / 'run'}", round_seconds=3)
         o, _ = env.reset(seed=11)
         xs = []
         for _ in range(40):
@@ -178,10 +178,10 @@ def test_conditional_head_known_answers():
 def test_env_with_a_ghost_opponent_pickles(tmp_path):
     import pickle
 
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
 
     im.save_ghost(_policy("cwrnn"), tmp_path / "g" / "ghost.pt", frame_skip=4)
-    env = DuelEnv(opponent=f"ghost:{tmp_path / 'g'}", round_seconds=2)
+    env = make_duel_env(opponent=f"ghost:{tmp_path / 'g'}", round_seconds=2)
     env.reset(seed=3)
     clone = pickle.loads(pickle.dumps(env))
     a = np.array([3, 1])

@@ -25,6 +25,7 @@ from envs.duel.rules import (
     TICKS_PER_SECOND,
     DuelState,
 )
+from envs.duel.step import decision_step
 
 # ---- observation layout -------------------------------------------------------------------------
 # Every x is expressed in the viewer's frame: mirrored so that the viewer faces +x. A mirrored state
@@ -190,15 +191,18 @@ class DuelEnv(gym.Env):
     ## Episode End
     Terminates at a KO or when the round timer (``round_seconds``) runs out; at time-out the healthier
     fighter wins. ``info["winner"]`` is ``"agent"``, ``"opponent"`` or ``"draw"`` once over (None
-    before); ``info`` also carries both healths and the step's events (hits, blocks, throws, ...).
+    before), and ``info["is_success"]`` (SB3's convention) is then whether the agent won; ``info``
+    also carries both healths and the step's events (hits, blocks, throws, ...). One step is
+    :func:`envs.duel.step.decision_step`; ``env.on_tick = fn`` sees every tick of it.
 
     ## Arguments
-    ``opponent`` (spec string or agent, default ``"scripted:normal"``), ``frame_skip`` (ticks per step,
+    ``opponent`` (an agent; ``gym.make("sandbox/Duel-v0", opponent="scripted:hard")`` and
+    ``agents.opponents.make_duel_env`` resolve spec strings, default ``"scripted:normal"``), ``frame_skip`` (ticks per step,
     default 4), ``flat_actions`` (default False), ``difficulty`` (None or a float in [0, 1]: the
     scripted opponent's strength; ``set_difficulty(x)`` changes it between episodes and
     ``reset(options={"difficulty": x})`` overrides it for one episode), ``round_seconds`` (default
     60), ``side`` (``"left"``, ``"right"`` or ``"random"``), ``render_mode`` (None, ``"human"``,
-    ``"rgb_array"``). The opponent is built with ``agents.make_agent``; an opponent with an ``rng``
+    ``"rgb_array"``). An opponent with an ``rng``
     attribute is given the env's ``np_random`` at every reset, so seeded rollouts repeat exactly.
 
     ## Version History
@@ -210,7 +214,7 @@ class DuelEnv(gym.Env):
     def __init__(
         self,
         *,
-        opponent: Any = "scripted:normal",
+        opponent: Any,
         frame_skip: int = 4,
         flat_actions: bool = False,
         difficulty: float | None = None,
@@ -236,19 +240,15 @@ class DuelEnv(gym.Env):
             [N_STICK, N_BUTTON]
         )
         self.observation_space = spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
-        if opponent == "human" and render_mode != "human":
-            raise ValueError("opponent 'human' needs render_mode='human' (it reads the keyboard)")
-        from agents import make_agent
-
-        self.opponent_spec = opponent if isinstance(opponent, str) else type(opponent).__name__
-        self.opponent = make_agent(
-            opponent,
-            action_space=self.action_space,
-            observation_space=self.observation_space,
-            rng=self.np_random,
-            frame_skip=self.frame_skip,
-            player=2,
-        )
+        if isinstance(opponent, str) or not hasattr(opponent, "predict"):
+            raise TypeError(
+                f"DuelEnv(opponent=...) takes an agent (an object with predict()), got {opponent!r}; a spec "
+                "string such as 'scripted:hard' is resolved by gym.make('sandbox/Duel-v0', opponent=...) or "
+                "agents.opponents.make_duel_env(opponent=...) (envs imports no agents)"
+            )
+        self.opponent_spec = type(opponent).__name__  # make_duel_env sets the spec string it resolved
+        self.opponent = opponent
+        self.on_tick = None  # optional hook on_tick(state, events) after every tick (the watcher draws)
         self.state: DuelState = rules.initial_state(self.round_ticks)
         self.me = 0
         self._opp_obs: np.ndarray | None = None
@@ -291,26 +291,19 @@ class DuelEnv(gym.Env):
         mine = decode_action(action)
         opp_action, _ = self.opponent.predict(self._opp_obs, deterministic=False)
         theirs = decode_action(opp_action)
-        inputs = (mine, theirs) if self.me == 0 else (theirs, mine)
-        s = self.state
-        me_f, opp_f = s.fighters[self.me], s.fighters[1 - self.me]
-        before = me_f.health - opp_f.health
-        events: list[dict] = []
-        human = self.render_mode == "human"
-        for _ in range(self.frame_skip):
-            rules.advance(s, inputs, events)
-            if human:
-                self._last_events = events
-                self.render()
-            if s.over:
-                break
-        reward = (me_f.health - opp_f.health - before) / MAX_HEALTH
-        terminated = s.over
-        if terminated and s.winner is not None:
-            reward += 1.0 if s.winner == self.me else -1.0
+        p0, p1 = (mine, theirs) if self.me == 0 else (theirs, mine)
+        on_tick = self.on_tick
+        if self.render_mode == "human":
+            on_tick = self._draw_tick if on_tick is None else _both(self._draw_tick, on_tick)
+        result = decision_step(self.state, p0, p1, self.frame_skip, on_tick)
+        reward = result.reward0 if self.me == 0 else -result.reward0
+        self._last_events = result.events
+        self._opp_obs = observe(self.state, 1 - self.me)
+        return observe(self.state, self.me), float(reward), result.over, False, self._info(result.events)
+
+    def _draw_tick(self, state, events) -> None:
         self._last_events = events
-        self._opp_obs = observe(s, 1 - self.me)
-        return observe(s, self.me), float(reward), terminated, False, self._info(events)
+        self.render()
 
     def _info(self, events: list[dict]) -> dict:
         s = self.state
@@ -319,13 +312,16 @@ class DuelEnv(gym.Env):
             winner = "draw" if s.winner is None else roles[s.winner]
         else:
             winner = None
-        return {
+        info = {
             "agent_health": s.fighters[self.me].health,
             "opponent_health": s.fighters[1 - self.me].health,
             "winner": winner,
             "tick": s.tick,
             "events": [{**e, "by": roles[e["by"]] if e["by"] in (0, 1) else None} for e in events],
         }
+        if s.over:
+            info["is_success"] = winner == "agent"  # success, defined here once: the round won (a draw is not)
+        return info
 
     # ---- rendering ------------------------------------------------------------------------------
     def render(self):
@@ -363,3 +359,11 @@ def _check_difficulty(x: Any) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"difficulty must be in [0, 1]; got {value}")
     return value
+
+
+def _both(first, second):
+    def on_tick(state, events):
+        first(state, events)
+        second(state, events)
+
+    return on_tick

@@ -9,7 +9,8 @@ from pettingzoo import ParallelEnv
 
 from envs.duel import rules
 from envs.duel.env import OBS_SIZE, decode_action, observe
-from envs.duel.rules import MAX_HEALTH, N_BUTTON, N_STICK, TICKS_PER_SECOND
+from envs.duel.rules import N_BUTTON, N_STICK, TICKS_PER_SECOND
+from envs.duel.step import decision_step
 
 
 class DuelParallelEnv(ParallelEnv):
@@ -58,21 +59,16 @@ class DuelParallelEnv(ParallelEnv):
         if not self.agents:
             raise RuntimeError("the round is over; call reset()")
         s = self.state
-        inputs = tuple(decode_action(actions[a]) for a in self.possible_agents)
-        f0, f1 = s.fighters
-        before = f0.health - f1.health
-        events: list[dict] = []
-        for _ in range(self.frame_skip):
-            rules.advance(s, inputs, events)
-            if s.over:
-                break
-        r0 = (f0.health - f1.health - before) / MAX_HEALTH
-        if s.over and s.winner is not None:
-            r0 += 1.0 if s.winner == 0 else -1.0
+        p0, p1 = (decode_action(actions[a]) for a in self.possible_agents)
+        result = decision_step(s, p0, p1, self.frame_skip)
+        events, r0 = result.events, result.reward0
         rewards = {"player_0": float(r0), "player_1": float(-r0)}
         winner = None if not s.over else ("draw" if s.winner is None else self.possible_agents[s.winner])
         infos = {a: {"health": s.fighters[i].health, "winner": winner, "events": events}
                  for i, a in enumerate(self.possible_agents)}
+        if s.over:  # success, as in DuelEnv: this player won the round
+            for i, a in enumerate(self.possible_agents):
+                infos[a]["is_success"] = s.winner == i
         obs = self._obs()
         terminations = dict.fromkeys(self.possible_agents, s.over)
         truncations = dict.fromkeys(self.possible_agents, False)

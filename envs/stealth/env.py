@@ -25,7 +25,7 @@ class StealthEnv(gym.Env):
     limited by walls (supercover line of sight, see :mod:`envs.stealth.rules`). The player must reach
     the goal without ever ending a step on a watched cell or walking through a guard. The guard
     world is periodic, so the exact MDP over ``(cell, phase)`` is small enough to solve
-    (:func:`envs.stealth.mdp.build_mdp`).
+    (:func:`envs.stealth.mdp.mdp_arrays`).
 
     ## Action Space
     ``Discrete(5)``, named by :class:`Action`: 0 stay, 1 north, 2 south, 3 east, 4 west. Moves into
@@ -54,6 +54,7 @@ class StealthEnv(gym.Env):
 
     ## Episode End
     Terminated when the player reaches the goal or is caught; truncated after ``max_steps`` steps.
+    The last step's info holds ``is_success`` (SB3's convention): the goal was reached.
 
     ## Arguments
     * ``level``: a bundled level name (see ``envs.stealth.bundled_levels()``), a path to a level
@@ -225,7 +226,10 @@ class StealthEnv(gym.Env):
         truncated = not terminated and self.steps >= self.max_steps
         if self.render_mode == "human":
             self.render()
-        return self._obs(), reward, terminated, truncated, self._info(slipped=direction != action)
+        info = self._info(slipped=direction != action)
+        if terminated or truncated:
+            info["is_success"] = self.at_goal  # success, defined here once: the goal reached
+        return self._obs(), reward, terminated, truncated, info
 
     def _obs(self) -> np.ndarray:
         h, w = self.level.shape
