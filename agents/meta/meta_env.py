@@ -68,7 +68,8 @@ class DirectorEnv(gym.Env):
     ``|rate - target| <= band``.
 
     ## Arguments
-    ``target`` (0.5), ``band`` (0.1, the flow channel's half-width, for ``is_success``), ``window`` (20), ``history`` (20), ``horizon`` (200), ``max_step`` (0.2),
+    ``target`` (0.5), ``band`` (0.1, the flow channel's half-width, for ``is_success``),
+    ``window`` (20), ``history`` (20), ``horizon`` (200), ``max_step`` (0.2),
     ``start_difficulty`` (0.5), ``render_mode`` (None or ``"ansi"``), ``player`` (a fixed
     :class:`SyntheticPlayer` or a dict of its fields; default None: sample one per episode from the
     population).
@@ -79,7 +80,8 @@ class DirectorEnv(gym.Env):
 
     metadata = {"render_modes": ["ansi"]}
 
-    def __init__(self, *, target: float = 0.5, band: float = 0.1, window: int = 20, history: int = HISTORY, horizon: int = 200,
+    def __init__(self, *, target: float = 0.5, band: float = 0.1, window: int = 20, history: int = HISTORY,
+                 horizon: int = 200,
                  max_step: float = MAX_STEP, start_difficulty: float = 0.5,
                  player: SyntheticPlayer | dict | None = None, render_mode: str | None = None):
         if not 0.0 < float(target) < 1.0:

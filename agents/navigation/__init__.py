@@ -2,7 +2,7 @@
 where guards can see (``visibility``), how often each cell is watched (``threat_map``) and where one can
 hide (``hiding_spots``); the shortest never-seen route (``plan_safe_path``, a time-expanded search over
 ``(cell, phase)``) and ``PlannerAgent`` that follows it; ``OptimalAgent``, the value-iteration policy of
-the level's exact MDP (``build_mdp``, ``TabularAgent`` for any state-indexed policy); and the ``NavFeatures`` wrapper, which hands the maps to learning agents as extra
+the level's exact MDP (``build_mdp``; ``TabularAgent`` plays any state-indexed policy); and the ``NavFeatures`` wrapper, which hands the maps to learning agents as extra
 observation channels."""
 
 from agents.navigation.analysis import hiding_spots, threat_map, visibility

@@ -197,8 +197,8 @@ class DuelEnv(gym.Env):
 
     ## Arguments
     ``opponent`` (an agent; ``gym.make("sandbox/Duel-v0", opponent="scripted:hard")`` and
-    ``agents.opponents.make_duel_env`` resolve spec strings, default ``"scripted:normal"``), ``frame_skip`` (ticks per step,
-    default 4), ``flat_actions`` (default False), ``difficulty`` (None or a float in [0, 1]: the
+    ``agents.opponents.make_duel_env`` resolve spec strings, default ``"scripted:normal"``),
+    ``frame_skip`` (ticks per step, default 4), ``flat_actions`` (default False), ``difficulty`` (None or a float in [0, 1]: the
     scripted opponent's strength; ``set_difficulty(x)`` changes it between episodes and
     ``reset(options={"difficulty": x})`` overrides it for one episode), ``round_seconds`` (default
     60), ``side`` (``"left"``, ``"right"`` or ``"random"``), ``render_mode`` (None, ``"human"``,
@@ -367,3 +367,21 @@ def _both(first, second):
         second(state, events)
 
     return on_tick
+
+
+def obs_layout_hash() -> str:
+    """A 16-hex-digit hash of the duel's observation *layout* (not of any data).
+
+    It covers every named offset of this module (``F_*``, ``OBS_*``, ``SELF``, ``OPP``,
+    ``FIGHTER_FEATURES``), the one-hot widths and the action sizes, so moving, adding or removing a
+    feature changes it, and demos and ghosts recorded for another layout are rejected instead of
+    silently misread (:mod:`agents.ghost`)."""
+    import hashlib
+
+    here = globals()
+    names = sorted(n for n, v in here.items() if type(v) is int and (
+        n.startswith(("F_", "OBS_")) or n in ("SELF", "OPP", "FIGHTER_FEATURES")))
+    parts = [f"{n}={here[n]}" for n in names]
+    parts += [f"N_STATES={rules.N_STATES}", f"N_MOVES={rules.N_MOVES}", f"N_STICK={rules.N_STICK}",
+              f"N_BUTTON={rules.N_BUTTON}"]
+    return hashlib.sha256(";".join(parts).encode()).hexdigest()[:16]
