@@ -36,11 +36,11 @@ WATCH_ARGS ?=
 watch: venv
 	$(if $(filter file,$(origin SDL_VIDEODRIVER)),env -u SDL_VIDEODRIVER,) $(VENV)/bin/sandbox watch $(WATCH_ARGS)
 
-# MiniGrid (an outside reference in bench_envs.py) depends on pygame-ce, which would replace the
+# MiniGrid (an outside reference in experiments/bench/envs.py) depends on pygame-ce, which would replace the
 # project's pygame: install it without its dependencies.
 bench: venv
 	@$(PY) -c "import minigrid" 2>/dev/null || $(PY) -m pip install --quiet --no-deps minigrid
-	@for f in experiments/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	$(PY) -m experiments.bench
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,10 +1,13 @@
-"""The one place where the sandbox picks a torch device.
+"""The one place where the sandbox picks a torch device and sets torch's CPU threads.
 
 Every CLI flag ``--device auto|cpu|cuda[:N]`` and every ``device=`` argument goes through
 :func:`resolve_device`, so code runs unchanged on a CPU-only machine and on a CUDA machine.
 """
 
 from __future__ import annotations
+
+import os
+from contextlib import contextmanager
 
 import torch
 
@@ -41,10 +44,43 @@ def describe(device: torch.device) -> str:
     return "cpu"
 
 
-def cpu_threads_for_training(device: torch.device) -> None:
-    """Use one torch thread for training on the CPU (small policies, many env processes: threads only
-    contend), unless ``SANDBOX_TORCH_THREADS`` says otherwise. No effect on CUDA."""
-    import os
+def default_threads() -> int:
+    """Torch CPU threads for the sandbox's small networks: ``SANDBOX_TORCH_THREADS`` if set, else 1
+    (small policies beside env processes: extra threads only contend for the cores)."""
+    value = os.environ.get("SANDBOX_TORCH_THREADS", "1")
+    try:
+        threads = int(value)
+    except ValueError:
+        raise ValueError(f"SANDBOX_TORCH_THREADS must be a whole number, got {value!r}") from None
+    if threads < 0:
+        raise ValueError(f"SANDBOX_TORCH_THREADS must be >= 0 (0 = torch's default), got {threads}")
+    return threads
 
+
+def set_threads(threads: int | None = None) -> int:
+    """The one place torch's CPU thread count is set. ``None``: :func:`default_threads`; 0: leave torch's
+    default. Returns the count that was in force before, so a caller can restore it."""
+    before = torch.get_num_threads()
+    threads = default_threads() if threads is None else int(threads)
+    if threads < 0:
+        raise ValueError(f"threads must be >= 0 (0 = torch's default), got {threads}")
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return before
+
+
+@contextmanager
+def threads(count: int | None = None):
+    """``with threads(n):`` torch uses ``n`` CPU threads inside the block (see :func:`set_threads`), and
+    what was in force before afterwards."""
+    before = set_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def cpu_threads_for_training(device: torch.device) -> None:
+    """Set torch's CPU threads for a training run (:func:`set_threads`); no effect on CUDA."""
     if device.type == "cpu":
-        torch.set_num_threads(int(os.environ.get("SANDBOX_TORCH_THREADS", "1")))
+        set_threads()

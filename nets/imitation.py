@@ -421,15 +421,12 @@ def train_ghost(dataset, config: GhostTrainConfig | None = None, *, device="auto
     ``dataset``: ``rounds`` (sequences with ``obs`` and ``actions``) and ``split(val_frac, seed)``; the
     policy's sizes are ``dataset.sizes`` (a dict as :func:`sizes_from_spaces` returns) when it has
     them, else the observation width of the data and the default controller sizes."""
-    torch = _torch()
+    from nets.device import threads
+
     cfg = config or GhostTrainConfig()
-    threads = torch.get_num_threads()
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)  # restored below: not a global change
-    try:
+
+    with threads(cfg.threads):  # restored afterwards: not a global change
         return _train(dataset, cfg, device, progress, on_epoch, init_state_dict)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(dataset, cfg, device, progress, on_epoch, init_state_dict) -> GhostTrainResult:

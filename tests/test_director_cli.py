@@ -10,10 +10,11 @@ import pytest
 from experiments.cli import main
 
 
-def test_compare_director_small_run(tmp_path, capsys):
+def test_compare_director_small_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing may appear outside --out (no docs/ copy unless --docs)
     out, policy = tmp_path / "run", tmp_path / "policy.zip"
     code = main(["compare", "director", "--episodes", "24", "--round-seconds", "1", "--train-steps", "512",
-                 "--policy", str(policy), "--out", str(out), "--no-docs"])
+                 "--policy", str(policy), "--out", str(out)])
     assert code == 0
     text = capsys.readouterr().out
     lines = text.strip().splitlines()
@@ -33,6 +34,7 @@ def test_compare_director_small_run(tmp_path, capsys):
     assert policy.is_file() and (out / "plots" / "director.png").is_file()
     assert (out / "metrics.csv").read_text().count("\n") == 1 + 24 * 3 * len(players)
     assert os.path.getsize(out / "plots" / "director.png") < 300_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["policy.zip", "run"]
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ def session(director, skill: float, seed: int) -> tuple[list[float], list[bool]]
 
 @pytest.mark.slow
 def test_ppo_director_learns_to_hold_the_channel(tmp_path):
-    from experiments.train_director import TrainConfig, train_director
+    from experiments.train.director import TrainConfig, train_director
 
     model = train_director(TrainConfig(steps=30_000, seed=1, out=str(tmp_path / "policy.zip")), verbose=False)
     assert (tmp_path / "policy.zip").is_file()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import agents.ghost as ghost
-from experiments.record import RecordConfig, record_rounds
+from experiments.play.record import RecordConfig, record_rounds
 from nets import imitation as im
 
 

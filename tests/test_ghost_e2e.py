@@ -51,7 +51,8 @@ def test_killing_the_recorder_mid_round_keeps_earlier_rounds(tmp_path):
     assert all(len(r) == r.meta["steps"] for r in ds.rounds)
 
 
-def test_end_to_end_record_train_fight(tmp_path, capsys):
+def test_end_to_end_record_train_fight(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing may appear outside the folders named (no docs/ copy unless --docs)
     demos, run = tmp_path / "demos", tmp_path / "run"
     assert main(["record", "duel", "--player", "scripted:rushdown", "--vs", "scripted:easy,scripted:normal",
                  "--rounds", "10", "--round-seconds", "6", "--seed", "0", "--out", str(demos)]) == 0
@@ -90,10 +91,11 @@ def test_end_to_end_record_train_fight(tmp_path, capsys):
             break
     # and the fidelity report ends with one JSON line
     assert main(["compare", "ghost", "--ghost", str(run), "--demos", str(demos), "--rounds", "1",
-                 "--round-seconds", "4", "--out", str(tmp_path / "cmp"), "--no-docs"]) == 0
+                 "--round-seconds", "4", "--out", str(tmp_path / "cmp")]) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(last["per_opponent"]) == {"scripted:easy", "scripted:normal"}
     assert 0 <= last["divergence"] <= 1 and (tmp_path / "cmp" / "ghost_fidelity.png").is_file()
+    assert not (tmp_path / "docs").exists()
 
 
 def test_train_ghost_errors(tmp_path, capsys):
@@ -108,7 +110,7 @@ def test_ghost_beats_the_majority_baseline_on_a_clear_style(tmp_path):
     """A rushdown fighter at hard difficulty (few random inputs) has a clear signature: close in, press,
     guard the right way. Trained on 24 rounds, the ghost must predict held-out rounds clearly better than
     always answering the majority class (measured: stick 0.66 vs 0.49, joint 0.64 vs 0.49)."""
-    from experiments.record import RecordConfig, record_rounds
+    from experiments.play.record import RecordConfig, record_rounds
 
     demos = tmp_path / "rushdown"
     record_rounds(RecordConfig(player="scripted:rushdown-hard", vs="scripted:normal", rounds=24, out=str(demos), seed=4,

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageSequence
 
 from experiments.cli import main
-from experiments.watch_ui import DuelTally, EmpiricalPolicy, duel_heads, rolling_rate, value_heat
+from experiments.watch.widgets import DuelTally, EmpiricalPolicy, duel_heads, rolling_rate, value_heat
 
 
 def gif_frames(path) -> list[np.ndarray]:
@@ -448,7 +448,7 @@ def test_window_keys_pause_step_overlay_restart_and_quit():
 
 def test_recorder_is_atomic_and_caps_gifs(tmp_path):
     from envs.fileio import atomic_target
-    from experiments.watch_ui import Recorder
+    from experiments.watch.widgets import Recorder
 
     with pytest.raises(RuntimeError), atomic_target(tmp_path / "v.bin") as tmp:
         with open(tmp, "wb") as fh:

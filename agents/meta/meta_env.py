@@ -175,10 +175,10 @@ class LearnedDirector:
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs) -> LearnedDirector:
-        """A director from an SB3 PPO zip written by ``experiments/train_director.py``."""
+        """A director from an SB3 PPO zip written by ``experiments/train/director.py``."""
         if not os.path.exists(path):
             raise FileNotFoundError(f"no director policy at {path}; train one with "
-                                    "`python -m experiments.train_director`")
+                                    "`python -m experiments.train.director`")
         from stable_baselines3 import PPO
 
         return cls(PPO.load(path, device="cpu"), **kwargs)

@@ -1,0 +1,58 @@
+"""You against an agent in the duel's pygame window (``sandbox play duel``)."""
+
+from __future__ import annotations
+
+
+def play_duel(args) -> int:
+    """Fight ``args.vs`` at the keyboard, round after round; prints each result and the score."""
+    from envs.display import display_available
+
+    if not display_available():
+        from experiments.cli import CliError
+
+        raise CliError("no display to open the game window on (DISPLAY is unset or SDL_VIDEODRIVER is "
+                       "dummy); run it on a desktop, or headless with: xvfb-run -a sandbox play duel")
+    if args.difficulty is not None and not 0.0 <= args.difficulty <= 1.0:
+        raise ValueError(f"--difficulty must be in [0, 1]; got {args.difficulty}")
+    if args.rounds < 0:
+        raise ValueError(f"--rounds must be >= 0; got {args.rounds}")
+    from envs.duel.controls import HumanAgent
+    from envs.duel.env import DuelEnv
+
+    # ---- setup: one env step per tick so the window runs at 60 frames per second
+    env = DuelEnv(opponent=args.vs, frame_skip=1, difficulty=args.difficulty, render_mode="human",
+                  round_seconds=args.round_seconds)
+    player = HumanAgent(player=1)
+    try:
+        obs, _ = env.reset(seed=args.seed)
+    except Exception as exc:  # pygame cannot open a window after all (e.g. a broken X server)
+        env.close()
+        if type(exc).__name__ == "error":
+            from experiments.cli import CliError
+
+            raise CliError(
+                f"cannot open the game window ({exc}); headless, try: xvfb-run -a sandbox play duel"
+            ) from None
+        raise
+    # ---- the loop: read the keyboard, step, show; Esc ends
+    score = {"agent": 0, "opponent": 0, "draw": 0}
+    played = 0
+    while True:
+        action, _ = player.predict(obs)
+        obs, _, terminated, _, info = env.step(action)
+        if env.renderer is not None and env.renderer.quit_requested:
+            break
+        if terminated:
+            score[info["winner"]] += 1
+            played += 1
+            result = "draw" if info["winner"] == "draw" else f"{info['winner']} wins"
+            hp = f"you {info['agent_health']} hp, cpu {info['opponent_health']} hp"
+            print(f"round {played}: {result} ({hp})")
+            for _ in range(90):  # hold the result on screen for 1.5 s
+                env.render()
+            if args.rounds and played >= args.rounds:
+                break
+            obs, _ = env.reset()
+    env.close()
+    print(f"you {score['agent']} - {score['opponent']} {args.vs} ({score['draw']} draws)")
+    return 0

@@ -1,0 +1,109 @@
+"""Recording rounds of a player (you at the keyboard, or a scripted style) as demos.
+
+    sandbox record duel --vs scripted:normal --rounds 10 --out demos/me/                 (you, in the window)
+    sandbox record duel --player scripted:zoner --vs scripted:easy,scripted:hard --rounds 50 --out demos/zoner/
+
+Each finished round is written at once as ``round_NNNN.npz`` + ``round_NNNN.json`` (format in
+:mod:`nets.imitation`), atomically: Ctrl-C or a crash loses at most the round being played and never
+leaves a half-written file. Rounds already in the folder are kept and numbering continues after them.
+``--vs`` may list several opponents separated by commas; the rounds cycle through them. The human
+player needs a display; keys: arrows for the stick, Z / X / C for light / heavy / special, Esc stops
+(the round in progress is not saved).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+GAMES = ("duel",)
+
+
+@dataclass
+class RecordConfig:
+    game: str = "duel"  # the game (duel)
+    player: str = "human"  # who is recorded: human or an agent spec such as scripted:rushdown
+    vs: str = "scripted:normal"  # opponent spec(s), comma-separated: the rounds cycle through them
+    rounds: int = 10  # rounds to record
+    out: str = "demos/me"  # folder of the rounds (created; existing rounds are kept)
+    seed: int | None = None  # seed of the first round (None: fresh entropy)
+    frame_skip: int = 4  # ticks per decision (the ghost acts at this rate)
+    round_seconds: float = 60.0  # length of a round
+    name: str = ""  # player name stored in the metadata (default: the player spec)
+
+
+def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
+    """Play ``cfg.rounds`` rounds and save each as it finishes; returns the files written."""
+    import numpy as np
+
+    from agents import make_agent
+    from envs.duel.env import DuelEnv
+    from nets.imitation import demo_metadata, next_round_index, round_path, save_round
+
+    human = cfg.player == "human"
+    if cfg.rounds < 1:
+        raise ValueError(f"--rounds must be >= 1; got {cfg.rounds}")
+    if cfg.frame_skip < 1 or not cfg.round_seconds > 0:
+        raise ValueError(f"--frame-skip must be >= 1 and --round-seconds > 0; got {cfg.frame_skip}, "
+                         f"{cfg.round_seconds}")
+    if human:
+        from envs.display import display_available
+
+        if not display_available():
+            from experiments.cli import CliError
+
+            raise CliError("--player human needs a display for the game window (DISPLAY is unset or "
+                           "SDL_VIDEODRIVER is dummy); record a scripted player headless with --player "
+                           "scripted:rushdown, or run on a desktop")
+    opponents = [s.strip() for s in cfg.vs.split(",") if s.strip()]
+    if not opponents:
+        raise ValueError("--vs needs at least one opponent spec")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    # ---- setup: one env per opponent (built up front, so a bad spec fails before any round)
+    envs = [DuelEnv(opponent=spec, frame_skip=cfg.frame_skip, round_seconds=cfg.round_seconds,
+                    render_mode="human" if human else None) for spec in opponents]
+    seeds = np.random.SeedSequence(cfg.seed)
+    player_rng = np.random.default_rng(seeds.spawn(1)[0])
+    player = make_agent(cfg.player, action_space=envs[0].action_space, observation_space=envs[0].observation_space,
+                        rng=player_rng, frame_skip=cfg.frame_skip, player=1)
+    round_seeds = seeds.generate_state(cfg.rounds, np.uint32)
+    name = cfg.name or cfg.player
+    written: list[Path] = []
+    start = next_round_index(out)
+    try:
+        for i in range(cfg.rounds):
+            env = envs[i % len(envs)]
+            # ---- play one round, keeping the player's observation and input at every decision
+            obs, _ = env.reset(seed=int(round_seeds[i]))
+            if hasattr(player, "reset"):
+                player.reset()
+            obs_buf, act_buf, rew_buf = [], [], []
+            done, info = False, {}
+            while not done:
+                action, _ = player.predict(obs)
+                action = np.asarray(action, dtype=np.int64).reshape(2)
+                obs_buf.append(obs)
+                act_buf.append(action)
+                obs, reward, done, _, info = env.step(action)
+                rew_buf.append(reward)
+                if human and env.renderer is not None and env.renderer.quit_requested:
+                    echo(f"stopped: the round in progress is not saved; {len(written)} round(s) in {out}")
+                    return written
+            # ---- save it at once (atomic)
+            winner = {"agent": "player", "opponent": "opponent"}.get(info["winner"], "draw")
+            path = round_path(out, start + i)
+            meta = demo_metadata(player=name, opponent=env.opponent_spec, frame_skip=cfg.frame_skip,
+                                 round_seconds=cfg.round_seconds, steps=len(act_buf), player_spec=cfg.player,
+                                 winner=winner, seed=int(round_seeds[i]))
+            save_round(path, np.stack(obs_buf), np.stack(act_buf), np.asarray(rew_buf),
+                       opponent=env.opponent_spec, winner=winner,
+                       final_health=(info["agent_health"], info["opponent_health"]), meta=meta)
+            written.append(path)
+            echo(f"round {i + 1}/{cfg.rounds} vs {env.opponent_spec}: {winner} "
+                 f"(player {info['agent_health']} hp, opponent {info['opponent_health']} hp, "
+                 f"{len(act_buf)} steps) -> {path}")
+    finally:
+        for env in envs:
+            env.close()
+    return written

@@ -1,0 +1,248 @@
+"""The trainers: SB3 (PPO, A2C, DQN) and ours (REINFORCE, A2C), one end-of-run path, and ``train_run``."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+from envs.fileio import atomic_save, atomic_write_text
+from experiments.train.config import PG_ALGOS, SB3_ALGOS, env_kind, resolve_config
+from experiments.train.envs import check_compatible, make_env, shaped
+from experiments.train.run import RunTracker, TrainResult, _checkpoint_name, _sidecar, _write_sidecar, read_metrics
+
+
+def _sb3_vec_env(config: dict, n_envs: int, seed: int):
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    env, kwargs, nav = config["env"], config["env_kwargs"], config["nav_features"]
+    vec_cls = SubprocVecEnv if n_envs > 1 and config.get("subproc", True) else DummyVecEnv
+    starts = float(config.get("exploring_starts", 0.0))
+    fns = [lambda i=i: make_env(env, kwargs, nav, index=i, exploring_starts=starts) for i in range(n_envs)]
+    gamma = _shaping_gamma(config)
+    vec = vec_cls([_monitored(fn, seed + i, gamma) for i, fn in enumerate(fns)])
+    vec.seed(seed)
+    return vec
+
+
+def _shaping_gamma(config: dict) -> float | None:
+    """The discount to shape rewards for, or None when the run does not shape."""
+    return float(config["hyper"].get("gamma", 0.99)) if config.get("shaping") else None
+
+
+def _monitored(fn, seed: int, shaping_gamma: float | None):
+    """An env factory for SB3: Monitor records the env's own returns; shaping (if any) goes outside it."""
+    def build():
+        from stable_baselines3.common.monitor import Monitor
+
+        env = Monitor(fn())
+        if shaping_gamma is not None:
+            env = shaped(env, shaping_gamma)
+        env.action_space.seed(seed)
+        return env
+
+    return build
+
+
+def _train_sb3(config: dict, run_dir: Path, device, resume_from: Path | None, rows: list[dict], progress: bool):
+    import stable_baselines3 as sb3
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from agents.sb3_agent import SB3Agent
+
+    cls = getattr(sb3, SB3_ALGOS[config["algo"]])
+    vec = _sb3_vec_env(config, int(config["n_envs"]), int(config["seed"]))
+    if resume_from is not None:
+        model = cls.load(resume_from, env=vec, device=device)
+    else:
+        model = cls("MlpPolicy", vec, seed=int(config["seed"]), device=device, verbose=0,
+                    tensorboard_log=str(run_dir / "tb"), **config["hyper"])
+    start = int(model.num_timesteps)
+
+    def save(path: Path, steps: int) -> None:
+        atomic_save(path, model.save, suffix=".zip")
+        _write_sidecar(path, config, steps)
+
+    tracker = RunTracker(run_dir, config, lambda: SB3Agent(model), save, rows, start, progress)
+
+    class Callback(BaseCallback):
+        def _on_step(self) -> bool:
+            done = [info["episode"]["r"] for info in self.locals.get("infos", []) if "episode" in info]
+            tracker.update(self.model.num_timesteps, done)
+            return True
+
+    def learn(remaining: int) -> None:
+        model.learn(total_timesteps=remaining, callback=Callback(), reset_num_timesteps=resume_from is None,
+                    tb_log_name="sb3")
+
+    return _learn_and_finish(tracker, vec, learn, lambda: int(model.num_timesteps), save)
+
+
+def _learn_and_finish(tracker: RunTracker, vec, learn, timesteps, save) -> tuple[Path, float]:
+    """The end of every run: learn the remaining steps, time them, evaluate, save ``final``, clean up."""
+    try:
+        remaining = int(tracker.config["steps"]) - tracker.start_steps
+        if remaining > 0:
+            learn(remaining)
+        tracker.steps = max(tracker.steps, timesteps())
+        sps = tracker.steps_per_second()
+        tracker.evaluate_now()
+        final = tracker.run_dir / "checkpoints" / _checkpoint_name(tracker.config["algo"], "final")
+        save(final, timesteps())
+    finally:
+        tracker.close()
+        vec.close()
+    return final, sps
+
+
+def _pg_vec_env(config: dict, n_envs: int, seed: int):
+    import gymnasium as gym
+
+    env, kwargs, nav = config["env"], config["env_kwargs"], config["nav_features"]
+    gamma = _shaping_gamma(config)
+    starts = float(config.get("exploring_starts", 0.0))
+    vec = gym.vector.SyncVectorEnv([
+        lambda i=i: make_env(env, kwargs, nav, index=i, shaping=gamma is not None, gamma=gamma or 0.99,
+                             exploring_starts=starts) for i in range(n_envs)])
+    vec.reset(seed=seed)
+    return vec
+
+
+def _train_pg(config: dict, run_dir: Path, device, resume_from: Path | None, rows: list[dict], progress: bool):
+    from nets import policy_gradient as pg
+
+    vec = _pg_vec_env(config, int(config["n_envs"]), int(config["seed"]))
+    if resume_from is not None:
+        learner = pg.load_learner(resume_from, env=vec, device=device)
+    else:
+        cls = getattr(pg, PG_ALGOS[config["algo"]])
+        learner = cls(vec, seed=int(config["seed"]), device=device, **config["hyper"])
+    start = int(learner.num_timesteps)
+
+    def save(path: Path, steps: int) -> None:
+        learner.save(path)
+        _write_sidecar(path, config, steps)
+
+    tracker = RunTracker(run_dir, config, lambda: learner, save, rows, start, progress)
+
+    def callback(info: dict):
+        tracker.update(int(info["steps"]), info.get("episode_returns", []))
+        return True
+
+    return _learn_and_finish(tracker, vec, lambda remaining: learner.learn(remaining, callback=callback),
+                             lambda: int(learner.num_timesteps), save)
+
+
+def default_out(env: str, algo: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{env_kind(env).replace('/', '_')}-{algo}-{stamp}"
+
+
+def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | None = None, device="auto",
+              seed: int = 0, out: str | Path | None = None, env_kwargs: dict | None = None,
+              nav_features: bool | None = None, shaping: bool | None = None,
+              exploring_starts: float | None = None, eval_every: int | None = None,
+              eval_episodes: int | None = None,
+              resume: bool = False, progress: bool = True, hyper: dict | None = None,
+              subproc: bool = True) -> TrainResult:
+    """Train ``algo`` on ``env`` into a run folder; see the module docstring. ``None`` arguments take the
+    defaults of ``train_configs.toml``; ``env_kwargs`` update the env's defaults key by key."""
+    from nets.device import cpu_threads_for_training, describe, resolve_device
+
+    dev = resolve_device(device)
+    cpu_threads_for_training(dev)
+    run_dir = Path(out) if out is not None else default_out(env, algo)
+    config_path = run_dir / "config.json"
+    resume_from = None
+    if resume:
+        if not config_path.is_file():
+            raise FileNotFoundError(f"--resume: {config_path} not found; is {run_dir} a run folder?")
+        try:
+            config = json.loads(config_path.read_text())
+        except ValueError as exc:
+            raise ValueError(f"{config_path}: not valid JSON ({exc})") from None
+        if env_kind(env) != config["env"] or algo != config["algo"]:
+            raise ValueError(
+                f"{run_dir} holds a {config['algo']} run on {config['env']}, not {algo} on {env_kind(env)}")
+        if steps is not None:
+            config["steps"] = int(steps)
+        latest = run_dir / "checkpoints" / _checkpoint_name(algo, "latest")
+        if not latest.is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint {latest} yet; start the run again without --resume")
+        resume_from = latest
+        ckpt_steps = json.loads(_sidecar(latest).read_text()).get("steps", math.inf) if _sidecar(latest).is_file() \
+            else math.inf
+        rows = [r for r in read_metrics(run_dir) if r["steps"] <= ckpt_steps]
+    else:
+        if config_path.exists():
+            raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another --out")
+        overrides = dict(hyper or {})
+        for key, value in (("steps", steps), ("n_envs", n_envs), ("eval_every", eval_every),
+                           ("eval_episodes", eval_episodes)):
+            if value is not None:
+                overrides[key] = value
+        resolved = resolve_config(env, algo, overrides)
+        kind = env_kind(env)
+        config = {
+            "env": kind,
+            "algo": algo,
+            "seed": int(seed),
+            "steps": int(resolved["steps"]),
+            "n_envs": int(resolved["n_envs"]),
+            "eval_every": int(resolved["eval_every"]),
+            "eval_episodes": int(resolved["eval_episodes"]),
+            "env_kwargs": {**resolved["env_kwargs"], **(env_kwargs or {})},
+            "nav_features": resolved["nav_features"] if nav_features is None else bool(nav_features),
+            "shaping": resolved["shaping"] if shaping is None else bool(shaping),
+            "exploring_starts": resolved["exploring_starts"] if exploring_starts is None else float(exploring_starts),
+            "hyper": resolved["hyper"],
+            "subproc": bool(subproc),
+        }
+        for key in ("steps", "n_envs", "eval_every", "eval_episodes"):
+            if config[key] < 1:
+                raise ValueError(f"{key} must be >= 1, got {config[key]}")
+        rows = []
+    probe = make_env(config["env"], config["env_kwargs"], config["nav_features"],
+                     shaping=config.get("shaping", False), exploring_starts=config.get("exploring_starts", 0.0))
+    try:
+        check_compatible(algo, probe)
+    finally:
+        probe.close()
+    config["device"] = str(dev)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    (run_dir / "plots").mkdir(exist_ok=True)
+    atomic_write_text(config_path, json.dumps(config, indent=2) + "\n")
+    if progress:
+        verb = "resuming" if resume else "training"
+        print(f"{verb} {algo} on {config['env']} for {config['steps']:,} steps, {config['n_envs']} envs, "
+              f"device {describe(dev)} -> {run_dir}", flush=True)
+    trainer = _train_sb3 if algo in SB3_ALGOS else _train_pg
+    model_path, sps = trainer(config, run_dir, dev, resume_from, rows, progress)
+    if progress:
+        last = rows[-1]
+        msg = f"done: {int(last['steps']):,} steps at {sps:.0f} steps/s; final eval return {last['eval_return']:.3f}"
+        if not math.isnan(last["eval_success"]):
+            msg += f", success {last['eval_success']:.1%}"
+        print(msg + f"; model {model_path}", flush=True)
+    return TrainResult(run_dir=run_dir, model_path=model_path, curve=rows, steps_per_second=sps)
+
+
+def load_trained(path: str | Path, device="auto"):
+    """A trained checkpoint (SB3 ``.zip`` or our ``.pt``, or a run folder: its final checkpoint) as an agent."""
+    p = Path(path)
+    if p.is_dir():
+        for name in ("final.zip", "final.pt", "latest.zip", "latest.pt"):
+            if (p / "checkpoints" / name).is_file():
+                p = p / "checkpoints" / name
+                break
+        else:
+            raise FileNotFoundError(f"{path}: no checkpoints/final.zip or final.pt in this run folder")
+    if p.suffix == ".pt":
+        from nets.policy_gradient import load_learner
+
+        return load_learner(p, device=device)
+    from agents.sb3_agent import SB3Agent, load_sb3
+
+    return SB3Agent(load_sb3(p, device=device))

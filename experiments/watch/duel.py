@@ -1,0 +1,207 @@
+"""The duel in the watcher: simulation tick by tick, and its drawing."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from experiments.watch.agents import (
+    OpponentSlot,
+    agent_info,
+    build_agent,
+    cannot_play,
+    default_spec,
+    make_director,
+    notice,
+    policy_probs,
+)
+from experiments.watch.config import CONTROLS, DEFAULT_P2, STEALTH_ONLY, Config
+
+
+class DuelSession:
+    """P1 (the env's agent, left) against P2 (the env's opponent, right), one tick per :meth:`advance`."""
+
+    title = "duel"
+    fps = 60  # frames per second of the window
+    rate = 60  # ticks per second at 1x
+    record_every = 3  # every 3rd frame goes to the recording (20 fps)
+    hold_ticks = 90  # the result stays on screen this long
+    overlays = ("bars", "bars + hitboxes", "game only")
+
+    def __init__(self, cfg: Config):
+        from agents.meta import DirectedEnv
+        from envs.duel.env import DuelEnv
+        from envs.duel.render import HEIGHT, WIDTH, DuelRenderer
+        from envs.duel.rules import N_BUTTON, N_STICK
+        from experiments.watch.widgets import DuelTally, EmpiricalPolicy, Fonts
+
+        self.cfg = cfg
+        self.names = (cfg.p1 or default_spec("duel"), cfg.p2 or DEFAULT_P2)
+        for name in self.names:
+            if name.partition(":")[0] in STEALTH_ONLY:
+                from experiments.cli import CliError
+
+                raise CliError(f"agent {name!r} plays the stealth grid, not the duel: "
+                               f"sandbox watch stealth --p1 {name}")
+        probe = DuelEnv(opponent="random")  # only its spaces, for the factories
+        context = dict(action_space=probe.action_space, observation_space=probe.observation_space)
+        p1 = build_agent(self.names[0], **context, player=1)
+        info = agent_info(p1)
+        env_kwargs = info.get("env_kwargs", {}) if isinstance(info.get("env_kwargs"), dict) else {}
+        self.skip = int(env_kwargs.get("frame_skip", 4))
+        context["frame_skip"] = self.skip
+        p2 = build_agent(self.names[1], **context, player=2)
+        round_seconds = cfg.round_seconds or float(env_kwargs.get("round_seconds", 60))
+        self.p1, self.slot = p1, OpponentSlot(p2, self.skip)
+        self.base = DuelEnv(opponent=self.slot, frame_skip=1, round_seconds=round_seconds, side="left")
+        self.director = make_director(cfg.director, "duel")
+        if self.director is not None and not hasattr(p2, "set_difficulty"):
+            notice(f"P2 ({self.names[1]}) has no difficulty setting: the director's choices change nothing")
+        self.env = DirectedEnv(self.base, self.director) if self.director is not None else self.base
+        self.renderer = DuelRenderer("rgb_array")
+        self.size = (WIDTH, HEIGHT + 206)
+        self.game_h = HEIGHT
+        self.fonts = Fonts()
+        self.overlay = 0
+        self.empirical = (EmpiricalPolicy((N_STICK, N_BUTTON)), EmpiricalPolicy((N_STICK, N_BUTTON)))
+        self.tally_cls = DuelTally
+        self.seed = cfg.seed if cfg.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
+        self.finished = False
+        self.restart()
+
+    # ---- the match ----------------------------------------------------------------------------------
+    def restart(self) -> None:
+        """From the first round again, with the same seeds."""
+        self.tally = self.tally_cls()
+        self.round = 0
+        self.outcomes: list[bool] = []
+        self.difficulties: list[float] = []
+        if self.director is not None and hasattr(self.director, "reset"):
+            self.director.reset()
+        for emp in self.empirical:
+            emp.clear()
+        self.finished = False
+        self._new_round()
+
+    def _new_round(self) -> None:
+        self.obs, _ = self.env.reset(seed=self.seed + self.round)
+        if hasattr(self.p1, "rng"):
+            self.p1.rng = self.base.np_random
+        if hasattr(self.p1, "reset"):
+            self.p1.reset()
+        self.count = 0
+        self.hold = 0
+        self.action = None
+        self.chosen = [None, None]  # (stick, button) of the last decision of each side
+        self.probs: list = [None, None]
+        self.pending_events: list[dict] = []
+        self.tally.new_round()
+
+    def advance(self) -> None:
+        """One tick (or one tick of the result hold between rounds)."""
+        from envs.duel.env import decode_action
+        from experiments.watch.widgets import duel_heads
+
+        if self.finished:
+            return
+        if self.hold:
+            self.hold -= 1
+            if not self.hold:
+                self.round += 1
+                if self.cfg.rounds and self.round >= self.cfg.rounds:
+                    self.finished = True
+                else:
+                    self._new_round()
+            return
+        if self.count % self.skip == 0:  # P1 decides
+            with cannot_play(self.names[0], "duel"):
+                self.action, _ = self.p1.predict(self.obs)
+                self.chosen[0] = decode_action(self.action)
+                probs = policy_probs(self.p1, self.obs)
+                self.probs[0] = None if probs is None else duel_heads(probs)
+            self.empirical[0].add(self.chosen[0])
+        with cannot_play(self.names[1], "duel"):  # P2 decides inside the env's step
+            self.obs, _, terminated, _, info = self.env.step(self.action)
+            if self.slot.decided:
+                self.chosen[1] = decode_action(self.slot.action)
+                probs = policy_probs(self.slot.agent, self.slot.observation)
+                self.probs[1] = None if probs is None else duel_heads(probs)
+        self.count += 1
+        if self.slot.decided:
+            self.empirical[1].add(self.chosen[1])
+        events = [{**e, "by": {"agent": 0, "opponent": 1}.get(e["by"])} for e in info["events"]]
+        self.pending_events += events
+        self.tally.update(self.base.state, events)
+        if terminated:
+            self.tally.round_over(self.base.state.winner)
+            if "director" in info:
+                self.outcomes.append(bool(info["director"]["won"]))
+                self.difficulties.append(float(info["director"]["difficulty"]))
+            self.hold = self.hold_ticks
+
+    def step_decision(self) -> None:
+        """Right arrow while paused: play up to P1's next decision."""
+        self.advance()
+        while not self.finished and not self.hold and self.count % self.skip:
+            self.advance()
+
+    def cycle_overlay(self) -> None:
+        self.overlay = (self.overlay + 1) % len(self.overlays)
+
+    def summary(self) -> str:
+        t = self.tally
+        return (f"P1 {self.names[0]} {t.score[0]} - {t.score[1]} P2 {self.names[1]} ({t.score[None]} draws, "
+                f"{t.rounds} rounds; hits {t.total_hits[0]}-{t.total_hits[1]}, "
+                f"blocks {t.total_blocks[0]}-{t.total_blocks[1]})")
+
+    # ---- drawing -------------------------------------------------------------------------------------
+    def draw(self, surf, speed: float, paused: bool) -> None:
+        import pygame
+
+        from envs.duel.render import COLORS
+        from experiments.watch.widgets import BUTTON_LABELS, STICK_LABELS, draw_bars, draw_director, text
+
+        mode = self.overlays[self.overlay]
+        self.renderer.show_hitboxes = mode == "bars + hitboxes"
+        self.renderer.draw(self.base.state, self.pending_events, labels=("P1", "P2"))
+        self.pending_events = []
+        surf.blit(self.renderer.canvas, (0, 0))
+        f = self.fonts
+        y0 = self.game_h
+        pygame.draw.rect(surf, (18, 19, 26), (0, y0, self.size[0], self.size[1] - y0))
+        pygame.draw.line(surf, (90, 90, 100), (0, y0), (self.size[0], y0))
+        t = self.tally
+        # the middle column: score, counters, speed, director
+        cx = 290
+        text(surf, f.title, f"P1 {t.score[0]} - {t.score[1]} P2", (cx, y0 + 6))
+        text(surf, f.small, f"round {self.round + 1}   draws {t.score[None]}   seed {self.seed + self.round}",
+             (cx, y0 + 30), (190, 190, 200))
+        text(surf, f.small, f"hits {t.hits[0]} - {t.hits[1]}    blocks {t.blocks[0]} - {t.blocks[1]}",
+             (cx, y0 + 46), (220, 220, 160))
+        state = "PAUSED" if paused else f"speed {speed:g}x"
+        text(surf, f.small, f"{state}   overlay: {mode}", (cx, y0 + 62), (190, 190, 200))
+        if self.director is not None:
+            difficulties = self.difficulties + [float(self.director.difficulty)]
+            window = int(getattr(self.director, "window", 20))
+            draw_director(surf, f, (cx, y0 + 80, 225, 100), difficulties, self.outcomes, window,
+                          name=type(self.director).__name__)
+        text(surf, f.small, CONTROLS, (8, self.size[1] - 16), (150, 150, 160))
+        if mode == "game only":
+            return
+        for side in (0, 1):
+            x = 10 if side == 0 else self.size[0] - 270
+            name = self.names[side]
+            text(surf, f.body, f"P{side + 1} {name}"[:34], (x, y0 + 6), COLORS[side])
+            probs = self.probs[side]
+            if probs is None:
+                probs = self.empirical[side].probs()
+                source = f"empirical: its last {len(self.empirical[side].recent)} decisions"
+            else:
+                source = "policy: action probabilities"
+            text(surf, f.small, source, (x, y0 + 26), (170, 170, 180))
+            chosen = self.chosen[side] or (None, None)
+            draw_bars(surf, f, (x, y0 + 42, 260, 60), probs[0], STICK_LABELS, COLORS[side], chosen[0])
+            draw_bars(surf, f, (x, y0 + 108, 130, 50), probs[1], BUTTON_LABELS, COLORS[side], chosen[1])
+            moves = list(t.moves[side])[::-1]
+            text(surf, f.small, "recent moves:", (x + 140, y0 + 108), (170, 170, 180))
+            for k, m in enumerate(moves[:4]):
+                text(surf, f.small, m, (x + 140, y0 + 122 + 13 * k), (225, 225, 225))
