@@ -127,19 +127,23 @@ def run_episode(agent, env, *, seed: int | None = None, options: dict | None = N
     return Episode(seed, total, t, success_of(info), bool(terminated), info)
 
 
-def evaluate(agent, env, n_episodes: int, *, seed: int | None = 0, seeds: Sequence[int] | None = None,
+def evaluate(agent, env, n_episodes: int, *, seed: int | None = 0, seeds: Sequence[int | None] | None = None,
              deterministic: bool = True, options: dict | None = None,
              on_step: Callable[[Step], Any] | None = None,
              on_episode: Callable[[Episode], Any] | None = None) -> Evaluation:
     """``n_episodes`` episodes of ``agent`` in ``env``, episode ``i`` reset with ``seeds[i]`` or else
-    ``seed + i`` (``seed=None``: unseeded, the env's generator runs on). ``env`` may be a sequence of
-    envs, used in turn (episode ``i`` in ``env[i % len(env)]``). Returns the per-episode records."""
+    ``seed + i`` (``seed=None``, or a None in ``seeds``: unseeded, the env's generator runs on). ``env``
+    may be a sequence of envs, used in turn (episode ``i`` in ``env[i % len(env)]``). Returns the
+    per-episode records."""
     envs = list(env) if isinstance(env, list | tuple) else [env]
     if seeds is not None and len(seeds) < n_episodes:
         raise ValueError(f"{len(seeds)} seeds for {n_episodes} episodes")
     episodes = []
     for i in range(n_episodes):
-        s = int(seeds[i]) if seeds is not None else (None if seed is None else seed + i)
+        if seeds is not None:
+            s = None if seeds[i] is None else int(seeds[i])
+        else:
+            s = None if seed is None else seed + i
         ep = run_episode(agent, envs[i % len(envs)], seed=s, options=options, deterministic=deterministic,
                          on_step=on_step)
         episodes.append(ep)

@@ -1,6 +1,13 @@
-"""Gymnasium environments of the sandbox: the fighting duel (``envs.duel``) and the stealth grid
-(``envs.stealth``). Every ``gymnasium.register`` call of the project lives in this file, so importing
-``envs`` makes every ``sandbox/*`` id available to ``gymnasium.make``."""
+"""Ground floor: the Gymnasium environments of the sandbox, the fighting duel (``envs.duel``) and the
+stealth grid (``envs.stealth``), with their pure rules, renderers and exact models, plus game-free file
+utilities (``envs.fileio``: atomic writes; ``envs.display``). Every ``gymnasium.register`` call of the
+project lives in this file, so importing ``envs`` makes every ``sandbox/*`` id available to
+``gymnasium.make``.
+
+Imports: nothing from ``nets``, ``agents`` or ``experiments`` (tests/test_floors.py checks every import,
+those inside functions too). Envs take agent *objects*; spec strings such as ``opponent="scripted:hard"``
+are resolved in ``agents``, reached through entry points given here as strings
+(``agents.opponents:make_duel_env``, ``agents.meta.meta_env:DirectorEnv``)."""
 
 from gymnasium.envs.registration import register, registry
 

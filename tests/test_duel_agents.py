@@ -13,10 +13,10 @@ from gymnasium import spaces
 from agents import make_agent, valid_specs
 from agents.character import PRESETS, CharacterParams, Intent, ScriptedFighter
 from agents.character.arena import match, play_round
+from agents.opponents import make_duel_env
 from envs.duel import env as E
 from envs.duel import rules
 from envs.duel.controls import button_from_keys, stick_from_keys
-from agents.opponents import make_duel_env
 from envs.duel.env import observe
 from envs.duel.rules import Button, Stick
 

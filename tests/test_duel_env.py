@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import envs  # noqa: F401  (registers sandbox/*)
+from agents.opponents import make_duel_env
 from envs.duel import env as E
 from envs.duel import parallel_env, rules
-from agents.opponents import make_duel_env
 from envs.duel.env import OBS_SIZE, decode_action, observe
 from envs.duel.rules import MAX_HEALTH
 

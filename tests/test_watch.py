@@ -266,8 +266,8 @@ def tiny_ppo(tmp_path_factory):
 def test_sb3_action_probs_are_the_policy_distribution(tiny_ppo):
     import torch
 
-    from agents.sb3_agent import SB3Agent, load_sb3
     from agents.opponents import make_duel_env
+    from agents.sb3_agent import SB3Agent, load_sb3
 
     agent = SB3Agent(load_sb3(tiny_ppo / "duel-ppo.zip", "cpu"))
     obs, _ = make_duel_env(opponent="random").reset(seed=0)

@@ -2,7 +2,9 @@
 and no training. Each agent is ``NAME.zip`` (stable-baselines3) or ``NAME.pt`` (our own
 policy-gradient learner) with a ``NAME.json`` sidecar saying how it was trained
 (``{"algo", "env", "env_id", "env_kwargs", "nav_features", "steps", "seed"}``). The agent spec
-``bundled:NAME`` loads one through :func:`make_bundled`; :func:`bundled_names` lists what ships."""
+``bundled:NAME`` loads one through :func:`make_bundled`; :func:`bundled_names` lists what ships.
+
+Imports: ``agents``, ``nets``, ``envs``; never ``experiments``."""
 
 from __future__ import annotations
 

@@ -198,8 +198,8 @@ class DuelEnv(gym.Env):
     ## Arguments
     ``opponent`` (an agent; ``gym.make("sandbox/Duel-v0", opponent="scripted:hard")`` and
     ``agents.opponents.make_duel_env`` resolve spec strings, default ``"scripted:normal"``),
-    ``frame_skip`` (ticks per step, default 4), ``flat_actions`` (default False), ``difficulty`` (None or a float in [0, 1]: the
-    scripted opponent's strength; ``set_difficulty(x)`` changes it between episodes and
+    ``frame_skip`` (ticks per step, default 4), ``flat_actions`` (default False), ``difficulty`` (None
+    or a float in [0, 1]: the scripted opponent's strength; ``set_difficulty(x)`` changes it between episodes and
     ``reset(options={"difficulty": x})`` overrides it for one episode), ``round_seconds`` (default
     60), ``side`` (``"left"``, ``"right"`` or ``"random"``), ``render_mode`` (None, ``"human"``,
     ``"rgb_array"``). An opponent with an ``rng``

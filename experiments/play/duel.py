@@ -16,11 +16,11 @@ def play_duel(args) -> int:
         raise ValueError(f"--difficulty must be in [0, 1]; got {args.difficulty}")
     if args.rounds < 0:
         raise ValueError(f"--rounds must be >= 0; got {args.rounds}")
+    from agents.opponents import make_duel_env
     from envs.duel.controls import HumanAgent
-    from envs.duel.env import DuelEnv
 
     # ---- setup: one env step per tick so the window runs at 60 frames per second
-    env = DuelEnv(opponent=args.vs, frame_skip=1, difficulty=args.difficulty, render_mode="human",
+    env = make_duel_env(opponent=args.vs, frame_skip=1, difficulty=args.difficulty, render_mode="human",
                   round_seconds=args.round_seconds)
     player = HumanAgent(player=1)
     try:

@@ -32,13 +32,18 @@ class RecordConfig:
     name: str = ""  # player name stored in the metadata (default: the player spec)
 
 
+class _Quit(Exception):
+    """The window was closed mid-round."""
+
+
 def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
     """Play ``cfg.rounds`` rounds and save each as it finishes; returns the files written."""
     import numpy as np
 
     from agents import make_agent
-    from envs.duel.env import DuelEnv
-    from nets.imitation import demo_metadata, next_round_index, round_path, save_round
+    from agents.ghost import demo_metadata, next_round_index, round_path, save_round
+    from agents.opponents import make_duel_env
+    from agents.rollout import run_episode
 
     human = cfg.player == "human"
     if cfg.rounds < 1:
@@ -61,7 +66,7 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     # ---- setup: one env per opponent (built up front, so a bad spec fails before any round)
-    envs = [DuelEnv(opponent=spec, frame_skip=cfg.frame_skip, round_seconds=cfg.round_seconds,
+    envs = [make_duel_env(opponent=spec, frame_skip=cfg.frame_skip, round_seconds=cfg.round_seconds,
                     render_mode="human" if human else None) for spec in opponents]
     seeds = np.random.SeedSequence(cfg.seed)
     player_rng = np.random.default_rng(seeds.spawn(1)[0])
@@ -75,21 +80,20 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
         for i in range(cfg.rounds):
             env = envs[i % len(envs)]
             # ---- play one round, keeping the player's observation and input at every decision
-            obs, _ = env.reset(seed=int(round_seeds[i]))
-            if hasattr(player, "reset"):
-                player.reset()
             obs_buf, act_buf, rew_buf = [], [], []
-            done, info = False, {}
-            while not done:
-                action, _ = player.predict(obs)
-                action = np.asarray(action, dtype=np.int64).reshape(2)
-                obs_buf.append(obs)
-                act_buf.append(action)
-                obs, reward, done, _, info = env.step(action)
-                rew_buf.append(reward)
+
+            def keep(step, env=env, obs_buf=obs_buf, act_buf=act_buf, rew_buf=rew_buf) -> None:
+                obs_buf.append(step.observation)
+                act_buf.append(np.asarray(step.action, dtype=np.int64).reshape(2))
+                rew_buf.append(step.reward)
                 if human and env.renderer is not None and env.renderer.quit_requested:
-                    echo(f"stopped: the round in progress is not saved; {len(written)} round(s) in {out}")
-                    return written
+                    raise _Quit
+
+            try:
+                info = run_episode(player, env, seed=int(round_seeds[i]), deterministic=False, on_step=keep).info
+            except _Quit:
+                echo(f"stopped: the round in progress is not saved; {len(written)} round(s) in {out}")
+                return written
             # ---- save it at once (atomic)
             winner = {"agent": "player", "opponent": "opponent"}.get(info["winner"], "draw")
             path = round_path(out, start + i)

@@ -36,8 +36,8 @@ def add_stealth_args(parser: argparse.ArgumentParser) -> None:
 def solve_stealth(args) -> int:
     import numpy as np
 
+    from agents.navigation.mdp import build_mdp, greedy_path
     from envs.stealth.level import load_level
-    from envs.stealth.mdp import build_mdp, greedy_path
     from experiments.solve.common import describe_solution, run_solver
     from nets import bellman  # noqa: F401  (import numba before the clock starts)
 

@@ -98,9 +98,9 @@ def config_from_args(args) -> DuelCompareConfig:
     if args.checkpoints > args.steps:
         raise ValueError(f"--checkpoints ({args.checkpoints}) cannot exceed --steps ({args.steps})")
     from agents import make_agent
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
 
-    make_agent(args.opponent, action_space=DuelEnv().action_space)  # a bad spec fails here, before training
+    make_agent(args.opponent, action_space=make_duel_env().action_space)  # a bad spec fails here, before training
     return DuelCompareConfig(algos=algos, steps=args.steps, checkpoints=args.checkpoints, eval_rounds=args.eval_rounds,
                              rounds=args.rounds, opponent=args.opponent, round_seconds=args.round_seconds,
                              seed=args.seed, ladder=args.ladder, ghosts=list(args.ghosts),
@@ -144,9 +144,9 @@ def fixed_maker(agent):
 
 
 def duel_context() -> dict:
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
 
-    env = DuelEnv()
+    env = make_duel_env()
     return {"action_space": env.action_space, "observation_space": env.observation_space, "frame_skip": 4}
 
 

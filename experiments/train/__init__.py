@@ -27,6 +27,6 @@ from experiments.train.config import (  # noqa: F401
     resolve_config,
 )
 from experiments.train.envs import CYCLED_KEYS, check_compatible, cycled_kwargs, level_list, make_env, shaped  # noqa: F401
-from experiments.train.evaluate import evaluate, outcome  # noqa: F401
+from experiments.train.evaluate import evaluate  # noqa: F401
 from experiments.train.run import RunTracker, TrainResult, read_metrics  # noqa: F401
 from experiments.train.trainers import default_out, load_trained, train_run  # noqa: F401

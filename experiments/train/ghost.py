@@ -121,9 +121,10 @@ def _plots(run_dir: Path, history: list[dict], metrics: dict) -> None:
 def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: str = "auto", progress: bool = True,
                     skip_bad: bool = False, resume: bool = False, echo=print):
     """Train a ghost on ``demos`` into the run folder ``out``; returns the :class:`GhostTrainResult`."""
+    from agents.ghost import DemoDataset, load_ghost, save_ghost
     from envs.fileio import atomic_write_text
     from nets.device import describe, resolve_device
-    from nets.imitation import DemoDataset, config_dict, load_ghost, save_ghost, train_ghost
+    from nets.imitation import config_dict, train_ghost
 
     run_dir = Path(out)
     dataset = DemoDataset(demos, skip_bad=skip_bad)
