@@ -97,42 +97,23 @@ def test_stealth_overlays_include_value_heat_for_the_optimal_agent():
         session.cycle_overlay()
 
 
-# ---- the P2 slot plays the game the env plays ---------------------------------------------------------
-def test_tick_by_tick_duel_equals_the_env_with_frame_skip():
-    """The watcher steps DuelEnv one tick at a time with P2 holding its input for 4 ticks; the round
-    must be exactly the one make_duel_env(frame_skip=4) plays with the same agents and seed."""
-    from agents import make_agent
-    from agents.opponents import make_duel_env
-    from experiments.watch import OpponentSlot
+# ---- the watcher shows the env's own decision steps, one tick per frame ------------------------------------
+def test_the_watcher_shows_every_tick_of_the_envs_decision_steps():
+    """The session steps the env a decision at a time (the one decision step) and shows its ticks one by
+    one: after k frames the screen shows tick k, and P1 decides only at decision boundaries."""
+    from experiments.watch import Config, DuelSession
 
-    def fighters():
-        rng1 = np.random.default_rng(7)
-        return make_agent("scripted:hard", rng=rng1), make_agent("scripted:zoner")
-
-    p1, p2 = fighters()
-    env = make_duel_env(opponent=p2, frame_skip=4, round_seconds=10)
-    obs, _ = env.reset(seed=5)
-    p1.reset()
-    done = False
-    while not done:
-        obs, _, done, _, _ = env.step(p1.predict(obs)[0])
-    expected = env.state
-
-    p1, p2 = fighters()
-    slot = OpponentSlot(p2, 4)
-    env = make_duel_env(opponent=slot, frame_skip=1, round_seconds=10)
-    obs, _ = env.reset(seed=5)
-    p1.reset()
-    done, tick, action = False, 0, None
-    while not done:
-        if tick % 4 == 0:
-            action = p1.predict(obs)[0]
-        obs, _, done, _, _ = env.step(action)
-        tick += 1
-    assert env.state.tick == expected.tick
-    assert [(f.x, f.y, f.health, f.state) for f in env.state.fighters] == \
-        [(f.x, f.y, f.health, f.state) for f in expected.fighters]
-    assert env.state.winner == expected.winner
+    session = DuelSession(Config(p1="scripted:hard", p2="scripted:zoner", seed=5, rounds=1))
+    assert session.base.frame_skip == session.skip == 4
+    calls = []
+    predict = session.p1.predict
+    session.p1.predict = lambda obs, *a, **k: calls.append(session.count) or predict(obs, *a, **k)
+    for k in range(1, 4 * session.skip + 1):
+        session.advance()
+        assert session.view.tick == k and session.count == k
+    assert session.base.state.tick == 4 * session.skip  # the env is at the end of the decision shown
+    assert len(session.ticks) == 0
+    assert calls == [0, 4, 8, 12]  # P1 decided before ticks 1, 5, 9, 13 and held its input in between
 
 
 def test_director_drives_the_scripted_opponent():
