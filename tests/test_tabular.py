@@ -6,9 +6,9 @@ import pytest
 from gymnasium import spaces
 from stealth_levels import ALCOVE  # the corridor where the optimum waits in the alcove
 
+from agents.navigation.mdp import TabularAgent, build_mdp, greedy_path, policy_evaluator
 from envs.stealth.env import StealthEnv
 from envs.stealth.level import parse_level
-from agents.navigation.mdp import TabularAgent, build_mdp, greedy_path, policy_evaluator
 from envs.stealth.mdp import stealth_state_fn
 from nets.bellman import policy_evaluation, value_iteration
 from nets.tabular import greedy, q_learning
