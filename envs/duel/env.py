@@ -214,7 +214,7 @@ class DuelEnv(gym.Env):
     def __init__(
         self,
         *,
-        opponent: Any,
+        opponent: Any = None,
         frame_skip: int = 4,
         flat_actions: bool = False,
         difficulty: float | None = None,
@@ -240,6 +240,9 @@ class DuelEnv(gym.Env):
             [N_STICK, N_BUTTON]
         )
         self.observation_space = spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
+        if opponent is None:
+            raise TypeError("DuelEnv needs opponent=<an agent>; gym.make('sandbox/Duel-v0', ...) and "
+                            "agents.opponents.make_duel_env(...) build one from a spec (default 'scripted:normal')")
         if isinstance(opponent, str) or not hasattr(opponent, "predict"):
             raise TypeError(
                 f"DuelEnv(opponent=...) takes an agent (an object with predict()), got {opponent!r}; a spec "
