@@ -312,9 +312,11 @@ class GhostTrainConfig:
     val_frac: float = 0.2  # fraction of the rounds held out for validation
     seed: int = 0  # seeds the split, the initialisation and the shuffling
 
-    def model_config(self, obs_size: int) -> dict:
+    def model_config(self, obs_size: int, directions: int = N_STICK, buttons: int = N_BUTTON) -> dict:
+        """The policy config (as :class:`GhostPolicy` stores it) for these sizes."""
         return {"obs_size": obs_size, "encoder": self.encoder, "hidden": self.hidden, "periods": list(self.periods),
-                "fc": self.fc, "frame_stack": self.frame_stack, "head": self.head}
+                "fc": self.fc, "frame_stack": self.frame_stack, "directions": directions, "buttons": buttons,
+                "head": self.head}
 
 
 @dataclass
@@ -440,8 +442,8 @@ def _train(dataset, cfg, device, progress, on_epoch, init_state_dict) -> GhostTr
     train = [dataset.rounds[i] for i in train_idx]
     val = [dataset.rounds[i] for i in val_idx]
     torch.manual_seed(cfg.seed)
-    sizes = dict(getattr(dataset, "sizes", None) or {"obs_size": dataset.rounds[0].obs.shape[1]})
-    model = make_policy(**cfg.model_config(sizes.pop("obs_size")), **sizes).to(dev)
+    sizes = getattr(dataset, "sizes", None) or {"obs_size": dataset.rounds[0].obs.shape[1]}
+    model = make_policy(**cfg.model_config(**sizes)).to(dev)
     if init_state_dict is not None:
         model.load_state_dict(init_state_dict)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -49,3 +49,14 @@ def test_old_import_paths_say_where_the_names_went():
     with pytest.raises(ImportError, match="agents.ghost.DemoDataset"):
         from nets.imitation import DemoDataset  # noqa: F401
     from nets.imitation import GhostStepper, make_policy, train_ghost  # the learning stays in nets  # noqa: F401
+
+
+def test_the_training_config_matches_the_saved_model_config():
+    """``sandbox train ghost --resume`` compares the checkpoint's model config with the options' one; the
+    two must be written alike (before issue 13 they never were, so every resume was refused)."""
+    from nets.imitation import GhostTrainConfig, make_policy
+
+    cfg = GhostTrainConfig(hidden=12, periods=(1, 2), fc=8)
+    assert make_policy(**cfg.model_config(76)).config == cfg.model_config(76)
+    sizes = ghost.DemoDataset(OLD / "demos").sizes
+    assert cfg.model_config(**sizes) == json.loads((OLD / "ghost" / "checkpoints" / "ghost.json").read_text())["model"]

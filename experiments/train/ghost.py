@@ -135,9 +135,9 @@ def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: st
         if not ckpt.is_file():
             raise FileNotFoundError(f"--resume: {ckpt} does not exist")
         model, meta = load_ghost(ckpt)
-        if meta["model"] != cfg.model_config(dataset.rounds[0].obs.shape[1]):
+        if meta["model"] != cfg.model_config(**dataset.sizes):
             raise ValueError(f"--resume: {ckpt} has model config {meta['model']}, the options ask for "
-                             f"{cfg.model_config(dataset.rounds[0].obs.shape[1])}")
+                             f"{cfg.model_config(**dataset.sizes)}")
         init = model.state_dict()
     echo(f"ghost: {len(dataset)} rounds ({dataset.steps} decisions, frame_skip {dataset.frame_skip}) from "
          f"{', '.join(map(str, demos))}; {len(dataset.skipped)} skipped; encoder {cfg.encoder}; device {describe(dev)}")
