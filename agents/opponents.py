@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from envs.duel.env import DuelEnv
+from envs.duel.env import DuelEnv, duel_spaces
 
 __all__ = ["duel_opponent", "make_duel_env"]
 
@@ -22,19 +22,13 @@ DEFAULT_OPPONENT = "scripted:normal"
 def duel_opponent(spec: Any, *, flat_actions: bool = False, frame_skip: int = 4, render_mode: str | None = None,
                   player: int = 2):
     """The duel opponent named by ``spec`` (a spec string; an agent object passes through), built for
-    a duel env with these settings (its action space, frame skip)."""
-    from gymnasium import spaces
-
+    a duel env with these settings (its action space, frame skip). The env gives it its generator at
+    every reset, so it is built without one."""
     from agents import make_agent
-    from envs.duel.env import OBS_SIZE
-    from envs.duel.rules import N_BUTTON, N_STICK
 
     if spec == "human" and render_mode != "human":
         raise ValueError("opponent 'human' needs render_mode='human' (it reads the keyboard)")
-    import numpy as np
-
-    action_space = spaces.Discrete(N_STICK * N_BUTTON) if flat_actions else spaces.MultiDiscrete([N_STICK, N_BUTTON])
-    observation_space = spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
+    action_space, observation_space = duel_spaces(flat_actions)
     return make_agent(spec, action_space=action_space, observation_space=observation_space, rng=None,
                       frame_skip=int(frame_skip), player=player)
 

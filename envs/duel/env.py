@@ -236,10 +236,7 @@ class DuelEnv(gym.Env):
         self.round_ticks = int(round(round_seconds * TICKS_PER_SECOND))
         self.side = side
         self.difficulty = None if difficulty is None else _check_difficulty(difficulty)
-        self.action_space = spaces.Discrete(N_STICK * N_BUTTON) if flat_actions else spaces.MultiDiscrete(
-            [N_STICK, N_BUTTON]
-        )
-        self.observation_space = spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
+        self.action_space, self.observation_space = duel_spaces(self.flat_actions)
         if opponent is None:
             raise TypeError("DuelEnv needs opponent=<an agent>; gym.make('sandbox/Duel-v0', ...) and "
                             "agents.opponents.make_duel_env(...) build one from a spec (default 'scripted:normal')")
@@ -352,6 +349,13 @@ class DuelEnv(gym.Env):
         d = self.__dict__.copy()
         d["_renderer"] = None  # pygame surfaces do not pickle; a copy opens its own window lazily
         return d
+
+
+def duel_spaces(flat_actions: bool = False) -> tuple[spaces.Space, spaces.Box]:
+    """``(action_space, observation_space)`` of the duel: ``MultiDiscrete([9, 4])`` (``Discrete(36)`` with
+    ``flat_actions``) and ``Box(-1, 1, (OBS_SIZE,), float32)``."""
+    action = spaces.Discrete(N_STICK * N_BUTTON) if flat_actions else spaces.MultiDiscrete([N_STICK, N_BUTTON])
+    return action, spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
 
 
 def _check_difficulty(x: Any) -> float:

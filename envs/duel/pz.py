@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
-from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
 from envs.duel import rules
-from envs.duel.env import OBS_SIZE, decode_action, observe
-from envs.duel.rules import N_BUTTON, N_STICK, TICKS_PER_SECOND
+from envs.duel.env import decode_action, duel_spaces, observe
+from envs.duel.rules import TICKS_PER_SECOND
 from envs.duel.step import decision_step
 
 
@@ -34,9 +32,7 @@ class DuelParallelEnv(ParallelEnv):
         self.agents: list[str] = []
         self.state = rules.initial_state(self.round_ticks)
         self.np_random, _ = seeding.np_random(None)
-        self._action_space = spaces.Discrete(N_STICK * N_BUTTON) if flat_actions else spaces.MultiDiscrete(
-            [N_STICK, N_BUTTON])
-        self._obs_space = spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
+        self._action_space, self._obs_space = duel_spaces(self.flat_actions)
         self._renderer = None
 
     def observation_space(self, agent):  # the identical object every call, as PettingZoo requires
