@@ -348,6 +348,7 @@ class DuelEnv(gym.Env):
     def __getstate__(self):
         d = self.__dict__.copy()
         d["_renderer"] = None  # pygame surfaces do not pickle; a copy opens its own window lazily
+        d["on_tick"] = None  # a hook belongs to whoever is watching this instance, not to a copy
         return d
 
 
