@@ -33,8 +33,7 @@ class DuelSession:
 
     def __init__(self, cfg: Config):
         from agents.meta import DirectedEnv
-        from agents.opponents import duel_opponent
-        from envs.duel.env import DuelEnv
+        from envs.duel.env import DuelEnv, duel_spaces
         from envs.duel.render import HEIGHT, WIDTH, DuelRenderer
         from envs.duel.rules import N_BUTTON, N_STICK
         from experiments.watch.widgets import DuelTally, EmpiricalPolicy, Fonts
@@ -47,8 +46,8 @@ class DuelSession:
 
                 raise CliError(f"agent {name!r} plays the stealth grid, not the duel: "
                                f"sandbox watch stealth --p1 {name}")
-        probe = DuelEnv(opponent=duel_opponent("random"))  # only its spaces, for the factories
-        context = dict(action_space=probe.action_space, observation_space=probe.observation_space)
+        action_space, observation_space = duel_spaces()
+        context = dict(action_space=action_space, observation_space=observation_space)
         p1 = build_agent(self.names[0], **context, player=1)
         info = agent_info(p1)
         env_kwargs = info.get("env_kwargs", {}) if isinstance(info.get("env_kwargs"), dict) else {}
