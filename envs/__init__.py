@@ -13,7 +13,10 @@ from gymnasium.envs.registration import register, registry
 
 # Each entry: (id, entry point, register kwargs). Tests loop over this list.
 SANDBOX_ENVS: list[tuple[str, str, dict]] = [
-    ("sandbox/Duel-v0", "agents.opponents:make_duel_env", {}),
+    # gym.make resolves the opponent spec in agents (agents.opponents); gym.make_vec picks the natively
+    # batched duel, whose opponent spec is resolved in agents too
+    ("sandbox/Duel-v0", "agents.opponents:make_duel_env",
+     {"vector_entry_point": "agents.character.batched:make_duel_vector_env"}),
     ("sandbox/Stealth-v0", "envs.stealth.env:StealthEnv", {}),
     ("sandbox/Director-v0", "agents.meta.meta_env:DirectorEnv", {}),
 ]
