@@ -26,7 +26,7 @@ class StealthEnv(gym.Env):
     limited by walls (supercover line of sight, see :mod:`envs.stealth.rules`). The player must reach
     the goal without ever ending a step on a watched cell or walking through a guard. The guard
     world is periodic, so the exact MDP over ``(cell, phase)`` is small enough to solve
-    (:func:`envs.stealth.mdp.build_mdp`).
+    (:func:`envs.stealth.mdp.mdp_arrays`).
 
     ## Action Space
     ``Discrete(5)``, named by :class:`Action`: 0 stay, 1 north, 2 south, 3 east, 4 west. Moves into
@@ -64,6 +64,7 @@ class StealthEnv(gym.Env):
     Terminated when the player reaches the goal or is caught; truncated after ``max_steps`` steps.
     The last step's info holds ``is_success`` (reached the goal), Stable-Baselines3's convention.
     Stepping after either raises ``RuntimeError`` until ``reset()`` (the contract of :mod:`envs.checks`).
+    The last step's info holds ``is_success`` (SB3's convention): the goal was reached.
 
     ## Arguments
     * ``level``: a bundled level name (see ``envs.stealth.bundled_levels()``), a path to a level
@@ -269,7 +270,7 @@ class StealthEnv(gym.Env):
             self.render()
         info = self._info(slipped=direction != action)
         if terminated or truncated:
-            info["is_success"] = self.at_goal
+            info["is_success"] = self.at_goal  # success, defined here once: the goal reached
         return self._obs(), reward, terminated, truncated, info
 
     def _obs(self) -> np.ndarray:

@@ -92,7 +92,7 @@ class StealthVectorEnv(VectorEnv):
     envs whose episode ended on this step.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": [], "reset_mask": True}
 
     def __init__(
         self,

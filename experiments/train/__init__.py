@@ -42,6 +42,6 @@ from experiments.train.envs import (  # noqa: F401
     native_vector,
     shaped,
 )
-from experiments.train.evaluate import evaluate, outcome  # noqa: F401
+from experiments.train.evaluate import evaluate  # noqa: F401
 from experiments.train.run import RunTracker, TrainResult, read_metrics  # noqa: F401
 from experiments.train.trainers import default_out, load_trained, train_run  # noqa: F401

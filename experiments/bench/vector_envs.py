@@ -13,7 +13,7 @@ compiled levels) and, per env, its state and observation buffer. The variant row
 take one cost away at a time (the copy of the observations, 3/4 of their bytes, all but 24 of their
 bytes, the cache misses of 4096 different levels), so the table shows what bounds a step.
 
-Run: ``python -m experiments.bench.vector_stealth [--seconds 4] [--sizes 1,64,1024,4096] [--plot PATH.png]``
+Run: ``python -m experiments.bench.vector_envs [--seconds 4] [--sizes 1,64,1024,4096] [--plot PATH.png]``
 (``--plot`` draws steps/s against N for each batched env, beside CartPole and Sync/AsyncVectorEnv).
 
 A batched env is one :class:`VectorBench` in ``VECTOR_BENCHES``: its rows are its sizes and variants.
@@ -72,7 +72,12 @@ VECTOR_BENCHES: list[VectorBench] = [
         ],
         warm=lambda vec: vec.unwrapped.preload_pools(),
     ),
-    # the batched duel adds its VectorBench here
+    VectorBench(  # the batched duel against the scripted fighter, the target row
+        name="duel",
+        make=lambda n, **kw: gym.make_vec("sandbox/Duel-v0", num_envs=n, opponent="scripted:normal", **kw),
+        single=lambda: gym.make("sandbox/Duel-v0", opponent="scripted:normal"),
+        variants=[("copy=False", {"copy": False})],
+    ),
 ]
 
 
@@ -84,10 +89,11 @@ class Stepper:
         self.env.reset(seed=seed)
         rng = np.random.default_rng(seed)
         space = env.single_action_space if batch else env.action_space
+        high = np.asarray(space.nvec if hasattr(space, "nvec") else space.n)  # Discrete or MultiDiscrete
         if batch:  # a bank of action arrays, cycled (drawing them is not the env's time)
-            self.actions = [rng.integers(0, space.n, size=batch) for _ in range(16)]
+            self.actions = [rng.integers(0, high, size=(batch, *high.shape)) for _ in range(16)]
         else:
-            self.actions = [int(a) for a in rng.integers(0, space.n, size=64)]
+            self.actions = [rng.integers(0, high) for _ in range(64)]
         self.steps, self.seconds = 0, 0.0
 
     def run(self, seconds: float) -> None:
