@@ -7,34 +7,20 @@ one-line error suggesting ``xvfb-run``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-GAMES = ("duel",)
-
-
-@dataclass
-class Config:
-    game: str = "duel"  # which game to play (duel)
-    vs: str = "scripted:normal"  # the opponent: an agent spec (random, scripted:NAME, sb3:PATH, human)
-    difficulty: float | None = None  # override the scripted opponent's strength in [0, 1]
-    rounds: int = 3  # rounds to play (0: until Esc)
-    round_seconds: float = 60.0  # length of a round
-    seed: int | None = None  # seed of the first round
+from experiments.play.duel import GAMES, PlayConfig
 
 
 def add_parser(subparsers) -> None:
+    from experiments.cli.args import add_config_args
+
     p = subparsers.add_parser("play", help="play a game yourself against an agent (needs a display)",
                               description=__doc__)
-    p.add_argument("game", choices=GAMES, help="the game")
-    p.add_argument("--vs", default=Config.vs, help="opponent agent spec (default: %(default)s)")
-    p.add_argument("--difficulty", type=float, default=None, help="scripted opponent strength in [0, 1]")
-    p.add_argument("--rounds", type=int, default=Config.rounds, help="rounds to play; 0 = until Esc")
-    p.add_argument("--round-seconds", type=float, default=Config.round_seconds, help="seconds per round")
-    p.add_argument("--seed", type=int, default=None, help="seed of the first round")
+    add_config_args(p, PlayConfig, positional=("game",), choices={"game": GAMES})
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
+    from experiments.cli.args import config_from_args
     from experiments.play.duel import play_duel
 
-    return play_duel(args)
+    return play_duel(config_from_args(PlayConfig, args))

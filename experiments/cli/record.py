@@ -17,26 +17,18 @@ from experiments.play.record import GAMES, RecordConfig
 
 
 def add_parser(subparsers) -> None:
-    c = RecordConfig
+    from experiments.cli.args import add_config_args
+
     p = subparsers.add_parser("record", help="record a player's rounds as demos for a ghost", description=__doc__)
-    p.add_argument("game", choices=GAMES, help="the game")
-    p.add_argument("--player", default=c.player, help="human (keyboard, needs a display) or an agent spec, e.g. "
-                   "scripted:rushdown|zoner|turtle (default: %(default)s)")
-    p.add_argument("--vs", default=c.vs, help="opponent spec(s), comma-separated (default: %(default)s)")
-    p.add_argument("--rounds", type=int, default=c.rounds, help="rounds to record (default: %(default)s)")
-    p.add_argument("--out", default=c.out, help="demo folder (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=None, help="seed of the first round")
-    p.add_argument("--frame-skip", type=int, default=c.frame_skip, help="ticks per decision (default: %(default)s)")
-    p.add_argument("--round-seconds", type=float, default=c.round_seconds, help="seconds per round (%(default)s)")
-    p.add_argument("--name", default=c.name, help="player name for the metadata (default: the player spec)")
+    add_config_args(p, RecordConfig, positional=("game",), choices={"game": GAMES})
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
+    from experiments.cli.args import config_from_args
     from experiments.play.record import record_rounds
 
-    cfg = RecordConfig(game=args.game, player=args.player, vs=args.vs, rounds=args.rounds, out=args.out,
-                       seed=args.seed, frame_skip=args.frame_skip, round_seconds=args.round_seconds, name=args.name)
+    cfg = config_from_args(RecordConfig, args)
     written = record_rounds(cfg)
     print(f"recorded {len(written)} round(s) in {cfg.out}")
     return 0

@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 
-def play_duel(args) -> int:
+GAMES = ("duel",)
+
+
+@dataclass
+class PlayConfig:
+    game: str = "duel"  # which game to play (duel)
+    vs: str = "scripted:normal"  # the opponent: an agent spec (random, scripted:NAME, sb3:PATH, human)
+    difficulty: float | None = None  # override the scripted opponent's strength in [0, 1]
+    rounds: int = 3  # rounds to play (0: until Esc)
+    round_seconds: float = 60.0  # length of a round
+    seed: int | None = None  # seed of the first round
+
+
+def play_duel(args: PlayConfig) -> int:
     """Fight ``args.vs`` at the keyboard, round after round; prints each result and the score."""
     from envs.display import display_available
 

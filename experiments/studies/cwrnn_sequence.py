@@ -35,7 +35,6 @@ Prints a table and ends with one JSON line; writes the plot to ``runs/cwrnn_sequ
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import sys
@@ -214,17 +213,11 @@ def _finite_mean(arr: np.ndarray) -> float:
 
 
 def parse_args(argv=None) -> Config:
+    from experiments.cli.args import add_config_args, config_from_args
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in dataclasses.fields(Config):
-        help_text = f"(default {f.default})"
-        if f.type in ("bool", bool):
-            parser.add_argument(f"--{f.name.replace('_', '-')}", action="store_true", help=help_text)
-        else:
-            type_name = f.type if isinstance(f.type, str) else f.type.__name__
-            kind = {"int": int, "float": float, "str": str}[type_name]
-            parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=f.default, help=help_text)
-    args = parser.parse_args(argv)
-    cfg = Config(**{k: v for k, v in vars(args).items()})
+    add_config_args(parser, Config)
+    cfg = config_from_args(Config, parser.parse_args(argv))
     if cfg.quick:
         cfg.seeds, cfg.epochs = min(cfg.seeds, 2), min(cfg.epochs, 200)
     bad = set(cfg.optimizers.split(",")) - {"sgd", "adam"}

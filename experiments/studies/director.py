@@ -51,38 +51,22 @@ class DirectorCompareConfig:
     seed: int = 0  # seeds players, envs and (if trained here) the learned director
     policy: str = DEFAULT_POLICY  # LearnedDirector zip; trained first when missing
     train_steps: int = 120_000  # PPO meta-steps when the policy is trained here
-    ppo: str = ""  # a trained PPO duel agent (sb3 zip); empty: look in PPO_CANDIDATES, else skip
+    ppo: str = ""  # a trained PPO duel agent (sb3 zip); empty: look in runs/duel_ppo/, else skip
     out: str = os.path.join("runs", "compare_director")  # run folder
     docs: bool = False  # copy the plot to docs/director.png
 
 
 def add_director_args(parser: argparse.ArgumentParser) -> None:
-    c = DirectorCompareConfig
-    parser.add_argument("--episodes", type=int, default=c.episodes, help=f"per player and setting ({c.episodes})")
-    parser.add_argument("--warmup", type=int, default=c.warmup, help=f"unscored first episodes ({c.warmup})")
-    parser.add_argument("--window", type=int, default=c.window, help=f"rolling win-rate window ({c.window})")
-    parser.add_argument("--target", type=float, default=c.target, help=f"target win rate ({c.target})")
-    parser.add_argument("--band", type=float, default=c.band, help=f"flow channel half-width ({c.band})")
-    parser.add_argument("--round-seconds", type=float, default=c.round_seconds,
-                        help=f"duel round length in seconds ({c.round_seconds:g})")
-    parser.add_argument("--frame-skip", type=int, default=c.frame_skip, help=f"duel ticks per step ({c.frame_skip})")
-    parser.add_argument("--opponent", default=c.opponent, help=f"duel opponent spec ({c.opponent})")
-    parser.add_argument("--seed", type=int, default=c.seed, help=f"seed ({c.seed})")
-    parser.add_argument("--policy", default=c.policy, help=f"LearnedDirector zip, trained if missing ({c.policy})")
-    parser.add_argument("--train-steps", type=int, default=c.train_steps,
-                        help=f"meta-steps if the policy is trained here ({c.train_steps})")
-    parser.add_argument("--ppo", default=c.ppo, help="trained PPO duel agent zip (default: look in "
-                        f"{', '.join(PPO_CANDIDATES)}; skipped if none)")
-    parser.add_argument("--out", default=c.out, help=f"run folder ({c.out})")
-    parser.add_argument("--docs", action="store_true", help="copy the plot to docs/director.png")
+    from experiments.cli.args import add_config_args
+
+    add_config_args(parser, DirectorCompareConfig)
     parser.add_argument("--no-docs", action="store_true", help=argparse.SUPPRESS)  # old scripts
 
 
 def config_from_args(args) -> DirectorCompareConfig:
-    cfg = DirectorCompareConfig(
-        episodes=args.episodes, warmup=args.warmup, window=args.window, target=args.target, band=args.band,
-        round_seconds=args.round_seconds, frame_skip=args.frame_skip, opponent=args.opponent, seed=args.seed,
-        policy=args.policy, train_steps=args.train_steps, ppo=args.ppo, out=args.out, docs=args.docs)
+    from experiments.cli.args import config_from_args as from_args
+
+    cfg = from_args(DirectorCompareConfig, args)
     if cfg.episodes <= cfg.warmup:
         raise ValueError(f"--episodes ({cfg.episodes}) must exceed --warmup ({cfg.warmup})")
     if cfg.window < 1 or cfg.warmup < 0:

@@ -50,7 +50,7 @@ ANCHOR = "random"
 
 @dataclass
 class DuelCompareConfig:
-    algos: list[str] = field(default_factory=lambda: ["ppo", "a2c-pg"])  # learners to train
+    algos: list[str] = field(default_factory=lambda: ["ppo", "a2c-pg"])  # learners to train; none: ladder only
     steps: int = 200_000  # env steps per learner
     checkpoints: int = 4  # snapshots along training (win rates measured at each)
     eval_rounds: int = 20  # rounds per snapshot against each preset
@@ -60,32 +60,15 @@ class DuelCompareConfig:
     seed: int = 0  # training seed and the matches' base seed
     ladder: str = "final"  # which snapshots enter the ladder: final | all
     ghosts: list[str] = field(default_factory=list)  # ghost run folders or checkpoints
-    bundled: bool = True  # include agents/bundled duel agents
+    bundled: bool = True  # include the bundled duel agents in the ladder
     out: str = "runs/compare_duel"  # output folder
     docs: bool = False  # copy elo.png and winrate.png to docs/
 
 
 def add_duel_args(parser: argparse.ArgumentParser) -> None:
-    c = DuelCompareConfig
-    parser.add_argument("--algos", default="ppo,a2c-pg", help=f"comma-separated learners from {', '.join(DUEL_ALGOS)}, "
-                        "or 'none' for the ladder only (default ppo,a2c-pg)")
-    parser.add_argument("--steps", type=int, default=c.steps, help=f"env steps per learner ({c.steps:,})")
-    parser.add_argument("--checkpoints", type=int, default=c.checkpoints,
-                        help=f"snapshots along training ({c.checkpoints})")
-    parser.add_argument("--eval-rounds", type=int, default=c.eval_rounds,
-                        help=f"rounds per snapshot against each preset ({c.eval_rounds})")
-    parser.add_argument("--rounds", type=int, default=c.rounds,
-                        help=f"rounds per pair in the Elo round robin ({c.rounds})")
-    parser.add_argument("--opponent", default=c.opponent, help=f"training opponent spec ({c.opponent})")
-    parser.add_argument("--round-seconds", type=float, default=c.round_seconds,
-                        help=f"round length in seconds, training and matches ({c.round_seconds:g})")
-    parser.add_argument("--seed", type=int, default=c.seed, help=f"seed ({c.seed})")
-    parser.add_argument("--ladder", choices=("final", "all"), default=c.ladder,
-                        help="learner snapshots in the ladder: the final one (default) or all")
-    parser.add_argument("--ghosts", nargs="*", default=[], metavar="DIR", help="ghost run folders to rank")
-    parser.add_argument("--no-bundled", action="store_true", help="leave the bundled agents out of the ladder")
-    parser.add_argument("--out", default=c.out, help=f"output folder ({c.out})")
-    parser.add_argument("--docs", action="store_true", help="copy elo.png and winrate.png to docs/")
+    from experiments.cli.args import add_config_args
+
+    add_config_args(parser, DuelCompareConfig, choices={"ladder": ("final", "all")})
 
 
 def config_from_args(args) -> DuelCompareConfig:
@@ -94,17 +77,16 @@ def config_from_args(args) -> DuelCompareConfig:
     check_positive(steps=args.steps, checkpoints=args.checkpoints, eval_rounds=args.eval_rounds, rounds=args.rounds)
     if not args.round_seconds > 0:
         raise ValueError(f"--round-seconds must be > 0, got {args.round_seconds}")
-    algos = [] if args.algos.strip() == "none" else parse_list(args.algos, "--algos", valid=list(DUEL_ALGOS))
+    algos = [] if args.algos == ["none"] else parse_list(",".join(args.algos), "--algos", valid=list(DUEL_ALGOS))
     if args.checkpoints > args.steps:
         raise ValueError(f"--checkpoints ({args.checkpoints}) cannot exceed --steps ({args.steps})")
     from agents import make_agent
     from agents.opponents import make_duel_env
 
     make_agent(args.opponent, action_space=make_duel_env().action_space)  # a bad spec fails here, before training
-    return DuelCompareConfig(algos=algos, steps=args.steps, checkpoints=args.checkpoints, eval_rounds=args.eval_rounds,
-                             rounds=args.rounds, opponent=args.opponent, round_seconds=args.round_seconds,
-                             seed=args.seed, ladder=args.ladder, ghosts=list(args.ghosts),
-                             bundled=not args.no_bundled, out=args.out, docs=args.docs)
+    from experiments.cli.args import config_from_args as from_args
+
+    return from_args(DuelCompareConfig, args, algos=algos)
 
 
 # ---- players ----------------------------------------------------------------------------------------------------

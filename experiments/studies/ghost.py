@@ -53,33 +53,16 @@ class GhostCompareConfig:
 
 
 def add_ghost_args(parser: argparse.ArgumentParser) -> None:
-    c = GhostCompareConfig
-    parser.add_argument("--ghost", default="", help="ghost run folder or checkpoint (with --demos)")
-    parser.add_argument("--demos", default="", help="the demonstrator's demo folder")
-    parser.add_argument("--rounds", type=int, default=c.rounds, help=f"ghost rounds per opponent ({c.rounds})")
-    parser.add_argument("--styles", action="store_true", help="record, train and compare rushdown/zoner/turtle")
-    parser.add_argument("--style-rounds", type=int, default=c.style_rounds,
-                        help=f"demo rounds recorded per style with --styles ({c.style_rounds})")
-    parser.add_argument("--vs", default=c.vs, help=f"opponents of the style demos ({c.vs})")
-    parser.add_argument("--epochs", type=int, default=c.epochs, help=f"max epochs per style ghost ({c.epochs})")
-    parser.add_argument("--head", choices=("conditional", "independent"), default=c.head,
-                        help="button head of the style ghosts (%(default)s)")
-    parser.add_argument("--temperature", type=float, default=c.temperature, help="ghost sampling temperature (1)")
-    parser.add_argument("--dagger", action="store_true", help="DAgger with the scripted demonstrator as oracle")
-    parser.add_argument("--dagger-iters", type=int, default=c.dagger_iters,
-                        help=f"DAgger iterations ({c.dagger_iters})")
-    parser.add_argument("--round-seconds", type=float, default=c.round_seconds, help="seconds per round (60)")
-    parser.add_argument("--seed", type=int, default=c.seed, help=f"seed ({c.seed})")
-    parser.add_argument("--out", default=c.out, help=f"output folder ({c.out})")
-    parser.add_argument("--docs", action="store_true", help="copy the plot to docs/ghost_fidelity.png")
+    from experiments.cli.args import add_config_args
+
+    add_config_args(parser, GhostCompareConfig, choices={"head": ("conditional", "independent")})
     parser.add_argument("--no-docs", action="store_true", help=argparse.SUPPRESS)  # old scripts
 
 
 def config_from_args(args) -> GhostCompareConfig:
-    cfg = GhostCompareConfig(ghost=args.ghost, demos=args.demos, rounds=args.rounds, styles=args.styles,
-                             style_rounds=args.style_rounds, vs=args.vs, epochs=args.epochs, head=args.head,
-                             temperature=args.temperature, dagger=args.dagger, dagger_iters=args.dagger_iters,
-                             round_seconds=args.round_seconds, seed=args.seed, out=args.out, docs=args.docs)
+    from experiments.cli.args import config_from_args as from_args
+
+    cfg = from_args(GhostCompareConfig, args)
     if not cfg.styles and not (cfg.ghost and cfg.demos):
         raise ValueError("sandbox compare ghost needs --ghost PATH --demos DIR, or --styles")
     for name in ("rounds", "style_rounds", "epochs", "dagger_iters"):

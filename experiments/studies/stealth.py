@@ -76,19 +76,9 @@ class StealthCompareConfig:
 
 
 def add_stealth_args(parser: argparse.ArgumentParser) -> None:
-    c = StealthCompareConfig
-    parser.add_argument("--levels", default="", help="comma-separated bundled level names or level files "
-                        "(default: the first four bundled levels)")
-    parser.add_argument("--steps", type=int, default=c.steps, help=f"env steps per learner and seed ({c.steps:,})")
-    parser.add_argument("--seeds", type=int, default=c.seeds, help=f"seeds per learner ({c.seeds})")
-    parser.add_argument("--algos", default=",".join(LEARNERS),
-                        help=f"comma-separated learners (default all: {','.join(LEARNERS)})")
-    parser.add_argument("--eval-episodes", type=int, default=c.eval_episodes,
-                        help=f"held-out episodes per evaluation ({c.eval_episodes})")
-    parser.add_argument("--eval-points", type=int, default=c.eval_points,
-                        help=f"evaluations along each learning curve ({c.eval_points})")
-    parser.add_argument("--out", default=c.out, help=f"output folder ({c.out})")
-    parser.add_argument("--docs", action="store_true", help="copy the plot to docs/compare_stealth.png")
+    from experiments.cli.args import add_config_args
+
+    add_config_args(parser, StealthCompareConfig)
 
 
 def config_from_args(args) -> StealthCompareConfig:
@@ -96,11 +86,11 @@ def config_from_args(args) -> StealthCompareConfig:
 
     check_positive(steps=args.steps, seeds=args.seeds, eval_episodes=args.eval_episodes,
                    eval_points=args.eval_points)
-    levels = parse_list(args.levels, "--levels") if args.levels else []
-    algos = parse_list(args.algos, "--algos", valid=list(LEARNERS))
-    return StealthCompareConfig(levels=levels, steps=args.steps, seeds=args.seeds, algos=algos,
-                                eval_episodes=args.eval_episodes, eval_points=args.eval_points, out=args.out,
-                                docs=args.docs)
+    from experiments.cli.args import config_from_args as from_args
+
+    levels = parse_list(",".join(args.levels), "--levels") if args.levels else []
+    algos = parse_list(",".join(args.algos), "--algos", valid=list(LEARNERS))
+    return from_args(StealthCompareConfig, args, levels=levels, algos=algos)
 
 
 # ---- the references: value iteration and the planner ----------------------------------------------------------

@@ -53,12 +53,12 @@ def train_director(cfg: TrainConfig, verbose: bool = True):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from experiments.cli.args import add_config_args, config_from_args
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=TrainConfig.steps, help="PPO steps (default 120000)")
-    p.add_argument("--seed", type=int, default=TrainConfig.seed, help="seed (default 0)")
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"output zip (default {DEFAULT_OUT})")
-    args = p.parse_args(argv)
-    train_director(TrainConfig(steps=args.steps, seed=args.seed, out=args.out))
+    add_config_args(p, TrainConfig)
+    args = config_from_args(TrainConfig, p.parse_args(argv))
+    train_director(args)
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1024:.0f} KB)")
     return 0
 

@@ -24,40 +24,20 @@ from nets.imitation import ENCODERS, HEADS, GhostTrainConfig
 
 
 def add_arguments(parser) -> None:
-    """The ghost's options (the shared ones come from ``sandbox train``)."""
-    c = GhostTrainConfig
+    """The ghost's options (the shared ones, ``--seed`` among them, come from ``sandbox train``)."""
+    from experiments.cli.args import add_config_args
+
     parser.add_argument("--demos", action="append", default=None, metavar="DIR",
                         help="demo folder (or .npz round) to learn from; repeatable")
-    parser.add_argument("--encoder", choices=ENCODERS, default=c.encoder, help=f"ghost encoder ({c.encoder})")
-    parser.add_argument("--head", choices=HEADS, default=c.head,
-                        help="conditional: p(stick) p(button | stick); independent: p(stick) p(button) (%(default)s)")
-    parser.add_argument("--epochs", type=int, default=c.epochs, help=f"max epochs ({c.epochs})")
-    parser.add_argument("--window", type=int, default=c.window, help=f"TBPTT window in decisions ({c.window})")
-    parser.add_argument("--batch-size", type=int, default=c.batch_size, help=f"rounds per batch ({c.batch_size})")
-    parser.add_argument("--lr", type=float, default=c.lr, help=f"Adam learning rate ({c.lr})")
-    parser.add_argument("--patience", type=int, default=c.patience,
-                        help=f"early stopping: epochs without a better validation loss ({c.patience})")
-    parser.add_argument("--val-frac", type=float, default=c.val_frac, help=f"held-out rounds ({c.val_frac})")
-    parser.add_argument("--hidden", type=int, default=c.hidden, help=f"encoder width ({c.hidden})")
-    parser.add_argument("--fc", type=int, default=c.fc, help=f"fully connected layer before the heads ({c.fc})")
-    parser.add_argument("--frame-stack", type=int, default=c.frame_stack,
-                        help=f"observations the mlp encoder sees ({c.frame_stack})")
-    parser.add_argument("--periods", default=",".join(map(str, c.periods)),
-                        help="CW-RNN clock periods, comma-separated (%(default)s)")
-    parser.add_argument("--threads", type=int, default=c.threads,
-                        help=f"torch CPU threads while training, 0 = torch's default ({c.threads})")
+    add_config_args(parser, GhostTrainConfig, skip=("seed",), choices={"encoder": ENCODERS, "head": HEADS})
     parser.add_argument("--skip-bad", action="store_true", help="skip bad demo files with a warning")
 
 
 def config_from_args(args) -> GhostTrainConfig:
-    try:
-        periods = tuple(int(p) for p in str(args.periods).split(",") if p.strip())
-    except ValueError:
-        raise ValueError(f"--periods must be comma-separated ints, e.g. 1,2,4,8; got {args.periods!r}") from None
-    cfg = GhostTrainConfig(encoder=args.encoder, head=args.head, hidden=args.hidden, periods=periods, fc=args.fc,
-                           frame_stack=args.frame_stack, epochs=args.epochs, window=args.window,
-                           batch_size=args.batch_size, lr=args.lr, patience=args.patience, val_frac=args.val_frac,
-                           seed=getattr(args, "seed", 0) or 0, threads=args.threads)
+    from experiments.cli.args import config_from_args as from_args
+
+    cfg = from_args(GhostTrainConfig, args, seed=getattr(args, "seed", 0) or 0)
+    periods = cfg.periods
     for name in ("epochs", "window", "batch_size", "patience", "hidden", "fc", "frame_stack"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(cfg, name)}")
