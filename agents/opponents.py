@@ -26,7 +26,7 @@ def duel_opponent(spec: Any, *, flat_actions: bool = False, frame_skip: int = 4,
     every reset, so it is built without one."""
     from agents import make_agent
 
-    if spec == "human" and render_mode != "human":
+    if isinstance(spec, str) and spec.partition(":")[0] == "human" and render_mode != "human":
         raise ValueError("opponent 'human' needs render_mode='human' (it reads the keyboard)")
     action_space, observation_space = duel_spaces(flat_actions)
     return make_agent(spec, action_space=action_space, observation_space=observation_space, rng=None,

@@ -1,8 +1,9 @@
 """Second floor: learners and torch modules that know no particular game, sized from spaces and arrays.
 Exact Bellman solvers for tabular MDPs (``bellman``), the MLP (``mlp``), the clockwork RNN
-(``clockwork``), controller heads (``heads``), policy-gradient learners (``policy_gradient``), sequence
-behaviour cloning (``imitation``), tabular Q-learning (``tabular``) and SB3 glue (``sb3``). Device and
-torch threads are chosen in one place, ``nets.device``.
+(``clockwork``), controller heads (``heads``), policy-gradient learners (``policy_gradient``; PPO in
+``ppo``), sequence behaviour cloning (``imitation``), tabular Q-learning (``tabular``), SB3 glue (``sb3``)
+and the one torch-file loader (``torchfile``). Device and torch threads are chosen in one place,
+``nets.device``.
 
 Imports: ``nets`` and third-party libraries, plus the one game-free utility of the ground floor,
 ``envs.fileio`` (atomic writes); never a game (``envs.duel``, ``envs.stealth``, or ``envs`` itself,
@@ -20,9 +21,11 @@ _LAZY = {
     "ControllerDistribution": "nets.heads",
     "MLPExtractor": "nets.sb3",
     "mlp_policy_kwargs": "nets.sb3",
+    "load_sb3_zip": "nets.sb3",
     "A2C": "nets.policy_gradient",
     "Reinforce": "nets.policy_gradient",
     "load_learner": "nets.policy_gradient",
+    "PPO": "nets.ppo",
 }
 
 

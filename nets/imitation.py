@@ -268,7 +268,8 @@ _CLASSES: dict[str, type] = {}
 _MOVED = {name: "agents.ghost" for name in (
     "DemoError", "Round", "DemoDataset", "obs_layout_hash", "env_version", "demo_metadata", "save_round",
     "load_round", "round_path", "next_round_index", "save_ghost", "load_ghost", "find_checkpoint",
-    "behaviour_stats", "stats_divergence", "GAP_BINS", "ENV_ID", "DEMO_FORMAT", "GHOST_FORMAT")}
+    "behaviour_stats", "stats_divergence", "GAP_BINS", "ENV_ID", "DEMO_FORMAT", "GHOST_FORMAT", "MAX_GHOST_BYTES",
+    "MAX_GHOST_SIDECAR_BYTES")}
 
 
 def __getattr__(name: str):

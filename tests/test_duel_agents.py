@@ -181,7 +181,11 @@ def test_human_agent_reads_the_keyboard(monkeypatch):
             return code in held
 
     monkeypatch.setattr(pygame.key, "get_pressed", lambda: Keys())
-    action, _ = HumanAgent(player=1).predict(obs)
+    agent = HumanAgent(player=1, input="keyboard")
+    action, _ = agent.predict(obs)
+    assert tuple(action) == (Stick.BACK, Button.NONE)  # the stick is held; a held button is not a press
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_x))
+    action, _ = agent.predict(obs)
     assert tuple(action) == (Stick.BACK, Button.HEAVY)  # fighter 0 faces right: left is back
     env.close()
     with pytest.raises(RuntimeError, match="render_mode='human'"):

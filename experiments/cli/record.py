@@ -4,15 +4,17 @@
     sandbox record duel --player scripted:zoner --vs scripted:easy,scripted:hard --rounds 50 --out demos/zoner/
 
 Each finished round is written at once as ``round_NNNN.npz`` + ``round_NNNN.json`` (format in
-:mod:`nets.imitation`), atomically: Ctrl-C or a crash loses at most the round being played and never
+:mod:`agents.ghost.demos`), atomically: Ctrl-C or a crash loses at most the round being played and never
 leaves a half-written file. Rounds already in the folder are kept and numbering continues after them.
 ``--vs`` may list several opponents separated by commas; the rounds cycle through them. The human
-player needs a display; keys: arrows for the stick, Z / X / C for light / heavy / special, Esc stops
-(the round in progress is not saved).
+player needs a display; keys: arrows for the stick, Z / X / C for light / heavy / special (or a gamepad:
+``--input pad``), Esc stops (the round in progress is not saved). Every button press is buffered and
+reaches the demo; the sidecar counts them (``presses``, ``presses_out``).
 """
 
 from __future__ import annotations
 
+from experiments.play.duel import INPUTS
 from experiments.play.record import GAMES, RecordConfig
 
 
@@ -20,7 +22,7 @@ def add_parser(subparsers) -> None:
     from experiments.cli.args import add_config_args
 
     p = subparsers.add_parser("record", help="record a player's rounds as demos for a ghost", description=__doc__)
-    add_config_args(p, RecordConfig, positional=("game",), choices={"game": GAMES})
+    add_config_args(p, RecordConfig, positional=("game",), choices={"game": GAMES, "input": INPUTS})
     p.set_defaults(run=run)
 
 

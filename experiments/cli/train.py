@@ -27,7 +27,7 @@ def _env_options(args) -> dict:
         if kind not in ENV_IDS:
             raise ValueError(f"--difficulty is a stealth/duel option, not one of {args.env}")
         kwargs["difficulty"] = args.difficulty
-    kwargs.update(parse_set(args.env_kwarg))
+    kwargs.update(parse_set(args.env_kwarg, "--env-kwarg"))
     return kwargs
 
 
@@ -38,7 +38,7 @@ def add_parser(subparsers) -> None:
         train_ghost = None
 
     p = subparsers.add_parser(
-        "train", help="train an agent headless (PPO/A2C/DQN via SB3, or our REINFORCE/A2C), or a ghost",
+        "train", help="train an agent headless (PPO/A2C/DQN via SB3, or our REINFORCE/A2C/PPO), or a ghost",
         description="Train headless into a run folder. ENV: stealth, duel, ghost (behaviour cloning from demos) "
                     "or any Gymnasium id. Defaults per env and algorithm: experiments/train/train_configs.toml.")
     p.add_argument("env", metavar="ENV", help="stealth, duel, ghost, or a Gymnasium id such as CartPole-v1")
@@ -49,6 +49,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder (default runs/ENV-ALGO-TIMESTAMP)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/latest")
+    p.add_argument("--force", action="store_true",
+                   help="write into an --out this command did not create (files of the same name are replaced)")
     p.add_argument("--eval-every", type=int, default=None, help="evaluate and checkpoint every N steps")
     p.add_argument("--eval-episodes", type=int, default=None, help="held-out episodes per evaluation")
     p.add_argument("--level", default=None, help="stealth: level name or file (default tutorial)")
@@ -84,5 +86,5 @@ def run(args: argparse.Namespace) -> int:
               out=args.out, env_kwargs=_env_options(args), nav_features=args.nav_features, shaping=args.shaping,
               exploring_starts=args.exploring_starts,
               eval_every=args.eval_every, eval_episodes=args.eval_episodes, resume=args.resume,
-              progress=not args.quiet, hyper=parse_set(args.hyper))
+              progress=not args.quiet, hyper=parse_set(args.hyper), force=args.force)
     return 0

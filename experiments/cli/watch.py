@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from experiments.play.duel import INPUTS
 from experiments.watch.config import DEFAULT_P2, DIRECTORS, GAMES, Config
 
 
@@ -12,7 +13,7 @@ def add_parser(subparsers) -> None:
 
     p = subparsers.add_parser("watch", help="watch agents play in a pygame window (a GIF where there is no display)",
                               description=_doc(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_args(p, Config, positional=("game",), choices={"game": GAMES, "director": DIRECTORS},
+    add_config_args(p, Config, positional=("game",), choices={"game": GAMES, "director": DIRECTORS, "input": INPUTS},
                     help={"p2": f"duel: the right fighter (default {DEFAULT_P2})"})
     p.set_defaults(run=run)
 

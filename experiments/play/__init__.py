@@ -1,3 +1,5 @@
-"""A person at the keyboard: ``duel`` (``sandbox play duel``) and ``record`` (rounds saved as ghost demos).
+"""A person at the keyboard or a gamepad: ``duel`` (``sandbox play duel``), ``record`` (rounds saved as
+ghost demos) and ``pictures`` (the duel's still pictures in the docs). The input itself (buffered
+presses, pads, the controls file) is ``envs.duel.controls``.
 
 May import envs, nets and agents."""

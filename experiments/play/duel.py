@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 GAMES = ("duel",)
+INPUTS = ("auto", "keyboard", "pad")  # a human player's input: keyboard and pad, or one of them
 
 
 @dataclass
@@ -15,12 +16,16 @@ class PlayConfig:
     rounds: int = 3  # rounds to play (0: until Esc)
     round_seconds: float = 60.0  # length of a round
     seed: int | None = None  # seed of the first round
+    input: str = "auto"  # your input: auto (keyboard and pad), keyboard or pad
+    controls: str | None = None  # TOML file remapping keys and pad buttons (default: $SANDBOX_CONTROLS)
 
 
 def play_duel(args: PlayConfig) -> int:
     """Fight ``args.vs`` at the keyboard, round after round; prints each result and the score."""
     from envs.display import display_available
+    from envs.duel.controls import make_human, use_controls_file, with_input
 
+    use_controls_file(getattr(args, "controls", None))  # a bad file fails first, with its one line
     if not display_available():
         from experiments.cli import CliError
 
@@ -31,12 +36,13 @@ def play_duel(args: PlayConfig) -> int:
     if args.rounds < 0:
         raise ValueError(f"--rounds must be >= 0; got {args.rounds}")
     from agents.opponents import make_duel_env
-    from envs.duel.controls import HumanAgent
+
+    input_mode = getattr(args, "input", "auto")
 
     # ---- setup: one env step per tick so the window runs at 60 frames per second
-    env = make_duel_env(opponent=args.vs, frame_skip=1, difficulty=args.difficulty, render_mode="human",
-                  round_seconds=args.round_seconds)
-    player = HumanAgent(player=1)
+    env = make_duel_env(opponent=with_input(args.vs, input_mode), frame_skip=1, difficulty=args.difficulty,
+                        render_mode="human", round_seconds=args.round_seconds)
+    player = make_human(input_mode, player=1, frame_skip=1)
     try:
         obs, _ = env.reset(seed=args.seed)
     except Exception as exc:  # pygame cannot open a window after all (e.g. a broken X server)
@@ -52,7 +58,7 @@ def play_duel(args: PlayConfig) -> int:
     score = {"agent": 0, "opponent": 0, "draw": 0}
     played = 0
     while True:
-        action, _ = player.predict(obs)
+        action, _ = player.predict(obs)  # the stick held now; a button pressed since (buffered)
         obs, _, terminated, _, info = env.step(action)
         if env.renderer is not None and env.renderer.quit_requested:
             break
@@ -67,6 +73,7 @@ def play_duel(args: PlayConfig) -> int:
             if args.rounds and played >= args.rounds:
                 break
             obs, _ = env.reset()
+            player.reset()
     env.close()
     print(f"you {score['agent']} - {score['opponent']} {args.vs} ({score['draw']} draws)")
     return 0

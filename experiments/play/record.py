@@ -1,15 +1,6 @@
-"""Recording rounds of a player (you at the keyboard, or a scripted style) as demos.
-
-    sandbox record duel --vs scripted:normal --rounds 10 --out demos/me/                 (you, in the window)
-    sandbox record duel --player scripted:zoner --vs scripted:easy,scripted:hard --rounds 50 --out demos/zoner/
-
-Each finished round is written at once as ``round_NNNN.npz`` + ``round_NNNN.json`` (format in
-:mod:`nets.imitation`), atomically: Ctrl-C or a crash loses at most the round being played and never
-leaves a half-written file. Rounds already in the folder are kept and numbering continues after them.
-``--vs`` may list several opponents separated by commas; the rounds cycle through them. The human
-player needs a display; keys: arrows for the stick, Z / X / C for light / heavy / special, Esc stops
-(the round in progress is not saved).
-"""
+"""Recording rounds of a player (you at the keyboard, or a scripted style) as ghost demos: one
+``round_NNNN.npz`` + ``.json`` per finished round, written atomically (``sandbox record``; see
+:mod:`experiments.cli.record` for the command and its options)."""
 
 from __future__ import annotations
 
@@ -30,6 +21,9 @@ class RecordConfig:
     frame_skip: int = 4  # ticks per decision (the ghost acts at this rate)
     round_seconds: float = 60.0  # length of a round
     name: str = ""  # player name stored in the metadata (default: the player spec)
+    input: str = "auto"  # a human player's input: auto (keyboard and pad), keyboard or pad
+    controls: str | None = None  # TOML file remapping keys and pad buttons
+    force: bool = False  # write into an --out that is not a demo folder (files of the same name are replaced)
 
 
 class _Quit(Exception):
@@ -44,8 +38,10 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
     from agents.ghost import demo_metadata, next_round_index, round_path, save_round
     from agents.opponents import make_duel_env
     from agents.rollout import run_episode
+    from envs.duel.controls import use_controls_file, with_input
 
-    human = cfg.player == "human"
+    use_controls_file(cfg.controls)  # a bad controls file fails first, with its one line
+    human = cfg.player.partition(":")[0] == "human"
     if cfg.rounds < 1:
         raise ValueError(f"--rounds must be >= 1; got {cfg.rounds}")
     if cfg.frame_skip < 1 or not cfg.round_seconds > 0:
@@ -60,18 +56,22 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
             raise CliError("--player human needs a display for the game window (DISPLAY is unset or "
                            "SDL_VIDEODRIVER is dummy); record a scripted player headless with --player "
                            "scripted:rushdown, or run on a desktop")
-    opponents = [s.strip() for s in cfg.vs.split(",") if s.strip()]
+    opponents = [with_input(s.strip(), cfg.input) for s in cfg.vs.split(",") if s.strip()]
     if not opponents:
         raise ValueError("--vs needs at least one opponent spec")
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from experiments.runfolder import claim_folder
+
+    # a demo folder (or a new one) only: rounds are appended; demo folders from before markers are adopted
+    claim_folder(out, "record", rerun=True, force=cfg.force, adopt=("round_*.npz", "round_*.json", ".*"))
     # ---- setup: one env per opponent (built up front, so a bad spec fails before any round)
     envs = [make_duel_env(opponent=spec, frame_skip=cfg.frame_skip, round_seconds=cfg.round_seconds,
                     render_mode="human" if human else None) for spec in opponents]
     seeds = np.random.SeedSequence(cfg.seed)
     player_rng = np.random.default_rng(seeds.spawn(1)[0])
-    player = make_agent(cfg.player, action_space=envs[0].action_space, observation_space=envs[0].observation_space,
-                        rng=player_rng, frame_skip=cfg.frame_skip, player=1)
+    player = make_agent(with_input(cfg.player, cfg.input), action_space=envs[0].action_space,
+                        observation_space=envs[0].observation_space, rng=player_rng, frame_skip=cfg.frame_skip,
+                        player=1)
     round_seeds = seeds.generate_state(cfg.rounds, np.uint32)
     name = cfg.name or cfg.player
     written: list[Path] = []
@@ -97,9 +97,12 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
             # ---- save it at once (atomic)
             winner = {"agent": "player", "opponent": "opponent"}.get(info["winner"], "draw")
             path = round_path(out, start + i)
+            extra = {}
+            if hasattr(player, "presses"):  # a human: the button presses read, and those that came out
+                extra = {"presses": int(player.presses), "presses_out": int(player.out)}
             meta = demo_metadata(player=name, opponent=env.opponent_spec, frame_skip=cfg.frame_skip,
                                  round_seconds=cfg.round_seconds, steps=len(act_buf), player_spec=cfg.player,
-                                 winner=winner, seed=int(round_seeds[i]))
+                                 winner=winner, seed=int(round_seeds[i]), **extra)
             save_round(path, np.stack(obs_buf), np.stack(act_buf), np.asarray(rew_buf),
                        opponent=env.opponent_spec, winner=winner,
                        final_health=(info["agent_health"], info["opponent_health"]), meta=meta)

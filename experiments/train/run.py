@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from envs.fileio import atomic_save, atomic_write_text
+from experiments.runfolder import deferred_interrupt, set_status
 from experiments.train.config import ENV_IDS, METRIC_FIELDS, SB3_ALGOS, env_kind
-from experiments.train.envs import cycled_kwargs, make_env
+from experiments.train.envs import cycled_kwargs, held_out_kwargs, make_env
 from experiments.train.evaluate import evaluate
 
 
@@ -102,9 +103,10 @@ class RunTracker:
 
     def env_fn(self):
         cfg = self.config
-        cycled = cycled_kwargs(cfg["env_kwargs"])
+        kwargs = held_out_kwargs(cfg["env_kwargs"])  # generated stealth levels: the held-out pool
+        cycled = cycled_kwargs(kwargs)
         count = math.lcm(*(len(v) for v in cycled.values())) if cycled else 1
-        return [lambda i=i: make_env(cfg["env"], cfg["env_kwargs"], cfg["nav_features"], index=i) for i in range(count)]
+        return [lambda i=i: make_env(cfg["env"], kwargs, cfg["nav_features"], index=i) for i in range(count)]
 
     def update(self, steps: int, new_returns) -> None:
         if new_returns:
@@ -137,9 +139,11 @@ class RunTracker:
                 self.writer.add_scalar(f"sandbox/{key}", row[key], self.steps)
         self.writer.add_scalar("sandbox/steps_per_second", self.steps_per_second(), self.steps)
         self.writer.flush()
-        _write_metrics(self.run_dir, self.rows)
-        _plot(self.run_dir, self.rows, f"{self.config['algo']} on {self.config['env']}")
-        self.save_fn(self.run_dir / "checkpoints" / _checkpoint_name(self.config["algo"], "latest"), self.steps)
+        with deferred_interrupt():  # Ctrl-C waits for the metrics, plot, checkpoint and sidecar to agree
+            _write_metrics(self.run_dir, self.rows)
+            _plot(self.run_dir, self.rows, f"{self.config['algo']} on {self.config['env']}")
+            self.save_fn(self.run_dir / "checkpoints" / _checkpoint_name(self.config["algo"], "latest"), self.steps)
+            set_status(self.run_dir, "resumable", "train")
         msg = f"{self.steps:>9} steps  eval return {ret:8.3f}"
         if not math.isnan(success):
             msg += f"  success {success:5.1%}"

@@ -19,6 +19,8 @@ def play(session, *, window, seconds: float | None, speed: float, recorder) -> i
     ``recorder``. Returns the number of frames drawn."""
     import pygame
 
+    from envs.duel.controls import window_events
+
     canvas = pygame.Surface(session.size)
     clock = pygame.time.Clock() if window is not None else None
     # in a window T seconds are wall-clock seconds; headless, T seconds of video (frames at session.fps)
@@ -29,7 +31,7 @@ def play(session, *, window, seconds: float | None, speed: float, recorder) -> i
     dt = 1.0 / session.fps  # seconds per frame: measured in a window (so a slow frame does not slow the game)
     while True:
         if window is not None:
-            for ev in pygame.event.get():
+            for ev in window_events():  # human players see every event first (envs.duel.controls)
                 if ev.type == pygame.QUIT or (ev.type == pygame.KEYDOWN and ev.key == pygame.K_ESCAPE):
                     return frames
                 if ev.type != pygame.KEYDOWN:
@@ -49,6 +51,8 @@ def play(session, *, window, seconds: float | None, speed: float, recorder) -> i
                     acc = 0.0
                 elif ev.key == pygame.K_TAB:
                     session.cycle_overlay()
+                elif ev.key == pygame.K_F2 and hasattr(session, "renderer"):
+                    session.renderer.show_training = not session.renderer.show_training
         if not paused:
             acc += speed * session.rate * dt
             while acc >= 1.0 and not session.finished:
@@ -89,8 +93,12 @@ def watch(cfg: Config) -> int:
         raise CliError(f"--round-seconds must be > 0; got {cfg.round_seconds:g}")
     if cfg.record is not None and not cfg.record.lower().endswith((".gif", ".mp4")):
         raise CliError(f"--record {cfg.record!r}: the file must end in .gif or .mp4")
+    if cfg.record is not None:
+        from experiments.runfolder import claim_file
+
+        claim_file(cfg.record, force=cfg.force, option="--record")
     headless = not display_available()
-    if headless and "human" in (cfg.p1, cfg.p2):
+    if headless and "human" in ((cfg.p1 or "").partition(":")[0], (cfg.p2 or "").partition(":")[0]):
         raise CliError("the 'human' agent needs a window, and there is no display here "
                        "(run it on a desktop, or headless with: xvfb-run -a sandbox watch ...)")
     # ---- setup: the session, then the window (or not)

@@ -12,7 +12,7 @@ FALLBACK_P1 = {"duel": "scripted:zoner-hard", "stealth": "planner"}  # when the 
 DEFAULT_P2 = "scripted:hard"
 STEALTH_ONLY = ("planner", "optimal")  # spec prefixes that read the stealth env's state
 HEADLESS_SECONDS = 10.0
-CONTROLS = "Space pause  Right step  +/- speed  R restart  Tab overlay  Esc quit"
+CONTROLS = "Space pause  Right step  +/- speed  R restart  Tab overlay  F2 training  Esc quit"
 
 
 @dataclass
@@ -26,5 +26,9 @@ class Config:
     seed: int | None = None  # seed of the first round (R replays the same rounds)
     director: str = "none"  # none, rule (RuleDirector) or learned (the bundled LearnedDirector)
     record: str | None = None  # write the session to FILE.gif or FILE.mp4
+    force: bool = False  # replace an existing --record file
     seconds: float | None = None  # stop after this many seconds
     round_seconds: float | None = None  # duel round length (default: the bundled agent's, else 60)
+    input: str = "auto"  # a human player's input: auto (keyboard and pad), keyboard or pad
+    controls: str | None = None  # TOML file remapping a human player's keys and pad buttons
+    training: bool = False  # duel: start with the training-mode aids on (F2 toggles them)

@@ -33,27 +33,32 @@ class DuelSession:
 
     def __init__(self, cfg: Config):
         from agents.meta import DirectedEnv
-        from agents.opponents import duel_opponent
-        from envs.duel.env import DuelEnv
+        from envs.duel.env import DuelEnv, duel_spaces
         from envs.duel.render import HEIGHT, WIDTH, DuelRenderer
         from envs.duel.rules import N_BUTTON, N_STICK
         from experiments.watch.widgets import DuelTally, EmpiricalPolicy, Fonts
 
         self.cfg = cfg
-        self.names = (cfg.p1 or default_spec("duel"), cfg.p2 or DEFAULT_P2)
+        from envs.duel.controls import use_controls_file, with_input
+
+        use_controls_file(cfg.controls)
+        specs = (cfg.p1 or default_spec("duel"), cfg.p2 or DEFAULT_P2)
+        self.names = tuple(with_input(spec, cfg.input) for spec in specs)
         for name in self.names:
             if name.partition(":")[0] in STEALTH_ONLY:
                 from experiments.cli import CliError
 
                 raise CliError(f"agent {name!r} plays the stealth grid, not the duel: "
                                f"sandbox watch stealth --p1 {name}")
-        probe = DuelEnv(opponent=duel_opponent("random"))  # only its spaces, for the factories
-        context = dict(action_space=probe.action_space, observation_space=probe.observation_space)
+        action_space, observation_space = duel_spaces()
+        context = dict(action_space=action_space, observation_space=observation_space)
         p1 = build_agent(self.names[0], **context, player=1)
         info = agent_info(p1)
         env_kwargs = info.get("env_kwargs", {}) if isinstance(info.get("env_kwargs"), dict) else {}
         self.skip = int(env_kwargs.get("frame_skip", 4))
         context["frame_skip"] = self.skip
+        if hasattr(p1, "frame_skip"):  # a human: its presses are held for the ticks between decisions
+            p1.frame_skip = self.skip
         p2 = build_agent(self.names[1], **context, player=2)
         round_seconds = cfg.round_seconds or float(env_kwargs.get("round_seconds", 60))
         self.p1, self.slot = p1, OpponentSlot(p2)
@@ -64,6 +69,7 @@ class DuelSession:
             notice(f"P2 ({self.names[1]}) has no difficulty setting: the director's choices change nothing")
         self.env = DirectedEnv(self.base, self.director) if self.director is not None else self.base
         self.renderer = DuelRenderer("rgb_array")
+        self.renderer.show_training = bool(getattr(cfg, "training", False))
         self.size = (WIDTH, HEIGHT + 206)
         self.game_h = HEIGHT
         self.fonts = Fonts()
@@ -107,6 +113,7 @@ class DuelSession:
 
     def advance(self) -> None:
         """One tick (or one tick of the result hold between rounds)."""
+        from envs.duel.controls import note_tick
         from envs.duel.env import decode_action
         from experiments.watch.widgets import duel_heads
 
@@ -138,6 +145,8 @@ class DuelSession:
         # show the next tick of the decision
         self.view, events = self.ticks.pop(0)
         self.count += 1
+        note_tick(self.view.tick)  # human presses are stamped with the tick being played
+        self.renderer.note_inputs(self.view.tick, [c or (0, 0) for c in self.chosen])
         self.pending_events += events
         self.tally.update(self.view, events)
         terminated, info = self.result
