@@ -57,7 +57,7 @@ def optimal_ratio(mean_return: float, v_star: float) -> float:
 
 def level_cases(cfg: EvalStealthConfig) -> list[LevelCase]:
     """The levels ``cfg`` names: bundled or file levels (``--level``) or held-out generated ones."""
-    from envs.stealth.level import bundled_levels, load_level
+    from envs.stealth.level import bundled_levels, load_level, pool_level
 
     if bool(cfg.level) == bool(cfg.generated):
         raise ValueError("sandbox eval stealth needs exactly one of --level NAME|FILE|all|A,B,... "
@@ -73,8 +73,6 @@ def level_cases(cfg: EvalStealthConfig) -> list[LevelCase]:
         raise ValueError(f"--generated takes comma-separated difficulties in [0, 1], got {cfg.generated!r}")
     if cfg.levels < 1:
         raise ValueError(f"--levels must be >= 1, got {cfg.levels}")
-    from envs.stealth.level import pool_level
-
     return [LevelCase(f"heldout d={d:g} #{cfg.seed + j}", d, pool_level("heldout", d, cfg.seed + j, cfg.size))
             for d in difficulties for j in range(cfg.levels)]
 
