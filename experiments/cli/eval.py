@@ -3,6 +3,7 @@
     sandbox eval stealth --agent SPEC (--level NAME|FILE|all|A,B,... | --generated D1,D2,... [--levels N])
                          [--episodes E] [--seed S]
     sandbox eval duel --agent SPEC --vs SPEC[,SPEC...] --rounds N [--seed S]
+    sandbox eval exploit --agent SPEC [--steps N] [--algo ppo-pg|ppo] [--rounds 200] [--seed S]
 
 Each prints a table, then one JSON line (the work is in :mod:`experiments.evaluate`).
 """
@@ -43,12 +44,14 @@ def _target(config_cls, run_fn, doc):
 
 def add_parser(subparsers) -> None:
     from experiments.cli import add_targets
-    from experiments.evaluate import duel, stealth
+    from experiments.evaluate import duel, exploit, stealth
 
     targets = {
         "stealth": (*_target(stealth.EvalStealthConfig, stealth.eval_stealth, stealth.__doc__),
                     "success and return / V*(start) level by level, on bundled or held-out generated levels"),
         "duel": (*_target(duel.EvalDuelConfig, duel.eval_duel, duel.__doc__),
                  "wins, draws and losses against opponents with 95% Wilson intervals"),
+        "exploit": (*_target(exploit.EvalExploitConfig, exploit.eval_exploit, exploit.__doc__),
+                    "exploitability: a best response trained against the frozen agent, its held-out win rate"),
     }
     add_targets(subparsers, "eval", "measure an agent: generalisation, win rates", targets)

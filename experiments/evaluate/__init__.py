@@ -3,6 +3,8 @@
 - ``stealth``: success and return against the exact optimum V*(start), level by level, on bundled, file or
   held-out generated levels;
 - ``duel``: wins, draws and losses against opponents, with 95% Wilson intervals, sides alternating;
+- ``exploit``: exploitability, a best response trained against the frozen agent and its win rate over 200
+  held-out rounds, with an interval and its curve;
 - ``stats``: the interval arithmetic.
 
 Each prints a table, then one JSON line. Built on the one rollout harness, :mod:`agents.rollout`, and the
