@@ -26,7 +26,9 @@ import numpy as np
 
 POLICY_JSON = "sandbox_policy.json"
 POLICY_WEIGHTS = "sandbox_policy.pt"
-MODULES = {"ppo": "ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module:DefaultPPOTorchRLModule"}
+# recipe "module" -> (RLModule class, its catalog): the only classes a recipe can name
+MODULES = {"ppo": ("ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module:DefaultPPOTorchRLModule",
+                   "ray.rllib.algorithms.ppo.ppo_catalog:PPOCatalog")}
 MAX_WEIGHTS_BYTES = 256 * 2**20  # a sandbox policy is a few MB at most; refuse anything far larger
 INSTALL_HINT = "pip install -e '.[ray]'"
 
@@ -151,15 +153,18 @@ class RLlibAgent:
 def build_module(recipe: dict, where: str = "rllib policy"):
     """The RLModule a ``sandbox_policy.json`` recipe describes (random weights)."""
     import importlib
+    import logging
 
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    # RLlib 2.x builds a deprecated RLModuleConfig inside every RLModule and warns about it, each time.
+    logging.getLogger("ray.rllib").setLevel(logging.ERROR)
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
     kind = recipe.get("module")
     if kind not in MODULES:
         raise ValueError(f"{where}: unknown module {kind!r}; valid: {', '.join(MODULES)}")
-    module_path, _, cls_name = MODULES[kind].partition(":")
-    cls = getattr(importlib.import_module(module_path), cls_name)
+    cls, catalog = (getattr(importlib.import_module(m), c) for m, _, c in (t.partition(":") for t in MODULES[kind]))
     model_config = recipe.get("model_config", {})
     if not isinstance(model_config, dict):
         raise ValueError(f"{where}: model_config must be a JSON object")
@@ -170,7 +175,7 @@ def build_module(recipe: dict, where: str = "rllib policy"):
     spec = RLModuleSpec(module_class=cls,
                         observation_space=space_from_json(recipe.get("observation_space", {}), where),
                         action_space=space_from_json(recipe.get("action_space", {}), where),
-                        model_config=DefaultModelConfig(**model_config))
+                        model_config=dict(model_config), catalog_class=catalog)
     return spec.build()
 
 

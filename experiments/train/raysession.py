@@ -55,7 +55,7 @@ def probe(host: str, port: int, timeout: float = PROBE_SECONDS) -> None:
                        f"locally") from None
 
 
-def init(address: str | None = None, num_cpus: int | None = None, quiet: bool = True) -> dict:
+def init(address: str | None = None, num_cpus: int | None = None) -> dict:
     """Start or join Ray; returns ``{"address", "local", "cpus"}`` describing where the run goes.
 
     ``address`` None: a local Ray with ``num_cpus`` CPUs (default: this machine's count). Else ``auto`` or
@@ -64,7 +64,7 @@ def init(address: str | None = None, num_cpus: int | None = None, quiet: bool = 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home from a sandbox run
     if ray.is_initialized():
         return _describe(ray, local=address is None)
-    common = {"include_dashboard": False, "log_to_driver": not quiet, "ignore_reinit_error": True,
+    common = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True,
               "configure_logging": True, "logging_level": "ERROR"}
     if address is None:
         cpus = int(num_cpus or os.cpu_count() or 1)

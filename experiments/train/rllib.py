@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import time
@@ -200,10 +201,9 @@ def make_self_play_callback(gate: float, window: int, max_snapshots: int, league
 def build_config(config: dict):
     """The ``PPOConfig`` of a run's ``config`` dict (as written to ``config.json``)."""
     from ray.rllib.algorithms.ppo import PPOConfig
-    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
-
     hyper = dict(config["hyper"])
     model = {k: hyper.pop(k) for k in MODEL_KEYS if k in hyper}
+    model.setdefault("vf_share_layers", False)  # PPO's default, stated so every module (and the recipe) agrees
     for key in SELF_PLAY_KEYS:
         hyper.pop(key, None)
     gamma = float(hyper.get("gamma", 0.99))
@@ -217,7 +217,8 @@ def build_config(config: dict):
            .env_runners(num_env_runners=workers, num_envs_per_env_runner=per_worker,
                         rollout_fragment_length="auto", sample_timeout_s=600)
            .learners(num_learners=int(gpus) if gpus > 1 else 0, num_gpus_per_learner=1 if gpus > 1 else gpus)
-           .rl_module(model_config=DefaultModelConfig(**model))
+           .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
+           .rl_module(model_config=dict(model))
            .reporting(metrics_num_episodes_for_smoothing=20)
            .debugging(seed=int(config["seed"]), log_level="ERROR"))
     try:
@@ -372,8 +373,7 @@ def train_rllib(env: str, algo: str = "ppo", *, out=None, address: str | None = 
 
     flat_obs = gym.spaces.flatten_space(obs_space) if len(obs_space.shape) > 1 else obs_space
     started = not _ray_up()
-    where = raysession.init(address, num_cpus=max(config["workers"], 1) if address is None else None,
-                            quiet=not progress)
+    where = raysession.init(address, num_cpus=max(config["workers"], 1) if address is None else None)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     (run_dir / "plots").mkdir(exist_ok=True)
@@ -382,6 +382,7 @@ def train_rllib(env: str, algo: str = "ppo", *, out=None, address: str | None = 
     config["ray"] = {"address": where["address"], "cpus": where["cpus"], "gpus": where["gpus"]}
     atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
     register_envs()
+    logging.getLogger("ray.rllib").setLevel(logging.ERROR)  # RLlib's deprecation notices, every build
     ppo, model = build_config(config)
     recipe = policy_recipe(config, model, flat_obs, act_space)
     mid = module_id(config)
