@@ -19,6 +19,7 @@ VERBS: dict[str, str] = {
     "record": "experiments.cli.record",
     "compare": "experiments.cli.compare",
     "train": "experiments.cli.train",
+    "tune": "experiments.cli.tune",
 }
 
 
