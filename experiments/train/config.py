@@ -111,8 +111,8 @@ def search_space(env: str, algo: str, backend: str = "native") -> dict:
     space = dict(search.get("default", {}).get(name, {}))
     space.update(search.get(env_kind(env), {}).get(name, {}))
     if not space:
-        raise ValueError(f"train_configs.toml has no search space for {env} {name}; add a [search.{env_kind(env)}.{name}]"
-                         " table")
+        raise ValueError(f"train_configs.toml has no search space for {env} {name}; add a "
+                         f"[search.{env_kind(env)}.{name}] table")
     return space
 
 

@@ -62,6 +62,8 @@ def init(address: str | None = None, num_cpus: int | None = None) -> dict:
     ``HOST:PORT``, probed first (see the module docstring)."""
     ray = require_ray()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home from a sandbox run
+    if address not in (None, "auto"):
+        probe(*parse_address(address))
     if ray.is_initialized():
         return _describe(ray, local=address is None)
     common = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True,
@@ -70,8 +72,6 @@ def init(address: str | None = None, num_cpus: int | None = None) -> dict:
         cpus = int(num_cpus or os.cpu_count() or 1)
         ray.init(num_cpus=cpus, _node_ip_address="127.0.0.1", **common)
         return _describe(ray, local=True)
-    if address != "auto":
-        probe(*parse_address(address))
     try:
         ray.init(address=address, **common)
     except (ConnectionError, RuntimeError, TimeoutError) as exc:
