@@ -1,7 +1,7 @@
 """Load a stable-baselines3 model zip as an agent (spec ``sb3:PATH``).
 
-The algorithm is read from a sidecar ``PATH.json`` (``{"algo": "PPO"}``) when there is one;
-otherwise each of SB3's algorithms is tried in turn until one loads the zip.
+The algorithm is read from a sidecar ``PATH.json`` (``{"algo": "PPO"}``) when there is one; otherwise it
+is told from the fields the zip holds. Nothing in the file is unpickled: see :func:`nets.sb3.load_sb3_zip`.
 """
 
 from __future__ import annotations
@@ -10,43 +10,44 @@ import json
 from pathlib import Path
 
 ALGOS = ("PPO", "A2C", "DQN", "SAC", "TD3", "DDPG")
+MAX_SIDECAR_BYTES = 2**20  # a JSON sidecar beside a checkpoint
 
 
 def _sidecar_algo(path: Path) -> str | None:
     for side in (path.with_suffix(".json"), Path(str(path) + ".json")):
         if side.is_file():
+            if side.stat().st_size > MAX_SIDECAR_BYTES:
+                raise ValueError(f"{side}: {side.stat().st_size} bytes, more than the {MAX_SIDECAR_BYTES} a sidecar "
+                                 "may have")
             try:
-                algo = json.loads(side.read_text()).get("algo")
-            except (OSError, ValueError, AttributeError) as exc:
+                algo = json.loads(side.read_text(encoding="utf-8")).get("algo")
+            except (OSError, ValueError, AttributeError, RecursionError) as exc:
                 raise ValueError(
                     f"{side}: cannot read the sidecar ({exc}); expected {{\"algo\": \"PPO\"}}") from None
-            if algo is not None and str(algo).upper() not in ALGOS:
+            if algo is not None and (not isinstance(algo, str) or algo.upper() not in ALGOS):
                 raise ValueError(f"{side}: unknown algo {algo!r}; valid: {', '.join(ALGOS)}")
             return None if algo is None else str(algo).upper()
     return None
 
 
-def load_sb3(path: str | Path, device: str = "auto"):
-    """The SB3 model saved at ``path`` (``.zip`` optional), its algorithm found as described above."""
-    import stable_baselines3 as sb3
+def load_sb3(path: str | Path, device: str = "auto", *, env=None, hyper: dict | None = None,
+             tensorboard_log: str | None = None, observation_space=None, action_space=None):
+    """The SB3 model saved at ``path`` (``.zip`` optional), its algorithm from the sidecar or its fields.
 
+    Loaded by :func:`nets.sb3.load_sb3_zip`, which never unpickles anything from the file (SB3's own
+    ``Algo.load`` would); ``env``, ``hyper`` and the spaces are passed on to it. A bad file raises a
+    one-line ValueError naming it."""
     from nets.device import resolve_device
+    from nets.sb3 import load_sb3_zip
 
     p = Path(path)
     if not p.exists() and p.with_suffix(".zip").exists():
         p = p.with_suffix(".zip")
     if not p.is_file():
         raise FileNotFoundError(f"sb3 model {str(path)!r} not found (expected a stable-baselines3 .zip)")
-    dev = resolve_device(device)
-    algo = _sidecar_algo(p)
-    errors = []
-    for name in [algo] if algo else list(ALGOS):
-        try:
-            return getattr(sb3, name).load(p, device=dev)
-        except Exception as exc:  # a wrong class fails in many ways; try the next
-            errors.append(f"{name}: {type(exc).__name__}")
-    raise ValueError(
-        f"{p}: not a stable-baselines3 model zip loadable as {'/'.join(ALGOS)} ({'; '.join(errors)})")
+    return load_sb3_zip(p, _sidecar_algo(p), env=env, device=resolve_device(device), hyper=hyper,
+                        tensorboard_log=tensorboard_log, observation_space=observation_space,
+                        action_space=action_space)
 
 
 class SB3Agent:
@@ -86,4 +87,6 @@ class SB3Agent:
 def make_sb3(arg: str | None, **kwargs) -> SB3Agent:
     if not arg:
         raise ValueError("agent spec 'sb3' needs a path: sb3:PATH/TO/model.zip")
-    return SB3Agent(load_sb3(arg, kwargs.get("device", "auto")))
+    # the env's spaces stand in for a model's spaces that its zip cannot describe without a pickle
+    return SB3Agent(load_sb3(arg, kwargs.get("device", "auto"), observation_space=kwargs.get("observation_space"),
+                             action_space=kwargs.get("action_space")))

@@ -14,6 +14,7 @@ _LAZY = {
     "ControllerDistribution": "nets.heads",
     "MLPExtractor": "nets.sb3",
     "mlp_policy_kwargs": "nets.sb3",
+    "load_sb3_zip": "nets.sb3",
     "A2C": "nets.policy_gradient",
     "Reinforce": "nets.policy_gradient",
     "load_learner": "nets.policy_gradient",

@@ -856,6 +856,10 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+MAX_GHOST_BYTES = 256 * 2**20  # a ghost checkpoint file (the shipped sizes are ~100 KB)
+MAX_GHOST_SIDECAR_BYTES = 2**20  # its JSON config
+
+
 def find_checkpoint(path: str | os.PathLike) -> Path:
     """The ghost checkpoint named by ``path``: the file itself, or in a run folder
     ``checkpoints/ghost.pt`` (else ``ghost.pt``). FileNotFoundError naming what was looked for."""
@@ -883,21 +887,32 @@ def load_ghost(path: str | os.PathLike, device="cpu") -> tuple[Any, dict]:
     side = p.with_suffix(".json")
     if not side.is_file():
         raise FileNotFoundError(f"{p}: missing its config sidecar {side.name}")
+    if side.stat().st_size > MAX_GHOST_SIDECAR_BYTES:  # untrusted: size first
+        raise ValueError(f"{side}: {side.stat().st_size} bytes, more than the {MAX_GHOST_SIDECAR_BYTES} a ghost "
+                         "config may have")
     try:
         meta = json.loads(side.read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or meta.get("kind") != "ghost" or not isinstance(meta.get("model"), dict):
             raise ValueError('expected a JSON object with "kind": "ghost" and a "model" config')
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ValueError(f"{side}: not a ghost config ({exc})") from None
     if meta.get("obs_layout_hash") != obs_layout_hash():
         raise ValueError(f"{p}: trained on observation layout {meta.get('obs_layout_hash')!r}, the duel now has "
                          f"{obs_layout_hash()!r}; retrain it on new demos")
     dev = resolve_device(device)
+    from nets.torchfile import load_tensors
+
     try:
-        state = torch.load(p, map_location=dev, weights_only=True)
-    except Exception as exc:  # truncated zip, not a torch file, pickled objects refused...
-        raise ValueError(f"{p}: corrupt or unreadable ghost checkpoint ({type(exc).__name__}: {exc})") from None
+        state = load_tensors(p, max_bytes=MAX_GHOST_BYTES, map_location=dev)  # weights_only, sizes checked
+    except ValueError as exc:  # truncated zip, not a torch file, pickled objects refused...
+        raise ValueError(f"{p}: corrupt or unreadable ghost checkpoint ({exc})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{p}: not a state dict of tensors")
     try:
+        with torch.device("meta"):  # the config's shapes, checked against the file's before any allocation
+            shapes = {k: tuple(v.shape) for k, v in make_policy(**meta["model"]).state_dict().items()}
+        if shapes != {k: tuple(v.shape) for k, v in state.items()}:
+            raise ValueError("its tensors' names or shapes differ from the model its config describes")
         model = make_policy(**meta["model"]).to(dev)
         model.load_state_dict(state)
     except (TypeError, ValueError, RuntimeError, KeyError) as exc:

@@ -876,6 +876,7 @@ class Reinforce(_PolicyGradient):
 
 
 LEARNERS: dict[str, type[_PolicyGradient]] = {"A2C": A2C, "Reinforce": Reinforce}
+MAX_CHECKPOINT_BYTES = 512 * 2**20  # a learner checkpoint file (.pt)
 
 
 def load_learner(path: str | os.PathLike, env=None, device="auto") -> _PolicyGradient:
@@ -886,12 +887,15 @@ def load_learner(path: str | os.PathLike, env=None, device="auto") -> _PolicyGra
         path = path.with_suffix(".pt")
     if not path.is_file():
         raise FileNotFoundError(f"learner checkpoint {str(path)!r} not found (expected a .pt written by save())")
+    from nets.torchfile import load_tensors
+
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = load_tensors(path, max_bytes=MAX_CHECKPOINT_BYTES)  # weights_only, sizes checked first
         config = json.loads(payload["config_json"])
         cls = LEARNERS[config["class"]]
     except Exception as exc:
-        raise ValueError(f"{path}: not a policy-gradient learner checkpoint ({type(exc).__name__}: {exc})") from None
+        raise ValueError(f"{path}: not a policy-gradient learner checkpoint ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())})") from None
     if config.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path}: checkpoint format {config.get('format_version')}; this code reads "
                          f"{FORMAT_VERSION}")

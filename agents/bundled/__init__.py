@@ -2,7 +2,8 @@
 and no training. Each agent is ``NAME.zip`` (stable-baselines3) or ``NAME.pt`` (our own
 policy-gradient learner) with a ``NAME.json`` sidecar saying how it was trained
 (``{"algo", "env", "env_id", "env_kwargs", "nav_features", "steps", "seed"}``). The agent spec
-``bundled:NAME`` loads one through :func:`make_bundled`; :func:`bundled_names` lists what ships."""
+``bundled:NAME`` loads one through :func:`make_bundled`; :func:`bundled_names` lists what ships. Both kinds
+load without unpickling anything (``nets.sb3.load_sb3_zip``, ``torch.load(weights_only=True)``)."""
 
 from __future__ import annotations
 
@@ -39,9 +40,13 @@ def bundled_info(name: str) -> dict:
     side = bundled_path(name).with_suffix(".json")
     if not side.is_file():
         return {}
+    from agents.sb3_agent import MAX_SIDECAR_BYTES
+
+    if side.stat().st_size > MAX_SIDECAR_BYTES:
+        raise ValueError(f"{side}: {side.stat().st_size} bytes, more than the {MAX_SIDECAR_BYTES} a sidecar may have")
     try:
-        info = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        info = json.loads(side.read_text(encoding="utf-8"))  # plain data: nothing in it is ever unpickled
+    except (OSError, ValueError, RecursionError) as exc:
         raise ValueError(f"{side}: cannot read the sidecar ({exc})") from None
     if not isinstance(info, dict):
         raise ValueError(f"{side}: the sidecar must be a JSON object, got {type(info).__name__}")

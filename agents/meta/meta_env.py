@@ -150,7 +150,7 @@ class DirectorEnv(gym.Env):
 class LearnedDirector:
     """A director whose policy was trained in ``sandbox/Director-v0``.
 
-    ``policy`` is anything with SB3's ``predict(obs, deterministic=True)`` (e.g. ``PPO.load(path)``);
+    ``policy`` is anything with SB3's ``predict(obs, deterministic=True)`` (e.g. an SB3 model);
     :meth:`load` builds one from an SB3 zip. It keeps the same history the meta env shows its agent
     and applies the policy's difficulty change after every episode. ``state_dict()`` holds the
     session (history and difficulty); the policy's weights live in its own SB3 zip.
@@ -170,9 +170,9 @@ class LearnedDirector:
         if not os.path.exists(path):
             raise FileNotFoundError(f"no director policy at {path}; train one with "
                                     "`python -m experiments.train.director`")
-        from stable_baselines3 import PPO
+        from agents.sb3_agent import load_sb3  # never unpickles from the file (SB3's PPO.load would)
 
-        return cls(PPO.load(path, device="cpu"), **kwargs)
+        return cls(load_sb3(path, device="cpu"), **kwargs)
 
     def reset(self) -> None:
         self.outcomes: deque[bool] = deque(maxlen=self.history)

@@ -129,9 +129,9 @@ def load_or_train_policy(cfg: DirectorCompareConfig):
         print(f"[compare] no director policy at {cfg.policy}: training one ({cfg.train_steps} meta-steps)",
               file=sys.stderr, flush=True)
         train_director(TrainConfig(steps=cfg.train_steps, seed=cfg.seed, out=cfg.policy), verbose=False)
-    from stable_baselines3 import PPO
+    from agents.sb3_agent import load_sb3  # never unpickles from the file
 
-    return PPO.load(cfg.policy, device="cpu")
+    return load_sb3(cfg.policy, device="cpu")
 
 
 def make_director(setting: str, cfg: DirectorCompareConfig, policy):

@@ -31,11 +31,11 @@ def _checkpoint(run: Path) -> Path:
     raise FileNotFoundError(f"{run}: no checkpoints/final.zip or latest.zip (bundling takes SB3 runs)")
 
 
-def slim_copy(src: Path, dst: Path) -> None:
+def slim_copy(src: Path, dst: Path, hyper: dict | None = None) -> None:
     """Save the SB3 model at ``src`` to ``dst`` with a fresh optimizer (no Adam moments)."""
     from agents.sb3_agent import load_sb3
 
-    model = load_sb3(src, device="cpu")
+    model = load_sb3(src, device="cpu", hyper=hyper)
     lr = model.policy.optimizer.param_groups[0]["lr"]
     model.policy.optimizer = type(model.policy.optimizer)(model.policy.parameters(), lr=lr)
     atomic_save(dst, model.save, suffix=".zip")
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bundle: error: {exc}", file=sys.stderr)
         return 2
     dst = BUNDLED / f"{args.name}.zip"
-    slim_copy(src, dst)
+    slim_copy(src, dst, config.get("hyper"))
     from agents.sb3_agent import SB3Agent, load_sb3
 
     agent = SB3Agent(load_sb3(dst, device="cpu"))

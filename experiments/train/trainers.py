@@ -55,7 +55,9 @@ def _train_sb3(config: dict, run_dir: Path, device, resume_from: Path | None, ro
     cls = getattr(sb3, SB3_ALGOS[config["algo"]])
     vec = _sb3_vec_env(config, int(config["n_envs"]), int(config["seed"]))
     if resume_from is not None:
-        model = cls.load(resume_from, env=vec, device=device)
+        from agents.sb3_agent import load_sb3  # never unpickles; schedules come from config["hyper"]
+
+        model = load_sb3(resume_from, device, env=vec, hyper=config["hyper"], tensorboard_log=str(run_dir / "tb"))
     else:
         model = cls("MlpPolicy", vec, seed=int(config["seed"]), device=device, verbose=0,
                     tensorboard_log=str(run_dir / "tb"), **config["hyper"])
