@@ -7,8 +7,9 @@ loads them here. Beside each RLlib checkpoint, ``sandbox train --backend rllib``
 * ``sandbox_policy.json``: the RLModule's recipe: ``module`` (only ``ppo`` is known: RLlib's
   ``DefaultPPOTorchRLModule``), ``model_config`` (``fcnet_hiddens``, ...), the observation and action spaces
   as plain JSON, and how the env was built (``env``, ``env_kwargs``, ...);
-* ``sandbox_policy.pt``: the module's weights, a torch ``state_dict`` of tensors, read with
-  ``torch.load(weights_only=True)`` after its size is checked.
+* ``sandbox_policy.pt``: the module's weights, a torch ``state_dict`` of tensors, read as data by
+  :func:`nets.torchfile.load_tensors` (zip format, stored records, sizes, ``weights_only``); the names and shapes
+  must be those of the module the recipe builds.
 
 ``rllib:PATH`` accepts a run folder (its ``checkpoints/final``, else ``checkpoints/latest``), one of its
 checkpoint folders, or a ``sandbox_policy.json`` itself. The module is rebuilt from the recipe with RLlib's
@@ -30,6 +31,7 @@ POLICY_WEIGHTS = "sandbox_policy.pt"
 MODULES = {"ppo": ("ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module:DefaultPPOTorchRLModule",
                    "ray.rllib.algorithms.ppo.ppo_catalog:PPOCatalog")}
 MAX_WEIGHTS_BYTES = 256 * 2**20  # a sandbox policy is a few MB at most; refuse anything far larger
+MAX_RECIPE_BYTES = 2**20  # as every sidecar (docs/trust.md)
 INSTALL_HINT = "pip install -e '.[ray]'"
 
 
@@ -201,32 +203,31 @@ def find_policy(path: str | Path) -> Path:
 
 def load_rllib(path: str | Path, rng: np.random.Generator | None = None) -> RLlibAgent:
     """The agent saved at ``path`` (see :func:`find_policy`), weights read as data only."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a core dependency
-        raise ValueError("rllib agents need torch") from None
+    import torch
+
+    from nets.torchfile import load_tensors
+
     side = find_policy(path)
+    if side.stat().st_size > MAX_RECIPE_BYTES:
+        raise ValueError(f"{side}: more than the {MAX_RECIPE_BYTES} bytes a policy recipe may hold")
     try:
         recipe = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ValueError(f"{side}: cannot read the policy recipe ({exc})") from None
     if not isinstance(recipe, dict):
         raise ValueError(f"{side}: the policy recipe must be a JSON object")
     weights = side.with_name(POLICY_WEIGHTS)
     if not weights.is_file():
         raise ValueError(f"{side}: its weights {weights.name} are missing")
-    if weights.stat().st_size > MAX_WEIGHTS_BYTES:
-        raise ValueError(f"{weights}: {weights.stat().st_size} bytes, more than the {MAX_WEIGHTS_BYTES} a policy may "
-                         "hold")
     try:
         import ray.rllib  # noqa: F401
     except ImportError:
         raise ValueError(f"rllib:{path} needs Ray RLlib; install the extra: {INSTALL_HINT}") from None
     module = build_module(recipe, str(side))
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a bad file
-        raise ValueError(f"{weights}: not a torch state_dict of tensors ({type(exc).__name__}: {exc})") from None
+        state = load_tensors(weights, max_bytes=MAX_WEIGHTS_BYTES)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{weights}: {exc}") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{weights}: expected a dict of tensors")
     own = module.state_dict()

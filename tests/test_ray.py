@@ -164,8 +164,15 @@ def test_self_play_gate_counts_recent_rounds_by_hand():
 
 # ---- training, the agent, the sweep (local Ray, num_cpus=2) --------------------------------------------------
 
+@pytest.fixture(scope="module")
+def stealth_run(local_ray, tmp_path_factory):
+    run = tmp_path_factory.mktemp("rllib") / "stealth"
+    assert main(["train", "stealth", "--steps", "1000", "--eval-every", "500", "--out", str(run), *TINY]) == 0
+    return run
+
+
 @needs_ray
-def test_rllib_ppo_on_stealth_writes_a_run_folder_and_rllib_spec_plays(local_ray, tmp_path):
+def test_rllib_ppo_on_stealth_writes_a_run_folder_and_rllib_spec_plays(stealth_run):
     import gymnasium as gym
     import torch
     from ray.rllib.core.columns import Columns
@@ -175,8 +182,7 @@ def test_rllib_ppo_on_stealth_writes_a_run_folder_and_rllib_spec_plays(local_ray
     from agents import make_agent
     from experiments.train.evaluate import evaluate
 
-    run = tmp_path / "stealth"
-    assert main(["train", "stealth", "--steps", "1000", "--eval-every", "500", "--out", str(run), *TINY]) == 0
+    run = stealth_run
     config = check_rllib_run(run, "stealth", 1000)
     assert config["workers"] == 1 and config["n_envs"] == 2 and config["hyper"]["lr"] == 5e-4  # [stealth.rllib-ppo]
     assert len(rows_of(run)) == 2  # evaluations at 500 (first batch ends at 500) and at 1000
@@ -197,6 +203,45 @@ def test_rllib_ppo_on_stealth_writes_a_run_folder_and_rllib_spec_plays(local_ray
     ret, success = evaluate(agent, lambda: gym.make("sandbox/Stealth-v0", level="tutorial", obs_mode="grid"), 2,
                             kind="stealth")
     assert math.isfinite(ret) and success in (0.0, 0.5, 1.0)
+
+
+class Payload:
+    """Unpickling this creates ``marker``: the stand-in for arbitrary code."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+@needs_ray
+def test_rllib_policy_files_are_data(stealth_run, tmp_path):
+    import shutil
+
+    import torch
+
+    from agents import make_agent
+    from agents.rllib_agent import POLICY_JSON, POLICY_WEIGHTS
+
+    folder = tmp_path / "ckpt"
+    shutil.copytree(stealth_run / "checkpoints" / "final", folder)
+    marker = tmp_path / "ran"
+    torch.save({"encoder.actor_encoder.net.mlp.0.weight": Payload(str(marker))}, folder / POLICY_WEIGHTS)
+    with pytest.raises(ValueError, match=POLICY_WEIGHTS):
+        make_agent(f"rllib:{folder}")
+    assert not marker.exists()  # the payload never ran
+    recipe = json.loads((folder / POLICY_JSON).read_text())
+    shutil.copy(stealth_run / "checkpoints" / "final" / POLICY_WEIGHTS, folder / POLICY_WEIGHTS)
+    for key, value, message in (("module", "os.system", "unknown module"),
+                                ("model_config", {"fcnet_hiddens": [32]}, "does not fit the recipe"),
+                                ("observation_space", {"type": "Box", "shape": [5000, 5000], "dtype": "float32", "low": 0,
+                                                  "high": 1}, "too large")):
+        (folder / POLICY_JSON).write_text(json.dumps({**recipe, key: value}))
+        with pytest.raises(ValueError, match=message):
+            make_agent(f"rllib:{folder}")
 
 
 @needs_ray
