@@ -237,8 +237,8 @@ def test_rllib_policy_files_are_data(stealth_run, tmp_path):
     shutil.copy(stealth_run / "checkpoints" / "final" / POLICY_WEIGHTS, folder / POLICY_WEIGHTS)
     for key, value, message in (("module", "os.system", "unknown module"),
                                 ("model_config", {"fcnet_hiddens": [32]}, "does not fit the recipe"),
-                                ("observation_space", {"type": "Box", "shape": [5000, 5000], "dtype": "float32", "low": 0,
-                                                  "high": 1}, "too large")):
+                                ("observation_space", {"type": "Box", "shape": [5000, 5000], "dtype": "float32",
+                                                       "low": 0, "high": 1}, "too large")):
         (folder / POLICY_JSON).write_text(json.dumps({**recipe, key: value}))
         with pytest.raises(ValueError, match=message):
             make_agent(f"rllib:{folder}")
