@@ -36,7 +36,7 @@ TINY = ["--backend", "rllib", "--workers", "1", "--envs-per-worker", "2", "--eva
 def local_ray():
     import ray
 
-    ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
              configure_logging=True, logging_level="ERROR")
     yield
     ray.shutdown()

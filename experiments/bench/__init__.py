@@ -3,4 +3,4 @@
 table, then ends with one JSON line of its figures.
 """
 
-BENCHMARKS = ("bellman", "envs", "cwrnn", "ghost", "pg", "train")
+BENCHMARKS = ("bellman", "envs", "cwrnn", "ghost", "pg", "train", "rllib")

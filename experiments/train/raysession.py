@@ -70,7 +70,8 @@ def init(address: str | None = None, num_cpus: int | None = None) -> dict:
               "configure_logging": True, "logging_level": "ERROR"}
     if address is None:
         cpus = int(num_cpus or os.cpu_count() or 1)
-        ray.init(num_cpus=cpus, _node_ip_address="127.0.0.1", **common)
+        # address="local": always a new Ray of this process's own, even where `ray start` left one running
+        ray.init(address="local", num_cpus=cpus, _node_ip_address="127.0.0.1", **common)
         return _describe(ray, local=True)
     try:
         ray.init(address=address, **common)
