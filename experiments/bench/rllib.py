@@ -33,8 +33,8 @@ def rllib(env: str, runners: int, steps: int, tmp: Path) -> float:
 
     from experiments.train.rllib import train_rllib
 
-    ray.init(address="local", num_cpus=max(2, runners), _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
-             configure_logging=True, logging_level="ERROR")
+    ray.init(address="local", num_cpus=max(2, runners), _node_ip_address="127.0.0.1", include_dashboard=False,
+             log_to_driver=False, configure_logging=True, logging_level="ERROR")
     try:
         res = train_rllib(env, "ppo", out=tmp / f"{env}-rllib-{runners}", steps=steps, workers=runners,
                           eval_every=10 * steps, eval_episodes=1, seed=0, progress=False)

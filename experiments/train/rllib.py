@@ -406,7 +406,7 @@ def train_rllib(env: str, algo: str = "ppo", *, out=None, address: str | None = 
         while steps < config["steps"]:
             result = algo_obj.train()
             steps = _steps(result)
-            ret = result.get("env_runners", {}).get("episode_return_mean")
+            ret = _train_return(result, mid)
             tracker.update(steps, [] if ret is None or (isinstance(ret, float) and math.isnan(ret)) else [ret])
             _log_result(tracker.writer, result, steps)
         sps = (steps) / max(time.time() - t0, 1e-9)
@@ -427,6 +427,16 @@ def train_rllib(env: str, algo: str = "ppo", *, out=None, address: str | None = 
             msg += f", success {last['eval_success']:.1%}"
         print(msg + f"; policy {final} (agent spec rllib:{run_dir})", flush=True)
     return TrainResult(run_dir=run_dir, model_path=final, curve=rows, steps_per_second=sps)
+
+
+def _train_return(result: dict, mid: str):
+    """The recent training return of the module being trained (self-play: main's own, since the episode's
+    total of a zero-sum duel is 0)."""
+    runners = result.get("env_runners", {})
+    per_module = runners.get("module_episode_returns_mean")
+    if isinstance(per_module, dict) and mid in per_module:
+        return per_module[mid]
+    return runners.get("episode_return_mean")
 
 
 def _ray_up() -> bool:
