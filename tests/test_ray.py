@@ -180,8 +180,6 @@ def test_rllib_ppo_on_stealth_writes_a_run_folder_and_rllib_spec_plays(stealth_r
 
     import envs  # noqa: F401
     from agents import make_agent
-    from experiments.train.evaluate import evaluate
-
     run = stealth_run
     config = check_rllib_run(run, "stealth", 1000)
     assert config["workers"] == 1 and config["n_envs"] == 2 and config["hyper"]["lr"] == 5e-4  # [stealth.rllib-ppo]
@@ -200,9 +198,11 @@ def test_rllib_ppo_on_stealth_writes_a_run_folder_and_rllib_spec_plays(stealth_r
     action, state = agent.predict(obs)
     assert action == int(np.argmax(expected)) and state is None
     assert sum(p.sum() for p in agent.action_probs(obs)) == pytest.approx(1.0)
-    ret, success = evaluate(agent, lambda: gym.make("sandbox/Stealth-v0", level="tutorial", obs_mode="grid"), 2,
-                            kind="stealth")
-    assert math.isfinite(ret) and success in (0.0, 0.5, 1.0)
+    done, steps, total = False, 0, 0.0  # a whole episode, acting on every observation it is shown
+    while not done:
+        obs, reward, terminated, truncated, _ = env.step(agent.predict(obs)[0])
+        done, steps, total = terminated or truncated, steps + 1, total + float(reward)
+    assert steps >= 1 and math.isfinite(total)
 
 
 class Payload:
