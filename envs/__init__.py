@@ -6,7 +6,9 @@ from gymnasium.envs.registration import register, registry
 
 # Each entry: (id, entry point, register kwargs). Tests loop over this list.
 SANDBOX_ENVS: list[tuple[str, str, dict]] = [
-    ("sandbox/Duel-v0", "envs.duel.env:DuelEnv", {}),
+    # gym.make_vec picks the natively batched duel; the opponent spec is resolved in agents
+    ("sandbox/Duel-v0", "envs.duel.env:DuelEnv",
+     {"vector_entry_point": "agents.character.batched:make_duel_vector_env"}),
     ("sandbox/Stealth-v0", "envs.stealth.env:StealthEnv", {}),
     ("sandbox/Director-v0", "agents.meta.meta_env:DirectorEnv", {}),
 ]

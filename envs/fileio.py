@@ -1,4 +1,6 @@
-"""Atomic file writes: every file the sandbox writes goes through here.
+"""Files: atomic writes (every file the sandbox writes goes through here), size checks of untrusted
+arrays before they are loaded (:func:`check_npz_member_sizes`), and safe file names from untrusted text
+(:func:`safe_filename`).
 
 A file is written to a temporary name in its destination folder, then renamed over the target, so
 an interrupted run never leaves a half-written file and an old file stays intact until the new one
@@ -7,11 +9,16 @@ is complete. Files get the usual 0o644 permissions (``mkstemp`` alone would make
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tempfile
-from collections.abc import Callable, Iterator
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 
 def atomic_save(path: str | os.PathLike, write: Callable[[str], object], suffix: str | None = None) -> Path:
@@ -57,3 +64,80 @@ def atomic_target(path: str | os.PathLike, suffix: str | None = None) -> Iterato
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def check_npz_member_sizes(
+    path: str | os.PathLike,
+    limits: Mapping[str, int],
+    *,
+    default: int = 0,
+    max_bytes: int = 1 << 28,
+    max_members: int = 64,
+    error: type[Exception] = ValueError,
+) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Check an ``.npz`` before loading it, from its zip directory and ``.npy`` headers alone.
+
+    Every member must be a ``.npy`` array of plain data (no object dtype: that would need pickle),
+    holding at most ``limits[name]`` elements (``default`` for a name not listed) and at most
+    ``max_bytes`` bytes, and its header's claim (elements x item size) must fit in the member's stored
+    size; at most ``max_members`` members. Else raises ``error`` naming the file, the member and the
+    limit. Returns ``{name: (shape, dtype)}``. Nothing proportional to the claimed sizes is allocated.
+    """
+    path = Path(path)
+    try:
+        return _npz_member_sizes(path, limits, default, max_bytes, max_members)
+    except _Refused as exc:
+        raise error(f"{path}: {exc}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+        raise error(f"{path}: corrupt or truncated npz ({type(exc).__name__}: {exc})") from None
+
+
+class _Refused(Exception):
+    pass
+
+
+def _npz_member_sizes(path: Path, limits, default, max_bytes, max_members):
+    from numpy.lib import format as npy
+
+    found: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    with zipfile.ZipFile(path) as z:
+        infos = z.infolist()
+        if len(infos) > max_members:
+            raise _Refused(f"{len(infos)} members; the limit is {max_members}")
+        for info in infos:
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            with z.open(info) as f:
+                version = npy.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = npy.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, _, dtype = npy.read_array_header_2_0(f)
+                else:
+                    raise _Refused(f"member {name!r}: unsupported .npy format version {version}")
+                header = f.tell()
+            if dtype.hasobject:
+                raise _Refused(f"member {name!r} holds Python objects (refused: loading it needs pickle)")
+            count = math.prod(shape)
+            limit = limits.get(name, default)
+            if count > limit:
+                raise _Refused(f"member {name!r} claims shape {shape} ({count} elements); the limit is {limit} "
+                               "elements")
+            nbytes = count * dtype.itemsize
+            stored = max(info.file_size - header, 0)
+            if nbytes > max_bytes or nbytes > stored:
+                raise _Refused(f"member {name!r} claims {nbytes} bytes ({shape} {dtype}) but stores {stored} "
+                               f"(limit {max_bytes})")
+            found[name] = (tuple(shape), dtype)
+    return found
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(name: object, default: str = "unnamed", max_len: int = 80) -> str:
+    """``name`` (text from a file: a level's name, an opponent spec) reduced to one safe file name:
+    letters, digits, ``.``, ``_`` and ``-`` only (anything else, path separators included, becomes
+    ``_``), no leading dot, at most ``max_len`` characters; ``default`` when nothing is left. So it
+    never names a folder above or beside the one it is joined to."""
+    text = _UNSAFE.sub("_", str(name)).lstrip("._")[:max_len].rstrip("._")
+    return text or default

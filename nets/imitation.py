@@ -165,6 +165,7 @@ def load_round(path: str | os.PathLike, *, frame_skip: int | None = None) -> Rou
     truncated or corrupt npz, wrong shapes, out-of-range actions, a ``frame_skip`` other than the one
     asked for)."""
     from envs.duel.env import OBS_SIZE
+    from envs.fileio import check_npz_member_sizes
 
     path = Path(path)
     side = path.with_suffix(".json")
@@ -187,6 +188,8 @@ def load_round(path: str | os.PathLike, *, frame_skip: int | None = None) -> Rou
                         f"current duel layout {obs_layout_hash()!r}; re-record with this version")
     if frame_skip is not None and meta.get("frame_skip") != frame_skip:
         raise DemoError(f"{path}: frame_skip {meta.get('frame_skip')!r}, the other rounds use {frame_skip}")
+    check_npz_member_sizes(path, {"obs": 250_000 * OBS_SIZE, "actions": 500_000, "rewards": 250_000}, default=64,
+                           error=DemoError)  # rows x features from the headers, before loading (envs/fileio.py)
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in _NPZ_KEYS if k not in z.files]
@@ -207,8 +210,10 @@ def load_round(path: str | os.PathLike, *, frame_skip: int | None = None) -> Rou
                         "equal and > 0")
     if actions.min() < 0 or actions[:, 0].max() >= N_STICK or actions[:, 1].max() >= N_BUTTON:
         raise DemoError(f"{path}: actions out of range (stick in [0, {N_STICK}), button in [0, {N_BUTTON}))")
-    if not np.isfinite(obs).all():
-        raise DemoError(f"{path}: obs holds NaN or inf")
+    if not np.isfinite(obs).all() or np.abs(obs).max() > 1.0 + 1e-5:
+        raise DemoError(f"{path}: obs must be finite and in [-1, 1] (the duel's observation space)")
+    if not np.isfinite(rewards).all():
+        raise DemoError(f"{path}: rewards hold NaN or inf")
     return Round(path, obs, actions.astype(np.int64), rewards.astype(np.float32), str(data["opponent"]),
                  str(data["winner"]), data["final_health"].astype(np.int64), meta)
 

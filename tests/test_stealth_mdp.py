@@ -40,7 +40,7 @@ def test_every_transition_matches_the_env(name, states):
         cell, phase = index.cell_phase(s)
         assert index.state(cell, phase) == s
         for a in range(5):
-            env.cell, env.phase, env.caught, env.at_goal = cell, phase, False, False
+            env.cell, env.phase, env.caught, env.at_goal, env.steps = cell, phase, False, False, 0
             _, reward, terminated, _, _ = env.step(a)
             s2 = successor[s * 5 + a]
             assert s2 == mdp_state_of(env, index), (cell, phase, a)
@@ -69,7 +69,7 @@ def test_random_rollouts_with_slip_follow_the_mdp():
     s = index.state(cell, phase)
     counts = {}
     for _ in range(4000):
-        env.cell, env.phase, env.caught, env.at_goal = cell, phase, False, False
+        env.cell, env.phase, env.caught, env.at_goal, env.steps = cell, phase, False, False, 0
         env.step(a)
         s2 = mdp_state_of(env, index)
         counts[s2] = counts.get(s2, 0) + 1

@@ -17,6 +17,7 @@ from gymnasium import spaces
 
 from agents.meta.director import check_difficulty
 from agents.meta.population import SyntheticPlayer, sample_player
+from envs.checks import box_action, check_int, check_number, episode_over_message
 
 HISTORY = 20  # episodes of history in the observation
 MAX_STEP = 0.2  # largest difficulty change per episode (action 1.0)
@@ -48,7 +49,8 @@ class DirectorEnv(gym.Env):
 
     ## Action Space
     ``Box(-1, 1, (1,), float32)``: the change of difficulty, ``max_step * action`` (default 0.2);
-    the difficulty stays clipped to [0, 1].
+    the difficulty stays clipped to [0, 1]. An action outside [-1, 1] (or NaN) raises ``ValueError``:
+    it is refused, not clipped (the contract of :mod:`envs.checks`).
 
     ## Observation Space
     ``Box(-1, 1, (2 * history + 1,), float32)``: the last ``history`` outcomes (+1 win, -1 loss, 0 for
@@ -63,7 +65,8 @@ class DirectorEnv(gym.Env):
     A freshly sampled player, no history, difficulty ``start_difficulty`` (default 0.5).
 
     ## Episode End
-    Truncated after ``horizon`` meta-steps (default 200); never terminated.
+    Truncated after ``horizon`` meta-steps (default 200); never terminated. Stepping after that raises
+    ``RuntimeError`` until ``reset()``.
 
     ## Arguments
     ``target`` (0.5), ``window`` (20), ``history`` (20), ``horizon`` (200), ``max_step`` (0.2),
@@ -80,12 +83,12 @@ class DirectorEnv(gym.Env):
     def __init__(self, *, target: float = 0.5, window: int = 20, history: int = HISTORY, horizon: int = 200,
                  max_step: float = MAX_STEP, start_difficulty: float = 0.5,
                  player: SyntheticPlayer | dict | None = None, render_mode: str | None = None):
-        if not 0.0 < float(target) < 1.0:
+        target = check_number("target", target, 0.0, 1.0, lo_open=True)
+        if target >= 1.0:
             raise ValueError(f"target must be in (0, 1); got {target!r}")
-        if int(window) < 1 or int(history) < 1 or int(horizon) < 1:
-            raise ValueError("window, history and horizon must be >= 1")
-        if not 0.0 < float(max_step) <= 1.0:
-            raise ValueError(f"max_step must be in (0, 1]; got {max_step!r}")
+        window, history = check_int("window", window, 1), check_int("history", history, 1, 10_000)
+        horizon = check_int("horizon", horizon, 1)
+        max_step = check_number("max_step", max_step, 0.0, 1.0, lo_open=True)
         if render_mode not in (None, "ansi"):
             raise ValueError(f"Director-v0 render_mode must be None or 'ansi'; got {render_mode!r}")
         self.target, self.window, self.history = float(target), int(window), int(history)
@@ -103,6 +106,7 @@ class DirectorEnv(gym.Env):
         self.played: deque[float] = deque(maxlen=self.history)
         self.difficulty = self.start_difficulty
         self.steps = 0
+        self._over = False
 
     def set_difficulty(self, difficulty: float) -> None:
         """The difficulty of the next inner episode (the action changes it from there)."""
@@ -120,10 +124,10 @@ class DirectorEnv(gym.Env):
         return self._obs(), {"skill": self.player.skill}
 
     def step(self, action):
-        a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != (1,) or not np.isfinite(a[0]):
-            raise ValueError(f"Director-v0 action must be one finite number in [-1, 1]; got {action!r}")
-        delta = float(np.clip(a[0], -1.0, 1.0)) * self.max_step
+        if self._over:
+            raise RuntimeError(episode_over_message("sandbox/Director-v0"))
+        a = box_action(action, -1.0, 1.0, 1, "sandbox/Director-v0")
+        delta = float(a[0]) * self.max_step
         self.difficulty = float(np.clip(self.difficulty + delta, 0.0, 1.0))
         won = self.player.play(self.difficulty, self.np_random)
         self.outcomes.append(won)
@@ -132,6 +136,7 @@ class DirectorEnv(gym.Env):
         rate = float(np.mean(list(self.outcomes)[-self.window:]))
         reward = -abs(rate - self.target)
         truncated = self.steps >= self.horizon
+        self._over = truncated
         info = {"won": won, "rolling_win_rate": rate, "skill": self.player.skill, "difficulty": self.difficulty}
         return self._obs(), reward, False, truncated, info
 

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.checks import check_int, check_number, discrete_action, episode_over_message, pair_action
 from envs.duel import rules
 from envs.duel.rules import (
     FRAME_DATA,
@@ -220,12 +221,11 @@ class DuelEnv(gym.Env):
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None, 'human' or 'rgb_array'; got {render_mode!r}")
-        if int(frame_skip) < 1:
-            raise ValueError(f"frame_skip must be >= 1; got {frame_skip}")
+        frame_skip = check_int("frame_skip", frame_skip, 1)
         if side not in ("left", "right", "random"):
             raise ValueError(f"side must be 'left', 'right' or 'random'; got {side!r}")
-        if not round_seconds > 0:
-            raise ValueError(f"round_seconds must be > 0; got {round_seconds}")
+        # at least one tick; at most an hour (a demo round then has at most 216,000 decision steps)
+        round_seconds = check_number("round_seconds", round_seconds, 1.0 / TICKS_PER_SECOND, 3600.0)
         self.render_mode = render_mode
         self.frame_skip = int(frame_skip)
         self.flat_actions = bool(flat_actions)
@@ -287,7 +287,8 @@ class DuelEnv(gym.Env):
 
     def step(self, action):
         if self.state.over:
-            raise RuntimeError("the round is over; call reset()")
+            raise RuntimeError(episode_over_message("sandbox/Duel-v0"))
+        action = self._check_action(action)
         mine = decode_action(action)
         opp_action, _ = self.opponent.predict(self._opp_obs, deterministic=False)
         theirs = decode_action(opp_action)
@@ -312,6 +313,15 @@ class DuelEnv(gym.Env):
         self._last_events = events
         self._opp_obs = observe(s, 1 - self.me)
         return observe(s, self.me), float(reward), terminated, False, self._info(events)
+
+    def _check_action(self, action):
+        """The agent's action, checked as every sandbox env checks one (:mod:`envs.checks`): an integer
+        in [0, 36) or an integer pair [stick, button]; floats and strings are refused, not truncated."""
+        valid = (f"an integer pair [stick, button] in [0, {N_STICK}) x [0, {N_BUTTON}), or an integer "
+                 f"stick * {N_BUTTON} + button in [0, {N_STICK * N_BUTTON})")
+        if isinstance(action, np.ndarray) and action.ndim == 1 or isinstance(action, list | tuple):
+            return pair_action(action, (N_STICK, N_BUTTON), "sandbox/Duel-v0", valid)
+        return discrete_action(action, N_STICK * N_BUTTON, "sandbox/Duel-v0", valid)
 
     def _info(self, events: list[dict]) -> dict:
         s = self.state

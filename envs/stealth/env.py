@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import operator
 import os
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.checks import check_int, check_number, discrete_action, episode_over_message
 from envs.stealth import rules
-from envs.stealth.level import Level, generate_level, load_level
+from envs.stealth.level import MAX_SIDE, Level, generate_level, load_level
 from envs.stealth.rules import Action, Rewards
 
 OBS_MODES = ("grid", "vector", "local")
@@ -54,6 +54,7 @@ class StealthEnv(gym.Env):
 
     ## Episode End
     Terminated when the player reaches the goal or is caught; truncated after ``max_steps`` steps.
+    Stepping after either raises ``RuntimeError`` until ``reset()`` (the contract of :mod:`envs.checks`).
 
     ## Arguments
     * ``level``: a bundled level name (see ``envs.stealth.bundled_levels()``), a path to a level
@@ -92,14 +93,18 @@ class StealthEnv(gym.Env):
             raise ValueError(f"unknown obs_mode {obs_mode!r}; valid: {', '.join(OBS_MODES)}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, human, rgb_array, ansi")
-        if not 0.0 <= slip <= 1.0:
-            raise ValueError(f"slip must be a probability in [0, 1], got {slip!r}")
-        if local_size < 1 or local_size % 2 == 0:
+        slip = check_number("slip", slip, 0.0, 1.0)
+        local_size = check_int("local_size", local_size, 1, 2 * MAX_SIDE + 1)
+        if local_size % 2 == 0:
             raise ValueError(f"local_size must be a positive odd integer, got {local_size!r}")
+        if max_steps is not None:
+            max_steps = check_int("max_steps", max_steps, 1)
+        if not isinstance(level, str | os.PathLike | Level):
+            raise ValueError(f"level must be a level name, a path, a Level or 'random'; got {level!r}")
         self.set_difficulty(difficulty)
         self.episode_difficulty = self.difficulty
         self.random_levels = isinstance(level, str) and level == "random"
-        self.size = int(size)
+        self.size = check_int("size", size, 3, MAX_SIDE)
         if self.random_levels:
             self.level = generate_level(self.difficulty, 0, size=self.size)
         elif isinstance(level, Level):
@@ -114,6 +119,10 @@ class StealthEnv(gym.Env):
                 raise ValueError(f"unknown reward keys {sorted(unknown)}; valid: goal, caught, step")
             rewards = Rewards(**rewards)
         self.rewards = rewards or Rewards()
+        if not isinstance(self.rewards, Rewards):
+            raise ValueError(f"rewards must be a Rewards or a dict with keys goal, caught, step; got {rewards!r}")
+        for key in ("goal", "caught", "step"):
+            check_number(f"rewards[{key!r}]", getattr(self.rewards, key))
         self.render_mode = render_mode
         self.overlays: dict[str, np.ndarray] = {}  # name -> (H, W) array drawn by the human/rgb renderer
         h, w = self.level.shape
@@ -199,15 +208,11 @@ class StealthEnv(gym.Env):
         return r * w + c, int(phase)
 
     def step(self, action):
-        try:
-            index = operator.index(action)  # Python and numpy integers; not floats or strings
-        except TypeError:
-            index = -1
-        if not 0 <= index < len(Action):
-            raise ValueError(
-                f"invalid action {action!r}; valid: integers 0..4 (0 stay, 1 north, 2 south, 3 east, 4 west)"
-            )
-        action = index
+        if self.caught or self.at_goal or self.steps >= self.max_steps:  # the state says the episode ended
+            raise RuntimeError(episode_over_message("sandbox/Stealth-v0"))
+        action = discrete_action(  # Python and numpy integers; not floats or strings
+            action, len(Action), "sandbox/Stealth-v0", "integers 0..4 (0 stay, 1 north, 2 south, 3 east, 4 west)"
+        )
         direction = action
         if self.slip > 0.0 and action != Action.STAY:
             outcomes = rules.action_outcomes(action, self.slip)

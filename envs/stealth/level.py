@@ -31,6 +31,24 @@ Level file format (TOML, read with :mod:`tomllib`)::
 
 Bad files raise :class:`LevelError`, whose message names the file, the line where it can and the
 reason.
+
+Limits
+------
+A level is data from a file, so what it may cost is bounded, and checked before anything is
+allocated (:func:`check_level_limits`; a :class:`LevelError` names the file and the limit):
+
+* the file: at most ``MAX_FILE_BYTES`` (1 MiB), UTF-8 text;
+* the grid: at most ``MAX_SIDE`` (256) rows and columns;
+* guards: at most ``MAX_GUARDS`` (128); ``view_range`` a finite number in [0, ``MAX_VIEW_RANGE``
+  (512)]; facings finite;
+* the world period (the lcm of the guards' periods, each ``len(facings) * turn_every`` for a sentry,
+  its route's steps for a patrol): at most ``MAX_PERIOD`` (10,000), for each guard and for the world;
+* the per-phase tables: period x cells at most ``MAX_TABLE`` (1,048,576 entries; the env's
+  observation tables take about 30 bytes per entry, so at most ~32 MB);
+* vision work: the sum over guards of (distinct guard states) x (cells in the square of side
+  ``2 * view_range + 1`` clipped to the grid) x (``view_range`` clipped to the grid's larger side) at
+  most ``MAX_VISION_WORK`` (4,000,000): each such cell costs a line-of-sight walk of up to that many
+  cells when the tables are compiled (the largest bundled level, fortress, needs 337,173).
 """
 
 from __future__ import annotations
@@ -57,6 +75,15 @@ GUARD_KEYS = {
     "sentry": {"kind", "at", "facings", "turn_every", "view_range", "fov_deg"},
 }
 TOP_KEYS = {"name", "difficulty", "max_steps", "grid", "guard", "description"}
+
+# Limits (see the module docstring): what a level may cost, checked before allocating.
+MAX_FILE_BYTES = 1 << 20
+MAX_SIDE = 256
+MAX_GUARDS = 128
+MAX_VIEW_RANGE = 512.0
+MAX_PERIOD = 10_000
+MAX_TABLE = 1 << 20
+MAX_VISION_WORK = 4_000_000
 
 
 class LevelError(ValueError):
@@ -216,11 +243,15 @@ def parse_level(
     def err(reason: str, line: int | None = None) -> LevelError:
         return LevelError(reason, src, line)
 
+    if len(text) > MAX_FILE_BYTES:
+        raise err(f"the level text is longer than the limit of {MAX_FILE_BYTES} characters")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         raise err(f"not valid TOML: {exc}", int(match.group(1)) if match else None) from None
+    except RecursionError:
+        raise err("not valid TOML: nested too deeply") from None
     for key in data:
         if key not in TOP_KEYS:
             raise err(f"unknown key {key!r}; valid keys: {', '.join(sorted(TOP_KEYS))}", where.key(key))
@@ -240,6 +271,9 @@ def parse_level(
     if not rows:
         raise err("the grid is empty", grid_line)
     width = len(rows[0][1])
+    if len(rows) > MAX_SIDE or max(len(row) for _, row in rows) > MAX_SIDE:
+        raise err(f"the grid is {len(rows)} rows x {width} columns; the limit is {MAX_SIDE} x {MAX_SIDE}",
+                  grid_line)
     starts, goals = [], []
     walls = np.zeros((len(rows), width), dtype=bool)
     for r, (line_no, row) in enumerate(rows):
@@ -276,15 +310,22 @@ def parse_level(
     raw_guards = data.get("guard", [])
     if not isinstance(raw_guards, list):
         raise err("'guard' must be an array of tables: write each guard under a [[guard]] header")
+    if len(raw_guards) > MAX_GUARDS:
+        raise err(f"{len(raw_guards)} guards; the limit is {MAX_GUARDS}", where.guard(MAX_GUARDS))
     guards = [_parse_guard(i, g, walls, where, err) for i, g in enumerate(raw_guards)]
 
     # --- top-level scalars
     max_steps = data.get("max_steps")
-    if max_steps is not None and (not isinstance(max_steps, int) or max_steps <= 0):
+    if max_steps is not None and (not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps <= 0):
         raise err(f"max_steps must be a positive integer, got {max_steps!r}", where.key("max_steps"))
     difficulty = data.get("difficulty")
-    if difficulty is not None and not (isinstance(difficulty, int | float) and 0.0 <= difficulty <= 1.0):
+    if difficulty is not None and not (
+        isinstance(difficulty, int | float) and not isinstance(difficulty, bool) and 0.0 <= difficulty <= 1.0
+    ):
         raise err(f"difficulty must be a number in [0, 1], got {difficulty!r}", where.key("difficulty"))
+    for key in ("name", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise err(f"{key} must be a string, got {data[key]!r}", where.key(key))
     level = Level(
         name=str(data.get("name") or name or "level"),
         walls=walls,
@@ -297,6 +338,7 @@ def parse_level(
         source=source,
     )
     assert level.shape == (height, width)
+    check_level_limits(level, where)
     if not allow_unsolvable and rules.safe_path(level.world, level.world.start, 0) is None:
         raise err(
             "no safe path: every route from 'S' to 'G' is seen by a guard "
@@ -325,8 +367,9 @@ def _parse_guard(i: int, g: dict, walls: np.ndarray, where: _Lines, err) -> Guar
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise gerr(f"{key} must be a number, got {value!r}", key)
     view_range, fov = float(g["view_range"]), float(g["fov_deg"])
-    if view_range < 0:
-        raise gerr(f"view_range must be >= 0, got {view_range:g}", "view_range")
+    if not 0 <= view_range <= MAX_VIEW_RANGE:  # also refuses NaN and inf
+        raise gerr(f"view_range must be a finite number in [0, {MAX_VIEW_RANGE:g}], got {view_range:g}",
+                   "view_range")
     if not 0 < fov <= 360:
         raise gerr(f"fov_deg must be in (0, 360], got {fov:g}", "fov_deg")
 
@@ -347,13 +390,17 @@ def _parse_guard(i: int, g: dict, walls: np.ndarray, where: _Lines, err) -> Guar
         for f in facings_raw:
             if isinstance(f, str) and f.upper() in rules.COMPASS:
                 facings.append(rules.COMPASS[f.upper()])
-            elif isinstance(f, int | float) and not isinstance(f, bool):
+            elif isinstance(f, int | float) and not isinstance(f, bool) and math.isfinite(f):
                 facings.append(float(f) % 360.0)
             else:
-                raise gerr(f"unknown facing {f!r}; valid: {', '.join(rules.COMPASS)} or degrees", "facings")
+                raise gerr(f"unknown facing {f!r}; valid: {', '.join(rules.COMPASS)} or finite degrees", "facings")
         turn_every = g.get("turn_every", 1)
         if not isinstance(turn_every, int) or isinstance(turn_every, bool) or turn_every < 1:
             raise gerr(f"turn_every must be a positive integer, got {turn_every!r}", "turn_every")
+        period = len(facings) * turn_every
+        if period > MAX_PERIOD:
+            raise gerr(f"period {period} (len(facings) x turn_every) exceeds the limit of {MAX_PERIOD}",
+                       "turn_every")
         return Guard("sentry", view_range, fov, at=at, facings=tuple(facings), turn_every=turn_every)
 
     route_raw = g.get("route")
@@ -365,6 +412,9 @@ def _parse_guard(i: int, g: dict, walls: np.ndarray, where: _Lines, err) -> Guar
         raise gerr(f"mode must be 'pingpong' or 'loop', got {mode!r}", "mode")
     for p in route:
         on_map(p, "route")
+    period = rules.guard_period(Guard("patrol", view_range, fov, route=route, mode=mode))
+    if period > MAX_PERIOD:
+        raise gerr(f"period {period} (the steps of its route) exceeds the limit of {MAX_PERIOD}", "route")
     legs = list(zip(route, route[1:], strict=False)) + (
         [(route[-1], route[0])] if mode == "loop" and len(route) > 1 else []
     )
@@ -381,6 +431,46 @@ def _parse_guard(i: int, g: dict, walls: np.ndarray, where: _Lines, err) -> Guar
                     f"route from {list(a)} to {list(b)} goes through the wall at {list(cell)}", "route"
                 )
     return Guard("patrol", view_range, fov, route=route, mode=mode)
+
+
+def check_level_limits(level: Level, where: _Lines | None = None) -> None:
+    """Raise :class:`LevelError` (naming the level's file and the limit) when ``level`` exceeds a limit
+    of the module docstring. Computes sizes only: nothing proportional to them is allocated."""
+    src = level.source or f"<level {level.name!r}>"
+
+    def fail(reason: str, line: int | None = None):
+        raise LevelError(reason, src, line)
+
+    h, w = level.walls.shape
+    if h > MAX_SIDE or w > MAX_SIDE:
+        fail(f"the grid is {h} x {w}; the limit is {MAX_SIDE} x {MAX_SIDE}")
+    if len(level.guards) > MAX_GUARDS:
+        fail(f"{len(level.guards)} guards; the limit is {MAX_GUARDS}")
+    period, vision = 1, 0
+    for i, g in enumerate(level.guards):
+        line = where.guard(i) if where else None
+        if not (math.isfinite(g.view_range) and 0 <= g.view_range <= MAX_VIEW_RANGE):
+            fail(f"guard {i}: view_range {g.view_range!r} is not a finite number in [0, {MAX_VIEW_RANGE:g}]",
+                 line)
+        if g.kind == "sentry" and not all(math.isfinite(f) for f in g.facings):
+            fail(f"guard {i}: facings must be finite, got {list(g.facings)}", line)
+        own = rules.guard_period(g)
+        if own > MAX_PERIOD:
+            fail(f"guard {i}: period {own} exceeds the limit of {MAX_PERIOD}", line)
+        period = math.lcm(period, own)
+        if period > MAX_PERIOD:
+            fail(f"the world period (the lcm of the guards' periods, up to guard {i}) is {period}; the limit "
+                 f"is {MAX_PERIOD}: give the guards periods with common factors (the bundled levels use "
+                 "divisors of 24)", line)
+        states = len(set(g.facings)) if g.kind == "sentry" else own
+        side = 2 * int(g.view_range) + 1
+        vision += states * min(h, side) * min(w, side) * max(1, min(int(g.view_range), max(h, w)))
+    if period * h * w > MAX_TABLE:
+        fail(f"period x cells = {period} x {h * w} = {period * h * w} exceeds the limit of {MAX_TABLE} "
+             "(the per-phase tables): shorten the guards' periods or shrink the grid")
+    if vision > MAX_VISION_WORK:
+        fail(f"vision work (guard states x cells within view range x view range) is {vision}; the limit is "
+             f"{MAX_VISION_WORK}: shorten view_range or use fewer guard states")
 
 
 def bundled_levels() -> list[str]:
@@ -414,9 +504,25 @@ def load_level(name_or_path: str | os.PathLike, *, allow_unsolvable: bool = Fals
         raise LevelError(
             f"no such level file or bundled level; bundled levels: {', '.join(bundled_levels())}", text_path
         )
-    return parse_level(
-        path.read_text(encoding="utf-8"), source=str(path), name=path.stem, allow_unsolvable=allow_unsolvable
-    )
+    return parse_level(read_level_text(path), source=str(path), name=path.stem, allow_unsolvable=allow_unsolvable)
+
+
+def read_level_text(path: str | os.PathLike) -> str:
+    """The text of a level file: at most ``MAX_FILE_BYTES``, UTF-8; else a :class:`LevelError` naming
+    the file (so does an unreadable file)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise LevelError(f"cannot read the level file: {exc.strerror or exc}", str(path)) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise LevelError(f"the file is larger than the limit of {MAX_FILE_BYTES} bytes", str(path))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise LevelError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})", str(path),
+                         line) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,8 +624,8 @@ def generate_level(difficulty: float, seed: int, size: int | tuple[int, int] | N
         height = width = size
     else:
         height, width = (int(s) for s in size)
-    if height < 3 or width < 3:
-        raise ValueError(f"size must be at least 3x3, got {height}x{width}")
+    if not (3 <= height <= MAX_SIDE and 3 <= width <= MAX_SIDE):
+        raise ValueError(f"size must be from 3x3 to {MAX_SIDE}x{MAX_SIDE}, got {height}x{width}")
     density = 0.08 + 0.17 * d
     for attempt in range(100):  # walls: random blocks, redrawn until start and goal are connected
         walls = rng.random((height, width)) < density

@@ -164,9 +164,26 @@ def guard_track(guard: Guard) -> list[tuple[tuple[int, int], float]]:
     return track
 
 
+def guard_period(guard: Guard) -> int:
+    """``len(guard_track(guard))``, computed without building the track (so that a level can be
+    checked against its limits before anything is allocated): a sentry holds each facing for
+    ``turn_every`` steps; a patrol takes one step per cell of its legs, there and back for
+    ``pingpong``; a patrol of a single waypoint has period 1."""
+    if guard.kind == "sentry":
+        return len(guard.facings) * int(guard.turn_every)
+    points = [tuple(p) for p in guard.route]
+    if len(points) == 1:
+        return 1
+    legs = list(zip(points, points[1:], strict=False))
+    if guard.mode == "loop":
+        legs.append((points[-1], points[0]))
+    length = sum(abs(r1 - r0) + abs(c1 - c0) for (r0, c0), (r1, c1) in legs)
+    return length if guard.mode == "loop" else 2 * length
+
+
 def world_period(guards) -> int:
     """Least common multiple of the guards' periods (1 without guards)."""
-    return reduce(math.lcm, (len(guard_track(g)) for g in guards), 1)
+    return reduce(math.lcm, (guard_period(g) for g in guards), 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,7 +306,14 @@ def move_table(walls: np.ndarray) -> np.ndarray:
 
 
 def compile_world(level: Level) -> World:
-    """Precompute the tables of ``level`` (guard tracks, watched set and guard moves per phase)."""
+    """Precompute the tables of ``level`` (guard tracks, watched set and guard moves per phase).
+
+    The level is first checked against the limits of :func:`envs.stealth.level.check_level_limits`
+    (a :class:`~envs.stealth.level.LevelError` names the limit), so no table larger than they allow is
+    ever allocated."""
+    from envs.stealth.level import check_level_limits  # level imports this module
+
+    check_level_limits(level)
     walls = np.asarray(level.walls, dtype=bool)
     h, w = walls.shape
     n = h * w

@@ -3,4 +3,4 @@
 table, then ends with one JSON line of its figures.
 """
 
-BENCHMARKS = ("bellman", "envs", "cwrnn", "ghost", "pg", "train", "rllib")
+BENCHMARKS = ("bellman", "envs", "duel_vector", "cwrnn", "ghost", "pg", "train", "rllib")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # verb name -> module that implements it, in the order `sandbox --help` lists them.
@@ -27,16 +28,60 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2, no traceback."""
 
 
-def add_targets(subparsers, verb: str, help_text: str, targets: dict) -> None:
+def add_targets(subparsers, verb: str, help_text: str, targets: dict, *, claims_out: bool = False) -> None:
     """A verb whose first argument names a target (``sandbox solve frozenlake``): ``targets`` maps each
-    name to (add its arguments, run it, one-line help)."""
+    name to (add its arguments, run it, one-line help). With ``claims_out`` every target writes into its
+    ``--out`` folder, claimed first with :func:`experiments.runfolder.claim_folder` (and gets ``--force``)."""
     parser = subparsers.add_parser(verb, help=help_text)
     sub = parser.add_subparsers(dest="target", metavar="TARGET")
     sub.required = True
     for name, (add_args, run_target, target_help) in targets.items():
         target = sub.add_parser(name, help=target_help)
         add_args(target)
+        if claims_out:
+            add_force(target)
+            run_target = _claiming_out(f"{verb} {name}", run_target)
         target.set_defaults(run=run_target)
+
+
+def add_force(parser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="write into an --out this command did not create (files of the same name are replaced)")
+
+
+def _claiming_out(writer: str, run_target):
+    """``run_target`` behind the folder check of ``writer``; the folder is marked as the writer's once the
+    target has created it (complete when it returned, incomplete when it raised)."""
+    def run(args):
+        from pathlib import Path
+
+        from experiments.runfolder import claim_folder, set_status
+
+        claim_folder(args.out, writer, rerun=True, force=args.force, create=False)
+        done = False
+        try:
+            result = run_target(args)
+            done = True
+            return result
+        finally:
+            if Path(args.out).is_dir():
+                set_status(args.out, "complete" if done else "incomplete", writer)
+
+    return run
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+
+
+def _stdout_is_broken() -> bool:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return True
+    return False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,12 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (CliError, ValueError, FileNotFoundError) as exc:
-        print(f"sandbox {args.verb}: error: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # e.g. `sandbox solve ... | head`
-        sys.stderr.close()
+    except BrokenPipeError:
+        if not _stdout_is_broken():  # a broken pipe elsewhere (a worker process) is not `| head`
+            raise
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (`sandbox solve ... | head`: exit quietly)
         return 0
+    except (CliError, ValueError, OSError) as exc:
+        # bad input: ValueError covers LevelError, DemoError, RunFolderError, TOML and JSON errors and the
+        # trainers' hyper-parameter checks; OSError an unreadable, unwritable or missing file or folder
+        print(f"sandbox {args.verb}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"sandbox {args.verb}: interrupted", file=sys.stderr)
         return 130

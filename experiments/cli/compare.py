@@ -26,4 +26,4 @@ TARGETS = {
 def add_parser(subparsers) -> None:
     from experiments.cli import add_targets
 
-    add_targets(subparsers, "compare", "compare agents or directors side by side", TARGETS)
+    add_targets(subparsers, "compare", "compare agents or directors side by side", TARGETS, claims_out=True)

@@ -29,7 +29,7 @@ def _env_options(args) -> dict:
         if kind not in ENV_IDS:
             raise ValueError(f"--difficulty is a stealth/duel option, not one of {args.env}")
         kwargs["difficulty"] = args.difficulty
-    kwargs.update(parse_set(args.env_kwarg))
+    kwargs.update(parse_set(args.env_kwarg, "--env-kwarg"))
     return kwargs
 
 
@@ -51,6 +51,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder (default runs/ENV-ALGO-TIMESTAMP)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/latest")
+    p.add_argument("--force", action="store_true",
+                   help="write into an --out this command did not create (files of the same name are replaced)")
     p.add_argument("--eval-every", type=int, default=None, help="evaluate and checkpoint every N steps")
     p.add_argument("--eval-episodes", type=int, default=None, help="held-out episodes per evaluation")
     p.add_argument("--level", default=None, help="stealth: level name or file (default tutorial)")
@@ -111,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
               out=args.out, env_kwargs=_env_options(args), nav_features=args.nav_features, shaping=args.shaping,
               exploring_starts=args.exploring_starts,
               eval_every=args.eval_every, eval_episodes=args.eval_episodes, resume=args.resume,
-              progress=not args.quiet, hyper=parse_set(args.hyper), file_tables=file_tables)
+              progress=not args.quiet, hyper=parse_set(args.hyper), force=args.force, file_tables=file_tables)
     return 0
 
 
@@ -129,5 +131,5 @@ def _run_rllib(args: argparse.Namespace, file_tables: dict | None) -> int:
                 seed=args.seed, env_kwargs=_env_options(args), nav_features=args.nav_features, shaping=args.shaping,
                 exploring_starts=args.exploring_starts, eval_every=args.eval_every,
                 eval_episodes=args.eval_episodes, hyper=parse_set(args.hyper), self_play=args.self_play,
-                file_tables=file_tables)
+                file_tables=file_tables, force=args.force)
     return 0

@@ -33,6 +33,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--env-kwarg", action="append", metavar="KEY=VALUE", help="an env keyword for every trial")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="hyper",
                    help="fix a hyper-parameter for every trial (repeatable)")
+    p.add_argument("--force", action="store_true", help="write into an --out folder this command did not create")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=run)
 
@@ -44,5 +45,5 @@ def run(args: argparse.Namespace) -> int:
              scheduler=args.scheduler, metric=args.metric, out=args.out, address=args.address, seed=args.seed,
              eval_every=args.eval_every, eval_episodes=args.eval_episodes, n_envs=args.n_envs,
              env_kwargs=parse_set(args.env_kwarg), fixed=parse_set(args.hyper), concurrent=args.concurrent,
-             progress=not args.quiet)
+             progress=not args.quiet, force=args.force)
     return 0

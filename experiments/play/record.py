@@ -1,15 +1,6 @@
-"""Recording rounds of a player (you at the keyboard, or a scripted style) as demos.
-
-    sandbox record duel --vs scripted:normal --rounds 10 --out demos/me/                 (you, in the window)
-    sandbox record duel --player scripted:zoner --vs scripted:easy,scripted:hard --rounds 50 --out demos/zoner/
-
-Each finished round is written at once as ``round_NNNN.npz`` + ``round_NNNN.json`` (format in
-:mod:`nets.imitation`), atomically: Ctrl-C or a crash loses at most the round being played and never
-leaves a half-written file. Rounds already in the folder are kept and numbering continues after them.
-``--vs`` may list several opponents separated by commas; the rounds cycle through them. The human
-player needs a display; keys: arrows for the stick, Z / X / C for light / heavy / special, Esc stops
-(the round in progress is not saved).
-"""
+"""Recording rounds of a player (you at the keyboard, or a scripted style) as ghost demos: one
+``round_NNNN.npz`` + ``.json`` per finished round, written atomically (``sandbox record``; see
+:mod:`experiments.cli.record` for the command and its options)."""
 
 from __future__ import annotations
 
@@ -32,6 +23,7 @@ class RecordConfig:
     name: str = ""  # player name stored in the metadata (default: the player spec)
     input: str = "auto"  # a human player's input: auto (keyboard and pad), keyboard or pad
     controls: str | None = None  # TOML file remapping keys and pad buttons
+    force: bool = False  # write into an --out that is not a demo folder (files of the same name are replaced)
 
 
 def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
@@ -63,7 +55,10 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
     if not opponents:
         raise ValueError("--vs needs at least one opponent spec")
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from experiments.runfolder import claim_folder
+
+    # a demo folder (or a new one) only: rounds are appended; demo folders from before markers are adopted
+    claim_folder(out, "record", rerun=True, force=cfg.force, adopt=("round_*.npz", "round_*.json", ".*"))
     # ---- setup: one env per opponent (built up front, so a bad spec fails before any round)
     envs = [DuelEnv(opponent=spec, frame_skip=cfg.frame_skip, round_seconds=cfg.round_seconds,
                     render_mode="human" if human else None) for spec in opponents]

@@ -30,12 +30,14 @@ def add_stealth_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", default=None, help="PNG path for --show (default runs/solve/stealth_LEVEL.png)"
     )
+    parser.add_argument("--force", action="store_true", help="replace an existing --out file")
     add_common_args(parser, gamma=0.99)
 
 
 def solve_stealth(args) -> int:
     import numpy as np
 
+    from envs.fileio import safe_filename
     from envs.stealth.level import load_level
     from envs.stealth.mdp import build_mdp, greedy_path
     from experiments.solve.common import describe_solution, run_solver
@@ -43,6 +45,10 @@ def solve_stealth(args) -> int:
 
     if not 0.0 <= args.slip <= 1.0:
         raise ValueError(f"--slip must be in [0, 1], got {args.slip}")
+    if args.show and args.out is not None:
+        from experiments.runfolder import claim_file
+
+        claim_file(args.out, force=args.force)
     t0 = time.perf_counter()
     level = load_level(args.level)
     world = level.world
@@ -94,7 +100,8 @@ def solve_stealth(args) -> int:
                 pygame.time.wait(50)
             pygame.quit()
         else:
-            out = args.out or os.path.join("runs", "solve", f"stealth_{level.name}.png")
+            # a level's name is text from a file: reduced to a safe file name before it names a path
+            out = args.out or os.path.join("runs", "solve", f"stealth_{safe_filename(level.name, 'level')}.png")
             render.save_png(image, out)
             print(f"no display: wrote the optimal policy (path and phase-0 arrows) to {out}")
     return 0

@@ -350,7 +350,7 @@ def run_styles(cfg: GhostCompareConfig, echo=print) -> dict:
         demos[style] = DemoDataset(ddir)
         tc = GhostTrainConfig(epochs=cfg.epochs, head=cfg.head, seed=cfg.seed)
         res = train_ghost_run([str(ddir)], tc, out / "ghosts" / style, device="cpu", progress=False,
-                              echo=lambda *_: None)
+                              echo=lambda *_: None, force=True)  # retrained in the compare folder it owns
         ghosts[style] = out / "ghosts" / style
         m = res.metrics
         heldout[style] = {"stick_acc": round(m["stick_acc"], 4), "button_acc": round(m["button_acc"], 4),

@@ -8,7 +8,11 @@ algorithm are data, in ``experiments/train/train_configs.toml``.
 The run folder holds ``config.json``, ``metrics.csv`` (one row per evaluation on held-out seeds),
 TensorBoard events under ``tb/``, ``plots/learning_curve.png`` and ``checkpoints/`` (``latest`` after every
 evaluation, ``final`` at the end; each with a JSON sidecar saying how to rebuild its env). ``--resume``
-continues an interrupted run from ``checkpoints/latest``.
+continues an interrupted run from ``checkpoints/latest``. The folder's ``.sandbox.json`` marker
+(:mod:`experiments.runfolder`) says whether the run is ``incomplete`` (no checkpoint yet: the next run
+starts it again), ``resumable`` or ``complete``; a folder ``sandbox train`` did not create is refused
+unless ``--force``. Ctrl-C prints one line and exits 130; the metrics, checkpoint and sidecar of an
+evaluation are written as one unit.
 
 Python use: :func:`train_run`, :func:`make_env`, :func:`load_trained`.
 """

@@ -87,18 +87,20 @@ def resolve_config(env: str, algo: str, overrides: dict | None = None, backend: 
     return cfg
 
 
-def parse_set(items: list[str] | None) -> dict:
+def parse_set(items: list[str] | None, option: str = "--set") -> dict:
     """``["lr=1e-3", "hidden=[32, 32]"]`` -> ``{"lr": 0.001, "hidden": [32, 32]}`` (values read as TOML;
     a bare word is a string)."""
     out = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+            raise ValueError(f"{option} expects KEY=VALUE, got {item!r}")
         try:
             out[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key.strip()] = value.strip()
+        except tomllib.TOMLDecodeError as exc:
+            if value.strip()[:1] in ("[", "{", '"', "'", "-", "+", ".") or value.strip()[:1].isdigit():
+                raise ValueError(f"{option} {item!r}: not a valid TOML value ({exc})") from None
+            out[key.strip()] = value.strip()  # a bare word is a string
     return out
 
 

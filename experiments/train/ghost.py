@@ -99,9 +99,12 @@ def _plots(run_dir: Path, history: list[dict], metrics: dict) -> None:
 
 
 def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: str = "auto", progress: bool = True,
-                    skip_bad: bool = False, resume: bool = False, echo=print):
-    """Train a ghost on ``demos`` into the run folder ``out``; returns the :class:`GhostTrainResult`."""
+                    skip_bad: bool = False, resume: bool = False, force: bool = False, echo=print):
+    """Train a ghost on ``demos`` into the run folder ``out``; returns the :class:`GhostTrainResult`. The
+    folder is claimed with :func:`experiments.runfolder.claim_folder`: another command's folder, or a
+    finished ghost without ``resume``, is refused unless ``force``."""
     from envs.fileio import atomic_write_text
+    from experiments.runfolder import claim_folder, set_status
     from nets.device import describe, resolve_device
     from nets.imitation import DemoDataset, config_dict, load_ghost, save_ghost, train_ghost
 
@@ -118,6 +121,7 @@ def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: st
             raise ValueError(f"--resume: {ckpt} has model config {meta['model']}, the options ask for "
                              f"{cfg.model_config(dataset.rounds[0].obs.shape[1])}")
         init = model.state_dict()
+    claim_folder(run_dir, "train ghost", resume=resume, force=force)
     echo(f"ghost: {len(dataset)} rounds ({dataset.steps} decisions, frame_skip {dataset.frame_skip}) from "
          f"{', '.join(map(str, demos))}; {len(dataset.skipped)} skipped; encoder {cfg.encoder}; device {describe(dev)}")
     config = {"kind": "ghost", "demos": [str(d) for d in demos], "rounds": len(dataset), "steps": dataset.steps,
@@ -151,6 +155,7 @@ def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: st
     save_ghost(res.model, ckpt, frame_skip=dataset.frame_skip, best_epoch=res.best_epoch,
                trained_on=[str(d) for d in demos], opponents=dataset.opponents, heldout=summary,
                player=dataset.rounds[0].meta.get("player"))
+    set_status(run_dir, "complete", "train ghost")
     final = {**m, "best_epoch": res.best_epoch, "epochs_run": len(res.history), "stopped_early": res.stopped_early,
              "train_rounds": len(res.train_idx), "val_rounds": len(res.val_idx), "seconds": round(seconds, 2),
              "sequences_per_second": res.sequences_per_second}
@@ -169,9 +174,12 @@ def run(args: argparse.Namespace) -> int:
     demos = getattr(args, "demos", None)
     if not demos:
         raise ValueError("sandbox train ghost needs --demos DIR (record some with `sandbox record duel`)")
+    from experiments.train.trainers import check_run_numbers
+
+    check_run_numbers(seed=getattr(args, "seed", None))
     cfg = config_from_args(args)
     out = getattr(args, "out", None) or str(Path("runs") / f"ghost-{Path(demos[0]).name or 'demos'}")
     train_ghost_run(demos, cfg, out, device=getattr(args, "device", "auto") or "auto",
                     progress=not getattr(args, "quiet", False), skip_bad=args.skip_bad,
-                    resume=bool(getattr(args, "resume", False)))
+                    resume=bool(getattr(args, "resume", False)), force=bool(getattr(args, "force", False)))
     return 0

@@ -305,9 +305,12 @@ def resolve_rllib(env: str, algo: str, *, steps=None, workers=None, envs_per_wor
                   env_kwargs=None, nav_features=None, shaping=None, exploring_starts=None, eval_every=None,
                   eval_episodes=None, hyper=None, self_play=False, file_tables=None) -> dict:
     """The ``config.json`` of an RLlib run: the ``rllib-ALGO`` tables, a ``--config`` file, then options."""
+    from experiments.train.trainers import MAX_EVALS, check_run_numbers
+
     kind = env_kind(env)
     if self_play and kind != "duel":
         raise ValueError(f"--self-play needs a two-player env (duel); {env} has one player")
+    check_run_numbers(seed=seed, steps=steps, n_envs=envs_per_worker)
     overrides = dict(hyper or {})
     for key, value in (("steps", steps), ("n_envs", envs_per_worker), ("eval_every", eval_every),
                        ("eval_episodes", eval_episodes), ("workers", workers)):
@@ -336,15 +339,20 @@ def resolve_rllib(env: str, algo: str, *, steps=None, workers=None, envs_per_wor
     for key in ("steps", "n_envs", "eval_every", "eval_episodes"):
         if config[key] < 1:
             raise ValueError(f"{key} must be >= 1, got {config[key]}")
-    if config["workers"] < 0:
-        raise ValueError(f"--workers must be >= 0, got {config['workers']}")
+    if not 0 <= config["workers"] <= 100_000:
+        raise ValueError(f"--workers must be in 0..100000, got {config['workers']}")
+    if config["steps"] // config["eval_every"] > MAX_EVALS:
+        raise ValueError(f"--steps {config['steps']} / --eval-every {config['eval_every']}: more than {MAX_EVALS} "
+                         "evaluations; evaluate less often")
     return config
 
 
 def train_rllib(env: str, algo: str = "ppo", *, out=None, address: str | None = None, progress: bool = True,
-                on_eval=None, **options):
+                on_eval=None, force: bool = False, **options):
     """Train with RLlib into a run folder; ``options`` as :func:`resolve_rllib`. ``on_eval(row)`` sees every
-    evaluation row (``sandbox tune`` reports them to Tune). Returns a :class:`TrainResult`."""
+    evaluation row (``sandbox tune`` reports them to Tune). The folder is claimed as ``sandbox train`` claims
+    its own (:func:`experiments.runfolder.claim_folder`, ``force``). Returns a :class:`TrainResult`."""
+    from experiments.runfolder import claim_folder, set_status
     from experiments.train import raysession
     from experiments.train.envs import make_env
     from experiments.train.run import RunTracker, TrainResult
@@ -355,8 +363,7 @@ def train_rllib(env: str, algo: str = "ppo", *, out=None, address: str | None = 
     raysession.require_ray()
     config = resolve_rllib(env, algo, **options)
     run_dir = Path(out) if out is not None else default_out(env, f"rllib-{algo}")
-    if (run_dir / "config.json").exists():
-        raise ValueError(f"{run_dir} already holds a run; choose another --out")
+    claim_folder(run_dir, "train", force=force, create=False)  # refused before Ray starts
     probe = make_env(config["env"], config["env_kwargs"], config["nav_features"])
     try:
         obs_space, act_space = probe.observation_space, probe.action_space
@@ -374,7 +381,7 @@ def train_rllib(env: str, algo: str = "ppo", *, out=None, address: str | None = 
     flat_obs = gym.spaces.flatten_space(obs_space) if len(obs_space.shape) > 1 else obs_space
     started = not _ray_up()
     where = raysession.init(address, num_cpus=max(config["workers"], 1) if address is None else None)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    claim_folder(run_dir, "train", force=force)
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     (run_dir / "plots").mkdir(exist_ok=True)
     if config["self_play"]:
@@ -414,6 +421,7 @@ def train_rllib(env: str, algo: str = "ppo", *, out=None, address: str | None = 
         tracker.evaluate_now()
         final = run_dir / "checkpoints" / "final"
         save_checkpoint(algo_obj, final, mid, recipe, steps)
+        set_status(run_dir, "complete", "train")
     finally:
         if tracker is not None:
             tracker.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from envs.fileio import atomic_save, atomic_write_text
+from experiments.runfolder import deferred_interrupt, set_status
 from experiments.train.config import ENV_IDS, METRIC_FIELDS, SB3_ALGOS, env_kind
 from experiments.train.envs import cycled_kwargs, make_env
 from experiments.train.evaluate import evaluate
@@ -138,9 +139,11 @@ class RunTracker:
                 self.writer.add_scalar(f"sandbox/{key}", row[key], self.steps)
         self.writer.add_scalar("sandbox/steps_per_second", self.steps_per_second(), self.steps)
         self.writer.flush()
-        _write_metrics(self.run_dir, self.rows)
-        _plot(self.run_dir, self.rows, f"{self.config['algo']} on {self.config['env']}")
-        self.save_fn(self.run_dir / "checkpoints" / _checkpoint_name(self.config["algo"], "latest"), self.steps)
+        with deferred_interrupt():  # Ctrl-C waits for the metrics, plot, checkpoint and sidecar to agree
+            _write_metrics(self.run_dir, self.rows)
+            _plot(self.run_dir, self.rows, f"{self.config['algo']} on {self.config['env']}")
+            self.save_fn(self.run_dir / "checkpoints" / _checkpoint_name(self.config["algo"], "latest"), self.steps)
+            set_status(self.run_dir, "resumable", "train")
         if self.on_eval is not None:
             self.on_eval(row)
         msg = f"{self.steps:>9} steps  eval return {ret:8.3f}"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from envs.fileio import atomic_save, atomic_write_text
@@ -36,6 +38,10 @@ def _monitored(fn, seed: int, shaping_gamma: float | None):
     def build():
         from stable_baselines3.common.monitor import Monitor
 
+        from experiments.runfolder import ignore_interrupt_in_worker
+
+        ignore_interrupt_in_worker()  # Ctrl-C: the main process stops and closes the workers
+
         env = Monitor(fn())
         if shaping_gamma is not None:
             env = shaped(env, shaping_gamma)
@@ -59,8 +65,9 @@ def _train_sb3(config: dict, run_dir: Path, device, resume_from: Path | None, ro
 
         model = load_sb3(resume_from, device, env=vec, hyper=config["hyper"], tensorboard_log=str(run_dir / "tb"))
     else:
-        model = cls("MlpPolicy", vec, seed=int(config["seed"]), device=device, verbose=0,
-                    tensorboard_log=str(run_dir / "tb"), **config["hyper"])
+        with hyper_errors(vec):
+            model = cls("MlpPolicy", vec, seed=int(config["seed"]), device=device, verbose=0,
+                        tensorboard_log=str(run_dir / "tb"), **config["hyper"])
     start = int(model.num_timesteps)
 
     def save(path: Path, steps: int) -> None:
@@ -84,6 +91,8 @@ def _train_sb3(config: dict, run_dir: Path, device, resume_from: Path | None, ro
 
 def _learn_and_finish(tracker: RunTracker, vec, learn, timesteps, save) -> tuple[Path, float]:
     """The end of every run: learn the remaining steps, time them, evaluate, save ``final``, clean up."""
+    from experiments.runfolder import deferred_interrupt
+
     try:
         remaining = int(tracker.config["steps"]) - tracker.start_steps
         if remaining > 0:
@@ -92,11 +101,67 @@ def _learn_and_finish(tracker: RunTracker, vec, learn, timesteps, save) -> tuple
         sps = tracker.steps_per_second()
         tracker.evaluate_now()
         final = tracker.run_dir / "checkpoints" / _checkpoint_name(tracker.config["algo"], "final")
-        save(final, timesteps())
-    finally:
+        with deferred_interrupt():
+            save(final, timesteps())
+    except BaseException:
         tracker.close()
-        vec.close()
+        _close_quietly(vec)  # the error in flight (Ctrl-C, a bad input) is the one to report
+        raise
+    tracker.close()
+    vec.close()
     return final, sps
+
+
+def _close_quietly(vec) -> None:
+    """Close a vector env whose workers may already be gone (Ctrl-C reaches them too): the broken pipes
+    of closing it must not replace the error being raised."""
+    try:
+        vec.close()
+    except (OSError, EOFError):
+        pass
+
+
+@contextmanager
+def hyper_errors(vec):
+    """Building a learner from the config's hyper-parameters: the learner's own checks (SB3 asserts, e.g.
+    ``n_steps > 1``) and unknown keywords become one-line ValueErrors naming ``--set``; the vector env is
+    closed."""
+    try:
+        yield
+    except (AssertionError, TypeError) as exc:
+        _close_quietly(vec)
+        raise ValueError(f"--set: bad hyper-parameters: {exc}") from None
+    except BaseException:
+        _close_quietly(vec)
+        raise
+
+
+def check_hyper(algo: str, hyper: dict) -> None:
+    """Each hyper-parameter must be a keyword of the learner, and a number where its default is one."""
+    import inspect
+
+    if algo in SB3_ALGOS:
+        import stable_baselines3 as sb3
+
+        cls = getattr(sb3, SB3_ALGOS[algo])
+    else:
+        from nets import policy_gradient as pg
+
+        cls = getattr(pg, PG_ALGOS[algo])
+    params = inspect.signature(cls.__init__).parameters
+    fixed = {"self", "policy", "env", "seed", "device", "verbose", "tensorboard_log"}
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    valid = sorted(k for k, p in params.items() if k not in fixed and p.kind in named)
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    for key, value in hyper.items():
+        if key in fixed or (key not in params and not open_ended):
+            raise ValueError(f"--set {key}: not a hyper-parameter of {algo}; valid: {', '.join(valid)}")
+        default = params[key].default if key in params else None
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if isinstance(default, int | float) and not isinstance(default, bool) and not number:
+            raise ValueError(f"--set {key}={value!r}: expected a number (default {default!r})")
+        if number and not math.isfinite(value):
+            raise ValueError(f"--set {key}={value!r}: expected a finite number")
 
 
 def _pg_vec_env(config: dict, n_envs: int, seed: int):
@@ -121,7 +186,8 @@ def _train_pg(config: dict, run_dir: Path, device, resume_from: Path | None, row
         learner = pg.load_learner(resume_from, env=vec, device=device)
     else:
         cls = getattr(pg, PG_ALGOS[config["algo"]])
-        learner = cls(vec, seed=int(config["seed"]), device=device, **config["hyper"])
+        with hyper_errors(vec):
+            learner = cls(vec, seed=int(config["seed"]), device=device, **config["hyper"])
     start = int(learner.num_timesteps)
 
     def save(path: Path, steps: int) -> None:
@@ -138,6 +204,83 @@ def _train_pg(config: dict, run_dir: Path, device, resume_from: Path | None, row
                              lambda: int(learner.num_timesteps), save)
 
 
+RUN_KEYS_TYPES = {"env": str, "algo": str, "seed": int, "steps": int, "n_envs": int, "eval_every": int,
+                  "eval_episodes": int, "env_kwargs": dict, "hyper": dict}
+MAX_STEPS = 10**10  # env steps of one run
+MAX_ENVS = 256  # parallel envs of one run (each subprocess holds its own env and Python)
+MAX_EVALS = 10_000  # evaluations of one run (steps / eval_every): rows of metrics.csv, rewritten at each
+
+
+def check_run_numbers(*, seed=None, steps=None, n_envs=None) -> None:
+    """One-line errors for a seed, step count or env count out of range (before any folder is written)."""
+    from envs.checks import check_int
+
+    for name, value, lo, hi in (("--seed", seed, 0, 2**32 - 1), ("--steps", steps, 1, MAX_STEPS),
+                                ("--envs", n_envs, 1, MAX_ENVS)):
+        if value is not None:
+            check_int(name, value, lo, hi)
+
+
+MAX_BUFFER_BYTES = 4 << 30  # a run's rollout or replay buffer of observations (also at most half the RAM)
+
+
+def check_memory(algo: str, config: dict, obs_space) -> None:
+    """Refuse, before allocating, a run whose buffer of observations would not fit: SB3's rollout buffer
+    holds ``n_steps x n_envs`` observations (PPO, A2C), its replay buffer ``2 x buffer_size`` (DQN)."""
+    import numpy as np
+
+    shape = getattr(obs_space, "shape", None) or (1,)
+    obs_bytes = 4 * int(np.prod(shape))
+    hyper, n_envs = config["hyper"], int(config["n_envs"])
+    if algo in ("ppo", "a2c"):
+        n_steps = int(hyper.get("n_steps", 2048 if algo == "ppo" else 5))
+        rows, what = n_steps * n_envs, f"--envs {n_envs} x n_steps {n_steps}"
+    elif algo == "dqn":
+        size = int(hyper.get("buffer_size", 1_000_000))
+        rows, what = 2 * min(size, int(config["steps"])), f"2 x buffer_size {size}"
+    else:
+        return
+    limit = MAX_BUFFER_BYTES
+    try:
+        limit = min(limit, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
+    except (ValueError, OSError, AttributeError):
+        pass
+    need = rows * obs_bytes
+    if need > limit:
+        raise ValueError(f"{what} observations of {obs_bytes:,} bytes need {need / 2**30:.1f} GiB of buffer; the "
+                         f"limit is {limit / 2**30:.1f} GiB (4 GiB, at most half the memory here): use fewer --envs, "
+                         "a smaller n_steps/buffer_size (--set), or a smaller observation (obs_mode local)")
+
+
+def read_run_config(path: Path) -> dict:
+    """A run's ``config.json``, checked: a missing, corrupt or incomplete file is a one-line ValueError
+    naming it."""
+    if not path.is_file():
+        raise FileNotFoundError(f"--resume: {path} not found; is {path.parent} a run folder?")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: not a run config (a JSON object expected)")
+    for key, kind in RUN_KEYS_TYPES.items():
+        if not isinstance(config.get(key), kind) or (kind is int and isinstance(config.get(key), bool)):
+            raise ValueError(f"{path}: not a run config of sandbox train ({key!r} missing or not a {kind.__name__})")
+    return config
+
+
+def read_sidecar(path: Path) -> dict:
+    """A checkpoint's JSON sidecar, checked (a one-line ValueError names the file)."""
+    side = _sidecar(path)
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{side}: unreadable checkpoint sidecar ({exc})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("steps", 0), int):
+        raise ValueError(f"{side}: not a checkpoint sidecar (a JSON object with integer steps expected)")
+    return meta
+
+
 def default_out(env: str, algo: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{env_kind(env).replace('/', '_')}-{algo}-{stamp}"
@@ -149,24 +292,28 @@ def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | No
               exploring_starts: float | None = None, eval_every: int | None = None,
               eval_episodes: int | None = None,
               resume: bool = False, progress: bool = True, hyper: dict | None = None,
-              subproc: bool = True, file_tables: dict | None = None, on_eval=None) -> TrainResult:
+              subproc: bool = True, force: bool = False, file_tables: dict | None = None,
+              on_eval=None) -> TrainResult:
     """Train ``algo`` on ``env`` into a run folder; see the module docstring. ``None`` arguments take the
     defaults of ``train_configs.toml`` (then of ``file_tables``, a ``--config`` file laid out the same way);
-    ``env_kwargs`` update the env's defaults key by key. ``on_eval(row)`` sees every evaluation row."""
+    ``env_kwargs`` update the env's defaults key by key. ``on_eval(row)`` sees every evaluation row. The
+    folder is claimed with :func:`experiments.runfolder.claim_folder` (``force`` writes into a folder this
+    command did not create); a folder whose run stopped before its first checkpoint is started again."""
+    from experiments.runfolder import claim_folder, read_marker, set_status
     from nets.device import cpu_threads_for_training, describe, resolve_device
 
+    check_run_numbers(seed=seed, steps=steps, n_envs=n_envs)
     dev = resolve_device(device)
     cpu_threads_for_training(dev)
     run_dir = Path(out) if out is not None else default_out(env, algo)
     config_path = run_dir / "config.json"
     resume_from = None
+    marker = read_marker(run_dir) if run_dir.is_dir() and not force else None
+    if resume and marker is not None and marker["writer"] == "train" and marker["status"] == "incomplete":
+        resume = False  # stopped before its first checkpoint: nothing to resume, start it again
     if resume:
-        if not config_path.is_file():
-            raise FileNotFoundError(f"--resume: {config_path} not found; is {run_dir} a run folder?")
-        try:
-            config = json.loads(config_path.read_text())
-        except ValueError as exc:
-            raise ValueError(f"{config_path}: not valid JSON ({exc})") from None
+        config = read_run_config(config_path)
+        claim_folder(run_dir, "train", resume=True)
         if env_kind(env) != config["env"] or algo != config["algo"]:
             raise ValueError(
                 f"{run_dir} holds a {config['algo']} run on {config['env']}, not {algo} on {env_kind(env)}")
@@ -176,12 +323,9 @@ def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | No
         if not latest.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint {latest} yet; start the run again without --resume")
         resume_from = latest
-        ckpt_steps = json.loads(_sidecar(latest).read_text()).get("steps", math.inf) if _sidecar(latest).is_file() \
-            else math.inf
+        ckpt_steps = read_sidecar(latest).get("steps", math.inf) if _sidecar(latest).is_file() else math.inf
         rows = [r for r in read_metrics(run_dir) if r["steps"] <= ckpt_steps]
     else:
-        if config_path.exists():
-            raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another --out")
         overrides = dict(hyper or {})
         for key, value in (("steps", steps), ("n_envs", n_envs), ("eval_every", eval_every),
                            ("eval_episodes", eval_episodes)):
@@ -207,13 +351,22 @@ def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | No
         for key in ("steps", "n_envs", "eval_every", "eval_episodes"):
             if config[key] < 1:
                 raise ValueError(f"{key} must be >= 1, got {config[key]}")
+        check_run_numbers(steps=config["steps"], n_envs=config["n_envs"])
+        check_hyper(algo, config["hyper"])
         rows = []
     probe = make_env(config["env"], config["env_kwargs"], config["nav_features"],
                      shaping=config.get("shaping", False), exploring_starts=config.get("exploring_starts", 0.0))
     try:
         check_compatible(algo, probe)
+        check_memory(algo, config, probe.observation_space)
     finally:
         probe.close()
+    evaluations = int(config["steps"]) // max(int(config["eval_every"]), 1)
+    if evaluations > MAX_EVALS:
+        raise ValueError(f"--steps {config['steps']} / --eval-every {config['eval_every']} = {evaluations} "
+                         f"evaluations; the limit is {MAX_EVALS}: evaluate less often")
+    if resume_from is None:
+        claim_folder(run_dir, "train", force=force)
     config["device"] = str(dev)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "checkpoints").mkdir(exist_ok=True)
@@ -225,6 +378,7 @@ def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | No
               f"device {describe(dev)} -> {run_dir}", flush=True)
     trainer = _train_sb3 if algo in SB3_ALGOS else _train_pg
     model_path, sps = trainer(config, run_dir, dev, resume_from, rows, progress, on_eval)
+    set_status(run_dir, "complete", "train")
     if progress:
         last = rows[-1]
         msg = f"done: {int(last['steps']):,} steps at {sps:.0f} steps/s; final eval return {last['eval_return']:.3f}"

@@ -76,7 +76,7 @@ def run_tune(env: str, algo: str = "ppo", *, backend: str = "native", samples: i
              scheduler: str = "fifo", metric: str = "eval_return", out: str | Path | None = None,
              address: str | None = None, seed: int = 0, eval_every: int | None = None, eval_episodes: int = 10,
              n_envs: int = 4, env_kwargs: dict | None = None, fixed: dict | None = None,
-             concurrent: int | None = None, progress: bool = True) -> dict:
+             concurrent: int | None = None, progress: bool = True, force: bool = False) -> dict:
     """The sweep described in the module docstring; returns ``{"best": {...}, "toml": path, "trials": [...]}``."""
     from experiments.train import raysession
 
@@ -91,8 +91,9 @@ def run_tune(env: str, algo: str = "ppo", *, backend: str = "native", samples: i
     space = search_space(kind, algo, backend)
     eval_every = int(eval_every or max(1, steps // 4))
     out_dir = Path(out) if out is not None else Path("runs") / f"tune-{kind}-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if (out_dir / "best.toml").exists() or (out_dir / "trials").exists():
-        raise ValueError(f"{out_dir} already holds a sweep; choose another --out")
+    from experiments.runfolder import claim_folder, set_status
+
+    claim_folder(out_dir, "tune", force=force, create=False)
     if not progress:
         import os
 
@@ -107,7 +108,7 @@ def run_tune(env: str, algo: str = "ppo", *, backend: str = "native", samples: i
                             "out": str(out_dir.resolve())}}
     started = not ray.is_initialized()
     where = raysession.init(address)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    claim_folder(out_dir, "tune", force=force)
     sched = None
     if scheduler == "asha":
         from ray.tune.schedulers import ASHAScheduler
@@ -150,6 +151,7 @@ def run_tune(env: str, algo: str = "ppo", *, backend: str = "native", samples: i
     toml_path = out_dir / "best.toml"
     atomic_write_text(toml_path, toml_table(f"{kind}.{name}", {**(fixed or {}), **best["hyper"]}, comment))
     atomic_write_text(out_dir / "trials.json", json.dumps(trials, indent=2, default=str) + "\n")
+    set_status(out_dir, "complete", "tune")
     if progress:
         print(f"{'trial':>5}  {metric:>12}  {'steps':>8}  settings")
         for i, t in enumerate(sorted(trials, key=lambda t: -(t[metric] if t[metric] is not None else -math.inf))):

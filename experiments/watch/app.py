@@ -93,6 +93,10 @@ def watch(cfg: Config) -> int:
         raise CliError(f"--round-seconds must be > 0; got {cfg.round_seconds:g}")
     if cfg.record is not None and not cfg.record.lower().endswith((".gif", ".mp4")):
         raise CliError(f"--record {cfg.record!r}: the file must end in .gif or .mp4")
+    if cfg.record is not None:
+        from experiments.runfolder import claim_file
+
+        claim_file(cfg.record, force=cfg.force, option="--record")
     headless = not display_available()
     if headless and "human" in ((cfg.p1 or "").partition(":")[0], (cfg.p2 or "").partition(":")[0]):
         raise CliError("the 'human' agent needs a window, and there is no display here "

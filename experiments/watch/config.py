@@ -26,6 +26,7 @@ class Config:
     seed: int | None = None  # seed of the first round (R replays the same rounds)
     director: str = "none"  # none, rule (RuleDirector) or learned (the bundled LearnedDirector)
     record: str | None = None  # write the session to FILE.gif or FILE.mp4
+    force: bool = False  # replace an existing --record file
     seconds: float | None = None  # stop after this many seconds
     round_seconds: float | None = None  # duel round length (default: the bundled agent's, else 60)
     input: str = "auto"  # a human player's input: auto (keyboard and pad), keyboard or pad

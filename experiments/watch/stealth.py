@@ -55,12 +55,14 @@ class StealthSession:
         self.overlay = 0
         self.seed = cfg.seed if cfg.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
         self.results = {"goal": 0, "caught": 0, "time": 0}
+        self.stand_in = {"goal": 0, "caught": 0, "time": 0}  # episodes the planner played for the agent
         self.finished = False
         self.restart()
 
     def restart(self) -> None:
         self.level_index, self.episode, self.total_episodes = 0, 0, 0
         self.results = {"goal": 0, "caught": 0, "time": 0}
+        self.stand_in = {"goal": 0, "caught": 0, "time": 0}  # episodes the planner played for the agent
         self.outcomes: list[bool] = []
         self.difficulties: list[float] = []
         if self.director is not None and hasattr(self.director, "reset"):
@@ -154,7 +156,8 @@ class StealthSession:
         self.obs, _, terminated, truncated, info = self.env.step(self.chosen)
         if terminated or truncated:
             self.last = "goal" if info["at_goal"] else ("caught" if info["caught"] else "time")
-            self.results[self.last] += 1
+            # an agent whose observations do not fit the level is not credited with the planner's result
+            (self.stand_in if self.actor is not self.agent and not self.env_bound else self.results)[self.last] += 1
             if "director" in info:
                 self.outcomes.append(bool(info["director"]["won"]))
                 self.difficulties.append(float(info["director"]["difficulty"]))
@@ -198,9 +201,13 @@ class StealthSession:
         self.overlay = (self.overlay + 1) % len(self.overlays)
 
     def summary(self) -> str:
-        r = self.results
-        return (f"{self.spec}: {sum(r.values())} episode(s): goal {r['goal']}, "
+        r, p = self.results, self.stand_in
+        line = (f"{self.spec}: {sum(r.values())} episode(s): goal {r['goal']}, "
                 f"caught {r['caught']}, out of time {r['time']}")
+        if sum(p.values()):
+            line += (f"; the planner played {sum(p.values())} more where its observations do not fit: goal "
+                     f"{p['goal']}, caught {p['caught']}, out of time {p['time']}")
+        return line
 
     # ---- drawing ----------------------------------------------------------------------------------
     def _safe_path(self) -> list[int] | None:
@@ -261,7 +268,7 @@ class StealthSession:
         y += text(surf, f.body, f"agent: {self.agent_label}"[:36], (x, y), COLOURS["start"]) + 2
         y += text(surf, f.small, f"episode {self.total_episodes + 1}   step {base.steps}/{base.max_steps}   "
                   f"phase {base.phase}", (x, y), (200, 200, 210)) + 2
-        r = self.results
+        r = self.stand_in if self.actor is not self.agent and not self.env_bound else self.results
         y += text(surf, f.small, f"goal {r['goal']}   caught {r['caught']}   out of time {r['time']}", (x, y),
                   (220, 220, 160)) + 8
         state = "PAUSED" if paused else f"speed {speed:g}x"

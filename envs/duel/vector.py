@@ -1,0 +1,299 @@
+"""``gym.make_vec("sandbox/Duel-v0", num_envs=N)``: N duel rounds stepped by one numba call.
+
+The state of all rounds lives in struct-of-arrays form (:mod:`envs.duel.kernels`); ``step`` decodes the
+actions, asks the opponent for its N actions (one batched call), then runs one kernel that plays every
+round's decision step and writes both fighters' observations into preallocated buffers. There is no
+Python loop over rounds in ``step``; only the few rounds that autoreset draw their opponent's seed from
+their own generator in Python.
+
+This module knows no agent: an opponent is ``None`` (two-player form) or an object with the batched
+opponent interface below. Spec strings (``"scripted:hard"``) are resolved in ``agents`` by the
+``vector_entry_point`` that ``envs/__init__.py`` registers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from envs.duel import kernels as K
+from envs.duel import rules
+from envs.duel.env import OBS_SIZE, _check_difficulty
+from envs.duel.rules import N_BUTTON, N_STICK, TICKS_PER_SECOND
+
+try:  # gymnasium >= 1.1 names the autoreset mode; 1.0 always autoresets on the next step
+    from gymnasium.vector import AutoresetMode
+
+    _NEXT_STEP = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+except ImportError:  # pragma: no cover - gymnasium 1.0
+    _NEXT_STEP = {}
+
+TWO_PLAYER = ("external", None)
+
+
+class BatchedOpponent(Protocol):
+    """What the batched duel needs from an opponent (``agents.character.batched`` implements it).
+
+    - ``bind(num_envs, frame_skip)``: size per-round memory; called once by the env.
+    - ``reset_envs(idx, rngs, difficulty)``: rounds ``idx`` start; draw what the single env's opponent
+      draws at reset from ``rngs[i]`` (round i's generator, in order); ``difficulty[j]`` for round
+      ``idx[j]`` is a float in [0, 1] or NaN for the opponent's own preset.
+    - ``act(obs, active, out)``: write ``(stick, button)`` for every round with ``active[i]`` into
+      ``out[i]`` (int64, shape (N, 2)), reading ``obs[i]``, the opponent's own view (float32, (N, 76)).
+    """
+
+    def bind(self, num_envs: int, frame_skip: int) -> None: ...
+
+    def reset_envs(self, idx: np.ndarray, rngs: list, difficulty: np.ndarray) -> None: ...
+
+    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None: ...
+
+
+class DuelVectorEnv(VectorEnv):
+    """N rounds of :class:`envs.duel.env.DuelEnv` in one batched env (natively, no sub-env objects).
+
+    Arguments are those of ``DuelEnv`` plus ``num_envs`` and ``copy``; ``opponent`` is ``None`` or
+    ``"external"`` for the two-player form, else an object with the :class:`BatchedOpponent` interface
+    (``gym.make_vec`` turns spec strings into one). ``difficulty`` is None, one float in [0, 1] or one
+    per round. ``copy=False`` returns the env's own observation buffer (overwritten by the next step).
+
+    **One-player form.** Observations ``(N, 76)`` float32, actions ``(N, 2)`` ``[stick, button]`` (or
+    ``(N,)`` in ``[0, 36)`` with ``flat_actions``), rewards, terminations as ``DuelEnv``. With
+    ``reset(seed=s)``, round i plays like ``DuelEnv`` reset with seed ``s + i``: the same rules, and
+    for a scripted opponent the same draws (see ``agents.character.batched``). Next-step autoreset:
+    the step after a round terminates starts a new round in that slot and returns its first
+    observation with reward 0 (the action given for that slot is ignored).
+
+    **Two-player form** (``opponent=None`` or ``"external"``). Player 0 is the left fighter, player 1
+    the right, as in the PettingZoo view. Actions ``(N, 2, 2)`` (player, [stick, button]) or ``(N, 2)``
+    flat; observations ``(N, 2, 76)``, ``obs[:, p]`` being player p's own view (``observe(state, p)``,
+    bit-exact); rewards ``(N, 2)``, player 1's being minus player 0's; one termination per round.
+
+    ``info`` holds per-round arrays with Gymnasium's ``_key`` masks: ``agent_health``,
+    ``opponent_health`` and ``tick`` every step (two-player: ``health`` of shape (N, 2)); at a round's
+    end ``winner`` (``"agent"``, ``"opponent"``, ``"draw"``; two-player: 0, 1 or -1 for a draw) and, in
+    the one-player form, ``is_success`` (the agent won).
+    """
+
+    metadata = {"render_modes": [], "render_fps": TICKS_PER_SECOND, **_NEXT_STEP}
+
+    def __init__(
+        self,
+        *,
+        num_envs: int = 1,
+        opponent: Any = None,
+        frame_skip: int = 4,
+        flat_actions: bool = False,
+        difficulty: Any = None,
+        round_seconds: float = 60,
+        side: str = "left",
+        render_mode: str | None = None,
+        copy: bool = True,
+    ):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be an integer >= 1; got {num_envs!r}")
+        if render_mode is not None:
+            raise ValueError(f"the batched duel does not render; got render_mode={render_mode!r} "
+                             "(draw one round with envs.duel.render.DuelRenderer and env.round_state(i))")
+        if int(frame_skip) < 1:
+            raise ValueError(f"frame_skip must be >= 1; got {frame_skip}")
+        if side not in ("left", "right", "random"):
+            raise ValueError(f"side must be 'left', 'right' or 'random'; got {side!r}")
+        if not round_seconds > 0:
+            raise ValueError(f"round_seconds must be > 0; got {round_seconds}")
+        self.two_player = opponent is None or (isinstance(opponent, str) and opponent == "external")
+        if not self.two_player:
+            if isinstance(opponent, str):
+                raise ValueError(f"opponent {opponent!r}: spec strings are resolved by "
+                                 "gym.make_vec('sandbox/Duel-v0', ...); DuelVectorEnv takes None, 'external' "
+                                 "or a batched opponent object")
+            if not all(hasattr(opponent, a) for a in ("bind", "reset_envs", "act")):
+                raise TypeError(f"opponent {type(opponent).__name__} lacks the batched interface "
+                                "(bind, reset_envs, act); see envs.duel.vector.BatchedOpponent")
+        if self.two_player and side != "left":
+            raise ValueError("the two-player form has no side: player 0 is left, player 1 right")
+        n = self.num_envs = int(num_envs)
+        self.frame_skip = int(frame_skip)
+        self.flat_actions = bool(flat_actions)
+        self.round_ticks = int(round(round_seconds * TICKS_PER_SECOND))
+        self.side = side
+        self.render_mode = None
+        self.copy = bool(copy)
+        self.opponent = None if self.two_player else opponent
+        self.opponent_spec = "external" if self.two_player else getattr(opponent, "spec", type(opponent).__name__)
+        self._difficulty = np.full(n, np.nan)
+        self.set_difficulty(difficulty)
+
+        one = spaces.Discrete(N_STICK * N_BUTTON) if self.flat_actions else spaces.MultiDiscrete([N_STICK, N_BUTTON])
+        if self.two_player:
+            self.single_action_space = (spaces.MultiDiscrete([N_STICK * N_BUTTON] * 2) if self.flat_actions
+                                        else spaces.MultiDiscrete([[N_STICK, N_BUTTON]] * 2))
+            self.single_observation_space = spaces.Box(-1.0, 1.0, shape=(2, OBS_SIZE), dtype=np.float32)
+        else:
+            self.single_action_space = one
+            self.single_observation_space = spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
+        self.action_space = batch_space(self.single_action_space, n)
+        self.observation_space = batch_space(self.single_observation_space, n)
+
+        # struct-of-arrays state and preallocated buffers
+        self._F = np.zeros((n, 2, K.NF), dtype=np.int32)
+        self._P = np.zeros((n, 2, K.NP), dtype=np.int32)
+        self._G = np.zeros((n, K.NG), dtype=np.int32)
+        self._me = np.zeros(n, dtype=np.int64)
+        self._obs = np.zeros((n, 2, OBS_SIZE), dtype=np.float32)  # [:, 0] the agent's (player 0's) view
+        self._act = np.zeros((n, 2, 2), dtype=np.int64)  # [:, 0] agent / player 0, [:, 1] opponent / player 1
+        self._reward = np.zeros(n, dtype=np.float64)
+        self._terminated = np.zeros(n, dtype=np.bool_)
+        self._truncated = np.zeros(n, dtype=np.bool_)
+        self._restart = np.zeros(n, dtype=np.bool_)
+        self._all = np.ones(n, dtype=np.bool_)
+        self._all.flags.writeable = False
+        self._rows = np.arange(n)
+        self._rngs: list[np.random.Generator] | None = None
+        if self.opponent is not None:
+            self.opponent.bind(n, self.frame_skip)
+
+    # ---- difficulty -------------------------------------------------------------------------------
+    def set_difficulty(self, difficulty: Any) -> None:
+        """The scripted opponent's strength in [0, 1] from each round's next reset: None (its preset),
+        one float, or one value per round (None/NaN entries keep the preset)."""
+        self._difficulty[:] = self._difficulties(difficulty)
+
+    def _difficulties(self, difficulty: Any) -> np.ndarray:
+        if difficulty is None:
+            return np.full(self.num_envs, np.nan)
+        if np.ndim(difficulty) == 0:
+            return np.full(self.num_envs, _check_difficulty(difficulty))
+        values = list(difficulty)
+        if len(values) != self.num_envs:
+            raise ValueError(f"difficulty needs one value per round ({self.num_envs}); got {len(values)}")
+        return np.array([np.nan if v is None or (isinstance(v, float) and np.isnan(v)) else _check_difficulty(v)
+                         for v in values])
+
+    # ---- gymnasium API ------------------------------------------------------------------------------
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        """Start every round. ``seed`` s seeds round i's generator with s + i (or a list, one per round);
+        ``options={"difficulty": x}`` overrides the difficulty for these rounds only."""
+        n = self.num_envs
+        if seed is not None or self._rngs is None:
+            if seed is None:
+                seeds = [None] * n
+            elif np.ndim(seed) == 0:
+                seeds = [int(seed) + i for i in range(n)]
+            else:
+                seeds = list(seed)
+                if len(seeds) != n:
+                    raise ValueError(f"reset(seed=...) needs one seed or {n}; got {len(seeds)}")
+            self._rngs = [seeding.np_random(s)[0] for s in seeds]
+        options = options or {}
+        difficulty = self._difficulties(options["difficulty"]) if "difficulty" in options else self._difficulty
+        self._start(self._rows, difficulty)
+        self._restart[:] = True
+        self._kernel()
+        self._restart[:] = False
+        self._terminated[:] = False
+        return self._observations(), self._info(final=False)
+
+    def step(self, actions):
+        if self._rngs is None:
+            raise RuntimeError("call reset() before step()")
+        self._decode(actions)
+        restart = self._restart
+        restart[:] = self._terminated  # next-step autoreset
+        if restart.any():
+            idx = np.flatnonzero(restart)
+            self._start(idx, self._difficulty[idx])
+        if self.opponent is not None:
+            self.opponent.act(self._obs[:, 1], ~restart, self._act[:, 1])
+        self._kernel()
+        final = bool(self._terminated.any())
+        rewards = self._reward.copy()
+        if self.two_player:
+            rewards = np.stack([rewards, -rewards], axis=1)
+        return (self._observations(), rewards, self._terminated.copy(), self._truncated.copy(),
+                self._info(final=final))
+
+    # ---- internals ----------------------------------------------------------------------------------
+    def _kernel(self) -> None:
+        K.step_batch(self._F, self._P, self._G, self.round_ticks, self.frame_skip, self._act, self._me,
+                     self._restart, self._reward, self._terminated, self._obs[:, 0], self._obs[:, 1])
+
+    def _start(self, idx: np.ndarray, difficulty: np.ndarray) -> None:
+        """Draw what DuelEnv.reset draws, in its order: the opponent's seed, then the side."""
+        if self.opponent is not None:
+            self.opponent.reset_envs(idx, self._rngs, np.asarray(difficulty, dtype=np.float64))
+        if self.side == "random":
+            rngs = self._rngs
+            self._me[idx] = [int(rngs[i].integers(2)) for i in idx]
+        else:
+            self._me[idx] = 0 if self.side == "left" else 1
+
+    def _decode(self, actions) -> None:
+        n = self.num_envs
+        a = np.asarray(actions)
+        if self.two_player:
+            want = (n, 2) if self.flat_actions else (n, 2, 2)
+            if a.shape != want:
+                raise ValueError(f"the two-player duel needs both players' actions, shape {want} "
+                                 f"(round, player{'' if self.flat_actions else ', [stick, button]'}); "
+                                 f"got shape {a.shape}")
+        else:
+            want = (n,) if self.flat_actions else (n, 2)
+            if a.shape != want:
+                raise ValueError(f"duel actions must have shape {want}; got {a.shape}")
+        if not np.issubdtype(a.dtype, np.integer):
+            if not np.all(np.mod(a, 1) == 0):
+                raise ValueError(f"duel actions must be integers; got dtype {a.dtype}")
+            a = a.astype(np.int64)
+        target = self._act if self.two_player else self._act[:, 0]
+        if self.flat_actions:
+            if a.min() < 0 or a.max() >= N_STICK * N_BUTTON:
+                raise ValueError(f"flat duel actions must be in [0, {N_STICK * N_BUTTON}); got {a.min()}..{a.max()}")
+            np.floor_divide(a, N_BUTTON, out=target[..., 0])
+            np.remainder(a, N_BUTTON, out=target[..., 1])
+        else:
+            sticks, buttons = a[..., 0], a[..., 1]
+            if sticks.min() < 0 or sticks.max() >= N_STICK or buttons.min() < 0 or buttons.max() >= N_BUTTON:
+                raise ValueError(f"duel actions [stick, button] must be in [0,{N_STICK})x[0,{N_BUTTON})")
+            target[...] = a
+
+    def _observations(self) -> np.ndarray:
+        obs = self._obs if self.two_player else self._obs[:, 0]
+        return obs.copy() if self.copy else obs
+
+    def _info(self, final: bool) -> dict:
+        F, rows, me, all_ = self._F, self._rows, self._me, self._all
+        tick = self._G[:, K.G_TICK].astype(np.int64)
+        if self.two_player:
+            info = {"health": F[:, :, K.HEALTH].astype(np.int64), "_health": all_, "tick": tick, "_tick": all_}
+        else:
+            info = {"agent_health": F[rows, me, K.HEALTH].astype(np.int64), "_agent_health": all_,
+                    "opponent_health": F[rows, 1 - me, K.HEALTH].astype(np.int64), "_opponent_health": all_,
+                    "tick": tick, "_tick": all_}
+        if final:
+            term = self._terminated.copy()
+            w = self._G[:, K.G_WINNER].astype(np.int64)
+            if self.two_player:
+                info["winner"], info["_winner"] = np.where(term, w, -1), term
+            else:
+                won, lost = term & (w == me), term & (w >= 0) & (w != me)
+                winner = np.full(self.num_envs, None, dtype=object)
+                winner[term] = "draw"
+                winner[won], winner[lost] = "agent", "opponent"
+                info["winner"], info["_winner"] = winner, term
+                info["is_success"], info["_is_success"] = won, term
+        return info
+
+    # ---- inspection ---------------------------------------------------------------------------------
+    def round_state(self, i: int) -> rules.DuelState:
+        """Round i's state as a :class:`rules.DuelState` (a copy: for rendering and checks)."""
+        return K.to_state(self._F[i], self._P[i], self._G[i], self.round_ticks)
+
+    def agent_side(self) -> np.ndarray:
+        """Which fighter (0 left, 1 right) the agent plays in each round (all 0 in the two-player form)."""
+        return self._me.copy()
