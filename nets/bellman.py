@@ -13,14 +13,18 @@ discount gamma. The solvers compute
       V*(s) = max_a sum_s2 T(s2|s,a) [R(s,a,s2) + gamma V*(s2)]
 
 Every solver returns a :class:`Solution` whose ``error_bound`` is a proven bound on max|V - V*|
-(for gamma < 1). Value iteration stops when that bound is at most ``tol``; it never stops silently at
-an iteration cap.
+(for gamma < 1). The iterative solvers stop when that bound is at most ``tol``; they never stop
+silently at an iteration cap. Whatever they do between checks (Gauss-Seidel sweeps, closed-form
+dead ends, partial evaluation), the bound comes from a rule that holds for any V: MacQueen's on a
+full Jacobi backup, or the sup-norm contraction bound of a Gauss-Seidel sweep.
 
 The hot path is one Bellman backup over all states and actions. The transitions of all actions are
-stacked, state-major, into one CSR matrix of shape (S*A, S) (row ``s*A + a`` is T(.|s,a)), so a
-sweep reads each nonzero exactly once. Two CPU kernels do the sweep: a fused, multi-threaded numba
-kernel (the default) and scipy's compiled CSR mat-vec. With ``device="cpu"|"cuda"|"auto"`` the
-same solvers run on torch sparse tensors instead, so a large MDP can be solved on a GPU.
+stacked, state-major, into one CSR matrix of shape (S*A, S) (row ``s*A + a`` is T(.|s,a)). The numba
+kernels read either that CSR or a fixed-width copy of it ("ell": (S*A, K) indices and probabilities,
+padded with probability 0), chosen by :func:`choose_layout`; a sweep fuses the max, the argmax and
+the extremes of the change in one pass over blocks of states, threaded on large MDPs. scipy's CSR
+mat-vec is the other CPU kernel. With ``device="cpu"|"cuda"|"auto"`` the same solvers (Jacobi order)
+run on torch sparse tensors instead, so a large MDP can be solved on a GPU.
 """
 
 from __future__ import annotations
@@ -331,6 +335,7 @@ class Solution:
         converged: False when ``max_iter`` stopped the solver first (a ConvergenceWarning said so).
         method: which solver produced it.
         seconds: wall time.
+        evaluation_sweeps: partial-evaluation sweeps (modified policy iteration), on S rows each.
     """
 
     V: np.ndarray
@@ -342,6 +347,7 @@ class Solution:
     converged: bool
     method: str
     seconds: float = 0.0
+    evaluation_sweeps: int = 0
 
 
 def _macqueen(gamma: float, d_min: float, d_max: float) -> tuple[float, float]:
@@ -355,15 +361,13 @@ def _macqueen(gamma: float, d_min: float, d_max: float) -> tuple[float, float]:
     return c * (d_max + d_min) / 2.0, c * (d_max - d_min) / 2.0
 
 
-def _stopping_rule(gamma: float, tol: float, TV, V, residuals: list) -> tuple[bool, object, float]:
-    """The solvers' shared stopping rule, given a backup TV of V; appends max|TV - V| to residuals.
+def _stopping_rule(gamma: float, tol: float, d_max: float, d_min: float, TV, residuals: list):
+    """The solvers' shared stopping rule, given a Jacobi backup TV of V and d = TV - V's extremes.
 
-    gamma < 1: stop when MacQueen's bound is <= tol, returning the midpoint-corrected TV and the bound.
-    gamma = 1: stop when max|TV - V| < tol, returning TV and no bound (nan).
-    Returns (stop, values to return, bound).
+    Appends max|d| to residuals. gamma < 1: stop when MacQueen's bound is <= tol, returning the
+    midpoint-corrected TV and the bound. gamma = 1: stop when max|d| < tol, returning TV and no bound
+    (nan). Returns (stop, values to return, bound).
     """
-    d = TV - V
-    d_max, d_min = float(d.max()), float(d.min())
     residuals.append(max(abs(d_max), abs(d_min)))
     if gamma < 1.0:
         shift, bound = _macqueen(gamma, d_min, d_max)
@@ -388,27 +392,177 @@ def _default_max_iter(mdp: TabularMDP, tol: float) -> int:
 # --------------------------------------------------------------------------------------------------
 # Kernels: the Bellman backup on numpy (numba or scipy) and on torch
 # --------------------------------------------------------------------------------------------------
+#
+# Two layouts of the stacked transitions (row s*A + a is T(.|s,a)):
+#
+# * "ell", fixed width: an (S*A, K) index array (int32) and an (S*A, K) probability array, K the
+#   longest row, short rows padded with probability 0 (and the row's own state as index, so the
+#   padding reads a cached value). A row is K consecutive entries: no row pointers, a loop of fixed
+#   length. Game MDPs have a few successors per state-action, all about as many, so this is the
+#   fast layout; it holds exactly CSR's entries in CSR's order, so the sums are bit-for-bit equal.
+# * "csr": the compressed rows of ``mdp.P``, for irregular MDPs where padding to the longest row
+#   would cost more than the row pointers.
+#
+# "auto" picks ell when the padded size is at most ELL_MAX_PADDING times the nonzeros.
+#
+# One kernel per layout and sweep order does a greedy backup over states lo..hi in blocks, fusing the
+# max, the argmax and the extremes of the change (for the stopping rule) into the one pass. The
+# partial-evaluation operator T_pi is the same kernel on the policy's rows with one action.
 
-PARALLEL_MIN_NNZ = 2_000_000  # below this, a threaded sweep costs more than it saves (worst on a busy machine)
+# Threads (numba prange over blocks of states) only from this many stored entries. On the shared 2-core
+# machine (ell layout, one full sweep): at load 9, 2.3M nonzeros 12.9 ms threaded vs 7.4 serial, 9.2M
+# 80 vs 84; at 23M, 36 vs 48 ms at load 1.5 but 187 vs 174 ms at load 9.6. Threads pay only on large
+# MDPs, and only when the second core is free.
+PARALLEL_MIN_NNZ = 5_000_000
+ELL_MAX_PADDING = 1.5  # ell when S*A*K_max <= this * nnz
+BLOCK = 16_384  # states per block of a threaded sweep (the unit of Gauss-Seidel locality when threaded)
+LAYOUTS = ("auto", "ell", "csr")
+ORDERS = ("auto", "jacobi", "gauss-seidel")
+AUTO_ORDER_TRIAL = 16  # value iteration, order="auto": Gauss-Seidel sweeps before deciding whether it pays
 
 
-def _greedy_backup_kernel(indptr, indices, data, R, gamma, V, out, policy, n_actions):  # pragma: no cover
-    """out[s] = max_a Q(s,a) and policy[s] = argmax_a Q(s,a) (lowest index on ties), one pass."""
-    n_states = V.shape[0]
-    for s in _prange(n_states):
-        best = -np.inf
-        arg = 0
-        for a in range(n_actions):
-            row = s * n_actions + a
-            acc = 0.0
-            for k in range(indptr[row], indptr[row + 1]):
-                acc += data[k] * V[indices[k]]
-            q = R[s, a] + gamma * acc
-            if q > best:
-                best = q
-                arg = a
-        out[s] = best
-        policy[s] = arg
+def _sweep_ell(idx, prob, R, gamma, V, out, policy, block, stats):  # pragma: no cover - compiled
+    """Jacobi greedy backup: out[s] = max_a R[s,a] + gamma sum_j prob[s*A+a, j] V[idx[s*A+a, j]].
+
+    policy[s] = argmax (lowest index on ties); stats[b] = (max, min) of out - V over block b.
+    """
+    n_states, n_actions = R.shape
+    width = idx.shape[1]
+    for b in _prange((n_states + block - 1) // block):
+        lo = b * block
+        hi = min(n_states, lo + block)
+        d_max = -np.inf
+        d_min = np.inf
+        for s in range(lo, hi):
+            best = -np.inf
+            arg = 0
+            for a in range(n_actions):
+                row = s * n_actions + a
+                acc = 0.0
+                for j in range(width):
+                    acc += prob[row, j] * V[idx[row, j]]
+                q = R[s, a] + gamma * acc
+                if q > best:
+                    best = q
+                    arg = a
+            out[s] = best
+            policy[s] = arg
+            d = best - V[s]
+            d_max = max(d_max, d)
+            d_min = min(d_min, d)
+        stats[b, 0] = d_max
+        stats[b, 1] = d_min
+
+
+def _sweep_csr(indptr, indices, data, R, gamma, V, out, policy, block, stats):  # pragma: no cover
+    """:func:`_sweep_ell` on CSR rows."""
+    n_states, n_actions = R.shape
+    for b in _prange((n_states + block - 1) // block):
+        lo = b * block
+        hi = min(n_states, lo + block)
+        d_max = -np.inf
+        d_min = np.inf
+        for s in range(lo, hi):
+            best = -np.inf
+            arg = 0
+            for a in range(n_actions):
+                row = s * n_actions + a
+                acc = 0.0
+                for k in range(indptr[row], indptr[row + 1]):
+                    acc += data[k] * V[indices[k]]
+                q = R[s, a] + gamma * acc
+                if q > best:
+                    best = q
+                    arg = a
+            out[s] = best
+            policy[s] = arg
+            d = best - V[s]
+            d_max = max(d_max, d)
+            d_min = min(d_min, d)
+        stats[b, 0] = d_max
+        stats[b, 1] = d_min
+
+
+def _gs_ell(idx, prob, R, gamma, V, out, policy, block, stats, reverse):  # pragma: no cover - compiled
+    """Gauss-Seidel greedy backup in blocks: within a block, states are updated in order (ascending,
+    or descending with ``reverse``) and each reads the values already updated in its block; values of
+    other blocks are read from V as they were before the sweep. With one block this is plain
+    Gauss-Seidel; the result never depends on the thread count. out gets the new values (V is not
+    written); stats as in :func:`_sweep_ell`, of out - V.
+    """
+    n_states, n_actions = R.shape
+    width = idx.shape[1]
+    for b in _prange((n_states + block - 1) // block):
+        lo = b * block
+        hi = min(n_states, lo + block)
+        size = hi - lo
+        for s in range(lo, hi):
+            out[s] = V[s]
+        d_max = -np.inf
+        d_min = np.inf
+        for i in range(size):
+            s = hi - 1 - i if reverse else lo + i
+            best = -np.inf
+            arg = 0
+            for a in range(n_actions):
+                row = s * n_actions + a
+                acc = 0.0
+                for j in range(width):
+                    t = idx[row, j]
+                    acc += prob[row, j] * (out[t] if lo <= t < hi else V[t])
+                q = R[s, a] + gamma * acc
+                if q > best:
+                    best = q
+                    arg = a
+            out[s] = best
+            policy[s] = arg
+            d = best - V[s]
+            d_max = max(d_max, d)
+            d_min = min(d_min, d)
+        stats[b, 0] = d_max
+        stats[b, 1] = d_min
+
+
+def _gs_csr(indptr, indices, data, R, gamma, V, out, policy, block, stats, reverse):  # pragma: no cover
+    """:func:`_gs_ell` on CSR rows."""
+    n_states, n_actions = R.shape
+    for b in _prange((n_states + block - 1) // block):
+        lo = b * block
+        hi = min(n_states, lo + block)
+        size = hi - lo
+        for s in range(lo, hi):
+            out[s] = V[s]
+        d_max = -np.inf
+        d_min = np.inf
+        for i in range(size):
+            s = hi - 1 - i if reverse else lo + i
+            best = -np.inf
+            arg = 0
+            for a in range(n_actions):
+                row = s * n_actions + a
+                acc = 0.0
+                for k in range(indptr[row], indptr[row + 1]):
+                    t = indices[k]
+                    acc += data[k] * (out[t] if lo <= t < hi else V[t])
+                q = R[s, a] + gamma * acc
+                if q > best:
+                    best = q
+                    arg = a
+            out[s] = best
+            policy[s] = arg
+            d = best - V[s]
+            d_max = max(d_max, d)
+            d_min = min(d_min, d)
+        stats[b, 0] = d_max
+        stats[b, 1] = d_min
+
+
+def _gather_rows_ell(idx, prob, rows, new_idx, new_prob):  # pragma: no cover - compiled
+    """new_idx[i], new_prob[i] = idx[rows[i]], prob[rows[i]]: the chosen actions' rows, compact."""
+    for i in _prange(rows.shape[0]):
+        for j in range(idx.shape[1]):
+            new_idx[i, j] = idx[rows[i], j]
+            new_prob[i, j] = prob[rows[i], j]
 
 
 def _extract_rows_kernel(indptr, indices, data, rows, new_indptr, new_indices, new_data):  # pragma: no cover
@@ -421,53 +575,186 @@ def _extract_rows_kernel(indptr, indices, data, rows, new_indptr, new_indices, n
             new_data[dst + j] = data[src + j]
 
 
-def _matvec_affine_kernel(indptr, indices, data, r, gamma, V, out):  # pragma: no cover - compiled
-    """out[s] = r[s] + gamma * sum_k data[k] V[indices[k]] over row s: the operator T_pi."""
-    for s in _prange(V.shape[0]):
-        acc = 0.0
-        for k in range(indptr[s], indptr[s + 1]):
-            acc += data[k] * V[indices[k]]
-        out[s] = r[s] + gamma * acc
+def _constant_future_kernel(ptr, width, succ, prob, R, policy, r_pi):  # pragma: no cover - compiled
+    """States whose every future reward under ``policy`` equals the reward they collect now.
+
+    Policy rows: row = s*A + policy[s]; its entries are ptr[row]..ptr[row+1] (CSR, width = 0) or
+    row*width..row*width+width (ell). Writes r_pi[s] = R[s, policy[s]]. A state is "mixed" when a
+    successor (probability > 0) has a different r_pi; a state that can reach a mixed state can
+    reach a reward change; the others can only ever collect r_pi[s]. Backward breadth-first search
+    from the mixed states over the reversed edges. Returns a boolean mask of the others.
+    """
+    n, n_actions = R.shape
+    start = np.empty(n, dtype=np.int64)
+    end = np.empty(n, dtype=np.int64)
+    for s in range(n):
+        row = s * n_actions + policy[s]
+        r_pi[s] = R[s, policy[s]]
+        if width > 0:
+            start[s] = row * width
+            end[s] = row * width + width
+        else:
+            start[s] = ptr[row]
+            end[s] = ptr[row + 1]
+    seen = np.zeros(n, dtype=np.bool_)
+    queue = np.empty(n, dtype=np.int64)
+    tail = 0
+    for s in range(n):
+        for k in range(start[s], end[s]):
+            if prob[k] > 0.0 and r_pi[succ[k]] != r_pi[s]:
+                seen[s] = True
+                queue[tail] = s
+                tail += 1
+                break
+    if tail == n:
+        return ~seen
+    # reversed edges in CSR form: pred_ptr[t]..pred_ptr[t+1] lists the states with an edge to t
+    pred_ptr = np.zeros(n + 1, dtype=np.int64)
+    for s in range(n):
+        for k in range(start[s], end[s]):
+            if prob[k] > 0.0:
+                pred_ptr[succ[k] + 1] += 1
+    for t in range(n):
+        pred_ptr[t + 1] += pred_ptr[t]
+    fill = pred_ptr[:-1].copy()
+    preds = np.empty(pred_ptr[n], dtype=np.int64)
+    for s in range(n):
+        for k in range(start[s], end[s]):
+            if prob[k] > 0.0:
+                t = succ[k]
+                preds[fill[t]] = s
+                fill[t] += 1
+    head = 0
+    while head < tail:
+        t = queue[head]
+        head += 1
+        for k in range(pred_ptr[t], pred_ptr[t + 1]):
+            p = preds[k]
+            if not seen[p]:
+                seen[p] = True
+                queue[tail] = p
+                tail += 1
+    return ~seen
+
+
+def _policy_rows_kernel(R, policy, rows, r_pi):  # pragma: no cover - compiled
+    """rows[s] = s*A + policy[s] and r_pi[s] = R[s, policy[s]] (numpy's 2-D fancy indexing is slow)."""
+    n_actions = R.shape[1]
+    for s in _prange(R.shape[0]):
+        rows[s] = s * n_actions + policy[s]
+        r_pi[s] = R[s, policy[s]]
 
 
 if _HAVE_NUMBA:
     _prange = numba.prange
-    # (parallel, serial) compilations of each kernel; small MDPs use the serial one.
-    _NB_GREEDY_BACKUP = (
-        numba.njit(parallel=True, cache=True)(_greedy_backup_kernel),
-        numba.njit(cache=True)(_greedy_backup_kernel),
-    )
-    _NB_EXTRACT = (
-        numba.njit(parallel=True, cache=True)(_extract_rows_kernel),
-        numba.njit(cache=True)(_extract_rows_kernel),
-    )
-    _NB_AFFINE = (
-        numba.njit(parallel=True, cache=True)(_matvec_affine_kernel),
-        numba.njit(cache=True)(_matvec_affine_kernel),
-    )
+
+    def _compile(fn, parallel_too: bool = True):
+        """(parallel, serial) compilations; small MDPs use the serial one."""
+        serial = numba.njit(cache=True)(fn)
+        return (numba.njit(parallel=True, cache=True)(fn) if parallel_too else serial), serial
+
+    _NB_SWEEP = {"ell": _compile(_sweep_ell), "csr": _compile(_sweep_csr)}
+    _NB_GS = {"ell": _compile(_gs_ell), "csr": _compile(_gs_csr)}
+    _NB_GATHER_ELL = _compile(_gather_rows_ell)
+    _NB_EXTRACT = _compile(_extract_rows_kernel)
+    _NB_CONSTANT_FUTURE = numba.njit(cache=True)(_constant_future_kernel)
+    _NB_POLICY_ROWS = _compile(_policy_rows_kernel)
 else:  # pragma: no cover
     _prange = range
 
 
-class _NumpyOps:
-    """Bellman operators on numpy arrays. ``kernel`` is "numba" (fused, threaded) or "scipy"."""
+def _ell_arrays(P: sp.csr_matrix, n_actions: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed-width layout of a state-major CSR: (S*A, K) int32 indices and float64 probabilities.
 
-    def __init__(self, mdp: TabularMDP, kernel: str):
+    Row r holds CSR row r's entries in CSR order, then padding: probability 0 at the row's own state.
+    """
+    lengths = np.diff(P.indptr)
+    width = max(1, int(lengths.max(initial=0)))
+    rows = P.shape[0]
+    own = (np.arange(rows, dtype=np.int64) // n_actions).astype(np.int32)
+    idx = np.repeat(own[:, None], width, axis=1)
+    prob = np.zeros((rows, width))
+    row_of = np.repeat(np.arange(rows), lengths)
+    pos = np.arange(P.nnz) - P.indptr[row_of]
+    idx[row_of, pos] = P.indices
+    prob[row_of, pos] = P.data
+    return idx, prob
+
+
+def choose_layout(mdp: TabularMDP) -> str:
+    """Layout "ell" when padding every row to the longest costs at most ELL_MAX_PADDING x the nonzeros."""
+    lengths = np.diff(mdp.P.indptr)
+    width = max(1, int(lengths.max(initial=0)))
+    return "ell" if width * mdp.P.shape[0] <= ELL_MAX_PADDING * max(1, mdp.P.nnz) else "csr"
+
+
+class _RowsOperator:
+    """A greedy backup over rows stored in one layout: the MDP's (S*A rows) or one policy's (S rows).
+
+    ``sweep`` is the Jacobi backup, ``gauss_seidel`` the in-block Gauss-Seidel one; both return
+    (new values, greedy policy, max and min of the change).
+    """
+
+    def __init__(self, layout: str, arrays: tuple, R: np.ndarray, gamma: float, parallel: bool):
+        self.layout, self.arrays, self.R, self.gamma = layout, arrays, R, gamma
+        self.S = R.shape[0]
+        variant = 0 if parallel else 1
+        self._sweep = _NB_SWEEP[layout][variant]
+        self._gs = _NB_GS[layout][variant]
+        self.block = BLOCK if parallel else max(1, self.S)
+        self._stats = np.empty(((self.S + self.block - 1) // self.block, 2))
+        self._policy = np.empty(self.S, dtype=np.int64)
+
+    def sweep(self, V, out=None, policy=None):
+        out = np.empty(self.S) if out is None else out
+        policy = self._policy if policy is None else policy
+        self._sweep(*self.arrays, self.R, self.gamma, V, out, policy, self.block, self._stats)
+        return out, policy, float(self._stats[:, 0].max()), float(self._stats[:, 1].min())
+
+    def gauss_seidel(self, V, out=None, policy=None, reverse: bool = False):
+        out = np.empty(self.S) if out is None else out
+        policy = self._policy if policy is None else policy
+        self._gs(*self.arrays, self.R, self.gamma, V, out, policy, self.block, self._stats, reverse)
+        return out, policy, float(self._stats[:, 0].max()), float(self._stats[:, 1].min())
+
+
+class _NumpyOps:
+    """Bellman operators on numpy arrays: numba kernels on the "ell" or "csr" layout, or scipy's CSR.
+
+    ``kernel`` is "auto" (numba when installed), "numba" or "scipy"; ``layout`` is "auto", "ell" or
+    "csr" (numba only; scipy is always CSR).
+    """
+
+    def __init__(self, mdp: TabularMDP, kernel: str = "auto", layout: str = "auto", threads: str = "auto"):
         if kernel == "auto":
             kernel = "numba" if _HAVE_NUMBA else "scipy"
         if kernel == "numba" and not _HAVE_NUMBA:
             raise ValueError("kernel='numba' needs numba installed; use kernel='scipy'")
         if kernel not in ("numba", "scipy"):
             raise ValueError(f"unknown kernel {kernel!r}; valid: auto, numba, scipy")
-        self.kernel = kernel
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
+        if threads not in ("auto", "serial", "parallel"):
+            raise ValueError(f"unknown threads {threads!r}; valid: auto, serial, parallel")
+        if kernel == "scipy":
+            if layout == "ell":
+                raise ValueError("layout='ell' needs kernel='numba'; scipy's kernel reads CSR")
+            layout = "csr"
+        elif layout == "auto":
+            layout = choose_layout(mdp)
+        self.kernel, self.layout = kernel, layout
         self.mdp = mdp
         self.P, self.R, self.gamma = mdp.P, mdp.R, mdp.gamma
         self.S, self.A = mdp.shape
+        self.parallel = mdp.P.nnz >= PARALLEL_MIN_NNZ if threads == "auto" else threads == "parallel"
         if kernel == "numba":
-            serial = 0 if self.P.nnz >= PARALLEL_MIN_NNZ else 1
-            self._greedy_backup = _NB_GREEDY_BACKUP[serial]
-            self._scratch_policy = np.empty(self.S, dtype=np.int64)
-            self._extract, self._affine = _NB_EXTRACT[serial], _NB_AFFINE[serial]
+            arrays = _ell_arrays(self.P, self.A) if layout == "ell" else (self.P.indptr, self.P.indices, self.P.data)
+            self.rows = _RowsOperator(layout, arrays, self.R, self.gamma, self.parallel)
+        self._buffers: dict = {}
+
+    @property
+    def supports_gauss_seidel(self) -> bool:
+        return self.kernel == "numba"
 
     def zeros(self):
         return np.zeros(self.S)
@@ -476,59 +763,112 @@ class _NumpyOps:
         """Q(s,a) = R(s,a) + gamma sum_s2 T(s2|s,a) V(s2), (S, A)."""
         return self.R + self.gamma * (self.P @ V).reshape(self.S, self.A)
 
-    def backup(self, V, out=None):
-        """(TV)(s) = max_a Q(s,a)."""
+    def sweep(self, V, out=None, policy=None):
+        """(TV, greedy policy, max(TV - V), min(TV - V)) in one pass."""
         if self.kernel == "numba":
-            out = np.empty(self.S) if out is None else out
-            P = self.P  # the greedy kernel; its argmax goes to a scratch array
-            self._greedy_backup(P.indptr, P.indices, P.data, self.R, self.gamma, V, out, self._scratch_policy, self.A)
-            return out
-        return self.q(V).max(axis=1)
-
-    def greedy_backup(self, V):
-        """(TV, greedy policy) in one pass."""
-        if self.kernel == "numba":
-            out, policy = np.empty(self.S), np.empty(self.S, dtype=np.int64)
-            self._greedy_backup(
-                self.P.indptr, self.P.indices, self.P.data, self.R, self.gamma, V, out, policy, self.A
-            )
-            return out, policy
+            return self.rows.sweep(V, out, policy)
         Q = self.q(V)
         policy = np.argmax(Q, axis=1)
-        return Q[np.arange(self.S), policy], policy
+        TV = Q[np.arange(self.S), policy]
+        d = TV - V
+        return TV, policy, float(d.max()), float(d.min())
+
+    def gauss_seidel(self, V, out=None, policy=None, reverse: bool = False):
+        return self.rows.gauss_seidel(V, out, policy, reverse)
 
     def policy_operator(self, policy):
-        """T_pi for a deterministic pi, as a callable V, out -> r_pi + gamma P_pi V.
+        """T_pi for a deterministic pi: an operator on pi's rows, copied into a compact layout, so
+        each partial-evaluation sweep reads only the chosen actions' entries, contiguously.
 
-        P_pi's rows are copied once into a compact CSR (S rows instead of S*A), so each of MPI's
-        partial-evaluation sweeps reads only the chosen actions' nonzeros, contiguously.
+        The copy lives in buffers kept from call to call (fresh pages cost as much as a sweep here),
+        so an operator is valid until the next call.
         """
-        rows = np.arange(self.S) * self.A + policy
-        r_pi = self.R[np.arange(self.S), policy]
+        policy = np.asarray(policy, dtype=np.int64)
+        rows, r_pi = self._policy_rows(policy)
         if self.kernel != "numba":
-            P_pi = self.P[rows]
-            return lambda V, out=None: r_pi + self.gamma * (P_pi @ V)
-        P = self.P
-        indptr = np.zeros(self.S + 1, dtype=P.indptr.dtype)
-        np.cumsum(P.indptr[rows + 1] - P.indptr[rows], out=indptr[1:])
-        indices = np.empty(indptr[-1], dtype=P.indices.dtype)
-        data = np.empty(indptr[-1])
-        self._extract(P.indptr, P.indices, P.data, rows, indptr, indices, data)
-        gamma, affine = self.gamma, self._affine
+            return _ScipyPolicyOperator(self.P[rows], r_pi.copy(), self.gamma)
+        variant = 0 if self.parallel else 1
+        buf = self._buffers
+        if self.layout == "ell":
+            idx, prob = self.rows.arrays
+            if "pi_idx" not in buf:
+                buf["pi_idx"] = np.empty((self.S, idx.shape[1]), dtype=idx.dtype)
+                buf["pi_prob"] = np.empty((self.S, idx.shape[1]))
+            _NB_GATHER_ELL[variant](idx, prob, rows, buf["pi_idx"], buf["pi_prob"])
+            arrays = (buf["pi_idx"], buf["pi_prob"])
+        else:
+            P = self.P
+            indptr = np.zeros(self.S + 1, dtype=P.indptr.dtype)
+            np.cumsum(P.indptr[rows + 1] - P.indptr[rows], out=indptr[1:])
+            nnz = int(indptr[-1])
+            if buf.get("pi_data", np.empty(0)).shape[0] < nnz:
+                buf["pi_indices"] = np.empty(nnz, dtype=P.indices.dtype)
+                buf["pi_data"] = np.empty(nnz)
+            indices, data = buf["pi_indices"], buf["pi_data"]
+            _NB_EXTRACT[variant](P.indptr, P.indices, P.data, rows, indptr, indices, data)
+            arrays = (indptr, indices, data)
+        return _RowsOperator(self.layout, arrays, r_pi[:, None], self.gamma, self.parallel)
 
-        def apply(V, out=None):
-            out = np.empty_like(V) if out is None else out
-            affine(indptr, indices, data, r_pi, gamma, V, out)
-            return out
+    def _policy_rows(self, policy):
+        """(rows s*A + pi(s), r_pi) in reused buffers."""
+        buf = self._buffers
+        if "rows" not in buf:
+            buf["rows"], buf["r_pi"] = np.empty(self.S, dtype=np.int64), np.empty(self.S)
+        if self.kernel == "numba":
+            _NB_POLICY_ROWS[0 if self.parallel else 1](self.R, policy, buf["rows"], buf["r_pi"])
+        else:
+            np.add(np.arange(self.S) * self.A, policy, out=buf["rows"])
+            np.take(self.R.reshape(-1), buf["rows"], out=buf["r_pi"])
+        return buf["rows"], buf["r_pi"]
 
-        return apply
+    def constant_future(self, policy):
+        """(mask, r_pi): the states from which pi only ever collects the reward it collects there,
+        and pi's rewards (S,). See :class:`_DeadEnds`."""
+        ell = self.rows.arrays if self.kernel == "numba" and self.layout == "ell" else None
+        return _constant_future(self.mdp, np.asarray(policy, dtype=np.int64), ell)
 
     def to_numpy(self, x):
         return np.asarray(x)
 
+    def from_numpy(self, x):
+        return np.asarray(x, dtype=np.float64)
+
+
+def _constant_future(mdp: TabularMDP, policy: np.ndarray, ell=None):
+    """(mask, r_pi) of :func:`_constant_future_kernel`, on the ell arrays when given, else on CSR."""
+    if ell is not None:
+        idx, prob = ell
+        ptr, width, succ, data = mdp.P.indptr, idx.shape[1], idx.reshape(-1), prob.reshape(-1)
+    else:
+        ptr, width, succ, data = mdp.P.indptr, 0, mdp.P.indices, mdp.P.data
+    r_pi = np.empty(mdp.n_states)
+    kernel = _NB_CONSTANT_FUTURE if _HAVE_NUMBA else _constant_future_kernel
+    return kernel(ptr, width, succ, data, mdp.R, policy, r_pi), r_pi
+
+
+class _ScipyPolicyOperator:
+    """T_pi with scipy's CSR mat-vec (Jacobi only)."""
+
+    def __init__(self, P_pi, r_pi, gamma):
+        self.P_pi, self.r_pi, self.gamma = P_pi, r_pi, gamma
+        self.S = r_pi.shape[0]
+        self._zeros = np.zeros(self.S, dtype=np.int64)
+
+    def sweep(self, V, out=None, policy=None):
+        new = self.r_pi + self.gamma * (self.P_pi @ V)
+        d = new - V
+        return new, self._zeros, float(d.max()), float(d.min())
+
 
 class _TorchOps:
-    """The same operators on torch sparse CSR tensors, on any device (float64 throughout)."""
+    """The same operators on torch sparse CSR tensors, on any device (float64 throughout).
+
+    Gauss-Seidel sweeps are sequential by nature and exist on the numpy kernels only; the dead-end
+    test runs on the CPU copy of the transitions (only the policy crosses over).
+    """
+
+    supports_gauss_seidel = False
+    layout = "torch"
 
     def __init__(self, mdp: TabularMDP, device):
         import torch
@@ -537,6 +877,7 @@ class _TorchOps:
 
         self.torch = torch
         self.device = resolve_device(device)
+        self.mdp = mdp
         self.S, self.A = mdp.shape
         self.gamma = mdp.gamma
         P = mdp.P
@@ -558,8 +899,10 @@ class _TorchOps:
     def q(self, V):
         return self.R + self.gamma * self.torch.mv(self.P, V).reshape(self.S, self.A)
 
-    def backup(self, V, out=None):
-        return self.q(V).max(dim=1).values
+    def sweep(self, V, out=None, policy=None):
+        TV, policy = self.q(V).max(dim=1)
+        d = TV - V
+        return TV, policy, float(d.max()), float(d.min())
 
     def policy_operator(self, policy):
         """T_pi on torch: P_pi's rows gathered once into a compact sparse CSR tensor."""
@@ -581,22 +924,26 @@ class _TorchOps:
                 new_crow, col[src], val[src], size=(self.S, self.S), check_invariants=False
             )
         r_pi = self.R.gather(1, policy.view(-1, 1)).view(-1)
-        gamma = self.gamma
-        return lambda V, out=None: r_pi + gamma * torch.mv(P_pi, V)
+        return _TorchPolicyOperator(torch, P_pi, r_pi, self.gamma, policy)
 
-    def greedy_backup(self, V):
-        return self.q(V).max(dim=1)
+    def constant_future(self, policy):
+        return _constant_future(self.mdp, self.to_numpy(policy).astype(np.int64))
 
     def to_numpy(self, x):
         return x.detach().cpu().numpy()
 
+    def from_numpy(self, x):
+        return self.torch.from_numpy(np.asarray(x, dtype=np.float64)).to(self.device)
 
-def _setup(mdp: TabularMDP, tol: float, max_iter: int | None, device, kernel: str):
-    """The iterative solvers' shared start: check tol, pick the operators, fix the sweep cap."""
-    if tol <= 0:
-        raise ValueError(f"tol = {tol} must be > 0")
-    ops = _NumpyOps(mdp, kernel) if device is None else _TorchOps(mdp, device)
-    return ops, _default_max_iter(mdp, tol) if max_iter is None else int(max_iter)
+
+class _TorchPolicyOperator:
+    def __init__(self, torch, P_pi, r_pi, gamma, policy):
+        self.torch, self.P_pi, self.r_pi, self.gamma, self.policy = torch, P_pi, r_pi, gamma, policy
+
+    def sweep(self, V, out=None, policy=None):
+        new = self.r_pi + self.gamma * self.torch.mv(self.P_pi, V)
+        d = new - V
+        return new, self.policy, float(d.max()), float(d.min())
 
 
 def _finish(mdp, ops, V, iterations, residuals, bound, converged, method, t0) -> Solution:
@@ -630,6 +977,85 @@ def _warn_cap(method: str, max_iter: int, residual: float, bound: float) -> None
 # --------------------------------------------------------------------------------------------------
 
 
+def _setup(mdp: TabularMDP, tol: float, max_iter: int | None, device, kernel: str, layout: str = "auto"):
+    """The iterative solvers' shared start: check tol, pick the operators, fix the sweep cap."""
+    if tol <= 0:
+        raise ValueError(f"tol = {tol} must be > 0")
+    if device is None:
+        ops = _NumpyOps(mdp, kernel, layout)
+    else:
+        if layout not in ("auto", "csr"):
+            raise ValueError(f"layout={layout!r} is a numpy layout; torch (device={device!r}) reads CSR")
+        ops = _TorchOps(mdp, device)
+    return ops, _default_max_iter(mdp, tol) if max_iter is None else int(max_iter)
+
+
+def _resolve_order(order: str, ops) -> str:
+    if order not in ORDERS:
+        raise ValueError(f"unknown order {order!r}; valid: {', '.join(ORDERS)}")
+    if order == "auto":
+        return "gauss-seidel" if ops.supports_gauss_seidel else "jacobi"
+    if order == "gauss-seidel" and not ops.supports_gauss_seidel:
+        raise ValueError("order='gauss-seidel' needs the numba kernel on numpy (device=None, kernel='numba')")
+    return order
+
+
+class _DeadEnds:
+    """Closed-form values for the states whose future reward is constant under the greedy policy.
+
+    If from s the policy pi only ever reaches states where it collects the same reward r (a closed
+    class with constant reward, or a path into one, e.g. a player stuck where every move is fatal
+    and staying costs r per step), then V_pi(s) = r / (1 - gamma) exactly. Value iteration would
+    approach it only geometrically, at rate gamma; setting it directly is a partial policy
+    evaluation, as in modified policy iteration. It changes no guarantee: the stopping rule is
+    always checked on a full Jacobi backup of whatever V is, so max|V - V*| <= tol still holds.
+
+    Checked at iterations 1, 2, 3, ... while the set changes; once it stops changing (or is empty)
+    the gap between checks doubles, up to 64, so MDPs without such states pay almost nothing.
+    """
+
+    MAX_GAP = 64
+
+    def __init__(self, ops, gamma: float, enabled: bool):
+        self.ops, self.gamma = ops, gamma
+        self.enabled = enabled and gamma < 1.0  # gamma = 1: no contraction to lean on; left out
+        self.next, self.gap, self.last = 1, 1, -1
+        self.states = 0  # states set in closed form at the last check
+
+    def apply(self, it: int, V, policy):
+        """Raise V to r / (1 - gamma) on the constant-future states where that is higher.
+
+        V_pi <= V* everywhere, so the new value is never further from V* than the old one: where
+        V < V_pi it moves toward V*, elsewhere nothing changes. Started from a lower bound (see
+        :func:`_lower_bound`), V stays <= V*, so this is exactly V <- V_pi there.
+        """
+        if not self.enabled or it < self.next:
+            return V
+        mask, r_pi = self.ops.constant_future(policy)
+        count = int(mask.sum())
+        self.gap = 1 if count != self.last and count else min(2 * self.gap, self.MAX_GAP)
+        self.next, self.last, self.states = it + self.gap, count, count
+        if count:
+            values = r_pi[mask] / (1.0 - self.gamma)
+            if isinstance(V, np.ndarray):
+                V[mask] = np.maximum(V[mask], values)
+            else:
+                where = self.ops.from_numpy(mask.astype(np.float64)).bool()
+                V[where] = self.ops.torch.maximum(V[where], self.ops.from_numpy(values))
+        return V
+
+
+def _lower_bound(mdp: TabularMDP, ops):
+    """A start V0 with T V0 >= V0 (so V0 <= V*): min(0, min R)/(1 - gamma) on live states, 0 on
+    terminal ones. From it every iterate of value iteration and modified policy iteration stays a
+    lower bound that only increases (Puterman, section 6.5); gamma = 1: zeros."""
+    if mdp.gamma >= 1.0:
+        return ops.zeros()
+    V0 = np.full(mdp.n_states, min(0.0, float(mdp.R.min())) / (1.0 - mdp.gamma))
+    V0[mdp.terminal] = 0.0
+    return ops.from_numpy(V0)
+
+
 def value_iteration(
     mdp: TabularMDP,
     tol: float = 1e-8,
@@ -637,15 +1063,38 @@ def value_iteration(
     *,
     device=None,
     kernel: str = "auto",
+    layout: str = "auto",
+    order: str = "auto",
+    dead_ends: bool = True,
     V0=None,
 ) -> Solution:
-    """Value iteration, V_{k+1} = T V_k, to a guaranteed accuracy: max|V - V*| <= tol.
+    """Value iteration to a guaranteed accuracy: max|V - V*| <= tol.
 
-    Stopping rule (gamma < 1). With d = V_{k+1} - V_k, MacQueen's bounds (Puterman, Thm 6.6.6)
-    give V_{k+1} + c min(d) <= V* <= V_{k+1} + c max(d), c = gamma/(1-gamma). The solver stops once
-    c (max d - min d)/2 <= tol and returns V = V_{k+1} + c (max d + min d)/2, so
-    max|V - V*| <= tol. This is at least as tight as the sup-norm rule c max|d| <= tol, and unlike
-    pymdptoolbox's span rule it bounds V itself, not only the greedy policy's loss.
+    Jacobi order (the default): V_{k+1} = T V_k. Stopping rule (gamma < 1): with d = V_{k+1} - V_k,
+    MacQueen's bounds (Puterman, Thm 6.6.6) give V_{k+1} + c min(d) <= V* <= V_{k+1} + c max(d),
+    c = gamma/(1-gamma). The solver stops once c (max d - min d)/2 <= tol and returns
+    V = V_{k+1} + c (max d + min d)/2, so max|V - V*| <= tol. This is at least as tight as the
+    sup-norm rule c max|d| <= tol, and unlike pymdptoolbox's span rule it bounds V itself, not
+    only the greedy policy's loss.
+
+    Gauss-Seidel order: each sweep updates the states in place, in blocks (see :func:`_gs_ell`),
+    alternating ascending and descending order, so a value can travel along a whole chain of
+    states in one sweep. Every updated value is max_a R + gamma sum T W with W a mix of old and new
+    values, so for G one such sweep, |GV - V*| <= gamma max(|V - V*|, |GV - V*|), hence G is a
+    gamma-contraction in sup norm with fixed point V*, and max|GV - V*| <= c max|GV - V|. That is
+    the Gauss-Seidel stopping rule. MacQueen's bounds do not hold for G, so when the span of the
+    Gauss-Seidel change says a Jacobi check could pass, the next sweep is a Jacobi backup with the
+    MacQueen rule above; whichever rule fires first, its bound is the one reported.
+
+    order="auto" (the default): Gauss-Seidel where the numba kernels run, for AUTO_ORDER_TRIAL
+    sweeps; if by then its change has not shrunk faster than gamma^2 per sweep (a Gauss-Seidel sweep
+    costs up to two Jacobi sweeps, whose MacQueen rule gains about gamma per sweep), Jacobi from then
+    on. The choice depends only on the residuals, never on timing, so results are reproducible.
+    Gauss-Seidel wins where values flow along chains of states in index order (the stealth MDP:
+    15 sweeps instead of 153 on fortress); on MDPs that mix quickly it gains little per sweep.
+
+    ``dead_ends`` (default on): states whose future reward is constant under the greedy policy get
+    their value in closed form (:class:`_DeadEnds`); the stopping rules are unchanged.
 
     gamma = 1 (episodic MDPs whose optimal policy terminates): no contraction holds, so the solver
     stops when max|V_{k+1} - V_k| < tol. That is a heuristic, not a bound: ``error_bound`` is nan.
@@ -658,65 +1107,129 @@ def value_iteration(
             sweeps the plain contraction needs (so the cap is never binding); 10^6 for gamma = 1.
         device: None for numpy; "auto", "cpu" or "cuda" to run on torch sparse tensors.
         kernel: numpy sweep kernel, "auto" (numba when installed), "numba" or "scipy".
-        V0: optional initial values (S,); zeros by default.
+        layout: numba transition layout, "auto", "ell" (fixed width) or "csr" (:func:`choose_layout`).
+        order: "jacobi", "gauss-seidel" (numba only) or "auto" (see above).
+        dead_ends: solve constant-reward futures of the greedy policy in closed form.
+        V0: optional initial values (S,); by default the lower bound min(0, min R)/(1 - gamma)
+            (0 on terminal states; zeros for gamma = 1).
     """
     t0 = time.perf_counter()
-    ops, cap = _setup(mdp, tol, max_iter, device, kernel)
+    ops, cap = _setup(mdp, tol, max_iter, device, kernel, layout)
+    trial = order == "auto"
+    order = _resolve_order(order, ops)
+    trial = trial and order == "gauss-seidel"
     gamma = mdp.gamma
-    V = ops.zeros() if V0 is None else _initial(ops, V0, mdp)
+    V = _lower_bound(mdp, ops) if V0 is None else _initial(ops, V0, mdp)
+    jumps = _DeadEnds(ops, gamma, dead_ends)
     out = None
     residuals: list[float] = []
     bound = math.inf
+    jacobi_next = order == "jacobi"
+    c = gamma / (1.0 - gamma) if gamma < 1.0 else math.inf
+    method = "value_iteration" if order == "jacobi" else "value_iteration (gauss-seidel)"
     for k in range(1, cap + 1):
-        V_new = ops.backup(V, out)
-        stop, V_out, bound = _stopping_rule(gamma, tol, V_new, V, residuals)
-        if stop:
-            return _finish(mdp, ops, V_out, k, residuals, bound, True, "value_iteration", t0)
-        V, out = V_new, V  # reuse the old buffer for the next sweep
-    _warn_cap("value_iteration", cap, residuals[-1] if residuals else math.nan, bound)
-    return _finish(mdp, ops, V, cap, residuals, bound, False, "value_iteration", t0)
+        if trial and k == AUTO_ORDER_TRIAL + 1:
+            half = AUTO_ORDER_TRIAL // 2
+            early, late = residuals[half - 1], residuals[-1]
+            if early > 0 and (late / early) ** (1.0 / half) > gamma**2:
+                order, jacobi_next, method = "jacobi", True, "value_iteration (gauss-seidel, then jacobi)"
+        if jacobi_next:
+            V_new, policy, d_max, d_min = ops.sweep(V, out)
+            stop, V_out, bound = _stopping_rule(gamma, tol, d_max, d_min, V_new, residuals)
+            if stop:
+                return _finish(mdp, ops, V_out, k, residuals, bound, True, method, t0)
+            jacobi_next = order == "jacobi"
+        else:
+            V_new, policy, d_max, d_min = ops.gauss_seidel(V, out, reverse=k % 2 == 0)
+            change = max(abs(d_max), abs(d_min))
+            residuals.append(change)
+            if gamma < 1.0:
+                bound = c * change
+                if bound <= tol:
+                    return _finish(mdp, ops, V_new, k, residuals, bound, True, method, t0)
+                jacobi_next = c * (d_max - d_min) / 2.0 <= tol
+            elif change < tol:
+                return _finish(mdp, ops, V_new, k, residuals, math.nan, True, method, t0)
+        V, out = jumps.apply(k, V_new, policy), V  # reuse the old buffer for the next sweep
+    _warn_cap(method, cap, residuals[-1] if residuals else math.nan, bound)
+    return _finish(mdp, ops, V, cap, residuals, bound, False, method, t0)
+
+
+AUTO_K_RATIO = 0.1  # auto k: evaluate until the span of the evaluation change is this fraction of TV - V's
+AUTO_K_MAX = 200  # ... or this many partial-evaluation sweeps
 
 
 def modified_policy_iteration(
     mdp: TabularMDP,
-    k: int = 20,
+    k: int | str = "auto",
     tol: float = 1e-8,
     max_iter: int | None = None,
     *,
     device=None,
     kernel: str = "auto",
+    layout: str = "auto",
+    order: str = "jacobi",
+    dead_ends: bool = True,
 ) -> Solution:
     """Modified policy iteration (Puterman, section 6.5), to max|V - V*| <= tol.
 
-    Each iteration does one full backup u = TV, which also gives the greedy policy pi, then k
-    partial-evaluation steps V <- T_pi V that read only pi's rows. It stops on the same MacQueen
-    bound as :func:`value_iteration`, applied to d = TV - V. k = 0 is value iteration; k -> inf
-    approaches policy iteration.
+    Each iteration does one full Jacobi backup u = TV, which also gives the greedy policy pi and
+    d = TV - V, then partial-evaluation sweeps V <- T_pi V that read only pi's rows. It stops on
+    the same MacQueen bound as :func:`value_iteration`, applied to d; the partial evaluation only
+    decides where the next check starts, so the bound holds whatever it does.
+
+    k: partial-evaluation sweeps per iteration, or "auto": sweep until the span of the evaluation's
+    change, max - min of T_pi V - V, falls to AUTO_K_RATIO times the span of the last TV - V (the
+    part of the error that the next improvement step cannot remove by a constant), at most
+    AUTO_K_MAX sweeps. k = 0 is value iteration; k -> inf approaches policy iteration.
+    order: the partial-evaluation sweeps' order, "jacobi" (the default) or "gauss-seidel" (in place,
+    alternating direction; numba only; "auto" is Gauss-Seidel where available). The full backup is
+    always Jacobi. On the benchmark MDP a Gauss-Seidel sweep costs about twice a Jacobi one and saves
+    fewer sweeps than that, so Jacobi is the default.
+    dead_ends: see :class:`_DeadEnds`.
 
     gamma = 1: stops when max|TV - V| < tol (a heuristic; ``error_bound`` is nan).
     """
-    if k < 0:
-        raise ValueError(f"k = {k} must be >= 0")
+    auto = k == "auto"
+    if not auto and (not isinstance(k, int | np.integer) or k < 0):
+        raise ValueError(f"k = {k!r} must be an int >= 0 or 'auto'")
     t0 = time.perf_counter()
-    ops, cap = _setup(mdp, tol, max_iter, device, kernel)
+    ops, cap = _setup(mdp, tol, max_iter, device, kernel, layout)
+    order = _resolve_order(order, ops)
     gamma = mdp.gamma
-    V = ops.zeros()
+    V = _lower_bound(mdp, ops)
+    jumps = _DeadEnds(ops, gamma, dead_ends)
     residuals: list[float] = []
     bound = math.inf
+    out = None
+    sweeps = 0
+    method = "modified_policy_iteration"
     for it in range(1, cap + 1):
-        u, policy = ops.greedy_backup(V)
-        stop, V_out, bound = _stopping_rule(gamma, tol, u, V, residuals)
+        u, policy, d_max, d_min = ops.sweep(V, out)
+        stop, V_out, bound = _stopping_rule(gamma, tol, d_max, d_min, u, residuals)
         if stop:
-            return _finish(mdp, ops, V_out, it, residuals, bound, True, "modified_policy_iteration", t0)
-        V = u
-        if k:
-            apply_pi = ops.policy_operator(policy)
-            buf = None
-            for _ in range(k):
-                V_next = apply_pi(V, buf)
-                V, buf = V_next, V
-    _warn_cap("modified_policy_iteration", cap, residuals[-1] if residuals else math.nan, bound)
-    return _finish(mdp, ops, V, cap, residuals, bound, False, "modified_policy_iteration", t0)
+            sol = _finish(mdp, ops, V_out, it, residuals, bound, True, method, t0)
+            sol.evaluation_sweeps = sweeps
+            return sol
+        V, out = jumps.apply(it, u, policy), V
+        n_eval = AUTO_K_MAX if auto else int(k)
+        if n_eval == 0:
+            continue
+        apply_pi = ops.policy_operator(policy)
+        target = AUTO_K_RATIO * (d_max - d_min)
+        for j in range(n_eval):
+            if order == "gauss-seidel":
+                V_next, _, e_max, e_min = apply_pi.gauss_seidel(V, out, reverse=j % 2 == 1)
+            else:
+                V_next, _, e_max, e_min = apply_pi.sweep(V, out)
+            V, out = V_next, V
+            sweeps += 1
+            if auto and e_max - e_min <= target:
+                break
+    _warn_cap(method, cap, residuals[-1] if residuals else math.nan, bound)
+    sol = _finish(mdp, ops, V, cap, residuals, bound, False, method, t0)
+    sol.evaluation_sweeps = sweeps
+    return sol
 
 
 def policy_iteration(mdp: TabularMDP, max_iter: int = 1000, *, device=None, kernel: str = "auto") -> Solution:
@@ -881,6 +1394,14 @@ def _initial(ops, V0, mdp):
     if isinstance(ops, _TorchOps):
         return ops.torch.from_numpy(V0).to(ops.device)
     return V0
+
+
+def warm_up() -> None:
+    """Load (or compile) the numba kernels the default solvers use on a small MDP, so that timing
+    a solve afterwards measures the solve. Cached on disk after the first run."""
+    mdp = TabularMDP(np.array([[[0.5, 0.5], [0.0, 1.0]]]), np.array([[1.0], [0.0]]), 0.9, terminal=[False, True])
+    value_iteration(mdp)
+    modified_policy_iteration(mdp)
 
 
 def bellman_residual(mdp: TabularMDP, V) -> float:

@@ -60,9 +60,8 @@ class _ListAction(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         items = [part.strip() for value in values for part in str(value).split(",") if part.strip()]
-        if values and not items:
-            parser.error(f"{option_string}: expected a list of values separated by commas or spaces, "
-                         f"got {' '.join(map(str, values))!r}")
+        if values and not items:  # only separators: kept as given, so the caller's check names it
+            items = [" ".join(map(str, values))]
         setattr(namespace, self.dest, items)
 
 

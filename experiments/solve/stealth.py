@@ -41,7 +41,9 @@ def solve_stealth(args) -> int:
     from envs.stealth.level import load_level
     from envs.stealth.mdp import build_mdp, greedy_path
     from experiments.solve.common import describe_solution, run_solver
-    from nets import bellman  # noqa: F401  (import numba before the clock starts)
+    from nets import bellman
+
+    bellman.warm_up()  # import numba and load the compiled kernels before the clock starts
 
     if not 0.0 <= args.slip <= 1.0:
         raise ValueError(f"--slip must be in [0, 1], got {args.slip}")
