@@ -71,7 +71,12 @@ def init(address: str | None = None, num_cpus: int | None = None) -> dict:
     if address is None:
         cpus = int(num_cpus or os.cpu_count() or 1)
         # address="local": always a new Ray of this process's own, even where `ray start` left one running
-        ray.init(address="local", num_cpus=cpus, _node_ip_address="127.0.0.1", **common)
+        try:
+            ray.init(address="local", num_cpus=cpus, _node_ip_address="127.0.0.1", **common)
+        except Exception as exc:  # Ray raises a bare Exception when its processes do not come up in time
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RayError(f"Ray could not start on this machine ({first}); on a busy machine try again, or join "
+                           "a running Ray with --address") from None
         return _describe(ray, local=True)
     try:
         ray.init(address=address, **common)
