@@ -1,8 +1,13 @@
-"""Everything that acts. Scripted fighters (``agents.character``), the navigation AI and its planner
-(``agents.navigation``) and the director (``agents.meta``) all speak one protocol, SB3's
-``predict(observation, state=None, episode_start=None, deterministic=False) -> (action, state)``, plus
-an optional ``reset()``. Agent spec strings (``random``, ``scripted:hard``, ``sb3:PATH``, ...) are
-parsed in exactly one place, :func:`make_agent`, for CLI flags and env keyword arguments alike."""
+"""Third floor: everything that acts, and the harness that runs agents in envs. Scripted fighters
+(``agents.character``), the navigation AI and its planner (``agents.navigation``), the director
+(``agents.meta``), the ghost with its demo format and checkpoints (``agents.ghost``), SB3 and bundled
+checkpoints, all speaking one protocol, SB3's ``predict(observation, state=None, episode_start=None,
+deterministic=False) -> (action, state)``, plus an optional ``reset()``. Agent spec strings (``random``,
+``scripted:hard``, ``sb3:PATH``, ...) are parsed in exactly one place, :func:`make_agent`, for CLI
+flags and env keyword arguments alike; ``agents.opponents`` is the env entry point that resolves the
+duel's opponent spec. ``agents.rollout`` is the one rollout and evaluation harness.
+
+Imports: ``agents``, ``nets`` and ``envs``; never ``experiments``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,13 @@
-"""Learners and torch modules shared by every environment: exact Bellman solvers for tabular MDPs
-(``nets.bellman``), and, as they land, the MLP, the clockwork RNN, controller heads, behaviour cloning
-and policy-gradient learners. Device selection lives in one place, ``nets.device``."""
+"""Second floor: learners and torch modules that know no particular game, sized from spaces and arrays.
+Exact Bellman solvers for tabular MDPs (``bellman``), the MLP (``mlp``), the clockwork RNN
+(``clockwork``), controller heads (``heads``), policy-gradient learners (``policy_gradient``; PPO in
+``ppo``), sequence behaviour cloning (``imitation``), tabular Q-learning (``tabular``), SB3 glue (``sb3``)
+and the one torch-file loader (``torchfile``). Device and torch threads are chosen in one place,
+``nets.device``.
+
+Imports: ``nets`` and third-party libraries, plus the one game-free utility of the ground floor,
+``envs.fileio`` (atomic writes); never a game (``envs.duel``, ``envs.stealth``, or ``envs`` itself,
+whose import registers the games), ``agents`` or ``experiments``."""
 
 # The torch modules are imported on first use, so ``import nets`` (and ``nets.bellman``) never pays for
 # torch. Import them as ``from nets.mlp import MLP``, ``from nets.clockwork import ClockworkRNN``,
@@ -18,6 +25,7 @@ _LAZY = {
     "A2C": "nets.policy_gradient",
     "Reinforce": "nets.policy_gradient",
     "load_learner": "nets.policy_gradient",
+    "PPO": "nets.ppo",
 }
 
 

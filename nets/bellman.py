@@ -1408,3 +1408,10 @@ def bellman_residual(mdp: TabularMDP, V) -> float:
     """max_s |(TV)(s) - V(s)|, the Bellman optimality residual of V."""
     V = _check_vector(V, mdp, "V")
     return float(np.abs((mdp.R + mdp.gamma * (mdp.P @ V).reshape(mdp.shape)).max(axis=1) - V).max())
+
+
+def mdp_from_arrays(arrays, gamma: float) -> TabularMDP:
+    """A :class:`TabularMDP` from a game's plain arrays: any object with ``transitions`` (A matrices of
+    shape (S, S), sparse or dense), ``rewards`` (S, A) and ``terminal`` (S,) bool, such as
+    ``envs.stealth.mdp.mdp_arrays(level)``. The game builds arrays; the solver floor adds the discount."""
+    return TabularMDP(arrays.transitions, arrays.rewards, gamma, terminal=arrays.terminal)

@@ -1,291 +1,54 @@
-"""Behaviour cloning of a duel player: the demo format, the dataset, the ghost network and its training.
+"""Sequence behaviour cloning: a two-head recurrent policy learned from (observation, action) sequences.
 
-The pieces, in the order data flows through them:
+This module knows no game. Its data are *sequences*: any objects with ``obs`` (T, D) float32 and
+``actions`` (T, 2) int64 arrays (an action is a pair ``(direction, button)`` of a two-head
+controller) and a length; a *dataset* is any object with ``rounds`` (a list of sequences) and
+``split(val_frac, seed)``. The duel's demo format, ghost checkpoints and fidelity statistics, which
+do know the game, live in :mod:`agents.ghost`. The pieces, in the order data flows through them:
 
-* **Demo format** (the one place that knows the layout). One round is ``round_NNNN.npz`` (``np.savez``,
-  plain arrays only, loaded with ``allow_pickle=False``) plus ``round_NNNN.json``:
-
-  - npz: ``obs`` (T, 76) float32, the player's observation at every decision step; ``actions`` (T, 2)
-    int64, the controller input ``[stick, button]`` the player chose there; ``rewards`` (T,) float32;
-    ``opponent`` (the opponent spec, a 0-d unicode array); ``winner`` (``"player"``, ``"opponent"`` or
-    ``"draw"``); ``final_health`` (2,) int64, the player's then the opponent's health at the end.
-  - JSON sidecar: ``format``, ``env_id``, ``env_version``, ``obs_layout_hash`` (:func:`obs_layout_hash`),
-    ``obs_size``, ``frame_skip``, ``round_seconds``, ``player``, ``opponent``, ``date``, ``steps``.
-
-  :func:`save_round` writes the sidecar first and the npz last, each atomically, so a round exists
-  exactly when its npz does; :func:`load_round` validates a round against the current env.
-* **Dataset.** :class:`DemoDataset` loads a folder of rounds, splits them **by round**
-  (:func:`split_rounds`) and serves truncated-BPTT windows (:func:`tbptt_windows`) in which each batch
-  row follows one round from its first step to its last, so the recurrent state is carried across the
-  windows of a round and starts from zero at a new round.
+* **Windows.** :func:`split_rounds` splits sequences **by sequence** into train and validation, and
+  :func:`tbptt_windows` serves truncated-BPTT windows in which each batch row follows one sequence
+  from its first step to its last, so the recurrent state is carried across the windows of a
+  sequence and starts from zero at a new one.
 * **Model.** :class:`GhostPolicy`: encoder (``cwrnn`` clockwork RNN, ``lstm`` or ``mlp`` over a frame
-  stack) -> fully connected layer -> :class:`nets.heads.ControllerHead` (stick 9 x button 4 softmaxes;
-  by default the button softmax is conditioned on the stick, ``p(stick) p(button | stick)``).
+  stack) -> fully connected layer -> :class:`nets.heads.ControllerHead` (direction x button softmaxes;
+  by default the button softmax is conditioned on the direction, ``p(stick) p(button | stick)``),
+  sized from the spaces (:func:`sizes_from_spaces`) or the data.
 * **Training.** :func:`train_ghost`: summed cross-entropy of the two heads, Adam, early stopping on the
   validation loss; :func:`evaluate_ghost` gives per-head and joint accuracy, the majority-class baseline
-  and the confusion matrices. :func:`save_ghost` / :func:`load_ghost`: ``state_dict`` + JSON config,
-  loaded with ``weights_only=True``.
-* **Fidelity.** :func:`js_divergence` and :func:`behaviour_stats`, used by ``sandbox compare ghost``.
+  and the confusion matrices. :class:`GhostStepper` runs one decision at a time in NumPy.
+* **Divergence.** :func:`js_divergence` (Jensen-Shannon, bits), for comparing behaviour histograms.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
-import json
 import math
-import os
-import re
 import time
-import warnings
-import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ENV_ID = "sandbox/Duel-v0"
-DEMO_FORMAT = 1
-GHOST_FORMAT = 1
-ROUND_PATTERN = re.compile(r"^round_(\d+)\.npz$")
-N_STICK, N_BUTTON = 9, 4
+N_STICK, N_BUTTON = 9, 4  # default controller sizes (a two-head controller; sized from spaces when given)
 
 __all__ = [
-    "DemoError", "Round", "DemoDataset", "make_policy", "GhostStepper", "GhostTrainConfig", "GhostTrainResult",
-    "obs_layout_hash", "env_version", "demo_metadata", "save_round", "load_round", "round_path",
-    "next_round_index", "split_rounds", "tbptt_windows", "train_ghost", "evaluate_ghost", "save_ghost",
-    "load_ghost", "find_checkpoint", "js_divergence", "behaviour_stats", "GAP_BINS",
+    "make_policy", "GhostStepper", "GhostTrainConfig", "GhostTrainResult", "split_rounds", "tbptt_windows",
+    "train_ghost", "evaluate_ghost", "js_divergence", "sizes_from_spaces", "ENCODERS", "HEADS",
 ]
 
 
-class DemoError(ValueError):
-    """A demo file that cannot be used; the message names the file and the reason."""
-
-
-# ---- the demo format --------------------------------------------------------------------------------
-
-
-def obs_layout_hash() -> str:
-    """A 16-hex-digit hash of the duel's observation *layout* (not of any data).
-
-    It covers every named offset of :mod:`envs.duel.env` (``F_*``, ``OBS_*``, ``SELF``, ``OPP``,
-    ``FIGHTER_FEATURES``), the one-hot widths and the action sizes, so moving, adding or removing a
-    feature changes it and old demos and ghosts are rejected instead of silently misread."""
-    from envs.duel import env as E
-    from envs.duel import rules
-
-    names = sorted(n for n, v in vars(E).items() if type(v) is int and (
-        n.startswith(("F_", "OBS_")) or n in ("SELF", "OPP", "FIGHTER_FEATURES")))
-    parts = [f"{n}={getattr(E, n)}" for n in names]
-    parts += [f"N_STATES={rules.N_STATES}", f"N_MOVES={rules.N_MOVES}", f"N_STICK={rules.N_STICK}",
-              f"N_BUTTON={rules.N_BUTTON}"]
-    return hashlib.sha256(";".join(parts).encode()).hexdigest()[:16]
-
-
-def env_version(env_id: str = ENV_ID) -> int:
-    """The version number of a registered id (``sandbox/Duel-v0`` -> 0)."""
-    from gymnasium.envs.registration import parse_env_id
-
-    _, _, version = parse_env_id(env_id)
-    return int(version or 0)
-
-
-def demo_metadata(*, player: str, opponent: str, frame_skip: int, round_seconds: float, steps: int,
-                  **extra: Any) -> dict:
-    """The JSON sidecar of one round (see the module docstring)."""
-    from envs.duel.env import OBS_SIZE
-
-    return {
-        "format": DEMO_FORMAT, "env_id": ENV_ID, "env_version": env_version(), "obs_layout_hash": obs_layout_hash(),
-        "obs_size": OBS_SIZE, "frame_skip": int(frame_skip), "round_seconds": float(round_seconds),
-        "player": str(player), "opponent": str(opponent), "steps": int(steps),
-        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), **extra,
-    }
-
-
-def round_path(folder: str | os.PathLike, index: int) -> Path:
-    """``folder/round_NNNN.npz``."""
-    return Path(folder) / f"round_{index:04d}.npz"
-
-
-def next_round_index(folder: str | os.PathLike) -> int:
-    """1 + the highest round number already in ``folder`` (1 for an empty or missing folder)."""
-    folder = Path(folder)
-    found = [int(m.group(1)) for p in folder.glob("round_*.npz") if (m := ROUND_PATTERN.match(p.name))]
-    return max(found, default=0) + 1
-
-
-def save_round(path: str | os.PathLike, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, *,
-               opponent: str, winner: str, final_health: Sequence[int], meta: dict) -> Path:
-    """Write one round: the JSON sidecar, then the npz, each atomically (temporary file + rename).
-
-    Written in that order, a round is complete exactly when its ``.npz`` exists: an interrupted write
-    leaves at most an orphan sidecar (overwritten by the next recording) and never a partial npz."""
-    from envs.fileio import atomic_save, atomic_write_text
-
-    path = Path(path)
-    obs = np.asarray(obs, dtype=np.float32)
-    actions = np.asarray(actions, dtype=np.int64).reshape(-1, 2)
-    rewards = np.asarray(rewards, dtype=np.float32).reshape(-1)
-    if not (len(obs) == len(actions) == len(rewards)):
-        raise ValueError(f"{path}: obs, actions and rewards differ in length ({len(obs)}, {len(actions)}, "
-                         f"{len(rewards)})")
-    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
-    arrays = {"obs": obs, "actions": actions, "rewards": rewards, "opponent": np.array(str(opponent)),
-              "winner": np.array(str(winner)), "final_health": np.asarray(final_health, dtype=np.int64)}
-    atomic_save(path, lambda tmp: np.savez_compressed(tmp, **arrays))
-    return path
-
-
-@dataclass
-class Round:
-    """One recorded round (arrays as in the module docstring; ``meta`` is the sidecar)."""
-
-    path: Path
-    obs: np.ndarray
-    actions: np.ndarray
-    rewards: np.ndarray
-    opponent: str
-    winner: str
-    final_health: np.ndarray
-    meta: dict
-
-    def __len__(self) -> int:
-        return len(self.actions)
-
-
-_NPZ_KEYS = ("obs", "actions", "rewards", "opponent", "winner", "final_health")
-
-
-def load_round(path: str | os.PathLike, *, frame_skip: int | None = None) -> Round:
-    """Load and validate one round against the current duel env; a :class:`DemoError` names the file
-    and the reason (missing or unreadable sidecar, other env or version, changed observation layout,
-    truncated or corrupt npz, wrong shapes, out-of-range actions, a ``frame_skip`` other than the one
-    asked for)."""
-    from envs.duel.env import OBS_SIZE
-    from envs.fileio import check_npz_member_sizes
-
-    path = Path(path)
-    side = path.with_suffix(".json")
-    if not path.is_file():
-        raise DemoError(f"{path}: no such demo file")
-    if not side.is_file():
-        raise DemoError(f"{path}: missing sidecar {side.name} (env id, version, layout hash); re-record the round")
-    try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
-        if not isinstance(meta, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as exc:
-        raise DemoError(f"{side}: unreadable sidecar ({exc})") from None
-    if meta.get("env_id") != ENV_ID:
-        raise DemoError(f"{path}: recorded in env {meta.get('env_id')!r}; this dataset needs {ENV_ID!r}")
-    if meta.get("env_version") != env_version():
-        raise DemoError(f"{path}: env version {meta.get('env_version')!r}, current is {env_version()}")
-    if meta.get("obs_layout_hash") != obs_layout_hash():
-        raise DemoError(f"{path}: observation layout hash {meta.get('obs_layout_hash')!r} does not match the "
-                        f"current duel layout {obs_layout_hash()!r}; re-record with this version")
-    if frame_skip is not None and meta.get("frame_skip") != frame_skip:
-        raise DemoError(f"{path}: frame_skip {meta.get('frame_skip')!r}, the other rounds use {frame_skip}")
-    check_npz_member_sizes(path, {"obs": 250_000 * OBS_SIZE, "actions": 500_000, "rewards": 250_000}, default=64,
-                           error=DemoError)  # rows x features from the headers, before loading (envs/fileio.py)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in _NPZ_KEYS if k not in z.files]
-            if missing:
-                raise DemoError(f"{path}: missing arrays {', '.join(missing)} (expected {', '.join(_NPZ_KEYS)})")
-            data = {k: z[k] for k in _NPZ_KEYS}
-    except DemoError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise DemoError(f"{path}: corrupt or truncated npz ({type(exc).__name__}: {exc})") from None
-    obs, actions, rewards = data["obs"], data["actions"], data["rewards"]
-    if obs.ndim != 2 or obs.shape[1] != OBS_SIZE or obs.dtype != np.float32:
-        raise DemoError(f"{path}: obs must be (T, {OBS_SIZE}) float32, got {obs.shape} {obs.dtype}")
-    if actions.ndim != 2 or actions.shape[1] != 2 or not np.issubdtype(actions.dtype, np.integer):
-        raise DemoError(f"{path}: actions must be (T, 2) integers, got {actions.shape} {actions.dtype}")
-    if not (len(obs) == len(actions) == len(rewards)) or len(obs) == 0:
-        raise DemoError(f"{path}: obs/actions/rewards lengths {len(obs)}/{len(actions)}/{len(rewards)} must be "
-                        "equal and > 0")
-    if actions.min() < 0 or actions[:, 0].max() >= N_STICK or actions[:, 1].max() >= N_BUTTON:
-        raise DemoError(f"{path}: actions out of range (stick in [0, {N_STICK}), button in [0, {N_BUTTON}))")
-    if not np.isfinite(obs).all() or np.abs(obs).max() > 1.0 + 1e-5:
-        raise DemoError(f"{path}: obs must be finite and in [-1, 1] (the duel's observation space)")
-    if not np.isfinite(rewards).all():
-        raise DemoError(f"{path}: rewards hold NaN or inf")
-    return Round(path, obs, actions.astype(np.int64), rewards.astype(np.float32), str(data["opponent"]),
-                 str(data["winner"]), data["final_health"].astype(np.int64), meta)
-
-
-def _demo_files(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
-    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-    files: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            files += sorted(q for q in p.glob("*.npz") if not q.name.startswith("."))
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise FileNotFoundError(f"{p}: no such demo folder or file")
-    return files
-
-
-class DemoDataset:
-    """The rounds found in ``paths`` (folders of ``*.npz`` rounds and/or single files), validated.
-
-    A bad file raises a :class:`DemoError` naming it; with ``skip_bad=True`` it is skipped with a
-    warning and listed in ``self.skipped`` as ``(path, reason)``. All rounds must share one
-    ``frame_skip`` (``self.frame_skip``), since the ghost acts at the rate it was trained at."""
-
-    def __init__(self, paths: str | os.PathLike | Sequence[str | os.PathLike], skip_bad: bool = False):
-        files = _demo_files(paths)
-        if not files:
-            raise DemoError(f"no demo rounds (*.npz) in {paths}; record some with `sandbox record duel`")
-        self.rounds: list[Round] = []
-        self.skipped: list[tuple[Path, str]] = []
-        frame_skip = None
-        for f in files:
-            try:
-                r = load_round(f, frame_skip=frame_skip)
-            except DemoError as exc:
-                if not skip_bad:
-                    raise
-                warnings.warn(f"skipping bad demo: {exc}", stacklevel=2)
-                self.skipped.append((f, str(exc)))
-                continue
-            frame_skip = r.meta["frame_skip"]
-            self.rounds.append(r)
-        if not self.rounds:
-            raise DemoError(f"no usable demo rounds in {paths} ({len(self.skipped)} skipped as bad)")
-        self.frame_skip = int(frame_skip)
-
-    @classmethod
-    def from_rounds(cls, rounds: Sequence[Round]) -> DemoDataset:
-        """A dataset of rounds already in memory (e.g. DAgger's relabelled rounds); no validation."""
-        if not rounds:
-            raise ValueError("from_rounds needs at least one round")
-        ds = cls.__new__(cls)
-        ds.rounds, ds.skipped = list(rounds), []
-        ds.frame_skip = int(rounds[0].meta.get("frame_skip", 4))
-        return ds
-
-    def __len__(self) -> int:
-        return len(self.rounds)
-
-    @property
-    def steps(self) -> int:
-        return sum(len(r) for r in self.rounds)
-
-    @property
-    def opponents(self) -> list[str]:
-        """The distinct opponent specs faced, in order of first appearance."""
-        return list(dict.fromkeys(r.opponent for r in self.rounds))
-
-    def split(self, val_frac: float = 0.2, seed: int = 0) -> tuple[list[int], list[int]]:
-        """Round indices (train, validation); see :func:`split_rounds`."""
-        return split_rounds(len(self.rounds), val_frac, seed)
+def sizes_from_spaces(observation_space, action_space) -> dict:
+    """``{"obs_size", "directions", "buttons"}`` of a policy for a flat ``Box`` observation space and a
+    two-part ``MultiDiscrete([directions, buttons])`` action space."""
+    nvec = getattr(action_space, "nvec", None)
+    if nvec is None or len(nvec) != 2:
+        raise ValueError(f"a two-head policy needs a MultiDiscrete([directions, buttons]) action space; "
+                         f"got {action_space}")
+    shape = getattr(observation_space, "shape", None)
+    if not shape or len(shape) != 1:
+        raise ValueError(f"a sequence policy needs a flat (D,) observation space; got {observation_space}")
+    return {"obs_size": int(shape[0]), "directions": int(nvec[0]), "buttons": int(nvec[1])}
 
 
 def split_rounds(n_rounds: int, val_frac: float, seed: int = 0) -> tuple[list[int], list[int]]:
@@ -314,7 +77,7 @@ class Window:
     rows: int
 
 
-def tbptt_windows(rounds: Sequence[Round], window: int, batch_size: int,
+def tbptt_windows(rounds: Sequence, window: int, batch_size: int,
                   rng: np.random.Generator | None = None) -> Iterator[Window]:
     """Truncated-BPTT windows over whole rounds.
 
@@ -380,10 +143,10 @@ def _build_policy_class():
     from nets.mlp import MLP
 
     class GhostPolicy(nn.Module):
-        """Encoder -> fully connected layer -> two softmax heads (stick 9, button 4).
+        """Encoder -> fully connected layer -> two softmax heads (``directions`` sticks, ``buttons`` buttons).
 
         Args:
-            obs_size: observation features (76 for the duel).
+            obs_size: observation features (the flat observation space's size).
             encoder: ``cwrnn`` (clockwork RNN, modules of ``hidden // len(periods)`` units), ``lstm``
                 (``hidden`` units) or ``mlp`` (one ``hidden``-unit tanh layer over the last
                 ``frame_stack`` observations, zeros before a round's first step).
@@ -493,7 +256,7 @@ def _build_policy_class():
                 button = button.unflatten(-1, (self.directions, self.buttons))
             return stick, button, state
 
-    GhostPolicy.__qualname__ = "GhostPolicy"  # pickles as nets.imitation.GhostPolicy (the module __getattr__)
+    GhostPolicy.__qualname__ = "GhostPolicy"  # named nets.imitation.GhostPolicy (the module __getattr__)
     GhostPolicy.__module__ = __name__
     return GhostPolicy
 
@@ -501,12 +264,23 @@ def _build_policy_class():
 _CLASSES: dict[str, type] = {}
 
 
+# the duel-specific names that moved to agents.ghost (they know the game), for a helpful ImportError
+_MOVED = {name: "agents.ghost" for name in (
+    "DemoError", "Round", "DemoDataset", "obs_layout_hash", "env_version", "demo_metadata", "save_round",
+    "load_round", "round_path", "next_round_index", "save_ghost", "load_ghost", "find_checkpoint",
+    "behaviour_stats", "stats_divergence", "GAP_BINS", "ENV_ID", "DEMO_FORMAT", "GHOST_FORMAT", "MAX_GHOST_BYTES",
+    "MAX_GHOST_SIDECAR_BYTES")}
+
+
 def __getattr__(name: str):
-    # GhostPolicy is built on first use so that `import nets.imitation` (the demo format) needs no torch
+    # GhostPolicy is built on first use so that `import nets.imitation` needs no torch
     if name == "GhostPolicy":
         if name not in _CLASSES:
             _CLASSES[name] = _build_policy_class()
         return _CLASSES[name]
+    if name in _MOVED:
+        raise ImportError(f"nets.imitation.{name} moved to {_MOVED[name]}.{name}: the duel's demo format, ghost "
+                          "checkpoints and fidelity statistics live beside the game's agents (nets knows no game)")
     raise AttributeError(f"module 'nets.imitation' has no attribute {name!r}")
 
 
@@ -539,9 +313,11 @@ class GhostTrainConfig:
     val_frac: float = 0.2  # fraction of the rounds held out for validation
     seed: int = 0  # seeds the split, the initialisation and the shuffling
 
-    def model_config(self, obs_size: int) -> dict:
+    def model_config(self, obs_size: int, directions: int = N_STICK, buttons: int = N_BUTTON) -> dict:
+        """The policy config (as :class:`GhostPolicy` stores it) for these sizes."""
         return {"obs_size": obs_size, "encoder": self.encoder, "hidden": self.hidden, "periods": list(self.periods),
-                "fc": self.fc, "frame_stack": self.frame_stack, "head": self.head}
+                "fc": self.fc, "frame_stack": self.frame_stack, "directions": directions, "buttons": buttons,
+                "head": self.head}
 
 
 @dataclass
@@ -575,16 +351,16 @@ def _loss_any(stick_logits, button_logits, actions, mask):
     return _loss(None, stick_logits, button_logits_given(button_logits, actions[..., 0]), actions, mask)
 
 
-def majority_baseline(rounds: Sequence[Round]) -> dict:
+def majority_baseline(rounds: Sequence, directions: int = N_STICK, buttons: int = N_BUTTON) -> dict:
     """The most frequent stick, button and (stick, button) pair of ``rounds``."""
     acts = np.concatenate([r.actions for r in rounds])
-    joint = acts[:, 0] * N_BUTTON + acts[:, 1]
-    return {"stick": int(np.bincount(acts[:, 0], minlength=N_STICK).argmax()),
-            "button": int(np.bincount(acts[:, 1], minlength=N_BUTTON).argmax()),
-            "joint": int(np.bincount(joint, minlength=N_STICK * N_BUTTON).argmax())}
+    joint = acts[:, 0] * buttons + acts[:, 1]
+    return {"stick": int(np.bincount(acts[:, 0], minlength=directions).argmax()),
+            "button": int(np.bincount(acts[:, 1], minlength=buttons).argmax()),
+            "joint": int(np.bincount(joint, minlength=directions * buttons).argmax())}
 
 
-def evaluate_ghost(model, rounds: Sequence[Round], *, baseline_from: Sequence[Round] | None = None,
+def evaluate_ghost(model, rounds: Sequence, *, baseline_from: Sequence | None = None,
                    device=None, window: int = 256, batch_size: int = 32) -> dict:
     """Held-out metrics of a ghost on ``rounds`` (teacher forcing: it sees the demonstrator's states).
 
@@ -592,14 +368,16 @@ def evaluate_ghost(model, rounds: Sequence[Round], *, baseline_from: Sequence[Ro
     for the conditional head), ``stick_acc`` and ``button_acc`` (argmax of each marginal), ``joint_acc``
     (the most likely (stick, button) pair is the demonstrator's), ``baseline`` (the same accuracies of
     always answering the majority classes of ``baseline_from``, default ``rounds``), ``stick_confusion``
-    (9 x 9) and ``button_confusion`` (4 x 4), rows = demonstrator's class, columns = ghost's argmax, and
+    (directions x directions) and ``button_confusion`` (buttons x buttons), rows = demonstrator's class,
+    columns = ghost's argmax, and
     ``steps``."""
     torch = _torch()
     device = device if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
-    cs = np.zeros((N_STICK, N_STICK), np.int64)
-    cb = np.zeros((N_BUTTON, N_BUTTON), np.int64)
+    n_dir, n_but = model.directions, model.buttons
+    cs = np.zeros((n_dir, n_dir), np.int64)
+    cb = np.zeros((n_but, n_but), np.int64)
     joint_right = total = 0
     loss_sum = 0.0
     with torch.inference_mode():
@@ -626,22 +404,26 @@ def evaluate_ghost(model, rounds: Sequence[Round], *, baseline_from: Sequence[Ro
             total += n
     model.train(was_training)
     acts = np.concatenate([r.actions for r in rounds])
-    maj = majority_baseline(baseline_from if baseline_from is not None else rounds)
+    maj = majority_baseline(baseline_from if baseline_from is not None else rounds, n_dir, n_but)
     base = {"stick_acc": float(np.mean(acts[:, 0] == maj["stick"])),
             "button_acc": float(np.mean(acts[:, 1] == maj["button"])),
-            "joint_acc": float(np.mean(acts[:, 0] * N_BUTTON + acts[:, 1] == maj["joint"])),
+            "joint_acc": float(np.mean(acts[:, 0] * n_but + acts[:, 1] == maj["joint"])),
             "classes": maj}
     return {"loss": loss_sum / max(total, 1), "stick_acc": float(np.trace(cs) / max(total, 1)),
             "button_acc": float(np.trace(cb) / max(total, 1)), "joint_acc": joint_right / max(total, 1),
             "baseline": base, "stick_confusion": cs.tolist(), "button_confusion": cb.tolist(), "steps": total}
 
 
-def train_ghost(dataset: DemoDataset, config: GhostTrainConfig | None = None, *, device="auto",
+def train_ghost(dataset, config: GhostTrainConfig | None = None, *, device="auto",
                 progress: bool = False, on_epoch: Callable[[dict], None] | None = None,
                 init_state_dict: dict | None = None) -> GhostTrainResult:
     """Behaviour cloning: minimise CE(stick) + CE(button) over the training rounds with truncated BPTT,
     keep the parameters of the epoch with the lowest validation loss, stop after ``patience`` epochs
-    without improvement. ``on_epoch(row)`` is called after each epoch (for CSV / TensorBoard)."""
+    without improvement. ``on_epoch(row)`` is called after each epoch (for CSV / TensorBoard).
+
+    ``dataset``: ``rounds`` (sequences with ``obs`` and ``actions``) and ``split(val_frac, seed)``; the
+    policy's sizes are ``dataset.sizes`` (a dict as :func:`sizes_from_spaces` returns) when it has
+    them, else the observation width of the data and the default controller sizes."""
     from nets.device import threads
 
     cfg = config or GhostTrainConfig()
@@ -661,7 +443,8 @@ def _train(dataset, cfg, device, progress, on_epoch, init_state_dict) -> GhostTr
     train = [dataset.rounds[i] for i in train_idx]
     val = [dataset.rounds[i] for i in val_idx]
     torch.manual_seed(cfg.seed)
-    model = make_policy(**cfg.model_config(dataset.rounds[0].obs.shape[1])).to(dev)
+    sizes = getattr(dataset, "sizes", None) or {"obs_size": dataset.rounds[0].obs.shape[1]}
+    model = make_policy(**cfg.model_config(**sizes)).to(dev)
     if init_state_dict is not None:
         model.load_state_dict(init_state_dict)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -831,106 +614,7 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-# ---- checkpoints -----------------------------------------------------------------------------------
-
-
-def save_ghost(model, path: str | os.PathLike, *, frame_skip: int, **extra: Any) -> Path:
-    """Write ``path`` (a torch ``state_dict``) and ``path.json`` (the model config, env id and version,
-    the observation layout hash, the ``frame_skip`` it acts at and ``extra``), each atomically, the
-    JSON first so that a checkpoint file never exists without its config."""
-    torch = _torch()
-    from envs.fileio import atomic_save, atomic_write_text
-
-    path = Path(path)
-    meta = {"kind": "ghost", "format": GHOST_FORMAT, "model": model.config, "env_id": ENV_ID,
-            "env_version": env_version(), "obs_layout_hash": obs_layout_hash(), "frame_skip": int(frame_skip),
-            **extra}
-    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1, default=_json_default) + "\n")
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_save(path, lambda tmp: torch.save(state, tmp))
-    return path
-
-
-def _json_default(o):
-    if isinstance(o, np.integer | np.floating):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-MAX_GHOST_BYTES = 256 * 2**20  # a ghost checkpoint file (the shipped sizes are ~100 KB)
-MAX_GHOST_SIDECAR_BYTES = 2**20  # its JSON config
-
-
-def find_checkpoint(path: str | os.PathLike) -> Path:
-    """The ghost checkpoint named by ``path``: the file itself, or in a run folder
-    ``checkpoints/ghost.pt`` (else ``ghost.pt``). FileNotFoundError naming what was looked for."""
-    p = Path(path)
-    if p.is_dir():
-        for cand in (p / "checkpoints" / "ghost.pt", p / "ghost.pt"):
-            if cand.is_file():
-                return cand
-        raise FileNotFoundError(f"{p}: no ghost checkpoint in this folder (looked for checkpoints/ghost.pt and "
-                                "ghost.pt); train one with `sandbox train ghost --demos DIR --out RUN`")
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: no such ghost checkpoint (give a run folder or its checkpoints/ghost.pt)")
-    return p
-
-
-def load_ghost(path: str | os.PathLike, device="cpu") -> tuple[Any, dict]:
-    """``(GhostPolicy in eval mode, its JSON config)`` from a checkpoint file or run folder.
-
-    Loaded with ``torch.load(weights_only=True)``; a missing file or sidecar raises FileNotFoundError,
-    a corrupt one or one made for another observation layout a ValueError; each names the file."""
-    torch = _torch()
-    from nets.device import resolve_device
-
-    p = find_checkpoint(path)
-    side = p.with_suffix(".json")
-    if not side.is_file():
-        raise FileNotFoundError(f"{p}: missing its config sidecar {side.name}")
-    if side.stat().st_size > MAX_GHOST_SIDECAR_BYTES:  # untrusted: size first
-        raise ValueError(f"{side}: {side.stat().st_size} bytes, more than the {MAX_GHOST_SIDECAR_BYTES} a ghost "
-                         "config may have")
-    try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
-        if not isinstance(meta, dict) or meta.get("kind") != "ghost" or not isinstance(meta.get("model"), dict):
-            raise ValueError('expected a JSON object with "kind": "ghost" and a "model" config')
-    except (OSError, ValueError, RecursionError) as exc:
-        raise ValueError(f"{side}: not a ghost config ({exc})") from None
-    if meta.get("obs_layout_hash") != obs_layout_hash():
-        raise ValueError(f"{p}: trained on observation layout {meta.get('obs_layout_hash')!r}, the duel now has "
-                         f"{obs_layout_hash()!r}; retrain it on new demos")
-    dev = resolve_device(device)
-    from nets.torchfile import load_tensors
-
-    try:
-        state = load_tensors(p, max_bytes=MAX_GHOST_BYTES, map_location=dev)  # weights_only, sizes checked
-    except ValueError as exc:  # truncated zip, not a torch file, pickled objects refused...
-        raise ValueError(f"{p}: corrupt or unreadable ghost checkpoint ({exc})") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{p}: not a state dict of tensors")
-    try:
-        with torch.device("meta"):  # the config's shapes, checked against the file's before any allocation
-            shapes = {k: tuple(v.shape) for k, v in make_policy(**meta["model"]).state_dict().items()}
-        if shapes != {k: tuple(v.shape) for k, v in state.items()}:
-            raise ValueError("its tensors' names or shapes differ from the model its config describes")
-        model = make_policy(**meta["model"]).to(dev)
-        model.load_state_dict(state)
-    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{p}: checkpoint does not match its config ({first})") from None
-    model.eval()
-    return model, meta
-
-
-# ---- fidelity statistics ------------------------------------------------------------------------------
-
-# distance bins (gap between the bodies, stage units) for the distance-kept distribution
-GAP_BINS = np.array([0, 10, 20, 35, 50, 70, 100, 140, 200, 280, 400, 800.0001])
+# ---- divergence of behaviour histograms ------------------------------------------------------------
 
 
 def js_divergence(p: Sequence[float], q: Sequence[float]) -> float:
@@ -951,53 +635,6 @@ def js_divergence(p: Sequence[float], q: Sequence[float]) -> float:
         return float(np.sum(a[nz] * np.log2(a[nz] / m[nz])))
 
     return min(max(0.5 * kl(p) + 0.5 * kl(q), 0.0), 1.0)
-
-
-def behaviour_stats(obs_list: Sequence[np.ndarray], actions_list: Sequence[np.ndarray]) -> dict:
-    """Play-style statistics of one player over rounds (their observations and actions per step):
-
-    ``stick`` (9) and ``button`` (4) frequencies of the inputs; ``moves`` (8): frequencies of the moves
-    the fighter started (jab ... projectile, a move starts where the own-move one-hot switches to it);
-    ``gap``: histogram of the gap between the bodies over :data:`GAP_BINS`; ``mean_gap`` (stage units);
-    ``guard_rate``: fraction of steps guarding (standing or crouching guard); ``steps``."""
-    from envs.duel import env as E
-    from envs.duel.rules import STAGE_WIDTH
-
-    stick = np.zeros(N_STICK)
-    button = np.zeros(N_BUTTON)
-    moves = np.zeros(E.N_MOVES - 1)
-    gap_hist = np.zeros(len(GAP_BINS) - 1)
-    guard = steps = 0
-    gaps = []
-    for obs, act in zip(obs_list, actions_list, strict=True):
-        act = np.asarray(act).reshape(-1, 2)
-        stick += np.bincount(act[:, 0], minlength=N_STICK)
-        button += np.bincount(act[:, 1], minlength=N_BUTTON)
-        move = obs[:, E.SELF + E.F_MOVE:E.SELF + E.F_MOVE + E.N_MOVES].argmax(1)
-        prev = np.concatenate([[0], move[:-1]])
-        starts = move[(move != 0) & (move != prev)]
-        moves += np.bincount(starts - 1, minlength=E.N_MOVES - 1)[:E.N_MOVES - 1] if len(starts) else 0
-        gap = obs[:, E.OBS_GAP] * STAGE_WIDTH
-        gap_hist += np.histogram(gap, GAP_BINS)[0]
-        gaps.append(gap)
-        guard += int(((obs[:, E.SELF + E.F_GUARD_STAND] + obs[:, E.SELF + E.F_GUARD_CROUCH]) > 0.5).sum())
-        steps += len(act)
-    norm = lambda v: (v / v.sum()).tolist() if v.sum() > 0 else v.tolist()  # noqa: E731
-    return {"stick": norm(stick), "button": norm(button), "moves": norm(moves), "gap": norm(gap_hist),
-            "mean_gap": float(np.concatenate(gaps).mean()) if gaps else float("nan"),
-            "guard_rate": guard / max(steps, 1), "steps": steps}
-
-
-def stats_divergence(a: dict, b: dict) -> dict:
-    """JS divergences between two :func:`behaviour_stats` (stick, button, moves, gap), their mean
-    ``divergence`` (the style-matrix figure) and the guard-rate difference."""
-    out = {}
-    for key in ("stick", "button", "moves", "gap"):
-        pa, pb = np.asarray(a[key]), np.asarray(b[key])
-        out[f"js_{key}"] = js_divergence(pa, pb) if pa.sum() > 0 and pb.sum() > 0 else float(pa.sum() != pb.sum())
-    out["divergence"] = float(np.mean([out[f"js_{k}"] for k in ("stick", "button", "moves", "gap")]))
-    out["guard_rate_diff"] = abs(a["guard_rate"] - b["guard_rate"])
-    return out
 
 
 def config_dict(cfg: GhostTrainConfig) -> dict:

@@ -879,6 +879,15 @@ LEARNERS: dict[str, type[_PolicyGradient]] = {"A2C": A2C, "Reinforce": Reinforce
 MAX_CHECKPOINT_BYTES = 512 * 2**20  # a learner checkpoint file (.pt)
 
 
+def _learner_class(name: str) -> type[_PolicyGradient]:
+    """The learner class a checkpoint names; PPO lives in :mod:`nets.ppo` (imported only when needed)."""
+    if name == "PPO":
+        from nets.ppo import PPO
+
+        return PPO
+    return LEARNERS[name]
+
+
 def load_learner(path: str | os.PathLike, env=None, device="auto") -> _PolicyGradient:
     """Rebuild a learner saved by ``save``. Without ``env`` it predicts; with ``env`` (spaces must
     match) it can continue ``learn()``, with its step count, optimiser state and sampler restored."""
@@ -892,7 +901,7 @@ def load_learner(path: str | os.PathLike, env=None, device="auto") -> _PolicyGra
     try:
         payload = load_tensors(path, max_bytes=MAX_CHECKPOINT_BYTES)  # weights_only, sizes checked first
         config = json.loads(payload["config_json"])
-        cls = LEARNERS[config["class"]]
+        cls = _learner_class(config["class"])
     except Exception as exc:
         raise ValueError(f"{path}: not a policy-gradient learner checkpoint ({type(exc).__name__}: "
                          f"{' '.join(str(exc).split())})") from None

@@ -1,9 +1,10 @@
-"""Tabular Q-learning on an env whose state is a small integer: the stealth grid's exact MDP states.
+"""Tabular Q-learning on an env whose state is a small integer (e.g. the stealth grid's exact MDP states).
 
 The learner steps the real env (not the MDP's tables) and reads the state number from it through
-``state_fn(env) -> int``; for ``sandbox/Stealth-v0`` that is :func:`stealth_state_fn`, which maps the
-player's ``(cell, phase)`` to the state number of :func:`envs.stealth.mdp.build_mdp`, so the learned
-``Q`` lines up with the exact ``Q*`` of :func:`nets.bellman.value_iteration` entry by entry.
+``state_fn(env) -> int``, which the caller supplies: for ``sandbox/Stealth-v0`` that is
+``envs.stealth.mdp.stealth_state_fn(index)``, which maps the player's ``(cell, phase)`` to the state
+number of the level's exact MDP, so the learned ``Q`` lines up with the exact ``Q*`` of
+:func:`nets.bellman.value_iteration` entry by entry. This module knows no game.
 
 The update (Watkins' Q-learning, Sutton & Barto eq. 6.8)::
 
@@ -35,61 +36,9 @@ class QLearningResult:
     steps: int = 0  # env steps taken
 
 
-class TabularAgent:
-    """A state-indexed greedy policy behind the agent protocol: ``predict`` ignores the observation
-    and reads the state from ``env`` through ``state_fn`` (like :class:`agents.navigation.planner.OptimalAgent`)."""
-
-    def __init__(self, policy: np.ndarray, env, state_fn: Callable):
-        self.policy = np.asarray(policy, dtype=np.int64)
-        self.env = env
-        self.state_fn = state_fn
-
-    def reset(self) -> None:
-        pass
-
-    def predict(self, observation, state=None, episode_start=None, deterministic=False):
-        return int(self.policy[self.state_fn(self.env)]), state
-
-
-def stealth_state_fn(index) -> Callable:
-    """``state_fn`` for ``sandbox/Stealth-v0``: the MDP state number of the env's ``(cell, phase)``.
-
-    ``index`` is the :class:`envs.stealth.mdp.StateIndex` that ``build_mdp`` returned for the env's level.
-    """
-
-    def state_fn(env) -> int:
-        base = env.unwrapped
-        if base.at_goal:
-            return index.goal
-        if base.caught:
-            return index.caught
-        return index.state(int(base.cell), int(base.phase))
-
-    return state_fn
-
-
 def greedy(Q: np.ndarray) -> np.ndarray:
     """The greedy policy of ``Q``: ``argmax_a Q(s, a)``, the lowest action on ties."""
     return np.argmax(Q, axis=1).astype(np.int64)
-
-
-def evaluate_policy(env, policy: np.ndarray, state_fn: Callable, episodes: int, seed: int) -> tuple[float, float]:
-    """Mean undiscounted return and success rate of a state-indexed policy over ``episodes`` episodes,
-    reset with seeds ``seed, seed + 1, ...``. Success is ``info["at_goal"]`` or ``env.unwrapped.at_goal``
-    when the env has one, else a positive final reward."""
-    returns, successes = [], []
-    for ep in range(episodes):
-        env.reset(seed=seed + ep)
-        total, done = 0.0, False
-        reward, terminated = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(int(policy[state_fn(env)]))
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-        base = env.unwrapped
-        successes.append(bool(base.at_goal) if hasattr(base, "at_goal") else bool(terminated and reward > 0))
-    return float(np.mean(returns)), float(np.mean(successes))
 
 
 def q_learning(
@@ -105,10 +54,8 @@ def q_learning(
     epsilon_fraction: float = 0.5,
     q_init: float = 0.0,
     seed: int = 0,
-    eval_env=None,
+    evaluate: Callable[[np.ndarray], tuple[float, float]] | None = None,
     eval_every: int = 0,
-    eval_episodes: int = 1,
-    eval_seed: int = 10_000,
     callback: Callable[[dict], bool | None] | None = None,
 ) -> QLearningResult:
     """Learn ``Q`` by stepping ``env`` for ``steps`` env steps; see the module docstring for the rule.
@@ -116,10 +63,10 @@ def q_learning(
     ``n_states`` rows of ``Q`` (the MDP's state count, absorbing states included: their row stays
     ``q_init`` and is never bootstrapped from, because reaching them terminates). ``env.reset(seed=seed)``
     seeds the first episode and the learner's generator is ``default_rng(seed)``, so a seed
-    reproduces a run. Every ``eval_every`` steps (0: only at the end) the greedy policy is rolled out
-    on ``eval_env`` (default ``env``, re-seeded afterwards from the learner's generator) for
-    ``eval_episodes`` episodes, appending ``{"steps", "eval_return", "eval_success"}`` to the curve;
-    ``callback(entry)`` returning False stops early.
+    reproduces a run. With ``evaluate(policy) -> (mean return, success rate)`` (it plays the greedy
+    policy on an env of its own, e.g. ``agents.navigation.mdp.policy_evaluator``), every ``eval_every``
+    steps (0: only at the end) ``{"steps", "eval_return", "eval_success"}`` is appended to the curve;
+    ``callback(entry)`` returning False stops early. Without ``evaluate`` the curve stays empty.
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
@@ -135,11 +82,11 @@ def q_learning(
     visits = np.zeros((n_states, n_actions), dtype=np.int64)
     decay_steps = max(1, int(epsilon_fraction * steps))
     curve: list[dict] = []
-    shared_eval = eval_env is None
-    eval_env = env if shared_eval else eval_env
 
-    def evaluate(t: int) -> bool:
-        ret, succ = evaluate_policy(eval_env, greedy(Q), state_fn, eval_episodes, eval_seed)
+    def evaluate_now(t: int) -> bool:
+        if evaluate is None:
+            return True
+        ret, succ = evaluate(greedy(Q))
         entry = {"steps": t, "eval_return": ret, "eval_success": succ}
         curve.append(entry)
         return callback is None or callback(entry) is not False
@@ -166,13 +113,23 @@ def q_learning(
         visits[s, a] += 1
         s = s2
         # ---- evaluate the greedy policy on schedule
-        need_reset = terminated or truncated
-        if eval_every and t % eval_every == 0 and t < steps:
-            if not evaluate(t):
-                return QLearningResult(Q=Q, policy=greedy(Q), curve=curve, visits=visits, steps=t)
-            need_reset = need_reset or shared_eval  # evaluation moved the shared env: start a new episode
-        if need_reset:
-            env.reset(seed=int(rng.integers(2**31 - 1)) if shared_eval else None)
+        if eval_every and t % eval_every == 0 and t < steps and not evaluate_now(t):
+            return QLearningResult(Q=Q, policy=greedy(Q), curve=curve, visits=visits, steps=t)
+        if terminated or truncated:
+            env.reset()
             s = state_fn(env)
-    evaluate(t)
+    evaluate_now(t)
     return QLearningResult(Q=Q, policy=greedy(Q), curve=curve, visits=visits, steps=t)
+
+
+_MOVED = {
+    "stealth_state_fn": "envs.stealth.mdp.stealth_state_fn (the state function lives beside the game)",
+    "TabularAgent": "agents.navigation.TabularAgent (everything that acts lives in agents)",
+    "evaluate_policy": "agents.navigation.mdp.policy_evaluator (built on the rollout harness agents.rollout)",
+}
+
+
+def __getattr__(name: str):
+    if name in _MOVED:  # nets knows no game and runs no agent: say where the name went
+        raise ImportError(f"nets.tabular.{name} moved to {_MOVED[name]}")
+    raise AttributeError(f"module 'nets.tabular' has no attribute {name!r}")

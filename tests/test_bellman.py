@@ -657,8 +657,8 @@ def test_fortress_needs_few_sweeps_and_matches_mpi():
     """The bundled 64x64 stealth level that took plain value iteration 1,764 sweeps (dead-end states
     converging at rate gamma): Gauss-Seidel sweeps run the phases backwards, and the states stuck
     next to a sentry forever get -step/(1-gamma) in closed form."""
+    from agents.navigation.mdp import build_mdp
     from envs.stealth.level import load_level
-    from envs.stealth.mdp import build_mdp
 
     mdp, index = build_mdp(load_level("fortress"), gamma=0.99)
     sol = value_iteration(mdp, tol=1e-8)

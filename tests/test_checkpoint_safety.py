@@ -307,7 +307,8 @@ def test_resume_from_a_swapped_checkpoint_runs_no_code(tmp_path, capsys):
 # ---- the ghost: its .pt and its JSON config ----------------------------------------------------------------------
 @pytest.fixture()
 def ghost_file(tmp_path):
-    from nets.imitation import make_policy, save_ghost
+    from agents.ghost import save_ghost
+    from nets.imitation import make_policy
 
     return save_ghost(make_policy(encoder="mlp", hidden=8, fc=8), tmp_path / "ghost.pt", frame_skip=4)
 

@@ -13,10 +13,11 @@ from gymnasium import spaces
 from agents import make_agent, valid_specs
 from agents.character import PRESETS, CharacterParams, Intent, ScriptedFighter
 from agents.character.arena import match, play_round
+from agents.opponents import make_duel_env
 from envs.duel import env as E
 from envs.duel import rules
 from envs.duel.controls import button_from_keys, stick_from_keys
-from envs.duel.env import DuelEnv, observe
+from envs.duel.env import observe
 from envs.duel.rules import Button, Stick
 
 MD = spaces.MultiDiscrete([9, 4])
@@ -98,7 +99,7 @@ def test_styles_fight_differently():
     for style in ("rushdown", "zoner", "turtle"):
         intents, gaps = Counter(), []
         for k in range(6):
-            env = DuelEnv(opponent="scripted:normal", round_seconds=20)
+            env = make_duel_env(opponent="scripted:normal", round_seconds=20)
             obs, _ = env.reset(seed=k)
             me = make_agent(f"scripted:{style}", action_space=env.action_space, rng=np.random.default_rng(k))
             done = False
@@ -171,7 +172,7 @@ def test_human_agent_reads_the_keyboard(monkeypatch):
 
     from envs.duel.controls import HumanAgent
 
-    env = DuelEnv(opponent="scripted:easy", render_mode="human", frame_skip=1)
+    env = make_duel_env(opponent="scripted:easy", render_mode="human", frame_skip=1)
     obs, _ = env.reset(seed=0)
     held = {pygame.K_LEFT, pygame.K_x}
 
@@ -196,11 +197,11 @@ def sb3_zips(tmp_path_factory):
     from stable_baselines3 import DQN, PPO
 
     folder = tmp_path_factory.mktemp("sb3")
-    ppo = PPO("MlpPolicy", DuelEnv(opponent="random"), n_steps=32, batch_size=32, n_epochs=1, seed=0,
+    ppo = PPO("MlpPolicy", make_duel_env(opponent="random"), n_steps=32, batch_size=32, n_epochs=1, seed=0,
               device="cpu")
     ppo.learn(32)
     ppo.save(folder / "ppo_duel")
-    dqn = DQN("MlpPolicy", DuelEnv(opponent="random", flat_actions=True), learning_starts=0, seed=0,
+    dqn = DQN("MlpPolicy", make_duel_env(opponent="random", flat_actions=True), learning_starts=0, seed=0,
               buffer_size=100, device="cpu")
     dqn.learn(16)
     dqn.save(folder / "dqn_duel")
@@ -214,11 +215,11 @@ def test_sb3_spec_loads_any_algorithm_and_plays(sb3_zips):
     np.testing.assert_array_equal(agent.predict(obs)[0], ppo.predict(obs, deterministic=True)[0])
     dqn_agent = make_agent(f"sb3:{folder / 'dqn_duel'}")  # no suffix, found as DQN by trying
     assert type(dqn_agent.model).__name__ == "DQN"
-    env = DuelEnv(opponent=f"sb3:{folder / 'ppo_duel.zip'}")
+    env = make_duel_env(opponent=f"sb3:{folder / 'ppo_duel.zip'}")
     env.reset(seed=0)
     for _ in range(20):
         env.step(env.action_space.sample())
-    env = DuelEnv(opponent=f"sb3:{folder / 'dqn_duel.zip'}", flat_actions=True)
+    env = make_duel_env(opponent=f"sb3:{folder / 'dqn_duel.zip'}", flat_actions=True)
     env.reset(seed=0)
     env.step(5)
 

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 import envs  # noqa: F401  (registers sandbox/*)
+from agents.opponents import make_duel_env
 from envs.duel import env as E
 from envs.duel import parallel_env, rules
-from envs.duel.env import OBS_SIZE, DuelEnv, decode_action, observe
+from envs.duel.env import OBS_SIZE, decode_action, observe
 from envs.duel.rules import MAX_HEALTH
 
 
@@ -39,31 +40,31 @@ def test_gymnasium_and_sb3_check_env(flat):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check_env(gym.make("sandbox/Duel-v0", flat_actions=flat).unwrapped, skip_render_check=False)
-        sb3_check_env(DuelEnv(flat_actions=flat), warn=True)
-    space = DuelEnv(flat_actions=flat).action_space
+        sb3_check_env(make_duel_env(flat_actions=flat), warn=True)
+    space = make_duel_env(flat_actions=flat).action_space
     assert space == (gym.spaces.Discrete(36) if flat else gym.spaces.MultiDiscrete([9, 4]))
 
 
 @pytest.mark.parametrize("opponent", ["random", "scripted:easy", "scripted:hard", "scripted:zoner"])
 def test_seeded_rollouts_are_deterministic(opponent):
-    a = rollout(DuelEnv(opponent=opponent), seed=11, steps=300)
-    b = rollout(DuelEnv(opponent=opponent), seed=11, steps=300)
+    a = rollout(make_duel_env(opponent=opponent), seed=11, steps=300)
+    b = rollout(make_duel_env(opponent=opponent), seed=11, steps=300)
     for x, y in zip(a[1:], b[1:], strict=True):
         np.testing.assert_array_equal(x[0], y[0])
         assert x[1:] == y[1:]
-    c = rollout(DuelEnv(opponent=opponent), seed=12, steps=300)
+    c = rollout(make_duel_env(opponent=opponent), seed=12, steps=300)
     assert any(not np.array_equal(x[0], y[0]) for x, y in zip(a[1:], c[1:], strict=True))
 
 
 def test_reseeding_the_same_env_repeats_the_episode():
-    env = DuelEnv(opponent="scripted:normal")
+    env = make_duel_env(opponent="scripted:normal")
     a = rollout(env, seed=5, steps=200)
     b = rollout(env, seed=5, steps=200)
     assert all(np.array_equal(x[0], y[0]) for x, y in zip(a[1:], b[1:], strict=True))
 
 
 def test_env_pickles_mid_episode():
-    env = DuelEnv(opponent="scripted:normal", render_mode="rgb_array")
+    env = make_duel_env(opponent="scripted:normal", render_mode="rgb_array")
     env.reset(seed=3)
     for _ in range(50):
         env.step(np.array([3, 1]))
@@ -93,7 +94,7 @@ def test_render_mode_none_never_initialises_a_display():
 
 
 def test_rgb_array_frame():
-    env = DuelEnv(opponent="scripted:normal", render_mode="rgb_array")
+    env = make_duel_env(opponent="scripted:normal", render_mode="rgb_array")
     env.reset(seed=0)
     for _ in range(30):
         env.step(np.array([3, 1]))
@@ -105,7 +106,7 @@ def test_rgb_array_frame():
 
 def test_human_mode_draws_headless_with_dummy_driver():
     # tests/conftest.py sets SDL_VIDEODRIVER=dummy, so this exercises the window code without a screen
-    env = DuelEnv(opponent="scripted:normal", render_mode="human", frame_skip=1)
+    env = make_duel_env(opponent="scripted:normal", render_mode="human", frame_skip=1)
     env.reset(seed=0)
     env.renderer.show_hitboxes = True
     for _ in range(5):
@@ -115,7 +116,7 @@ def test_human_mode_draws_headless_with_dummy_driver():
 
 def test_observation_layout_and_bounds():
     assert OBS_SIZE == 76 and E.OPP == 32 and E.OBS_ADVANTAGE == 75
-    env = DuelEnv(opponent="random")
+    env = make_duel_env(opponent="random")
     obs, _ = env.reset(seed=1)
     assert obs.dtype == np.float32 and obs.shape == (76,)
     assert obs[E.SELF + E.F_HEALTH] == 1.0 and obs[E.OPP + E.F_HEALTH] == 1.0
@@ -159,7 +160,7 @@ def test_decode_action_forms():
 
 
 def test_rewards_sum_to_health_difference_plus_outcome():
-    env = DuelEnv(opponent="scripted:hard", round_seconds=20)
+    env = make_duel_env(opponent="scripted:hard", round_seconds=20)
     env.reset(seed=2)
     total, terminated, info = 0.0, False, {}
     while not terminated:
@@ -176,7 +177,7 @@ def test_rewards_sum_to_health_difference_plus_outcome():
 
 
 def test_info_events_name_the_roles():
-    env = DuelEnv(opponent="scripted:hard", side="right")
+    env = make_duel_env(opponent="scripted:hard", side="right")
     env.reset(seed=0)
     assert env.me == 1
     seen = []
@@ -190,12 +191,12 @@ def test_info_events_name_the_roles():
 
 
 def test_side_random_uses_the_seed():
-    sides = {DuelEnv(side="random").reset(seed=k)[0][E.OBS_ABS_FACING] for k in range(20)}
+    sides = {make_duel_env(side="random").reset(seed=k)[0][E.OBS_ABS_FACING] for k in range(20)}
     assert sides == {1.0, -1.0}
 
 
 def test_difficulty_attribute_setter_and_reset_option():
-    env = DuelEnv(opponent="scripted:normal")
+    env = make_duel_env(opponent="scripted:normal")
     env.reset(seed=0)
     base = env.opponent.params
     env.set_difficulty(0.0)
@@ -213,20 +214,20 @@ def test_difficulty_attribute_setter_and_reset_option():
         with pytest.raises(ValueError):
             env.set_difficulty(bad)
     with pytest.raises(ValueError, match="difficulty"):
-        DuelEnv(difficulty=2)
+        make_duel_env(difficulty=2)
 
 
 def test_bad_arguments_fail_clearly():
     with pytest.raises(ValueError, match="valid: .*scripted"):
-        DuelEnv(opponent="grandmaster")
+        make_duel_env(opponent="grandmaster")
     with pytest.raises(ValueError, match="human"):
-        DuelEnv(opponent="human")
+        make_duel_env(opponent="human")
     with pytest.raises(ValueError, match="easy, normal, hard"):
-        DuelEnv(opponent="scripted:godlike")
+        make_duel_env(opponent="scripted:godlike")
     with pytest.raises(ValueError):
-        DuelEnv(frame_skip=0)
+        make_duel_env(frame_skip=0)
     with pytest.raises(ValueError):
-        DuelEnv(side="middle")
+        make_duel_env(side="middle")
 
 
 def test_agent_object_as_opponent_and_frame_skip():
@@ -234,13 +235,13 @@ def test_agent_object_as_opponent_and_frame_skip():
         def predict(self, observation, state=None, episode_start=None, deterministic=False):
             return np.array([0, 1]), state
 
-    env = DuelEnv(opponent=Jabber(), frame_skip=1)
+    env = make_duel_env(opponent=Jabber(), frame_skip=1)
     env.reset(seed=0)
     assert env.opponent_spec == "Jabber"
     for _ in range(60):  # walk into the jabs
         _, _, _, _, info = env.step(np.array([3, 0]))
     assert info["agent_health"] < MAX_HEALTH
-    env4 = DuelEnv(opponent="random", frame_skip=4)
+    env4 = make_duel_env(opponent="random", frame_skip=4)
     env4.reset(seed=0)
     _, _, _, _, info = env4.step(np.array([0, 0]))
     assert info["tick"] == 4

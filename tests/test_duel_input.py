@@ -63,13 +63,13 @@ def _post_tap(key) -> None:
 
 @pytest.fixture
 def window_env():
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
 
     envs = []
 
     def make(frame_skip):
         # P2 is a second human nobody plays: it stands still, so nothing interrupts P1
-        env = DuelEnv(opponent="human:keyboard", render_mode="human", frame_skip=frame_skip)
+        env = make_duel_env(opponent="human:keyboard", render_mode="human", frame_skip=frame_skip)
         envs.append(env)
         return env
 

@@ -119,3 +119,45 @@ def test_render_mode_none_never_imports_pygame(env_id):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+VECTOR_IDS = [env_id for env_id, _, kwargs in envs.SANDBOX_ENVS if kwargs.get("vector_entry_point")]
+
+
+def test_batched_envs_are_registered_as_vector_entry_points():
+    assert "sandbox/Stealth-v0" in VECTOR_IDS
+    for env_id in VECTOR_IDS:
+        assert gym.spec(env_id).vector_entry_point is not None
+
+
+@pytest.mark.parametrize("env_id", VECTOR_IDS)
+def test_make_vec_gives_the_native_batch_with_the_single_envs_spaces(env_id):
+    """``gym.make_vec(id, num_envs=N)`` picks the registered batched env (not Sync/AsyncVectorEnv), whose
+    spaces batch the single env's, with next-step autoreset declared and seeded rollouts reproducible."""
+    from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
+
+    vec = gym.make_vec(env_id, num_envs=3)
+    ref = gym.make(env_id)
+    assert isinstance(vec, VectorEnv) and not isinstance(vec, SyncVectorEnv | AsyncVectorEnv)
+    assert vec.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    assert vec.single_observation_space == ref.observation_space
+    assert vec.single_action_space == ref.action_space
+    assert vec.observation_space.shape[0] == vec.num_envs == 3
+
+    def trace(seed):
+        obs, _ = vec.reset(seed=seed)
+        vec.action_space.seed(seed)
+        out = [obs.copy()]
+        for _ in range(50):
+            obs, reward, terminated, truncated, _ = vec.step(vec.action_space.sample())
+            assert obs in vec.observation_space
+            out += [obs.copy(), reward.copy(), terminated.copy(), truncated.copy()]
+        return out
+
+    a, b = trace(4), trace(4)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    first, _ = vec.reset(seed=4)
+    single_first, _ = ref.reset(seed=5)  # env 1 of the batch is the single env seeded 4 + 1
+    assert np.array_equal(first[1], single_first)
+    with pytest.raises(ValueError, match="num_envs"):
+        gym.make_vec(env_id, num_envs=0)

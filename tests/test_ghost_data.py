@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
+import agents.ghost as ghost
 from experiments.play.record import RecordConfig, record_rounds
 from nets import imitation as im
 
@@ -24,7 +25,7 @@ def demo_dir(tmp_path_factory):
 def test_recorded_round_format(demo_dir):
     files = sorted(demo_dir.glob("round_*.npz"))
     assert [f.name for f in files] == [f"round_{i:04d}.npz" for i in range(1, 5)]
-    r = im.load_round(files[0])
+    r = ghost.load_round(files[0])
     meta = json.loads(files[0].with_suffix(".json").read_text())
     for key in ("env_id", "env_version", "obs_layout_hash", "frame_skip", "player", "date", "opponent"):
         assert key in meta
@@ -47,29 +48,29 @@ def test_recording_is_reproducible_and_appends(tmp_path):
         record_rounds(RecordConfig(player="scripted:zoner", vs="scripted:normal", rounds=2, out=str(out), seed=5,
                                    round_seconds=3), echo=lambda *_: None)
     for name in ("round_0001.npz", "round_0002.npz"):
-        ra, rb = im.load_round(a / name), im.load_round(b / name)
+        ra, rb = ghost.load_round(a / name), ghost.load_round(b / name)
         np.testing.assert_array_equal(ra.obs, rb.obs)
         np.testing.assert_array_equal(ra.actions, rb.actions)
     record_rounds(RecordConfig(player="scripted:zoner", vs="scripted:normal", rounds=1, out=str(a), seed=6,
                                round_seconds=3), echo=lambda *_: None)
-    assert im.next_round_index(a) == 4  # numbering continues; earlier rounds are kept
+    assert ghost.next_round_index(a) == 4  # numbering continues; earlier rounds are kept
 
 
 def test_layout_hash_tracks_the_layout(monkeypatch):
     from envs.duel import env as E
 
-    h = im.obs_layout_hash()
-    assert h == im.obs_layout_hash() and len(h) == 16
+    h = ghost.obs_layout_hash()
+    assert h == ghost.obs_layout_hash() and len(h) == 16
     monkeypatch.setattr(E, "OBS_GAP", E.OBS_GAP + 1)  # a feature moved
-    assert im.obs_layout_hash() != h
+    assert ghost.obs_layout_hash() != h
     monkeypatch.undo()
     monkeypatch.setattr(E, "OBS_NEW_FEATURE", 76, raising=False)  # a feature added
-    assert im.obs_layout_hash() != h
+    assert ghost.obs_layout_hash() != h
 
 
 def test_env_version_from_registered_id():
-    assert im.env_version("sandbox/Duel-v0") == 0
-    assert im.env_version("sandbox/Duel-v3") == 3
+    assert ghost.env_version("sandbox/Duel-v0") == 0
+    assert ghost.env_version("sandbox/Duel-v3") == 3
 
 
 def _copy(demo_dir, tmp_path):
@@ -82,10 +83,10 @@ def test_truncated_npz_is_rejected_by_name(demo_dir, tmp_path):
     d = _copy(demo_dir, tmp_path)
     bad = d / "round_0002.npz"
     bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
-    with pytest.raises(im.DemoError, match=r"round_0002\.npz: corrupt or truncated"):
-        im.DemoDataset(d)
+    with pytest.raises(ghost.DemoError, match=r"round_0002\.npz: corrupt or truncated"):
+        ghost.DemoDataset(d)
     with pytest.warns(UserWarning, match="round_0002"):
-        ds = im.DemoDataset(d, skip_bad=True)
+        ds = ghost.DemoDataset(d, skip_bad=True)
     assert len(ds) == 3 and [p.name for p, _ in ds.skipped] == ["round_0002.npz"]
 
 
@@ -95,42 +96,42 @@ def test_mismatched_layout_hash_is_rejected_by_name(demo_dir, tmp_path):
     meta = json.loads(side.read_text())
     meta["obs_layout_hash"] = "0123456789abcdef"
     side.write_text(json.dumps(meta))
-    with pytest.raises(im.DemoError, match=r"round_0003\.npz: observation layout hash '0123456789abcdef'"):
-        im.DemoDataset(d)
+    with pytest.raises(ghost.DemoError, match=r"round_0003\.npz: observation layout hash '0123456789abcdef'"):
+        ghost.DemoDataset(d)
     with pytest.warns(UserWarning):
-        ds = im.DemoDataset(d, skip_bad=True)
+        ds = ghost.DemoDataset(d, skip_bad=True)
     assert len(ds) == 3
 
 
 def test_missing_sidecar_is_rejected_by_name(demo_dir, tmp_path):
     d = _copy(demo_dir, tmp_path)
     (d / "round_0001.json").unlink()
-    with pytest.raises(im.DemoError, match=r"round_0001\.npz: missing sidecar round_0001\.json"):
-        im.DemoDataset(d)
+    with pytest.raises(ghost.DemoError, match=r"round_0001\.npz: missing sidecar round_0001\.json"):
+        ghost.DemoDataset(d)
     with pytest.warns(UserWarning):
-        ds = im.DemoDataset(d, skip_bad=True)
+        ds = ghost.DemoDataset(d, skip_bad=True)
     assert sorted(r.path.name for r in ds.rounds) == ["round_0002.npz", "round_0003.npz", "round_0004.npz"]
 
 
 def test_other_bad_contents(demo_dir, tmp_path):
     d = _copy(demo_dir, tmp_path)
-    r = im.load_round(d / "round_0004.npz")
+    r = ghost.load_round(d / "round_0004.npz")
     meta = dict(r.meta)
     acts = r.actions.copy()
     acts[0, 0] = 9  # no such stick direction
-    im.save_round(d / "round_0004.npz", r.obs, acts, r.rewards, opponent=r.opponent, winner=r.winner,
+    ghost.save_round(d / "round_0004.npz", r.obs, acts, r.rewards, opponent=r.opponent, winner=r.winner,
                   final_health=r.final_health, meta=meta)
-    with pytest.raises(im.DemoError, match=r"round_0004\.npz: actions out of range"):
-        im.load_round(d / "round_0004.npz")
+    with pytest.raises(ghost.DemoError, match=r"round_0004\.npz: actions out of range"):
+        ghost.load_round(d / "round_0004.npz")
     meta["env_id"] = "sandbox/Stealth-v0"
     (d / "round_0001.json").write_text(json.dumps(meta))
-    with pytest.raises(im.DemoError, match=r"round_0001\.npz: recorded in env 'sandbox/Stealth-v0'"):
-        im.load_round(d / "round_0001.npz")
+    with pytest.raises(ghost.DemoError, match=r"round_0001\.npz: recorded in env 'sandbox/Stealth-v0'"):
+        ghost.load_round(d / "round_0001.npz")
     with pytest.raises(FileNotFoundError, match="no_such_dir"):
-        im.DemoDataset(tmp_path / "no_such_dir")
+        ghost.DemoDataset(tmp_path / "no_such_dir")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(im.DemoError, match="no demo rounds"):
-        im.DemoDataset(tmp_path / "empty")
+    with pytest.raises(ghost.DemoError, match="no demo rounds"):
+        ghost.DemoDataset(tmp_path / "empty")
 
 
 def test_split_is_by_round_known_answer():
@@ -148,7 +149,7 @@ def _fake_round(n, start):
     obs = np.zeros((n, 76), np.float32)
     obs[:, 0] = np.arange(start, start + n)  # step ids
     acts = np.stack([np.arange(n) % 9, np.arange(n) % 4], 1)
-    return im.Round(None, obs, acts, np.zeros(n, np.float32), "x", "draw", np.zeros(2, np.int64), {})
+    return ghost.Round(None, obs, acts, np.zeros(n, np.float32), "x", "draw", np.zeros(2, np.int64), {})
 
 
 def test_tbptt_windows_cover_each_round_once_in_order():
@@ -184,11 +185,11 @@ def test_behaviour_stats_known_answer():
     obs[np.arange(4), E.SELF + E.F_MOVE + np.array(move)] = 1
     obs[1, E.SELF + E.F_GUARD_STAND] = 1
     acts = np.array([[0, 0], [7, 0], [7, 1], [5, 3]])
-    st = im.behaviour_stats([obs], [acts])
+    st = ghost.behaviour_stats([obs], [acts])
     assert st["stick"][7] == pytest.approx(0.5) and st["stick"][0] == st["stick"][5] == pytest.approx(0.25)
     assert st["button"] == pytest.approx([0.5, 0.25, 0, 0.25])
     assert st["moves"] == pytest.approx([0.5, 0, 0, 0, 0, 0, 0, 0.5])  # jab once, projectile once
     assert np.nonzero(st["gap"])[0].tolist() == [0, 1, 9, 10]
     assert st["guard_rate"] == pytest.approx(0.25) and st["mean_gap"] == pytest.approx(205.0)
-    d = im.stats_divergence(st, st)
+    d = ghost.stats_divergence(st, st)
     assert d["divergence"] == pytest.approx(0.0) and d["guard_rate_diff"] == 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import agents.ghost as ghost
 from experiments.cli import main
 from nets import imitation as im
 
@@ -45,7 +46,7 @@ def test_killing_the_recorder_mid_round_keeps_earlier_rounds(tmp_path):
     files = sorted(out.glob("round_*.npz"))
     assert len(files) >= 3
     assert [f.name for f in files] == [f"round_{i:04d}.npz" for i in range(1, len(files) + 1)]
-    ds = im.DemoDataset(out)  # every visible round is complete: no error, nothing skipped
+    ds = ghost.DemoDataset(out)  # every visible round is complete: no error, nothing skipped
     assert len(ds) == len(files) and not ds.skipped
     assert all(len(r) == r.meta["steps"] for r in ds.rounds)
 
@@ -70,9 +71,9 @@ def test_end_to_end_record_train_fight(tmp_path, capsys, monkeypatch):
     assert np.asarray(metrics["stick_confusion"]).sum() == metrics["steps"]
     # fight it headless: the ghost as the duel opponent, and as the player against a scripted opponent
     from agents import make_agent
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
 
-    env = DuelEnv(opponent=f"ghost:{run}@0.8", round_seconds=6)
+    env = make_duel_env(opponent=f"ghost:{run}@0.8", round_seconds=6)
     player = make_agent("scripted:normal", rng=np.random.default_rng(0))
     obs, _ = env.reset(seed=0)
     done, steps, info = False, 0, {}
@@ -81,7 +82,7 @@ def test_end_to_end_record_train_fight(tmp_path, capsys, monkeypatch):
         steps += 1
     assert info["winner"] in ("agent", "opponent", "draw") and steps <= 90
     ghost = make_agent(f"ghost:{run / 'checkpoints' / 'ghost.pt'}@greedy", rng=np.random.default_rng(0))
-    env2 = DuelEnv(opponent="scripted:easy", round_seconds=2)
+    env2 = make_duel_env(opponent="scripted:easy", round_seconds=2)
     obs, _ = env2.reset(seed=1)
     ghost.reset()
     for _ in range(30):
@@ -114,7 +115,7 @@ def test_ghost_beats_the_majority_baseline_on_a_clear_style(tmp_path):
     demos = tmp_path / "rushdown"
     record_rounds(RecordConfig(player="scripted:rushdown-hard", vs="scripted:normal", rounds=24, out=str(demos), seed=4,
                                round_seconds=20), echo=lambda *_: None)
-    ds = im.DemoDataset(demos)
+    ds = ghost.DemoDataset(demos)
     res = im.train_ghost(ds, im.GhostTrainConfig(epochs=15, window=32, batch_size=4, patience=4, val_frac=0.25),
                          device="cpu")
     m, base = res.metrics, res.metrics["baseline"]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import agents.ghost as ghost
 from agents import make_agent
 from agents.ghost import GhostAgent, parse_ghost_arg
 from nets import imitation as im
@@ -62,8 +63,8 @@ def test_numpy_stepper_matches_the_torch_forward(encoder, head):
 
 def test_checkpoint_round_trip_same_actions_same_seed(tmp_path):
     m = _policy("cwrnn", seed=1)
-    path = im.save_ghost(m, tmp_path / "run" / "checkpoints" / "ghost.pt", frame_skip=4)
-    loaded, meta = im.load_ghost(tmp_path / "run")  # the run folder works as well as the file
+    path = ghost.save_ghost(m, tmp_path / "run" / "checkpoints" / "ghost.pt", frame_skip=4)
+    loaded, meta = ghost.load_ghost(tmp_path / "run")  # the run folder works as well as the file
     assert meta["model"] == m.config and meta["frame_skip"] == 4 and path.with_suffix(".json").is_file()
     obs = np.random.default_rng(0).uniform(-1, 1, (120, 76)).astype(np.float32)
     a1 = GhostAgent(m, meta, rng=np.random.default_rng(7))
@@ -73,10 +74,10 @@ def test_checkpoint_round_trip_same_actions_same_seed(tmp_path):
     np.testing.assert_array_equal(acts1, acts2)
     assert len({tuple(a) for a in acts1}) > 3  # really sampled, not a constant
     # in a seeded round the env hands its generator to the ghost: the same seed replays the same round
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
 
     def trajectory():
-        env = DuelEnv(opponent=f"ghost:{tmp_path / 'run'}", round_seconds=3)
+        env = make_duel_env(opponent=f"ghost:{tmp_path / 'run'}", round_seconds=3)
         o, _ = env.reset(seed=11)
         xs = []
         for _ in range(40):
@@ -89,25 +90,25 @@ def test_checkpoint_round_trip_same_actions_same_seed(tmp_path):
 
 def test_checkpoint_errors_name_the_file(tmp_path):
     m = _policy("lstm")
-    path = im.save_ghost(m, tmp_path / "g" / "ghost.pt", frame_skip=4)
+    path = ghost.save_ghost(m, tmp_path / "g" / "ghost.pt", frame_skip=4)
     with pytest.raises(FileNotFoundError, match="nope"):
         make_agent(f"ghost:{tmp_path / 'nope'}")
     with pytest.raises(FileNotFoundError, match=r"empty: no ghost checkpoint in this folder"):
         (tmp_path / "empty").mkdir()
-        im.load_ghost(tmp_path / "empty")
+        ghost.load_ghost(tmp_path / "empty")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 3])
     with pytest.raises(ValueError, match=r"ghost\.pt: corrupt or unreadable ghost checkpoint"):
-        im.load_ghost(path)
+        ghost.load_ghost(path)
     path.write_bytes(data)
     side = path.with_suffix(".json")
     text = side.read_text()
-    side.write_text(text.replace(im.obs_layout_hash(), "ffffffffffffffff"))
+    side.write_text(text.replace(ghost.obs_layout_hash(), "ffffffffffffffff"))
     with pytest.raises(ValueError, match=r"ghost\.pt: trained on observation layout 'ffffffffffffffff'"):
-        im.load_ghost(path)
+        ghost.load_ghost(path)
     side.unlink()
     with pytest.raises(FileNotFoundError, match=r"ghost\.pt: missing its config sidecar ghost\.json"):
-        im.load_ghost(path)
+        ghost.load_ghost(path)
 
 
 def test_agent_state_runs_through_a_round_and_resets(tmp_path):
@@ -178,10 +179,10 @@ def test_conditional_head_known_answers():
 def test_env_with_a_ghost_opponent_pickles(tmp_path):
     import pickle
 
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
 
-    im.save_ghost(_policy("cwrnn"), tmp_path / "g" / "ghost.pt", frame_skip=4)
-    env = DuelEnv(opponent=f"ghost:{tmp_path / 'g'}", round_seconds=2)
+    ghost.save_ghost(_policy("cwrnn"), tmp_path / "g" / "ghost.pt", frame_skip=4)
+    env = make_duel_env(opponent=f"ghost:{tmp_path / 'g'}", round_seconds=2)
     env.reset(seed=3)
     clone = pickle.loads(pickle.dumps(env))
     a = np.array([3, 1])

@@ -30,7 +30,8 @@ def test_check_env_gymnasium_and_sb3(obs_mode):
 
 
 def test_registered_through_the_registry_list():
-    assert ("sandbox/Stealth-v0", "envs.stealth.env:StealthEnv", {}) in envs.SANDBOX_ENVS
+    assert ("sandbox/Stealth-v0", "envs.stealth.env:StealthEnv",
+            {"vector_entry_point": "envs.stealth.vector:StealthVectorEnv"}) in envs.SANDBOX_ENVS
     assert isinstance(gym.make("sandbox/Stealth-v0").unwrapped, StealthEnv)
 
 

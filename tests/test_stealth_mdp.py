@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from agents.navigation import plan_safe_path
+from agents.navigation.mdp import build_mdp, greedy_path
 from envs.stealth import rules
 from envs.stealth.env import StealthEnv
 from envs.stealth.level import bundled_levels, generate_level, load_level
-from envs.stealth.mdp import build_mdp, greedy_path
 from envs.stealth.rules import Rewards
 from nets.bellman import value_iteration
 

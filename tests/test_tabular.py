@@ -6,11 +6,12 @@ import pytest
 from gymnasium import spaces
 from stealth_levels import ALCOVE  # the corridor where the optimum waits in the alcove
 
+from agents.navigation.mdp import TabularAgent, build_mdp, greedy_path, policy_evaluator
 from envs.stealth.env import StealthEnv
 from envs.stealth.level import parse_level
-from envs.stealth.mdp import build_mdp, greedy_path
+from envs.stealth.mdp import stealth_state_fn
 from nets.bellman import policy_evaluation, value_iteration
-from nets.tabular import TabularAgent, evaluate_policy, greedy, q_learning, stealth_state_fn
+from nets.tabular import greedy, q_learning
 
 GAMMA = 0.99
 
@@ -49,11 +50,20 @@ def test_one_update_by_hand():
 
 def test_learns_q_star_on_the_two_step_env():
     res = q_learning(TwoStep(), 2, lambda e: e.s, steps=4000, alpha=0.2, gamma=0.9, epsilon_start=1.0,
-                     epsilon_end=1.0, seed=0)
+                     epsilon_end=1.0, seed=0, evaluate=policy_evaluator(env := TwoStep(), lambda e: e.s))
     assert res.Q[1] == pytest.approx([2.0, 2.0], abs=1e-6)
     assert res.Q[0] == pytest.approx([0.9 * 2.0, 1.0 + 0.9 * 2.0], abs=1e-6)
     assert list(res.policy) == [1, 0]
     assert res.curve[-1]["eval_return"] == pytest.approx(3.0)
+    assert np.isnan(res.curve[-1]["eval_success"])  # TwoStep reports no is_success
+    assert env.s == 1  # the evaluation ran in its own env
+
+
+def test_moved_names_say_where_they_went():
+    with pytest.raises(ImportError, match="envs.stealth.mdp.stealth_state_fn"):
+        from nets.tabular import stealth_state_fn  # noqa: F401
+    with pytest.raises(ImportError, match="agents.navigation.build_mdp"):
+        from envs.stealth.mdp import build_mdp  # noqa: F401
 
 
 def test_seed_reproduces_and_changes_the_run():
@@ -83,13 +93,13 @@ def _check_optimal(level, steps, seed=0):
     env = StealthEnv(level=level)
     state_fn = stealth_state_fn(index)
     res = q_learning(env, mdp.n_states, state_fn, steps, gamma=GAMMA, seed=seed, eval_every=steps // 10,
-                     eval_env=StealthEnv(level=level))
+                     evaluate=policy_evaluator(StealthEnv(level=level), state_fn))
     v_learned = policy_evaluation(mdp, res.policy)
     start = index.start_state
     assert v_learned[start] == pytest.approx(star.V[start], abs=1e-6)
     # the same in the real env: the learned path is as short as the optimal one
     opt_path = greedy_path(mdp, index, star.policy)
-    ret, succ = evaluate_policy(env, res.policy, state_fn, episodes=2, seed=0)
+    ret, succ = policy_evaluator(env, state_fn, episodes=2, seed=0)(res.policy)
     assert succ == 1.0
     assert ret == pytest.approx(1.0 - 0.01 * (len(opt_path) - 1))
     assert res.curve[-1]["eval_success"] == 1.0 and res.curve[-1]["steps"] == steps

@@ -85,7 +85,7 @@ def test_level_lists_cycle_over_vector_envs():
 
 
 # ---- training runs ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("algo", ["ppo", "a2c", "dqn", "reinforce", "a2c-pg"])
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "dqn", "reinforce", "a2c-pg", "ppo-pg"])
 def test_train_writes_a_run_folder_on_stealth(tmp_path, algo):
     out = tmp_path / algo
     assert main(["train", "stealth", "--algo", algo, "--out", str(out), *TINY]) == 0
@@ -97,7 +97,7 @@ def test_train_writes_a_run_folder_on_stealth(tmp_path, algo):
     assert env.action_space.contains(np.asarray(action).astype(np.int64).item())
 
 
-@pytest.mark.parametrize("algo", ["ppo", "a2c", "dqn", "reinforce", "a2c-pg"])
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "dqn", "reinforce", "a2c-pg", "ppo-pg"])
 def test_train_writes_a_run_folder_on_the_duel(tmp_path, algo):
     out = tmp_path / algo
     flat = ["--flat-actions"] if algo == "dqn" else []
@@ -117,7 +117,7 @@ def test_train_with_subprocess_envs_and_a_gymnasium_id(tmp_path):
     assert math.isnan(float(rows[-1]["eval_success"]))  # no notion of success in CartPole
 
 
-@pytest.mark.parametrize("algo", ["ppo", "a2c-pg"])
+@pytest.mark.parametrize("algo", ["ppo", "a2c-pg", "ppo-pg"])
 def test_resume_continues_from_the_checkpoint(tmp_path, algo):
     out = tmp_path / "run"
     assert main(["train", "stealth", "--algo", algo, "--out", str(out), *TINY]) == 0
@@ -184,3 +184,31 @@ def test_training_on_cuda(tmp_path):
     out = tmp_path / "gpu"
     assert main(["train", "stealth", "--algo", "ppo", "--device", "cuda", "--out", str(out), *TINY]) == 0
     assert json.loads((out / "config.json").read_text())["device"].startswith("cuda")
+
+
+def test_evaluation_of_generated_stealth_levels_uses_the_held_out_pool():
+    assert train.held_out_kwargs({"level": "random", "size": 10}) == {"level": "heldout", "size": 10}
+    assert train.held_out_kwargs({"level": ["tutorial", "random"]})["level"] == ["tutorial", "heldout"]
+    assert train.held_out_kwargs({"level": "random, crossing"})["level"] == "heldout,crossing"
+    assert train.held_out_kwargs({"level": "crossing"}) == {"level": "crossing"}
+
+
+def test_bundle_ships_our_ppo_run(tmp_path, monkeypatch):
+    """`python -m experiments.train.bundle RUN NAME` takes a ppo-pg run: a .pt without Adam moments that
+    loads as the same policy, and a sidecar with the held-out figures."""
+    from experiments.train import bundle
+    from nets.policy_gradient import load_learner
+
+    out = tmp_path / "run"
+    # the local view, so that the agent can be evaluated on every bundled level
+    assert main(["train", "stealth", "--algo", "ppo-pg", "--obs-mode", "local", "--out", str(out), *TINY]) == 0
+    monkeypatch.setattr(bundle, "BUNDLED", tmp_path / "bundled")
+    (tmp_path / "bundled").mkdir()
+    assert bundle.main([str(out), "stealth-ppo-pg", "--episodes", "1"]) == 0
+    shipped = tmp_path / "bundled" / "stealth-ppo-pg.pt"
+    side = json.loads(shipped.with_suffix(".json").read_text())
+    assert side["algo"] == "ppo-pg" and "tutorial" in side["evaluation"]
+    original, slim = load_learner(out / "checkpoints" / "final.pt"), load_learner(shipped)
+    assert not slim.optimizer.state_dict()["state"] and original.optimizer.state_dict()["state"]
+    obs = train.make_env("stealth", {"level": "crossing", "obs_mode": "local"}).reset(seed=0)[0]
+    assert original.action_probs(obs)[0].tolist() == slim.action_probs(obs)[0].tolist()

@@ -97,10 +97,10 @@ def _npy_claiming(shape) -> bytes:
 def test_demo_header_claiming_1e11_rows_is_one_line(tmp_path, capsys):
     demos = tmp_path / "demos"
     demos.mkdir()
-    from nets import imitation as im
+    import agents.ghost as ghost
 
-    meta = {"format": 1, "env_id": "sandbox/Duel-v0", "env_version": im.env_version(),
-            "obs_layout_hash": im.obs_layout_hash(), "frame_skip": 4}
+    meta = {"format": 1, "env_id": "sandbox/Duel-v0", "env_version": ghost.env_version(),
+            "obs_layout_hash": ghost.obs_layout_hash(), "frame_skip": 4}
     (demos / "round_0001.json").write_text(json.dumps(meta))
     with zipfile.ZipFile(demos / "round_0001.npz", "w") as z:
         z.writestr("obs.npy", _npy_claiming((10**11, 76)))

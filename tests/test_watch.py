@@ -97,42 +97,23 @@ def test_stealth_overlays_include_value_heat_for_the_optimal_agent():
         session.cycle_overlay()
 
 
-# ---- the P2 slot plays the game the env plays ---------------------------------------------------------
-def test_tick_by_tick_duel_equals_the_env_with_frame_skip():
-    """The watcher steps DuelEnv one tick at a time with P2 holding its input for 4 ticks; the round
-    must be exactly the one DuelEnv(frame_skip=4) plays with the same agents and seed."""
-    from agents import make_agent
-    from envs.duel.env import DuelEnv
-    from experiments.watch import OpponentSlot
+# ---- the watcher shows the env's own decision steps, one tick per frame ------------------------------------
+def test_the_watcher_shows_every_tick_of_the_envs_decision_steps():
+    """The session steps the env a decision at a time (the one decision step) and shows its ticks one by
+    one: after k frames the screen shows tick k, and P1 decides only at decision boundaries."""
+    from experiments.watch import Config, DuelSession
 
-    def fighters():
-        rng1 = np.random.default_rng(7)
-        return make_agent("scripted:hard", rng=rng1), make_agent("scripted:zoner")
-
-    p1, p2 = fighters()
-    env = DuelEnv(opponent=p2, frame_skip=4, round_seconds=10)
-    obs, _ = env.reset(seed=5)
-    p1.reset()
-    done = False
-    while not done:
-        obs, _, done, _, _ = env.step(p1.predict(obs)[0])
-    expected = env.state
-
-    p1, p2 = fighters()
-    slot = OpponentSlot(p2, 4)
-    env = DuelEnv(opponent=slot, frame_skip=1, round_seconds=10)
-    obs, _ = env.reset(seed=5)
-    p1.reset()
-    done, tick, action = False, 0, None
-    while not done:
-        if tick % 4 == 0:
-            action = p1.predict(obs)[0]
-        obs, _, done, _, _ = env.step(action)
-        tick += 1
-    assert env.state.tick == expected.tick
-    assert [(f.x, f.y, f.health, f.state) for f in env.state.fighters] == \
-        [(f.x, f.y, f.health, f.state) for f in expected.fighters]
-    assert env.state.winner == expected.winner
+    session = DuelSession(Config(p1="scripted:hard", p2="scripted:zoner", seed=5, rounds=1))
+    assert session.base.frame_skip == session.skip == 4
+    calls = []
+    predict = session.p1.predict
+    session.p1.predict = lambda obs, *a, **k: calls.append(session.count) or predict(obs, *a, **k)
+    for k in range(1, 4 * session.skip + 1):
+        session.advance()
+        assert session.view.tick == k and session.count == k
+    assert session.base.state.tick == 4 * session.skip  # the env is at the end of the decision shown
+    assert len(session.ticks) == 0
+    assert calls == [0, 4, 8, 12]  # P1 decided before ticks 1, 5, 9, 13 and held its input in between
 
 
 def test_director_drives_the_scripted_opponent():
@@ -240,10 +221,10 @@ def tiny_ppo(tmp_path_factory):
     """A PPO duel agent trained for 64 steps, saved with a sidecar as the lead's checkpoints are."""
     from stable_baselines3 import PPO
 
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
 
     folder = tmp_path_factory.mktemp("bundled")
-    model = PPO("MlpPolicy", DuelEnv(opponent="random", round_seconds=2), n_steps=64, batch_size=64, n_epochs=1,
+    model = PPO("MlpPolicy", make_duel_env(opponent="random", round_seconds=2), n_steps=64, batch_size=64, n_epochs=1,
                 seed=0, device="cpu", policy_kwargs={"net_arch": [16]})
     model.learn(64)
     model.save(folder / "duel-ppo.zip")
@@ -266,11 +247,11 @@ def tiny_ppo(tmp_path_factory):
 def test_sb3_action_probs_are_the_policy_distribution(tiny_ppo):
     import torch
 
+    from agents.opponents import make_duel_env
     from agents.sb3_agent import SB3Agent, load_sb3
-    from envs.duel.env import DuelEnv
 
     agent = SB3Agent(load_sb3(tiny_ppo / "duel-ppo.zip", "cpu"))
-    obs, _ = DuelEnv(opponent="random").reset(seed=0)
+    obs, _ = make_duel_env(opponent="random").reset(seed=0)
     stick, button = agent.action_probs(obs)
     assert stick.shape == (9,) and button.shape == (4,)
     assert stick.sum() == pytest.approx(1.0) and button.sum() == pytest.approx(1.0)
@@ -386,11 +367,11 @@ def test_bad_arguments_are_one_line(capsys, argv, words):
 def test_every_agent_spec_resolves_or_lists_valid_forms(tiny_ppo, monkeypatch):
     import agents
     import agents.bundled as bundled
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
     from envs.stealth.env import StealthEnv
 
     monkeypatch.setattr(bundled, "BUNDLED_DIR", tiny_ppo)
-    duel = DuelEnv(opponent="random")
+    duel = make_duel_env(opponent="random")
     stealth = StealthEnv(level="tutorial")
     duel_ctx = dict(action_space=duel.action_space, observation_space=duel.observation_space, rng=duel.np_random)
     examples = {  # prefix -> (spec, context, an observation it must act on)

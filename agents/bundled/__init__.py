@@ -3,7 +3,9 @@ and no training. Each agent is ``NAME.zip`` (stable-baselines3) or ``NAME.pt`` (
 policy-gradient learner) with a ``NAME.json`` sidecar saying how it was trained
 (``{"algo", "env", "env_id", "env_kwargs", "nav_features", "steps", "seed"}``). The agent spec
 ``bundled:NAME`` loads one through :func:`make_bundled`; :func:`bundled_names` lists what ships. Both kinds
-load without unpickling anything (``nets.sb3.load_sb3_zip``, ``torch.load(weights_only=True)``)."""
+load without unpickling anything (``nets.sb3.load_sb3_zip``, ``torch.load(weights_only=True)``).
+
+Imports: ``agents``, ``nets``, ``envs``; never ``experiments``."""
 
 from __future__ import annotations
 

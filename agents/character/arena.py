@@ -9,6 +9,7 @@ import numpy as np
 
 from envs.duel import rules
 from envs.duel.env import decode_action, observe
+from envs.duel.step import decision_step
 
 
 def play_round(agent0, agent1, *, frame_skip: int = 4, round_seconds: float = 60) -> tuple[int | None, int]:
@@ -18,16 +19,10 @@ def play_round(agent0, agent1, *, frame_skip: int = 4, round_seconds: float = 60
     for a in (agent0, agent1):
         if hasattr(a, "reset"):
             a.reset()
-    events: list = []
     while not s.over:
         a0, _ = agent0.predict(observe(s, 0))
         a1, _ = agent1.predict(observe(s, 1))
-        inputs = (decode_action(a0), decode_action(a1))
-        for _ in range(frame_skip):
-            rules.advance(s, inputs, events)
-            if s.over:
-                break
-        events.clear()
+        decision_step(s, decode_action(a0), decode_action(a1), frame_skip)
     return s.winner, s.tick
 
 

@@ -3,7 +3,10 @@ Bayesian skill estimate under a logistic win model, a flow controller on the rol
 Left-4-Dead-style build-up/peak/relax pacing mode), ``LearnedDirector`` (an SB3 policy trained in the
 meta environment ``sandbox/Director-v0``, :mod:`agents.meta.meta_env`), ``FixedDirector`` (baseline),
 the simulated player population (:mod:`agents.meta.population`) and ``DirectedEnv``, the wrapper that
-applies a director's difficulty at every reset and reports each episode's outcome to it."""
+applies a director's difficulty at every reset and reports each episode's outcome (the env's
+``info["is_success"]``) to it.
+
+Imports: ``agents``, ``nets``, ``envs``; never ``experiments``."""
 
 from agents.meta.director import Director, FixedDirector, Phase, RuleDirector, logistic_update, win_probability
 from agents.meta.meta_env import DirectorEnv, LearnedDirector, history_observation

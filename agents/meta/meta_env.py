@@ -66,10 +66,12 @@ class DirectorEnv(gym.Env):
 
     ## Episode End
     Truncated after ``horizon`` meta-steps (default 200); never terminated. Stepping after that raises
-    ``RuntimeError`` until ``reset()``.
+    ``RuntimeError`` until ``reset()``. The last step's info holds ``is_success`` (SB3's convention):
+    the rolling win rate ends in the flow channel, ``|rate - target| <= band``.
 
     ## Arguments
-    ``target`` (0.5), ``window`` (20), ``history`` (20), ``horizon`` (200), ``max_step`` (0.2),
+    ``target`` (0.5), ``band`` (0.1, the flow channel's half-width, for ``is_success``),
+    ``window`` (20), ``history`` (20), ``horizon`` (200), ``max_step`` (0.2),
     ``start_difficulty`` (0.5), ``render_mode`` (None or ``"ansi"``), ``player`` (a fixed
     :class:`SyntheticPlayer` or a dict of its fields; default None: sample one per episode from the
     population).
@@ -80,7 +82,8 @@ class DirectorEnv(gym.Env):
 
     metadata = {"render_modes": ["ansi"]}
 
-    def __init__(self, *, target: float = 0.5, window: int = 20, history: int = HISTORY, horizon: int = 200,
+    def __init__(self, *, target: float = 0.5, band: float = 0.1, window: int = 20, history: int = HISTORY,
+                 horizon: int = 200,
                  max_step: float = MAX_STEP, start_difficulty: float = 0.5,
                  player: SyntheticPlayer | dict | None = None, render_mode: str | None = None):
         target = check_number("target", target, 0.0, 1.0, lo_open=True)
@@ -91,7 +94,10 @@ class DirectorEnv(gym.Env):
         max_step = check_number("max_step", max_step, 0.0, 1.0, lo_open=True)
         if render_mode not in (None, "ansi"):
             raise ValueError(f"Director-v0 render_mode must be None or 'ansi'; got {render_mode!r}")
+        if not 0.0 <= float(band) <= 1.0:
+            raise ValueError(f"band must be in [0, 1]; got {band!r}")
         self.target, self.window, self.history = float(target), int(window), int(history)
+        self.band = float(band)
         self.horizon, self.max_step = int(horizon), float(max_step)
         self.start_difficulty = check_difficulty(start_difficulty, "start_difficulty")
         self.fixed_player = SyntheticPlayer(**player) if isinstance(player, dict) else player
@@ -138,6 +144,8 @@ class DirectorEnv(gym.Env):
         truncated = self.steps >= self.horizon
         self._over = truncated
         info = {"won": won, "rolling_win_rate": rate, "skill": self.player.skill, "difficulty": self.difficulty}
+        if truncated:
+            info["is_success"] = abs(rate - self.target) <= self.band + 1e-9  # ends in the flow channel
         return self._obs(), reward, False, truncated, info
 
     def render(self):

@@ -26,19 +26,19 @@ def near_miss(env) -> bool:
 
 
 def episode_outcome(info: dict, env) -> tuple[bool, dict]:
-    """``(won, details)`` of a finished episode from its last ``info``: the duel's ``info["winner"]``
-    (a draw is not a win; details ``health_diff`` = agent health - opponent health) or the stealth
-    grid's ``info["at_goal"]`` (details ``caught``). Other envs: ``info["won"]`` or ``info["is_success"]``."""
-    if "winner" in info:
-        details = {"health_diff": float(info["agent_health"] - info["opponent_health"])}
-        return info["winner"] == "agent", details
-    if "at_goal" in info:
-        return bool(info["at_goal"]), {"caught": bool(info["caught"])}
-    for key in ("won", "is_success"):
-        if key in info:
-            return bool(info[key]), {}
-    raise ValueError(f"cannot tell whether {type(env).__name__}'s episode was won: its info has none of "
-                     "winner, at_goal, won, is_success; pass DirectedEnv(outcome=fn)")
+    """``(won, details)`` of a finished episode from its last ``info``: ``won`` is the env's own
+    ``info["is_success"]`` (success is defined once, in the env: the duel's round won, a draw not; the
+    stealth grid's goal reached). Details: the duel's ``health_diff`` (agent health - opponent health),
+    the stealth grid's ``caught``."""
+    if "is_success" not in info:
+        raise ValueError(f"cannot tell whether {type(env).__name__}'s episode was won: its last info has no "
+                         "is_success; pass DirectedEnv(outcome=fn)")
+    details = {}
+    if "agent_health" in info and "opponent_health" in info:
+        details["health_diff"] = float(info["agent_health"] - info["opponent_health"])
+    if "caught" in info:
+        details["caught"] = bool(info["caught"])
+    return bool(info["is_success"]), details
 
 
 class DirectedEnv(gym.Wrapper):

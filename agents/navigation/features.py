@@ -1,4 +1,8 @@
-"""``NavFeatures``: the navigation AI's maps as extra observation channels for learning agents."""
+"""``NavFeatures``: the navigation AI's maps as extra observation channels for learning agents.
+
+The channels are computed by :mod:`envs.stealth.features`, which the env also uses for
+``nav_features=True`` (the form the batched env offers): the wrapper and the keyword give the same
+observations."""
 
 from __future__ import annotations
 
@@ -6,10 +10,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from agents.navigation.analysis import hiding_spots, threat_map
-from envs.stealth import rules
+from envs.stealth import features
+from envs.stealth.features import EXTRA_CHANNELS
 
-EXTRA_CHANNELS = ("threat", "hiding", "danger_next")
+__all__ = ["EXTRA_CHANNELS", "NavFeatures"]
 
 
 class NavFeatures(gym.ObservationWrapper):
@@ -29,6 +33,8 @@ class NavFeatures(gym.ObservationWrapper):
         base = env.unwrapped
         if not hasattr(base, "world") or not hasattr(base, "obs_mode"):
             raise ValueError(f"NavFeatures wraps a sandbox/Stealth-v0 env, got {type(base).__name__}")
+        if getattr(base, "nav_features", False):
+            raise ValueError("the env already has nav_features=True; do not wrap it in NavFeatures as well")
         self.base = base
         old = env.observation_space
         if base.obs_mode == "vector":
@@ -41,23 +47,14 @@ class NavFeatures(gym.ObservationWrapper):
     def _static(self) -> np.ndarray:
         level = self.base.level
         if self._level is not level:
-            h, w = level.shape
-            static = np.zeros((2, h, w), dtype=np.float32)
-            static[0] = threat_map(level)
-            for r, c in hiding_spots(level):
-                static[1, r, c] = 1.0
-            self._static_maps, self._level = static, level
+            self._static_maps, self._level = features.static_maps(level), level
         return self._static_maps
 
     def extra_channels(self) -> np.ndarray:
         """(3, H, W) threat, hiding and next-step danger for the env's current state."""
         base = self.base
-        world, cell, phase = base.world, int(base.cell), int(base.phase)
         h, w = base.level.shape
-        danger = np.zeros(h * w, dtype=np.float32)
-        cells = np.full(len(rules.DELTAS), cell)
-        new, caught, _ = rules.transition(world, cells, phase, np.arange(len(rules.DELTAS)))
-        danger[new[caught]] = 1.0
+        danger = features.danger_next(base.world, base.cell, base.phase)
         return np.concatenate([self._static(), danger.reshape(1, h, w)])
 
     def observation(self, observation):

@@ -94,7 +94,7 @@ class PlannerAgent:
 
 class OptimalAgent:
     """The optimal policy of the level's exact MDP (value iteration on
-    :func:`envs.stealth.mdp.build_mdp`, with the env's slip and rewards).
+    :func:`agents.navigation.mdp.build_mdp`, with the env's slip and rewards).
 
     It reads the player's ``(cell, phase)`` from ``env`` and solves again when the level changes.
     """
@@ -108,7 +108,7 @@ class OptimalAgent:
         pass
 
     def _solve(self) -> None:
-        from envs.stealth.mdp import build_mdp
+        from agents.navigation.mdp import build_mdp
         from nets.bellman import value_iteration
 
         env = self.env

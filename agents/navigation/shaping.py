@@ -82,3 +82,49 @@ class ExploringStarts(gym.Wrapper):
         if self.np_random.random() < self.prob:
             options = {"start": "random", "phase": "random", **(options or {})}
         return self.env.reset(options=options)
+
+
+class VectorGoalShaping(gym.vector.VectorWrapper):
+    """:class:`GoalShaping` for the batched stealth env (``gym.make_vec("sandbox/Stealth-v0", ...)``), one
+    array operation per step: each env's reward gains ``weight * (gamma * Phi(s') - Phi(s))`` (``Phi = 0``
+    after a termination), and ``info["unshaped_reward"]`` keeps the env's own rewards. With next-step
+    autoreset, the step that resets an env keeps its reward 0 and restarts its potential at the new start,
+    so env ``i`` sees exactly what ``GoalShaping`` around a single env gives in a ``SyncVectorEnv``."""
+
+    def __init__(self, env, gamma: float = 0.99, weight: float = 1.0):
+        super().__init__(env)
+        base = env.unwrapped
+        if not hasattr(base, "levels") or not hasattr(base, "slot"):
+            raise ValueError(f"VectorGoalShaping wraps the batched sandbox/Stealth-v0 env, got {type(base).__name__}")
+        if not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")
+        self.base, self.gamma, self.weight = base, float(gamma), float(weight)
+        self._maps: list[np.ndarray] = []  # flat Phi of each level slot
+        self._flat = np.zeros(0, dtype=np.float64)
+        self._offsets = np.zeros(0, dtype=np.int64)
+        self._phi = np.zeros(base.num_envs, dtype=np.float64)
+        self._ended = np.zeros(base.num_envs, dtype=bool)
+
+    def _potential(self) -> np.ndarray:
+        levels = self.base.levels
+        if len(levels) > len(self._maps):  # new level slots: a step per new level, never per env
+            self._maps += [goal_potential(level).reshape(-1) for level in levels[len(self._maps):]]
+            sizes = np.array([m.size for m in self._maps], dtype=np.int64)
+            self._offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            self._flat = np.concatenate(self._maps)
+        return self._flat[self._offsets[self.base.slot] + self.base.cell]
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._phi = self._potential()
+        self._ended[:] = False
+        return obs, info
+
+    def step(self, actions):
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        phi = self._potential()
+        phi_next = np.where(terminated, 0.0, phi)
+        shaped = reward + self.weight * (self.gamma * phi_next - self._phi)
+        shaped[self._ended] = 0.0  # these envs were reset on this step (next-step autoreset)
+        self._phi, self._ended = phi, terminated | truncated
+        return obs, shaped, terminated, truncated, {**info, "unshaped_reward": reward}

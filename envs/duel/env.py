@@ -26,6 +26,7 @@ from envs.duel.rules import (
     TICKS_PER_SECOND,
     DuelState,
 )
+from envs.duel.step import decision_step
 
 # ---- observation layout -------------------------------------------------------------------------
 # Every x is expressed in the viewer's frame: mirrored so that the viewer faces +x. A mirrored state
@@ -191,15 +192,18 @@ class DuelEnv(gym.Env):
     ## Episode End
     Terminates at a KO or when the round timer (``round_seconds``) runs out; at time-out the healthier
     fighter wins. ``info["winner"]`` is ``"agent"``, ``"opponent"`` or ``"draw"`` once over (None
-    before); ``info`` also carries both healths and the step's events (hits, blocks, throws, ...).
+    before), and ``info["is_success"]`` (SB3's convention) is then whether the agent won; ``info``
+    also carries both healths and the step's events (hits, blocks, throws, ...). One step is
+    :func:`envs.duel.step.decision_step`; ``env.on_tick = fn`` sees every tick of it.
 
     ## Arguments
-    ``opponent`` (spec string or agent, default ``"scripted:normal"``), ``frame_skip`` (ticks per step,
-    default 4), ``flat_actions`` (default False), ``difficulty`` (None or a float in [0, 1]: the
-    scripted opponent's strength; ``set_difficulty(x)`` changes it between episodes and
+    ``opponent`` (an agent; ``gym.make("sandbox/Duel-v0", opponent="scripted:hard")`` and
+    ``agents.opponents.make_duel_env`` resolve spec strings, default ``"scripted:normal"``),
+    ``frame_skip`` (ticks per step, default 4), ``flat_actions`` (default False), ``difficulty`` (None
+    or a float in [0, 1]: the scripted opponent's strength; ``set_difficulty(x)`` changes it between episodes and
     ``reset(options={"difficulty": x})`` overrides it for one episode), ``round_seconds`` (default
     60), ``side`` (``"left"``, ``"right"`` or ``"random"``), ``render_mode`` (None, ``"human"``,
-    ``"rgb_array"``). The opponent is built with ``agents.make_agent``; an opponent with an ``rng``
+    ``"rgb_array"``). An opponent with an ``rng``
     attribute is given the env's ``np_random`` at every reset, so seeded rollouts repeat exactly.
 
     ## Version History
@@ -211,7 +215,7 @@ class DuelEnv(gym.Env):
     def __init__(
         self,
         *,
-        opponent: Any = "scripted:normal",
+        opponent: Any = None,
         frame_skip: int = 4,
         flat_actions: bool = False,
         difficulty: float | None = None,
@@ -232,23 +236,19 @@ class DuelEnv(gym.Env):
         self.round_ticks = int(round(round_seconds * TICKS_PER_SECOND))
         self.side = side
         self.difficulty = None if difficulty is None else _check_difficulty(difficulty)
-        self.action_space = spaces.Discrete(N_STICK * N_BUTTON) if flat_actions else spaces.MultiDiscrete(
-            [N_STICK, N_BUTTON]
-        )
-        self.observation_space = spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
-        if isinstance(opponent, str) and opponent.partition(":")[0] == "human" and render_mode != "human":
-            raise ValueError("opponent 'human' needs render_mode='human' (it reads the keyboard)")
-        from agents import make_agent
-
-        self.opponent_spec = opponent if isinstance(opponent, str) else type(opponent).__name__
-        self.opponent = make_agent(
-            opponent,
-            action_space=self.action_space,
-            observation_space=self.observation_space,
-            rng=self.np_random,
-            frame_skip=self.frame_skip,
-            player=2,
-        )
+        self.action_space, self.observation_space = duel_spaces(self.flat_actions)
+        if opponent is None:
+            raise TypeError("DuelEnv needs opponent=<an agent>; gym.make('sandbox/Duel-v0', ...) and "
+                            "agents.opponents.make_duel_env(...) build one from a spec (default 'scripted:normal')")
+        if isinstance(opponent, str) or not hasattr(opponent, "predict"):
+            raise TypeError(
+                f"DuelEnv(opponent=...) takes an agent (an object with predict()), got {opponent!r}; a spec "
+                "string such as 'scripted:hard' is resolved by gym.make('sandbox/Duel-v0', opponent=...) or "
+                "agents.opponents.make_duel_env(opponent=...) (envs imports no agents)"
+            )
+        self.opponent_spec = type(opponent).__name__  # make_duel_env sets the spec string it resolved
+        self.opponent = opponent
+        self.on_tick = None  # optional hook on_tick(state, events) after every tick (the watcher draws)
         self.state: DuelState = rules.initial_state(self.round_ticks)
         self.me = 0
         self._opp_obs: np.ndarray | None = None
@@ -292,27 +292,20 @@ class DuelEnv(gym.Env):
         mine = decode_action(action)
         opp_action, _ = self.opponent.predict(self._opp_obs, deterministic=False)
         theirs = decode_action(opp_action)
-        inputs = (mine, theirs) if self.me == 0 else (theirs, mine)
-        self._last_inputs = inputs  # for the renderer's input history (training-mode aids)
-        s = self.state
-        me_f, opp_f = s.fighters[self.me], s.fighters[1 - self.me]
-        before = me_f.health - opp_f.health
-        events: list[dict] = []
-        human = self.render_mode == "human"
-        for _ in range(self.frame_skip):
-            rules.advance(s, inputs, events)
-            if human:
-                self._last_events = events
-                self.render()
-            if s.over:
-                break
-        reward = (me_f.health - opp_f.health - before) / MAX_HEALTH
-        terminated = s.over
-        if terminated and s.winner is not None:
-            reward += 1.0 if s.winner == self.me else -1.0
+        p0, p1 = (mine, theirs) if self.me == 0 else (theirs, mine)
+        self._last_inputs = (p0, p1)  # for the renderer's input history (training-mode aids)
+        on_tick = self.on_tick
+        if self.render_mode == "human":
+            on_tick = self._draw_tick if on_tick is None else _both(self._draw_tick, on_tick)
+        result = decision_step(self.state, p0, p1, self.frame_skip, on_tick)
+        reward = result.reward0 if self.me == 0 else -result.reward0
+        self._last_events = result.events
+        self._opp_obs = observe(self.state, 1 - self.me)
+        return observe(self.state, self.me), float(reward), result.over, False, self._info(result.events)
+
+    def _draw_tick(self, state, events) -> None:
         self._last_events = events
-        self._opp_obs = observe(s, 1 - self.me)
-        return observe(s, self.me), float(reward), terminated, False, self._info(events)
+        self.render()
 
     def _check_action(self, action):
         """The agent's action, checked as every sandbox env checks one (:mod:`envs.checks`): an integer
@@ -330,13 +323,16 @@ class DuelEnv(gym.Env):
             winner = "draw" if s.winner is None else roles[s.winner]
         else:
             winner = None
-        return {
+        info = {
             "agent_health": s.fighters[self.me].health,
             "opponent_health": s.fighters[1 - self.me].health,
             "winner": winner,
             "tick": s.tick,
             "events": [{**e, "by": roles[e["by"]] if e["by"] in (0, 1) else None} for e in events],
         }
+        if s.over:
+            info["is_success"] = winner == "agent"  # success, defined here once: the round won (a draw is not)
+        return info
 
     # ---- rendering ------------------------------------------------------------------------------
     def render(self):
@@ -364,7 +360,15 @@ class DuelEnv(gym.Env):
     def __getstate__(self):
         d = self.__dict__.copy()
         d["_renderer"] = None  # pygame surfaces do not pickle; a copy opens its own window lazily
+        d["on_tick"] = None  # a hook belongs to whoever is watching this instance, not to a copy
         return d
+
+
+def duel_spaces(flat_actions: bool = False) -> tuple[spaces.Space, spaces.Box]:
+    """``(action_space, observation_space)`` of the duel: ``MultiDiscrete([9, 4])`` (``Discrete(36)`` with
+    ``flat_actions``) and ``Box(-1, 1, (OBS_SIZE,), float32)``."""
+    action = spaces.Discrete(N_STICK * N_BUTTON) if flat_actions else spaces.MultiDiscrete([N_STICK, N_BUTTON])
+    return action, spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
 
 
 def _check_difficulty(x: Any) -> float:
@@ -375,3 +379,29 @@ def _check_difficulty(x: Any) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"difficulty must be in [0, 1]; got {value}")
     return value
+
+
+def _both(first, second):
+    def on_tick(state, events):
+        first(state, events)
+        second(state, events)
+
+    return on_tick
+
+
+def obs_layout_hash() -> str:
+    """A 16-hex-digit hash of the duel's observation *layout* (not of any data).
+
+    It covers every named offset of this module (``F_*``, ``OBS_*``, ``SELF``, ``OPP``,
+    ``FIGHTER_FEATURES``), the one-hot widths and the action sizes, so moving, adding or removing a
+    feature changes it, and demos and ghosts recorded for another layout are rejected instead of
+    silently misread (:mod:`agents.ghost`)."""
+    import hashlib
+
+    here = globals()
+    names = sorted(n for n, v in here.items() if type(v) is int and (
+        n.startswith(("F_", "OBS_")) or n in ("SELF", "OPP", "FIGHTER_FEATURES")))
+    parts = [f"{n}={here[n]}" for n in names]
+    parts += [f"N_STATES={rules.N_STATES}", f"N_MOVES={rules.N_MOVES}", f"N_STICK={rules.N_STICK}",
+              f"N_BUTTON={rules.N_BUTTON}"]
+    return hashlib.sha256(";".join(parts).encode()).hexdigest()[:16]

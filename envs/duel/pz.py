@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
 from envs.duel import rules
-from envs.duel.env import OBS_SIZE, decode_action, observe
-from envs.duel.rules import MAX_HEALTH, N_BUTTON, N_STICK, TICKS_PER_SECOND
+from envs.duel.env import decode_action, duel_spaces, observe
+from envs.duel.rules import TICKS_PER_SECOND
+from envs.duel.step import decision_step
 
 
 class DuelParallelEnv(ParallelEnv):
@@ -33,9 +32,7 @@ class DuelParallelEnv(ParallelEnv):
         self.agents: list[str] = []
         self.state = rules.initial_state(self.round_ticks)
         self.np_random, _ = seeding.np_random(None)
-        self._action_space = spaces.Discrete(N_STICK * N_BUTTON) if flat_actions else spaces.MultiDiscrete(
-            [N_STICK, N_BUTTON])
-        self._obs_space = spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
+        self._action_space, self._obs_space = duel_spaces(self.flat_actions)
         self._renderer = None
 
     def observation_space(self, agent):  # the identical object every call, as PettingZoo requires
@@ -58,21 +55,16 @@ class DuelParallelEnv(ParallelEnv):
         if not self.agents:
             raise RuntimeError("the round is over; call reset()")
         s = self.state
-        inputs = tuple(decode_action(actions[a]) for a in self.possible_agents)
-        f0, f1 = s.fighters
-        before = f0.health - f1.health
-        events: list[dict] = []
-        for _ in range(self.frame_skip):
-            rules.advance(s, inputs, events)
-            if s.over:
-                break
-        r0 = (f0.health - f1.health - before) / MAX_HEALTH
-        if s.over and s.winner is not None:
-            r0 += 1.0 if s.winner == 0 else -1.0
+        p0, p1 = (decode_action(actions[a]) for a in self.possible_agents)
+        result = decision_step(s, p0, p1, self.frame_skip)
+        events, r0 = result.events, result.reward0
         rewards = {"player_0": float(r0), "player_1": float(-r0)}
         winner = None if not s.over else ("draw" if s.winner is None else self.possible_agents[s.winner])
         infos = {a: {"health": s.fighters[i].health, "winner": winner, "events": events}
                  for i, a in enumerate(self.possible_agents)}
+        if s.over:  # success, as in DuelEnv: this player won the round
+            for i, a in enumerate(self.possible_agents):
+                infos[a]["is_success"] = s.winner == i
         obs = self._obs()
         terminations = dict.fromkeys(self.possible_agents, s.over)
         truncations = dict.fromkeys(self.possible_agents, False)

@@ -1,7 +1,13 @@
 """The stealth grid: cross from the left edge to the right edge without entering any guard's field of
-view. ``level`` holds levels (TOML files, bundled maps in ``maps/``, the generator), ``rules`` the pure
-rules (guard motion, supercover line-of-sight vision, detection, the step), ``env`` the Gymnasium env
-``sandbox/Stealth-v0``, ``mdp`` its exact MDP built from the same rules, and ``render`` the drawing."""
+view. ``level`` holds levels (TOML files, bundled maps in ``maps/``, the generator and its seeded pools),
+``rules`` the pure rules (guard motion, supercover line-of-sight vision, detection, the step), ``env`` the
+Gymnasium env ``sandbox/Stealth-v0``, ``vector`` its natively batched form (``gym.make_vec``), ``features``
+the navigation maps both can add as observation channels, ``mdp`` its exact MDP built from the same
+rules (as plain arrays, with the state index and the state function of the env), and ``render`` the
+drawing.
+
+Imports: only ``envs`` (and numpy, numba, Gymnasium, and pygame for rendering); never ``nets``, ``agents``
+or ``experiments``: the solvers take the MDP's arrays in ``nets.bellman.mdp_from_arrays``."""
 
 from envs.stealth.level import (
     Guard,

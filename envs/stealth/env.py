@@ -9,12 +9,13 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.checks import check_int, check_number, discrete_action, episode_over_message
-from envs.stealth import rules
-from envs.stealth.level import MAX_SIDE, Level, generate_level, load_level
+from envs.stealth import features, rules
+from envs.stealth.level import MAX_SIDE, POOL_SIZE, POOLS, Level, load_level, pool_level
 from envs.stealth.rules import Action, Rewards
 
 OBS_MODES = ("grid", "vector", "local")
 CHANNELS = ("walls", "player", "goal", "guards", "watched_now", "watched_next")
+NAV_CHANNELS = CHANNELS + features.EXTRA_CHANNELS  # with nav_features=True
 
 
 class StealthEnv(gym.Env):
@@ -25,7 +26,7 @@ class StealthEnv(gym.Env):
     limited by walls (supercover line of sight, see :mod:`envs.stealth.rules`). The player must reach
     the goal without ever ending a step on a watched cell or walking through a guard. The guard
     world is periodic, so the exact MDP over ``(cell, phase)`` is small enough to solve
-    (:func:`envs.stealth.mdp.build_mdp`).
+    (:func:`envs.stealth.mdp.mdp_arrays`).
 
     ## Action Space
     ``Discrete(5)``, named by :class:`Action`: 0 stay, 1 north, 2 south, 3 east, 4 west. Moves into
@@ -40,8 +41,13 @@ class StealthEnv(gym.Env):
     * ``vector``: the same, flattened C-order to ``(6 * H * W,)``.
     * ``local``: ``Box(0, 1, (6, k, k), float32)``, the ``k x k`` window centred on the player
       (``k = local_size``, odd); outside the map reads as wall. When the goal is out of view, the
-      goal channel marks a compass cell instead: the player-relative offset to the goal clamped to
+        goal channel marks a compass cell instead: the player-relative offset to the goal clamped to
       the window, so a fixed-size view still says where the goal lies.
+
+    With ``nav_features=True`` three channels follow the six (``NAV_CHANNELS``): ``threat`` (the
+    fraction of the period each cell is watched), ``hiding`` (1 on the hiding spots) and ``danger_next``
+    (1 on each cell one action reaches where it gets the player caught); see
+    :mod:`envs.stealth.features`. Outside the map they read 0 in the ``local`` view.
 
     ## Rewards
     Every step gives ``rewards.step`` (default -0.01), plus ``rewards.goal`` (+1) on reaching the goal
@@ -51,16 +57,23 @@ class StealthEnv(gym.Env):
     The player on the level's start cell, the guards at phase 0 of their period.
     ``reset(options={"start": (row, col) | "random", "phase": int | "random"})`` starts elsewhere
     (exploring starts for training; a random start is a floor cell neither the goal nor watched).
+    With ``exploring_starts=p``, each reset without those options starts at a random start and phase
+    with probability ``p`` (a training aid; evaluate with 0).
 
     ## Episode End
     Terminated when the player reaches the goal or is caught; truncated after ``max_steps`` steps.
+    The last step's info holds ``is_success`` (reached the goal), Stable-Baselines3's convention.
     Stepping after either raises ``RuntimeError`` until ``reset()`` (the contract of :mod:`envs.checks`).
+    The last step's info holds ``is_success`` (SB3's convention): the goal was reached.
 
     ## Arguments
     * ``level``: a bundled level name (see ``envs.stealth.bundled_levels()``), a path to a level
-      file, a :class:`Level`, or ``"random"``: a new level from ``generate_level(difficulty,
-      seed)`` at each reset, the seed drawn from the env's generator (so ``reset(seed=s)`` fixes it).
-    * ``difficulty``: generator difficulty in [0, 1] for ``level="random"``; ``set_difficulty()``
+      file, a :class:`Level`, ``"random"`` or ``"heldout"``. ``"random"``: at each reset a generated
+      level drawn from the training pool of ``POOL_SIZE`` (4096) levels for the difficulty and size,
+      its index drawn from the env's generator (so ``reset(seed=s)`` fixes it; the batched env draws
+      from the same pool, see :func:`envs.stealth.level.pool_level`). ``"heldout"``: the same from the
+      held-out pool, whose generator seeds never meet the training pool's (for evaluation).
+    * ``difficulty``: generator difficulty in [0, 1] for generated levels; ``set_difficulty()``
       changes it for the following resets, ``reset(options={"difficulty": d})`` for that episode only
       (``episode_difficulty`` holds the one in use).
     * ``size``: grid size of random levels (fixed, so the observation space is too).
@@ -68,10 +81,19 @@ class StealthEnv(gym.Env):
     * ``slip``: probability of a perpendicular slip.
     * ``max_steps``: step limit (default: the level's, else ``8 * (H + W)``).
     * ``rewards``: a :class:`Rewards` or a dict with keys ``goal``, ``caught``, ``step``.
+    * ``nav_features``: add the navigation AI's three channels (above).
+    * ``exploring_starts``: probability of a random start (above); 0 by default.
     * ``render_mode``: ``"human"``, ``"rgb_array"`` or ``"ansi"``.
 
+    ## Batched
+    ``gym.make_vec("sandbox/Stealth-v0", num_envs=N, **kwargs)`` builds
+    :class:`envs.stealth.vector.StealthVectorEnv`, N of these envs stepped in one call; after
+    ``reset(seed=s)`` its env ``i`` behaves exactly like this env reset with seed ``s + i``.
+
     ## Version History
-    * v0: initial version.
+    * v0: initial version. Since the batched env: ``level="random"`` draws from a seeded pool of
+      ``POOL_SIZE`` generated levels (before, a fresh generator seed per reset), ``"heldout"`` from the
+      held-out pool; the last step's info has ``is_success``; ``nav_features`` and ``exploring_starts``.
     """
 
     metadata = {"render_modes": ["human", "rgb_array", "ansi"], "render_fps": 8}
@@ -87,6 +109,8 @@ class StealthEnv(gym.Env):
         slip: float = 0.0,
         max_steps: int | None = None,
         rewards: Rewards | dict | None = None,
+        nav_features: bool = False,
+        exploring_starts: float = 0.0,
         render_mode: str | None = None,
     ):
         if obs_mode not in OBS_MODES:
@@ -99,19 +123,24 @@ class StealthEnv(gym.Env):
             raise ValueError(f"local_size must be a positive odd integer, got {local_size!r}")
         if max_steps is not None:
             max_steps = check_int("max_steps", max_steps, 1)
+        self.exploring_starts = check_exploring_starts(exploring_starts)
+        if isinstance(level, list | tuple) or (isinstance(level, str) and level == "all"):
+            raise ValueError(f"level={level!r} names several levels; one env plays one: pass a list or 'all' "
+                             "to gym.make_vec (env i plays item i mod len), or pick one level")
         if not isinstance(level, str | os.PathLike | Level):
-            raise ValueError(f"level must be a level name, a path, a Level or 'random'; got {level!r}")
+            raise ValueError(f"level must be a level name, a path, a Level, 'random' or 'heldout'; got {level!r}")
         self.set_difficulty(difficulty)
         self.episode_difficulty = self.difficulty
-        self.random_levels = isinstance(level, str) and level == "random"
+        self.level_pool = level if isinstance(level, str) and level in POOLS else None
         self.size = check_int("size", size, 3, MAX_SIDE)
-        if self.random_levels:
-            self.level = generate_level(self.difficulty, 0, size=self.size)
+        if self.level_pool is not None:
+            self.level = pool_level(self.level_pool, self.difficulty, 0, self.size)
         elif isinstance(level, Level):
             self.level = level
         else:
             self.level = load_level(level)
         self.obs_mode, self.local_size, self.slip = obs_mode, int(local_size), float(slip)
+        self.nav_features = bool(nav_features)
         self.max_steps_arg = max_steps
         if isinstance(rewards, dict):
             unknown = set(rewards) - {"goal", "caught", "step"}
@@ -127,7 +156,8 @@ class StealthEnv(gym.Env):
         self.overlays: dict[str, np.ndarray] = {}  # name -> (H, W) array drawn by the human/rgb renderer
         h, w = self.level.shape
         self.action_space = spaces.Discrete(len(Action))
-        shape = {"grid": (6, h, w), "vector": (6 * h * w,), "local": (6, local_size, local_size)}[obs_mode]
+        c = len(NAV_CHANNELS) if self.nav_features else len(CHANNELS)
+        shape = {"grid": (c, h, w), "vector": (c * h * w,), "local": (c, local_size, local_size)}[obs_mode]
         self.observation_space = spaces.Box(0.0, 1.0, shape=shape, dtype=np.float32)
         self._renderer = None
         self._use_level(self.level)
@@ -151,9 +181,13 @@ class StealthEnv(gym.Env):
             base[p, 3, rows, cols] = 1.0
         base[:, 4] = world.watched.reshape(world.period, h, w)
         base[:, 5] = np.roll(base[:, 4], -1, axis=0)
+        if self.nav_features:  # threat and hiding are static; danger_next is filled in per step
+            static = features.static_maps(level)
+            base = np.concatenate([base, np.zeros((world.period, 3, h, w), dtype=np.float32)], axis=1)
+            base[:, 6:8] = static
         if self.obs_mode == "local":
             r = self.local_size // 2
-            padded = np.zeros((world.period, 6, h + 2 * r, w + 2 * r), dtype=np.float32)
+            padded = np.zeros((world.period, base.shape[1], h + 2 * r, w + 2 * r), dtype=np.float32)
             padded[:, 0] = 1.0
             padded[:, :, r : r + h, r : r + w] = base
             base = padded
@@ -170,10 +204,14 @@ class StealthEnv(gym.Env):
         self.episode_difficulty = self.difficulty
         if options and "difficulty" in options:  # this episode only; set_difficulty() persists
             self.episode_difficulty = _check_difficulty(options["difficulty"])
-        if self.random_levels:
-            level_seed = int(self.np_random.integers(2**31 - 1))
-            self._use_level(generate_level(self.episode_difficulty, level_seed, size=self.size))
-        self.cell, self.phase = self._start_state(options or {})
+        if self.level_pool is not None:
+            index = int(self.np_random.integers(POOL_SIZE))
+            self._use_level(pool_level(self.level_pool, self.episode_difficulty, index, self.size))
+        options = options or {}
+        if self.exploring_starts > 0.0 and "start" not in options and "phase" not in options:
+            if self.np_random.random() < self.exploring_starts:
+                options = {**options, "start": "random", "phase": "random"}
+        self.cell, self.phase = self._start_state(options)
         self.steps = 0
         self.caught = self.at_goal = False
         if self.render_mode == "human":
@@ -230,7 +268,10 @@ class StealthEnv(gym.Env):
         truncated = not terminated and self.steps >= self.max_steps
         if self.render_mode == "human":
             self.render()
-        return self._obs(), reward, terminated, truncated, self._info(slipped=direction != action)
+        info = self._info(slipped=direction != action)
+        if terminated or truncated:
+            info["is_success"] = self.at_goal  # success, defined here once: the goal reached
+        return self._obs(), reward, terminated, truncated, info
 
     def _obs(self) -> np.ndarray:
         h, w = self.level.shape
@@ -244,9 +285,14 @@ class StealthEnv(gym.Env):
             dr, dc = goal_row - r, goal_col - c
             if max(abs(dr), abs(dc)) > half:  # out of view: the compass cell on the window's edge
                 obs[2, half + min(max(dr, -half), half), half + min(max(dc, -half), half)] = 1.0
+            if self.nav_features:
+                danger = features.danger_next(self.world, self.cell, self.phase).reshape(h, w)
+                obs[8] = np.pad(danger, half)[r : r + k, c : c + k]
             return obs
         obs = self._obs_base[self.phase].copy()
         obs[1, r, c] = 1.0
+        if self.nav_features:
+            obs[8] = features.danger_next(self.world, self.cell, self.phase).reshape(h, w)
         return obs.reshape(-1) if self.obs_mode == "vector" else obs
 
     def _info(self, slipped: bool) -> dict:
@@ -284,6 +330,16 @@ class StealthEnv(gym.Env):
         state = dict(self.__dict__)
         state["_renderer"] = None
         return state
+
+
+def check_exploring_starts(prob) -> float:
+    try:
+        value = float(prob)
+    except (TypeError, ValueError):
+        raise ValueError(f"exploring_starts must be a probability in [0, 1], got {prob!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"exploring_starts must be a probability in [0, 1], got {prob!r}")
+    return value
 
 
 def _check_difficulty(difficulty) -> float:

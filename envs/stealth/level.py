@@ -53,6 +53,7 @@ allocated (:func:`check_level_limits`; a :class:`LevelError` names the file and 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -659,3 +660,32 @@ def generate_level(difficulty: float, seed: int, size: int | tuple[int, int] | N
         if rules.safe_path(level.world, level.world.start, 0) is not None:
             return level
     return Level(guards=(), **base)  # pragma: no cover  (connected and unguarded: always solvable)
+
+
+# --------------------------------------------------------------------------------------------
+# Pools of generated levels: what ``level="random"`` and ``level="heldout"`` draw from
+
+POOL_SIZE = 4096  # generated levels in each pool, per (difficulty, size)
+POOL_SEED_BASE = {"random": 0, "heldout": 1 << 30}
+"""Generator seed of pool entry ``j``: ``POOL_SEED_BASE[pool] + j``, ``0 <= j < POOL_SIZE``. The training
+pool (``"random"``) uses seeds ``0..4095`` and the held-out pool (``"heldout"``) seeds ``2**30 + 0..4095``,
+so no held-out level is ever trained on (a level is fixed by ``(difficulty, seed, size)``)."""
+POOLS = tuple(POOL_SEED_BASE)
+
+
+def pool_level(pool: str, difficulty: float, index: int, size: int = 12) -> Level:
+    """Entry ``index`` of the generated-level ``pool`` (``"random"`` or ``"heldout"``) for ``difficulty``
+    and ``size``: ``generate_level(difficulty, POOL_SEED_BASE[pool] + index, size)``, generated on first
+    use and then cached for the process (the single env and the batched env draw from the same pool)."""
+    if pool not in POOL_SEED_BASE:
+        raise ValueError(f"unknown level pool {pool!r}; valid: {', '.join(POOLS)}")
+    if not 0 <= int(index) < POOL_SIZE:
+        raise ValueError(f"pool index must be in [0, {POOL_SIZE}), got {index!r}")
+    return _pool_level(pool, float(difficulty), int(index), int(size))
+
+
+@functools.lru_cache(maxsize=POOL_SIZE)
+def _pool_level(pool: str, difficulty: float, index: int, size: int) -> Level:
+    level = generate_level(difficulty, POOL_SEED_BASE[pool] + index, size=size)
+    level.world  # noqa: B018  (compiled once, with the level)
+    return level

@@ -15,6 +15,10 @@ iteration down: their value, a step cost forever, converges geometrically.
 
 Size: at most ``floor_cells * period + 2`` states, ``A = 5``; each (state, action) row has at most 3
 nonzeros, so the transitions are sparse.
+
+The env floor imports no solver, so :func:`mdp_arrays` returns plain arrays (:class:`MDPArrays`: CSR
+transitions, expected rewards, terminal mask, state index); ``nets.bellman.mdp_from_arrays`` turns them
+into a ``TabularMDP``, and :func:`agents.navigation.build_mdp` does both in one call.
 """
 
 from __future__ import annotations
@@ -110,21 +114,32 @@ def reachable_pairs(world: rules.World, start_cell: int, start_phase: int = 0) -
     return np.flatnonzero(seen)
 
 
-def build_mdp(
+@dataclass(frozen=True, eq=False)
+class MDPArrays:
+    """The exact MDP of a level as plain arrays (S states, A = 5 actions)."""
+
+    transitions: list  # A scipy CSR matrices (S, S): transitions[a][s, s2] = T(s2 | s, a)
+    rewards: np.ndarray  # (S, A) float64 expected reward R(s, a)
+    terminal: np.ndarray  # (S,) bool: the absorbing caught and goal states
+    index: StateIndex  # (cell, phase) <-> state number
+
+    @property
+    def n_states(self) -> int:
+        return self.index.n_states
+
+
+def mdp_arrays(
     level: Level,
     *,
     slip: float = 0.0,
     rewards: Rewards | None = None,
-    gamma: float = 0.99,
     states: str = "reachable",
-):
-    """The exact MDP of ``level``: returns ``(TabularMDP, StateIndex)``.
+) -> MDPArrays:
+    """The exact MDP of ``level`` as :class:`MDPArrays` (no discount: that belongs to the solver).
 
     ``states``: ``"reachable"`` (the pairs the env can be in, the default) or ``"all"`` (every floor
     cell at every phase). Either set is closed under the transitions.
     """
-    from nets.bellman import TabularMDP
-
     if states not in STATE_SETS:
         raise ValueError(f"unknown states={states!r}; valid: {', '.join(STATE_SETS)}")
     if not 0.0 <= slip <= 1.0:
@@ -170,8 +185,30 @@ def build_mdp(
         reward_cols.append(expected)
     terminal = np.zeros(n_live + 2, dtype=bool)
     terminal[[caught_s, goal_s]] = True
-    mdp = TabularMDP(matrices, np.stack(reward_cols, axis=1), gamma, terminal=terminal)
-    return mdp, index
+    return MDPArrays(matrices, np.stack(reward_cols, axis=1), terminal, index)
+
+
+def stealth_state_fn(index: StateIndex):
+    """``state_fn(env) -> int``: the MDP state number of a stealth env's ``(cell, phase)`` (the goal and
+    caught states once the episode has ended there), for state-indexed agents and tabular learners."""
+
+    def state_fn(env) -> int:
+        base = env.unwrapped
+        if base.at_goal:
+            return index.goal
+        if base.caught:
+            return index.caught
+        return index.state(int(base.cell), int(base.phase))
+
+    return state_fn
+
+
+def __getattr__(name: str):
+    if name == "build_mdp":  # the (TabularMDP, StateIndex) builder needs nets, a floor above envs
+        raise ImportError("envs.stealth.mdp.build_mdp moved to agents.navigation.build_mdp (same arguments, "
+                          "returns (TabularMDP, StateIndex)); envs imports no solver: mdp_arrays(level, ...) "
+                          "here gives the plain arrays")
+    raise AttributeError(f"module 'envs.stealth.mdp' has no attribute {name!r}")
 
 
 def greedy_path(mdp, index: StateIndex, policy, start_phase: int = 0, max_len: int | None = None):

@@ -96,8 +96,8 @@ SANDBOX: list[tuple[str, Callable[[], gym.Env]]] = [
 def stealth_solve_figures(level_name: str = "fortress", gamma: float = 0.99, tol: float = 1e-8) -> dict:
     """Seconds to build the exact MDP of a bundled stealth level and solve it by value iteration,
     beside quantecon's value iteration on the same MDP (same accuracy: its epsilon/2 = our tol)."""
+    from agents.navigation.mdp import build_mdp
     from envs.stealth.level import load_level
-    from envs.stealth.mdp import build_mdp
     from envs.stealth.rules import compile_world
     from nets.bellman import value_iteration
 

@@ -33,8 +33,9 @@ WINDOW, BATCH, TRAIN_STEPS, DECISIONS = 64, 16, 12, 3000
 
 
 def _demo_batches(tmp: Path):
+    from agents.ghost import DemoDataset
     from experiments.play.record import RecordConfig, record_rounds
-    from nets.imitation import DemoDataset, tbptt_windows
+    from nets.imitation import tbptt_windows
 
     record_rounds(RecordConfig(player="scripted:rushdown", vs="scripted:normal", rounds=BATCH, out=str(tmp),
                                seed=0, round_seconds=30), echo=lambda *_: None)

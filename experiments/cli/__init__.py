@@ -20,6 +20,7 @@ VERBS: dict[str, str] = {
     "record": "experiments.cli.record",
     "compare": "experiments.cli.compare",
     "train": "experiments.cli.train",
+    "eval": "experiments.cli.eval",
     "tune": "experiments.cli.tune",
 }
 

@@ -4,7 +4,7 @@
     sandbox record duel --player scripted:zoner --vs scripted:easy,scripted:hard --rounds 50 --out demos/zoner/
 
 Each finished round is written at once as ``round_NNNN.npz`` + ``round_NNNN.json`` (format in
-:mod:`nets.imitation`), atomically: Ctrl-C or a crash loses at most the round being played and never
+:mod:`agents.ghost.demos`), atomically: Ctrl-C or a crash loses at most the round being played and never
 leaves a half-written file. Rounds already in the folder are kept and numbering continues after them.
 ``--vs`` may list several opponents separated by commas; the rounds cycle through them. The human
 player needs a display; keys: arrows for the stick, Z / X / C for light / heavy / special (or a gamepad:

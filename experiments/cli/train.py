@@ -40,7 +40,7 @@ def add_parser(subparsers) -> None:
         train_ghost = None
 
     p = subparsers.add_parser(
-        "train", help="train an agent headless (PPO/A2C/DQN via SB3, or our REINFORCE/A2C), or a ghost",
+        "train", help="train an agent headless (PPO/A2C/DQN via SB3, or our REINFORCE/A2C/PPO), or a ghost",
         description="Train headless into a run folder. ENV: stealth, duel, ghost (behaviour cloning from demos) "
                     "or any Gymnasium id. Defaults per env and algorithm: experiments/train/train_configs.toml.")
     p.add_argument("env", metavar="ENV", help="stealth, duel, ghost, or a Gymnasium id such as CartPole-v1")

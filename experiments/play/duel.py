@@ -35,13 +35,13 @@ def play_duel(args: PlayConfig) -> int:
         raise ValueError(f"--difficulty must be in [0, 1]; got {args.difficulty}")
     if args.rounds < 0:
         raise ValueError(f"--rounds must be >= 0; got {args.rounds}")
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
 
     input_mode = getattr(args, "input", "auto")
 
     # ---- setup: one env step per tick so the window runs at 60 frames per second
-    env = DuelEnv(opponent=with_input(args.vs, input_mode), frame_skip=1, difficulty=args.difficulty,
-                  render_mode="human", round_seconds=args.round_seconds)
+    env = make_duel_env(opponent=with_input(args.vs, input_mode), frame_skip=1, difficulty=args.difficulty,
+                        render_mode="human", round_seconds=args.round_seconds)
     player = make_human(input_mode, player=1, frame_skip=1)
     try:
         obs, _ = env.reset(seed=args.seed)

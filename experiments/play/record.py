@@ -26,14 +26,19 @@ class RecordConfig:
     force: bool = False  # write into an --out that is not a demo folder (files of the same name are replaced)
 
 
+class _Quit(Exception):
+    """The window was closed mid-round."""
+
+
 def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
     """Play ``cfg.rounds`` rounds and save each as it finishes; returns the files written."""
     import numpy as np
 
     from agents import make_agent
+    from agents.ghost import demo_metadata, next_round_index, round_path, save_round
+    from agents.opponents import make_duel_env
+    from agents.rollout import run_episode
     from envs.duel.controls import use_controls_file, with_input
-    from envs.duel.env import DuelEnv
-    from nets.imitation import demo_metadata, next_round_index, round_path, save_round
 
     use_controls_file(cfg.controls)  # a bad controls file fails first, with its one line
     human = cfg.player.partition(":")[0] == "human"
@@ -60,7 +65,7 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
     # a demo folder (or a new one) only: rounds are appended; demo folders from before markers are adopted
     claim_folder(out, "record", rerun=True, force=cfg.force, adopt=("round_*.npz", "round_*.json", ".*"))
     # ---- setup: one env per opponent (built up front, so a bad spec fails before any round)
-    envs = [DuelEnv(opponent=spec, frame_skip=cfg.frame_skip, round_seconds=cfg.round_seconds,
+    envs = [make_duel_env(opponent=spec, frame_skip=cfg.frame_skip, round_seconds=cfg.round_seconds,
                     render_mode="human" if human else None) for spec in opponents]
     seeds = np.random.SeedSequence(cfg.seed)
     player_rng = np.random.default_rng(seeds.spawn(1)[0])
@@ -75,21 +80,20 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
         for i in range(cfg.rounds):
             env = envs[i % len(envs)]
             # ---- play one round, keeping the player's observation and input at every decision
-            obs, _ = env.reset(seed=int(round_seeds[i]))
-            if hasattr(player, "reset"):
-                player.reset()
             obs_buf, act_buf, rew_buf = [], [], []
-            done, info = False, {}
-            while not done:
-                action, _ = player.predict(obs)
-                action = np.asarray(action, dtype=np.int64).reshape(2)
-                obs_buf.append(obs)
-                act_buf.append(action)
-                obs, reward, done, _, info = env.step(action)
-                rew_buf.append(reward)
+
+            def keep(step, env=env, obs_buf=obs_buf, act_buf=act_buf, rew_buf=rew_buf) -> None:
+                obs_buf.append(step.observation)
+                act_buf.append(np.asarray(step.action, dtype=np.int64).reshape(2))
+                rew_buf.append(step.reward)
                 if human and env.renderer is not None and env.renderer.quit_requested:
-                    echo(f"stopped: the round in progress is not saved; {len(written)} round(s) in {out}")
-                    return written
+                    raise _Quit
+
+            try:
+                info = run_episode(player, env, seed=int(round_seeds[i]), deterministic=False, on_step=keep).info
+            except _Quit:
+                echo(f"stopped: the round in progress is not saved; {len(written)} round(s) in {out}")
+                return written
             # ---- save it at once (atomic)
             winner = {"agent": "player", "opponent": "opponent"}.get(info["winner"], "draw")
             path = round_path(out, start + i)

@@ -37,9 +37,9 @@ def add_stealth_args(parser: argparse.ArgumentParser) -> None:
 def solve_stealth(args) -> int:
     import numpy as np
 
+    from agents.navigation.mdp import build_mdp, greedy_path
     from envs.fileio import safe_filename
     from envs.stealth.level import load_level
-    from envs.stealth.mdp import build_mdp, greedy_path
     from experiments.solve.common import describe_solution, run_solver
     from nets import bellman
 

@@ -163,19 +163,18 @@ def duel_session(name: str, director, cfg: DirectorCompareConfig, seed: int, ppo
                     round_seconds=cfg.round_seconds, flat_actions=flat)
     env = DirectedEnv(base, director)
     player = make_duel_player(name, env, np.random.default_rng(seed), cfg, ppo_path)
+    from agents.rollout import evaluate
+
     rec = {"difficulty": [], "won": [], "health_diff": []}
-    for ep in range(cfg.episodes):
-        obs, _ = env.reset(seed=seed if ep == 0 else None)
-        if hasattr(player, "reset"):
-            player.reset()
-        done, info = False, {}
-        while not done:
-            action, _ = player.predict(obs, deterministic=False)
-            obs, _, terminated, truncated, info = env.step(action)
-            done = terminated or truncated
+
+    def record(episode) -> None:
         rec["difficulty"].append(env.episode_difficulty)
-        rec["won"].append(bool(info["director"]["won"]))
-        rec["health_diff"].append(float(info["director"]["health_diff"]))
+        rec["won"].append(bool(episode.info["director"]["won"]))
+        rec["health_diff"].append(float(episode.info["director"]["health_diff"]))
+
+    # seeded once, then the env's generator runs on through the session
+    seeds = [seed] + [None] * (cfg.episodes - 1)
+    evaluate(player, env, cfg.episodes, seeds=seeds, deterministic=False, on_episode=record)
     env.close()
     return rec
 

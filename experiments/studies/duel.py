@@ -81,9 +81,9 @@ def config_from_args(args) -> DuelCompareConfig:
     if args.checkpoints > args.steps:
         raise ValueError(f"--checkpoints ({args.checkpoints}) cannot exceed --steps ({args.steps})")
     from agents import make_agent
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
 
-    make_agent(args.opponent, action_space=DuelEnv().action_space)  # a bad spec fails here, before training
+    make_agent(args.opponent, action_space=make_duel_env().action_space)  # a bad spec fails here, before training
     from experiments.cli.args import config_from_args as from_args
 
     return from_args(DuelCompareConfig, args, algos=algos)
@@ -126,9 +126,9 @@ def fixed_maker(agent):
 
 
 def duel_context() -> dict:
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
 
-    env = DuelEnv()
+    env = make_duel_env()
     return {"action_space": env.action_space, "observation_space": env.observation_space, "frame_skip": 4}
 
 

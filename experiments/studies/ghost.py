@@ -92,28 +92,28 @@ def play_rounds(make_player, opponents: list[str], rounds: int, *, frame_skip: i
     """``rounds`` rounds of the agent from ``make_player(env)`` against each opponent, headless. With
     ``oracle`` (an agent), the oracle is queried on every state the player reached and its actions are
     returned as ``actions`` instead (DAgger labels)."""
-    from envs.duel.env import DuelEnv
+    from agents.opponents import make_duel_env
+    from agents.rollout import run_episode
 
     out: list[Played] = []
     seeds = np.random.SeedSequence(seed).generate_state(rounds * len(opponents), np.uint32)
     k = 0
     for spec in opponents:
-        env = DuelEnv(opponent=spec, frame_skip=frame_skip, round_seconds=round_seconds)
+        env = make_duel_env(opponent=spec, frame_skip=frame_skip, round_seconds=round_seconds)
         player = make_player(env)
         for _ in range(rounds):
-            obs, _ = env.reset(seed=int(seeds[k]))
-            k += 1
-            player.reset()
-            if oracle is not None:
-                oracle.reset()
             obs_buf, act_buf = [], []
-            done, info = False, {}
-            while not done:
-                action, _ = player.predict(obs)
-                obs_buf.append(obs)
-                label = action if oracle is None else oracle.predict(obs)[0]
+
+            def collect(step, obs_buf=obs_buf, act_buf=act_buf) -> None:
+                if oracle is not None and step.t == 0:
+                    oracle.reset()
+                obs_buf.append(step.observation)
+                label = step.action if oracle is None else oracle.predict(step.observation)[0]
                 act_buf.append(np.asarray(label, dtype=np.int64).reshape(2))
-                obs, _, done, _, info = env.step(action)
+
+            ep = run_episode(player, env, seed=int(seeds[k]), deterministic=False, on_step=collect)
+            k += 1
+            info = ep.info
             winner = {"agent": "player", "opponent": "opponent"}.get(info["winner"], "draw")
             out.append(Played(np.stack(obs_buf), np.stack(act_buf), spec, winner,
                               np.array([info["agent_health"], info["opponent_health"]])))
@@ -137,14 +137,14 @@ def outcome_stats(rounds) -> dict:
 
 
 def style_stats(rounds) -> dict:
-    from nets.imitation import behaviour_stats
+    from agents.ghost import behaviour_stats
 
     return behaviour_stats([r.obs for r in rounds], [r.actions for r in rounds])
 
 
 def compare_one(ghost_rounds, demo_rounds) -> dict:
     """Fidelity figures of the ghost's rounds against the demonstrator's rounds."""
-    from nets.imitation import stats_divergence
+    from agents.ghost import stats_divergence
 
     g, d = style_stats(ghost_rounds), style_stats(demo_rounds)
     div = stats_divergence(g, d)
@@ -188,8 +188,8 @@ def print_single(res: dict, echo=print) -> None:
 
 def _dist_axes(axes, stats_pairs, labels):
     """Bar charts of stick, button, moves and gap distributions for (name, stats) pairs."""
+    from agents.ghost import GAP_BINS
     from envs.duel.rules import Button, Move, Stick
-    from nets.imitation import GAP_BINS
 
     names = {"stick": [s.name.lower().replace("_", "-") for s in Stick],
              "button": [b.name.lower() for b in Button],
@@ -268,7 +268,8 @@ def dagger(ghost_dir: Path, dataset, expert_spec: str, opponents, cfg: GhostComp
     rounds per opponent, the oracle labels every state it reached, the rounds join the dataset and the
     ghost is retrained (from its current weights). Returns the new ghost's run folder."""
     from agents import make_agent
-    from nets.imitation import DemoDataset, Round, load_ghost, save_ghost, train_ghost
+    from agents.ghost import DemoDataset, Round, load_ghost, save_ghost
+    from nets.imitation import train_ghost
 
     rounds = list(dataset.rounds)
     current = ghost_dir
@@ -294,7 +295,7 @@ def dagger(ghost_dir: Path, dataset, expert_spec: str, opponents, cfg: GhostComp
 
 
 def run_single(cfg: GhostCompareConfig, echo=print) -> dict:
-    from nets.imitation import DemoDataset, find_checkpoint
+    from agents.ghost import DemoDataset, find_checkpoint
 
     dataset = DemoDataset(cfg.demos)
     ckpt = find_checkpoint(cfg.ghost)
@@ -312,7 +313,8 @@ def run_single(cfg: GhostCompareConfig, echo=print) -> dict:
         if not expert.startswith("scripted:"):
             raise ValueError(f"--dagger needs a scripted demonstrator; {cfg.demos} was recorded by "
                              f"{expert or 'a human'}")
-        from nets.imitation import GhostTrainConfig, load_ghost
+        from agents.ghost import load_ghost
+        from nets.imitation import GhostTrainConfig
 
         _, meta = load_ghost(ckpt)
         mc = meta["model"]
@@ -332,9 +334,10 @@ def run_single(cfg: GhostCompareConfig, echo=print) -> dict:
 
 
 def run_styles(cfg: GhostCompareConfig, echo=print) -> dict:
+    from agents.ghost import DemoDataset, next_round_index, stats_divergence
     from experiments.play.record import RecordConfig, record_rounds
     from experiments.train.ghost import train_ghost_run
-    from nets.imitation import DemoDataset, GhostTrainConfig, next_round_index, stats_divergence
+    from nets.imitation import GhostTrainConfig
 
     out = Path(cfg.out)
     opponents = [s.strip() for s in cfg.vs.split(",") if s.strip()]

@@ -98,28 +98,17 @@ def config_from_args(args) -> StealthCompareConfig:
 
 def rollout(agent_factory, level, episodes: int, seed: int) -> tuple[float, float]:
     """Mean undiscounted return and success rate of an ``env=``-reading agent on ``level``."""
+    from agents.rollout import evaluate
     from envs.stealth.env import StealthEnv
 
     env = StealthEnv(level=level, obs_mode=OBS_MODE)
-    agent = agent_factory(env)
-    returns, wins = [], []
-    for ep in range(episodes):
-        obs, _ = env.reset(seed=seed + ep)
-        agent.reset()
-        total, done = 0.0, False
-        while not done:
-            action, _ = agent.predict(obs, deterministic=True)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            total += reward
-            done = terminated or truncated
-        returns.append(total)
-        wins.append(env.at_goal)
-    return float(np.mean(returns)), float(np.mean(wins))
+    ev = evaluate(agent_factory(env), env, episodes, seed=seed)
+    return ev.mean_return, ev.success_rate
 
 
 def references(level, episodes: int) -> dict:
+    from agents.navigation.mdp import build_mdp
     from agents.navigation.planner import OptimalAgent, PlannerAgent
-    from envs.stealth.mdp import build_mdp
     from nets.bellman import value_iteration
 
     t0 = time.perf_counter()
@@ -137,14 +126,16 @@ def references(level, episodes: int) -> dict:
 
 
 def train_q_learning(level, ref: dict, cfg: StealthCompareConfig, seed: int) -> tuple[list[dict], float, float]:
+    from agents.navigation.mdp import policy_evaluator
     from envs.stealth.env import StealthEnv
-    from nets.tabular import q_learning, stealth_state_fn
+    from envs.stealth.mdp import stealth_state_fn
+    from nets.tabular import q_learning
 
     state_fn = stealth_state_fn(ref["index"])
     t0 = time.perf_counter()
+    evaluate = policy_evaluator(StealthEnv(level=level), state_fn, cfg.eval_episodes, seed=1_000_000)
     res = q_learning(StealthEnv(level=level), ref["mdp"].n_states, state_fn, cfg.steps, gamma=GAMMA, seed=seed,
-                     eval_env=StealthEnv(level=level), eval_every=max(1, cfg.steps // cfg.eval_points),
-                     eval_episodes=cfg.eval_episodes, eval_seed=1_000_000)
+                     evaluate=evaluate, eval_every=max(1, cfg.steps // cfg.eval_points))
     seconds = time.perf_counter() - t0
     return res.curve, res.steps / seconds, seconds
 

@@ -2,8 +2,9 @@
 
 ``ENV`` is ``stealth``, ``duel`` or any Gymnasium id (``CartPole-v1``); ``sandbox train ghost`` is behaviour
 cloning and lives in :mod:`experiments.train.ghost`. ``ppo``, ``a2c`` and ``dqn`` train with
-stable-baselines3; ``reinforce`` and ``a2c-pg`` with our own :mod:`nets.policy_gradient`. Defaults per env and
-algorithm are data, in ``experiments/train/train_configs.toml``.
+stable-baselines3; ``reinforce``, ``a2c-pg`` and ``ppo-pg`` with our own :mod:`nets.policy_gradient` and
+:mod:`nets.ppo`, stepping the env's natively batched form when it has one (:func:`make_vector_env`). Defaults
+per env and algorithm are data, in ``experiments/train/train_configs.toml``.
 
 The run folder holds ``config.json``, ``metrics.csv`` (one row per evaluation on held-out seeds),
 TensorBoard events under ``tb/``, ``plots/learning_curve.png`` and ``checkpoints/`` (``latest`` after every
@@ -30,7 +31,17 @@ from experiments.train.config import (  # noqa: F401
     parse_set,
     resolve_config,
 )
-from experiments.train.envs import CYCLED_KEYS, check_compatible, cycled_kwargs, level_list, make_env, shaped  # noqa: F401
-from experiments.train.evaluate import evaluate, outcome  # noqa: F401
+from experiments.train.envs import (  # noqa: F401
+    CYCLED_KEYS,
+    check_compatible,
+    cycled_kwargs,
+    held_out_kwargs,
+    level_list,
+    make_env,
+    make_vector_env,
+    native_vector,
+    shaped,
+)
+from experiments.train.evaluate import evaluate  # noqa: F401
 from experiments.train.run import RunTracker, TrainResult, read_metrics  # noqa: F401
 from experiments.train.trainers import default_out, load_trained, train_run  # noqa: F401

@@ -1,8 +1,9 @@
 """Ship a trained run as a bundled agent: ``python -m experiments.train.bundle RUN NAME``.
 
-Copies the run's final (else latest) SB3 checkpoint to ``agents/bundled/NAME.zip`` without its optimizer
-moments (the policy is all an agent needs, about a third of the size), evaluates it on held-out seeds and
-writes the sidecar ``NAME.json``: how it was trained (``command``, ``steps``, env) and what it scored.
+Copies the run's final (else latest) checkpoint - SB3's ``.zip``, or our learners' ``.pt`` (``reinforce``,
+``a2c-pg``, ``ppo-pg``) - to ``agents/bundled/NAME.zip`` (or ``.pt``) without its optimizer moments (the
+policy is all an agent needs, about a third of the size), evaluates it on held-out seeds and writes the
+sidecar ``NAME.json``: how it was trained (``command``, ``steps``, env) and what it scored.
 
 * duel agents: win rate and mean return against ``random``, the scripted presets and the three styles;
 * stealth agents: success rate and mean return on every bundled level.
@@ -25,14 +26,22 @@ DUEL_OPPONENTS = ("random", "scripted:easy", "scripted:normal", "scripted:hard",
 
 
 def _checkpoint(run: Path) -> Path:
-    for name in ("final.zip", "latest.zip"):
+    for name in ("final.zip", "final.pt", "latest.zip", "latest.pt"):
         if (run / "checkpoints" / name).is_file():
             return run / "checkpoints" / name
-    raise FileNotFoundError(f"{run}: no checkpoints/final.zip or latest.zip (bundling takes SB3 runs)")
+    raise FileNotFoundError(f"{run}: no checkpoints/final.zip, final.pt, latest.zip or latest.pt")
 
 
 def slim_copy(src: Path, dst: Path, hyper: dict | None = None) -> None:
-    """Save the SB3 model at ``src`` to ``dst`` with a fresh optimizer (no Adam moments)."""
+    """Save the model at ``src`` (SB3 ``.zip``, rebuilt with the run's ``hyper``, or our ``.pt``) to ``dst``
+    with a fresh optimizer (no Adam moments)."""
+    if src.suffix == ".pt":
+        from nets.policy_gradient import load_learner
+
+        learner = load_learner(src, device="cpu")
+        learner.optimizer = type(learner.optimizer)(learner.policy.parameters(), lr=learner.lr)
+        learner.save(dst)
+        return
     from agents.sb3_agent import load_sb3
 
     model = load_sb3(src, device="cpu", hyper=hyper)
@@ -77,11 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"bundle: error: {exc}", file=sys.stderr)
         return 2
-    dst = BUNDLED / f"{args.name}.zip"
+    dst = BUNDLED / f"{args.name}{src.suffix}"
     slim_copy(src, dst, config.get("hyper"))
-    from agents.sb3_agent import SB3Agent, load_sb3
+    from experiments.train import load_trained
 
-    agent = SB3Agent(load_sb3(dst, device="cpu"))
+    agent = load_trained(dst, device="cpu")
     print(f"{dst} ({dst.stat().st_size / 1024:.0f} KB) from {src}; evaluating on {args.episodes} held-out seeds")
     t0 = time.time()
     meta["evaluation"] = evaluate_bundled(meta, agent, args.episodes)

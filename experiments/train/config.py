@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 SB3_ALGOS = {"ppo": "PPO", "a2c": "A2C", "dqn": "DQN"}
-PG_ALGOS = {"reinforce": "Reinforce", "a2c-pg": "A2C"}
+PG_ALGOS = {"reinforce": "Reinforce", "a2c-pg": "A2C", "ppo-pg": "PPO"}  # classes of nets (nets.PPO, ...)
 ALGOS = (*SB3_ALGOS, *PG_ALGOS)
 RLLIB_ALGOS = {"ppo": "PPO"}  # --backend rllib: RLlib's algorithms (new API stack); tables [ENV.rllib-ALGO]
 BACKENDS = ("native", "rllib")

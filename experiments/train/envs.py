@@ -49,6 +49,59 @@ def make_env(env: str, env_kwargs: dict | None = None, nav_features: bool = Fals
     return e
 
 
+def native_vector(env: str) -> bool:
+    """Whether the sandbox env ``env`` has a natively batched form (registered as its ``vector_entry_point``,
+    which ``gym.make_vec`` picks). Other Gymnasium ids (CartPole's own vector env included) step single envs."""
+    import gymnasium as gym
+
+    import envs  # noqa: F401  (registers the sandbox ids)
+
+    if env_kind(env) not in ENV_IDS:
+        return False
+    spec = gym.registry.get(ENV_IDS[env_kind(env)])
+    return spec is not None and spec.vector_entry_point is not None
+
+
+def make_vector_env(env: str, env_kwargs: dict | None, n_envs: int, seed: int, nav_features: bool = False,
+                    shaping: bool = False, gamma: float = 0.99, exploring_starts: float = 0.0):
+    """The training envs as one ``gymnasium.vector.VectorEnv`` (next-step autoreset), reset with ``seed``.
+
+    When :func:`native_vector`, the env's natively batched form, which takes what :func:`make_env` wraps as
+    keywords (``nav_features``, ``exploring_starts``; listed stealth levels and duel opponents as lists,
+    env ``i`` playing item ``i % len``) and is shaped by
+    :class:`agents.navigation.shaping.VectorGoalShaping`. Otherwise, or when the batched form refuses the
+    options, a ``SyncVectorEnv`` of :func:`make_env` envs."""
+    import gymnasium as gym
+
+    def single_envs():
+        vec = gym.vector.SyncVectorEnv([
+            lambda i=i: make_env(env, env_kwargs, nav_features, index=i, shaping=shaping, gamma=gamma,
+                                 exploring_starts=exploring_starts) for i in range(n_envs)])
+        vec.reset(seed=seed)
+        return vec
+
+    if not native_vector(env):
+        return single_envs()
+    kwargs = dict(env_kwargs or {})
+    kwargs.update(cycled_kwargs(kwargs))
+    if nav_features:
+        kwargs["nav_features"] = True
+    if exploring_starts > 0:
+        kwargs["exploring_starts"] = float(exploring_starts)
+    try:
+        vec = gym.make_vec(ENV_IDS[env_kind(env)], num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs)
+    except (TypeError, ValueError):
+        # options the batched form does not take (a list of duel opponents, a ghost or sb3 opponent): single
+        # envs, which take them or say in one line what is wrong
+        return single_envs()
+    if shaping:
+        from agents.navigation.shaping import VectorGoalShaping
+
+        vec = VectorGoalShaping(vec, gamma=gamma)
+    vec.reset(seed=seed)
+    return vec
+
+
 def shaped(env, gamma: float):
     """``env`` with the navigation AI's potential-based goal shaping (stealth only)."""
     from agents.navigation.shaping import GoalShaping
@@ -87,6 +140,21 @@ def level_list(env_kwargs: dict) -> list[str]:
     if isinstance(level, list):
         return [str(name) for name in level]
     return []
+
+
+def held_out_kwargs(env_kwargs: dict) -> dict:
+    """The env keyword arguments of evaluation: stealth's generated training levels (``level="random"``,
+    drawn from the training pool) become the held-out pool (``"heldout"``), whose generator seeds the
+    training pool never uses (see ``envs.stealth.level.POOL_SEED_BASE``)."""
+    level = env_kwargs.get("level")
+    if level == "random":
+        return {**env_kwargs, "level": "heldout"}
+    if isinstance(level, list):
+        return {**env_kwargs, "level": ["heldout" if item == "random" else item for item in level]}
+    if isinstance(level, str) and "," in level:
+        names = [name.strip() for name in level.split(",")]
+        return {**env_kwargs, "level": ",".join("heldout" if name == "random" else name for name in names)}
+    return env_kwargs
 
 
 def check_compatible(algo: str, env) -> None:

@@ -103,10 +103,11 @@ def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: st
     """Train a ghost on ``demos`` into the run folder ``out``; returns the :class:`GhostTrainResult`. The
     folder is claimed with :func:`experiments.runfolder.claim_folder`: another command's folder, or a
     finished ghost without ``resume``, is refused unless ``force``."""
+    from agents.ghost import DemoDataset, load_ghost, save_ghost
     from envs.fileio import atomic_write_text
     from experiments.runfolder import claim_folder, set_status
     from nets.device import describe, resolve_device
-    from nets.imitation import DemoDataset, config_dict, load_ghost, save_ghost, train_ghost
+    from nets.imitation import config_dict, train_ghost
 
     run_dir = Path(out)
     dataset = DemoDataset(demos, skip_bad=skip_bad)
@@ -117,9 +118,9 @@ def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: st
         if not ckpt.is_file():
             raise FileNotFoundError(f"--resume: {ckpt} does not exist")
         model, meta = load_ghost(ckpt)
-        if meta["model"] != cfg.model_config(dataset.rounds[0].obs.shape[1]):
+        if meta["model"] != cfg.model_config(**dataset.sizes):
             raise ValueError(f"--resume: {ckpt} has model config {meta['model']}, the options ask for "
-                             f"{cfg.model_config(dataset.rounds[0].obs.shape[1])}")
+                             f"{cfg.model_config(**dataset.sizes)}")
         init = model.state_dict()
     claim_folder(run_dir, "train ghost", resume=resume, force=force)
     echo(f"ghost: {len(dataset)} rounds ({dataset.steps} decisions, frame_skip {dataset.frame_skip}) from "

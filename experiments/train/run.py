@@ -16,7 +16,7 @@ import numpy as np
 from envs.fileio import atomic_save, atomic_write_text
 from experiments.runfolder import deferred_interrupt, set_status
 from experiments.train.config import ENV_IDS, METRIC_FIELDS, SB3_ALGOS, env_kind
-from experiments.train.envs import cycled_kwargs, make_env
+from experiments.train.envs import cycled_kwargs, held_out_kwargs, make_env
 from experiments.train.evaluate import evaluate
 
 
@@ -104,9 +104,10 @@ class RunTracker:
 
     def env_fn(self):
         cfg = self.config
-        cycled = cycled_kwargs(cfg["env_kwargs"])
+        kwargs = held_out_kwargs(cfg["env_kwargs"])  # generated stealth levels: the held-out pool
+        cycled = cycled_kwargs(kwargs)
         count = math.lcm(*(len(v) for v in cycled.values())) if cycled else 1
-        return [lambda i=i: make_env(cfg["env"], cfg["env_kwargs"], cfg["nav_features"], index=i) for i in range(count)]
+        return [lambda i=i: make_env(cfg["env"], kwargs, cfg["nav_features"], index=i) for i in range(count)]
 
     def update(self, steps: int, new_returns) -> None:
         if new_returns:

@@ -1,4 +1,4 @@
-"""The trainers: SB3 (PPO, A2C, DQN) and ours (REINFORCE, A2C), one end-of-run path, and ``train_run``."""
+"""The trainers: SB3 (PPO, A2C, DQN) and ours (REINFORCE, A2C, PPO), one end-of-run path, and ``train_run``."""
 
 from __future__ import annotations
 
@@ -11,16 +11,27 @@ from pathlib import Path
 
 from envs.fileio import atomic_save, atomic_write_text
 from experiments.train.config import PG_ALGOS, SB3_ALGOS, env_kind, resolve_config
-from experiments.train.envs import check_compatible, make_env, shaped
+from experiments.train.envs import check_compatible, make_env, make_vector_env, native_vector, shaped
 from experiments.train.run import RunTracker, TrainResult, _checkpoint_name, _sidecar, _write_sidecar, read_metrics
 
 
 def _sb3_vec_env(config: dict, n_envs: int, seed: int):
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+    """SB3's training envs: the natively batched env through :class:`nets.sb3.GymnasiumVecEnv` when the run
+    fits it and it can reset single envs (SB3 resets on the ending step), else subprocess (or dummy) envs."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
 
     env, kwargs, nav = config["env"], config["env_kwargs"], config["nav_features"]
-    vec_cls = SubprocVecEnv if n_envs > 1 and config.get("subproc", True) else DummyVecEnv
     starts = float(config.get("exploring_starts", 0.0))
+    if native_vector(env):
+        from nets.sb3 import GymnasiumVecEnv, supports_same_step_reset
+
+        vec = _pg_vec_env(config, n_envs, seed)
+        if supports_same_step_reset(vec):
+            adapted = VecMonitor(GymnasiumVecEnv(vec))
+            adapted.seed(seed)
+            return adapted
+        vec.close()
+    vec_cls = SubprocVecEnv if n_envs > 1 and config.get("subproc", True) else DummyVecEnv
     fns = [lambda i=i: make_env(env, kwargs, nav, index=i, exploring_starts=starts) for i in range(n_envs)]
     gamma = _shaping_gamma(config)
     vec = vec_cls([_monitored(fn, seed + i, gamma) for i, fn in enumerate(fns)])
@@ -145,9 +156,9 @@ def check_hyper(algo: str, hyper: dict) -> None:
 
         cls = getattr(sb3, SB3_ALGOS[algo])
     else:
-        from nets import policy_gradient as pg
+        import nets
 
-        cls = getattr(pg, PG_ALGOS[algo])
+        cls = getattr(nets, PG_ALGOS[algo])  # nets.Reinforce, nets.A2C, nets.PPO
     params = inspect.signature(cls.__init__).parameters
     fixed = {"self", "policy", "env", "seed", "device", "verbose", "tensorboard_log"}
     named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
@@ -165,27 +176,22 @@ def check_hyper(algo: str, hyper: dict) -> None:
 
 
 def _pg_vec_env(config: dict, n_envs: int, seed: int):
-    import gymnasium as gym
-
-    env, kwargs, nav = config["env"], config["env_kwargs"], config["nav_features"]
     gamma = _shaping_gamma(config)
-    starts = float(config.get("exploring_starts", 0.0))
-    vec = gym.vector.SyncVectorEnv([
-        lambda i=i: make_env(env, kwargs, nav, index=i, shaping=gamma is not None, gamma=gamma or 0.99,
-                             exploring_starts=starts) for i in range(n_envs)])
-    vec.reset(seed=seed)
-    return vec
+    return make_vector_env(config["env"], config["env_kwargs"], n_envs, seed, nav_features=config["nav_features"],
+                           shaping=gamma is not None, gamma=gamma or 0.99,
+                           exploring_starts=float(config.get("exploring_starts", 0.0)))
 
 
 def _train_pg(config: dict, run_dir: Path, device, resume_from: Path | None, rows: list[dict], progress: bool,
               on_eval=None):
+    import nets
     from nets import policy_gradient as pg
 
     vec = _pg_vec_env(config, int(config["n_envs"]), int(config["seed"]))
     if resume_from is not None:
         learner = pg.load_learner(resume_from, env=vec, device=device)
     else:
-        cls = getattr(pg, PG_ALGOS[config["algo"]])
+        cls = getattr(nets, PG_ALGOS[config["algo"]])
         with hyper_errors(vec):
             learner = cls(vec, seed=int(config["seed"]), device=device, **config["hyper"])
     start = int(learner.num_timesteps)

@@ -75,16 +75,14 @@ def policy_probs(agent, observation):
 
 
 class OpponentSlot:
-    """P2 inside the single-agent DuelEnv, which is stepped one tick at a time: P2 decides every
-    ``skip`` ticks (as with the env's ``frame_skip``) and holds its input in between; the watcher reads
-    its last observation and action. Difficulty and the env's generator pass through to the agent."""
+    """P2 inside the single-agent DuelEnv: passes every call to the agent and keeps the observation it
+    decided on and its action, for the watcher's panels. Difficulty and the env's generator pass
+    through to the agent."""
 
-    def __init__(self, agent, skip: int):
-        self.agent, self.skip = agent, int(skip)
-        self.count = 0
+    def __init__(self, agent):
+        self.agent = agent
         self.action = None
         self.observation = None
-        self.decided = False
 
     @property
     def rng(self):
@@ -100,16 +98,13 @@ class OpponentSlot:
         return getattr(self.agent, name)
 
     def reset(self) -> None:
-        self.count, self.action, self.decided = 0, None, False
+        self.action = self.observation = None
         if hasattr(self.agent, "reset"):
             self.agent.reset()
 
     def predict(self, observation, state=None, episode_start=None, deterministic=False):
-        self.decided = self.count % self.skip == 0
-        if self.decided:
-            self.observation = observation
-            self.action, _ = self.agent.predict(observation)
-        self.count += 1
+        self.observation = observation
+        self.action, _ = self.agent.predict(observation)
         return self.action, state
 
 

@@ -1,4 +1,8 @@
-"""The duel in the watcher: simulation tick by tick, and its drawing."""
+"""The duel in the watcher: the env's own decision steps, shown tick by tick, and their drawing.
+
+The simulation is exactly ``sandbox/Duel-v0``'s: each decision is one ``env.step`` (the one decision step,
+:func:`envs.duel.step.decision_step`), whose ``on_tick`` hook keeps a copy of every tick's state and
+events; :meth:`DuelSession.advance` then shows them one tick per frame."""
 
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ class DuelSession:
 
     def __init__(self, cfg: Config):
         from agents.meta import DirectedEnv
-        from envs.duel.env import DuelEnv
+        from envs.duel.env import DuelEnv, duel_spaces
         from envs.duel.render import HEIGHT, WIDTH, DuelRenderer
         from envs.duel.rules import N_BUTTON, N_STICK
         from experiments.watch.widgets import DuelTally, EmpiricalPolicy, Fonts
@@ -46,8 +50,8 @@ class DuelSession:
 
                 raise CliError(f"agent {name!r} plays the stealth grid, not the duel: "
                                f"sandbox watch stealth --p1 {name}")
-        probe = DuelEnv(opponent="random")  # only its spaces, for the factories
-        context = dict(action_space=probe.action_space, observation_space=probe.observation_space)
+        action_space, observation_space = duel_spaces()
+        context = dict(action_space=action_space, observation_space=observation_space)
         p1 = build_agent(self.names[0], **context, player=1)
         info = agent_info(p1)
         env_kwargs = info.get("env_kwargs", {}) if isinstance(info.get("env_kwargs"), dict) else {}
@@ -57,8 +61,9 @@ class DuelSession:
             p1.frame_skip = self.skip
         p2 = build_agent(self.names[1], **context, player=2)
         round_seconds = cfg.round_seconds or float(env_kwargs.get("round_seconds", 60))
-        self.p1, self.slot = p1, OpponentSlot(p2, self.skip)
-        self.base = DuelEnv(opponent=self.slot, frame_skip=1, round_seconds=round_seconds, side="left")
+        self.p1, self.slot = p1, OpponentSlot(p2)
+        self.base = DuelEnv(opponent=self.slot, frame_skip=self.skip, round_seconds=round_seconds, side="left")
+        self.base.on_tick = self._keep_tick
         self.director = make_director(cfg.director, "duel")
         if self.director is not None and not hasattr(p2, "set_difficulty"):
             notice(f"P2 ({self.names[1]}) has no difficulty setting: the director's choices change nothing")
@@ -97,6 +102,9 @@ class DuelSession:
             self.p1.reset()
         self.count = 0
         self.hold = 0
+        self.ticks: list = []  # (state, events) of the decision's ticks not shown yet
+        self.view = self.base.state.copy()  # the state on screen
+        self.result = None  # (terminated, info) of the decision being shown
         self.action = None
         self.chosen = [None, None]  # (stick, button) of the last decision of each side
         self.probs: list = [None, None]
@@ -120,38 +128,44 @@ class DuelSession:
                 else:
                     self._new_round()
             return
-        if self.count % self.skip == 0:  # P1 decides
+        if not self.ticks:  # a new decision: P1 decides, P2 decides inside env.step, which plays its ticks
             with cannot_play(self.names[0], "duel"):
                 self.action, _ = self.p1.predict(self.obs)
                 self.chosen[0] = decode_action(self.action)
                 probs = policy_probs(self.p1, self.obs)
                 self.probs[0] = None if probs is None else duel_heads(probs)
             self.empirical[0].add(self.chosen[0])
-        with cannot_play(self.names[1], "duel"):  # P2 decides inside the env's step
-            self.obs, _, terminated, _, info = self.env.step(self.action)
-            if self.slot.decided:
+            with cannot_play(self.names[1], "duel"):
+                self.obs, _, terminated, _, info = self.env.step(self.action)
                 self.chosen[1] = decode_action(self.slot.action)
                 probs = policy_probs(self.slot.agent, self.slot.observation)
                 self.probs[1] = None if probs is None else duel_heads(probs)
-        self.count += 1
-        note_tick(self.base.state.tick)  # human presses are stamped with the tick being played
-        self.renderer.note_inputs(self.base.state.tick, [c or (0, 0) for c in self.chosen])
-        if self.slot.decided:
             self.empirical[1].add(self.chosen[1])
-        events = [{**e, "by": {"agent": 0, "opponent": 1}.get(e["by"])} for e in info["events"]]
+            self.result = (terminated, info)
+        # show the next tick of the decision
+        self.view, events = self.ticks.pop(0)
+        self.count += 1
+        note_tick(self.view.tick)  # human presses are stamped with the tick being played
+        self.renderer.note_inputs(self.view.tick, [c or (0, 0) for c in self.chosen])
         self.pending_events += events
-        self.tally.update(self.base.state, events)
-        if terminated:
-            self.tally.round_over(self.base.state.winner)
+        self.tally.update(self.view, events)
+        terminated, info = self.result
+        if terminated and not self.ticks:
+            self.tally.round_over(self.view.winner)
             if "director" in info:
                 self.outcomes.append(bool(info["director"]["won"]))
                 self.difficulties.append(float(info["director"]["difficulty"]))
             self.hold = self.hold_ticks
 
+    def _keep_tick(self, state, events) -> None:
+        """The env's on_tick hook: a copy of the tick's state and the events it added (by 0 = P1, 1 = P2)."""
+        seen = sum(len(e) for _, e in self.ticks) if self.ticks else 0
+        self.ticks.append((state.copy(), list(events[seen:])))
+
     def step_decision(self) -> None:
         """Right arrow while paused: play up to P1's next decision."""
         self.advance()
-        while not self.finished and not self.hold and self.count % self.skip:
+        while not self.finished and not self.hold and self.ticks:
             self.advance()
 
     def cycle_overlay(self) -> None:
@@ -172,7 +186,7 @@ class DuelSession:
 
         mode = self.overlays[self.overlay]
         self.renderer.show_hitboxes = mode == "bars + hitboxes"
-        self.renderer.draw(self.base.state, self.pending_events, labels=("P1", "P2"))
+        self.renderer.draw(self.view, self.pending_events, labels=("P1", "P2"))
         self.pending_events = []
         surf.blit(self.renderer.canvas, (0, 0))
         f = self.fonts

@@ -6,7 +6,7 @@ env; Gymnasium's SyncVectorEnv and AsyncVectorEnv over the single duel env; and 
 Every env is fed pre-drawn random actions (no sampling inside the timing). Then the time per env-step
 of the batched duel split into its parts, and memory per env. Prints a table, then one JSON line.
 
-Run: ``python -m experiments.bench.duel_vector [--seconds 2]``
+Run: ``python -m experiments.bench.vector_duel [--seconds 2]``
 """
 
 from __future__ import annotations

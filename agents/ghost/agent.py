@@ -186,7 +186,7 @@ def make_ghost(arg: str | None, *, action_space=None, rng=None, frame_skip: int 
                temperature: float | None = None, greedy: bool | None = None, device: str = "cpu",
                **_) -> GhostAgent:
     """Factory for ``ghost:PATH[@T|@greedy]`` (see the module docstring)."""
-    from nets.imitation import load_ghost
+    from agents.ghost.checkpoint import load_ghost
 
     if not arg:
         raise ValueError("agent spec 'ghost' needs a path: ghost:runs/NAME (a run folder or checkpoints/ghost.pt), "
