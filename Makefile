@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 		echo "make venv: no GPU, installing torch==2.13.0 (CPU build) first"; \
 		$(PY) -m pip install --quiet torch==2.13.0; \
 	fi
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,ray]'
 	@touch $(STAMP)
 
 test: venv

@@ -72,6 +72,8 @@ AGENT_SPECS: dict[str, tuple[str, str, str]] = {
     "optimal": ("agents.navigation.planner:make_optimal", "[GAMMA]",
                 "stealth: value-iteration policy of the level's exact MDP (gamma default 0.99)"),
     "bundled": ("agents.bundled:make_bundled", "NAME", "a checkpoint shipped in agents/bundled (e.g. duel-ppo)"),
+    "rllib": ("agents.rllib_agent:make_rllib", "PATH",
+              "an RLlib policy: a `sandbox train --backend rllib` run folder or checkpoint (the ray extra)"),
 }
 
 

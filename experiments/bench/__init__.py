@@ -3,5 +3,4 @@
 table, then ends with one JSON line of its figures.
 """
 
-
-BENCHMARKS = ("bellman", "envs", "vector_envs", "vector_duel", "cwrnn", "ghost", "pg", "ppo", "train")
+BENCHMARKS = ("bellman", "envs", "vector_envs", "vector_duel", "cwrnn", "ghost", "pg", "ppo", "train", "rllib")

@@ -21,6 +21,7 @@ VERBS: dict[str, str] = {
     "compare": "experiments.cli.compare",
     "train": "experiments.cli.train",
     "eval": "experiments.cli.eval",
+    "tune": "experiments.cli.tune",
 }
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from experiments.train.config import ALGOS, ENV_IDS, env_kind, parse_set
+from experiments.train.config import ALGOS, BACKENDS, ENV_IDS, env_kind, load_config_file, parse_set
+
+RLLIB_ONLY = ("address", "workers", "envs_per_worker", "gpus", "self_play")  # options of --backend rllib
 
 
 def _env_options(args) -> dict:
@@ -77,7 +79,23 @@ def add_parser(subparsers) -> None:
                    help="stealth, --algo ppo-pg: generated levels whose difficulty the director picks env by env "
                         "from recent success (bundled levels mixed in); options via --set, e.g. --set target=0.7 "
                         "--set bundled_share=0.25 (experiments/train/curriculum.py)")
+    p.add_argument("--config", default=None, metavar="FILE", dest="config_file",
+                   help="a TOML file laid out like train_configs.toml ([ENV.ALGO] tables, e.g. the best trial "
+                        "`sandbox tune` wrote); its keys override the defaults, --set overrides both")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    ray = p.add_argument_group("Ray (--backend rllib; needs pip install -e '.[ray]')")
+    ray.add_argument("--backend", choices=BACKENDS, default="native",
+                     help="native (SB3 / our learners, this process) or rllib (RLlib PPO, new API stack)")
+    ray.add_argument("--address", default=None,
+                     help="join a Ray cluster: auto (the one this machine is part of) or HOST:PORT of its head; "
+                          "default: a local Ray on this machine's cores")
+    ray.add_argument("--workers", type=int, default=None,
+                     help="RLlib env runners, one CPU each (0: sample in the driver); default from the config")
+    ray.add_argument("--envs-per-worker", type=int, default=None, help="envs per env runner (default from the config)")
+    ray.add_argument("--gpus", type=float, default=0.0, help="GPUs for the learner (fractions allowed; > 1: one "
+                                                             "learner per GPU)")
+    ray.add_argument("--self-play", action="store_true",
+                     help="duel: train a main policy against frozen snapshots of itself (two-player PettingZoo env)")
     if train_ghost is not None:
         train_ghost.add_arguments(p.add_argument_group("ghost (sandbox train ghost --demos DIR)"))
     p.set_defaults(run=run)
@@ -90,6 +108,15 @@ def run(args: argparse.Namespace) -> int:
         from experiments.train import ghost as train_ghost
 
         return train_ghost.run(args)
+    if args.self_play and env_kind(args.env) != "duel":
+        raise ValueError(f"--self-play needs a two-player env (duel); {args.env} has one player")
+    file_tables = load_config_file(args.config_file) if args.config_file else None
+    if args.backend == "rllib":
+        return _run_rllib(args, file_tables)
+    given = [name for name in RLLIB_ONLY if getattr(args, name) not in (None, False, 0.0)]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ValueError(f"{flags}: Ray options; add --backend rllib")
     if args.league:
         return _run_league(args)
     if args.curriculum:
@@ -98,7 +125,25 @@ def run(args: argparse.Namespace) -> int:
               out=args.out, env_kwargs=_env_options(args), nav_features=args.nav_features, shaping=args.shaping,
               exploring_starts=args.exploring_starts,
               eval_every=args.eval_every, eval_episodes=args.eval_episodes, resume=args.resume,
-              progress=not args.quiet, hyper=parse_set(args.hyper), force=args.force)
+              progress=not args.quiet, hyper=parse_set(args.hyper), force=args.force, file_tables=file_tables)
+    return 0
+
+
+def _run_rllib(args: argparse.Namespace, file_tables: dict | None) -> int:
+    from experiments.train.rllib import train_rllib
+
+    if args.resume:
+        raise ValueError("--resume is not available with --backend rllib (start a new run with --out)")
+    if args.n_envs is not None:
+        raise ValueError("--envs is the native backend's; with --backend rllib give --workers and --envs-per-worker")
+    if args.device != "auto":
+        raise ValueError("--device is the native backend's; with --backend rllib give --gpus")
+    train_rllib(args.env, args.algo, out=args.out, address=args.address, progress=not args.quiet,
+                steps=args.steps, workers=args.workers, envs_per_worker=args.envs_per_worker, gpus=args.gpus,
+                seed=args.seed, env_kwargs=_env_options(args), nav_features=args.nav_features, shaping=args.shaping,
+                exploring_starts=args.exploring_starts, eval_every=args.eval_every,
+                eval_episodes=args.eval_episodes, hyper=parse_set(args.hyper), self_play=args.self_play,
+                file_tables=file_tables, force=args.force)
     return 0
 
 

@@ -80,7 +80,7 @@ class RunTracker:
     ``eval_every`` steps, ``metrics.csv``, TensorBoard scalars, the plot and ``checkpoints/latest``."""
 
     def __init__(self, run_dir: Path, config: dict, agent_fn, save_fn, rows: list[dict], start_steps: int,
-                 progress: bool):
+                 progress: bool, on_eval=None):
         from torch.utils.tensorboard import SummaryWriter
         from tqdm import tqdm
 
@@ -100,6 +100,7 @@ class RunTracker:
         self.bar = tqdm(total=self.total, initial=start_steps, unit="step", disable=not progress,
                         desc=f"{config['algo']} {config['env']}", dynamic_ncols=True)
         self.steps = start_steps
+        self.on_eval = on_eval  # called with each new metrics row (``sandbox tune`` reports it to Tune)
 
     def env_fn(self):
         cfg = self.config
@@ -144,6 +145,8 @@ class RunTracker:
             _plot(self.run_dir, self.rows, f"{self.config['algo']} on {self.config['env']}")
             self.save_fn(self.run_dir / "checkpoints" / _checkpoint_name(self.config["algo"], "latest"), self.steps)
             set_status(self.run_dir, "resumable", "train")
+        if self.on_eval is not None:
+            self.on_eval(row)
         msg = f"{self.steps:>9} steps  eval return {ret:8.3f}"
         if not math.isnan(success):
             msg += f"  success {success:5.1%}"

@@ -62,7 +62,8 @@ def _monitored(fn, seed: int, shaping_gamma: float | None):
     return build
 
 
-def _train_sb3(config: dict, run_dir: Path, device, resume_from: Path | None, rows: list[dict], progress: bool):
+def _train_sb3(config: dict, run_dir: Path, device, resume_from: Path | None, rows: list[dict], progress: bool,
+               on_eval=None):
     import stable_baselines3 as sb3
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -84,7 +85,7 @@ def _train_sb3(config: dict, run_dir: Path, device, resume_from: Path | None, ro
         atomic_save(path, model.save, suffix=".zip")
         _write_sidecar(path, config, steps)
 
-    tracker = RunTracker(run_dir, config, lambda: SB3Agent(model), save, rows, start, progress)
+    tracker = RunTracker(run_dir, config, lambda: SB3Agent(model), save, rows, start, progress, on_eval)
 
     class Callback(BaseCallback):
         def _on_step(self) -> bool:
@@ -181,7 +182,8 @@ def _pg_vec_env(config: dict, n_envs: int, seed: int):
                            exploring_starts=float(config.get("exploring_starts", 0.0)))
 
 
-def _train_pg(config: dict, run_dir: Path, device, resume_from: Path | None, rows: list[dict], progress: bool):
+def _train_pg(config: dict, run_dir: Path, device, resume_from: Path | None, rows: list[dict], progress: bool,
+              on_eval=None):
     import nets
     from nets import policy_gradient as pg
 
@@ -198,7 +200,7 @@ def _train_pg(config: dict, run_dir: Path, device, resume_from: Path | None, row
         learner.save(path)
         _write_sidecar(path, config, steps)
 
-    tracker = RunTracker(run_dir, config, lambda: learner, save, rows, start, progress)
+    tracker = RunTracker(run_dir, config, lambda: learner, save, rows, start, progress, on_eval)
 
     def callback(info: dict):
         tracker.update(int(info["steps"]), info.get("episode_returns", []))
@@ -296,11 +298,13 @@ def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | No
               exploring_starts: float | None = None, eval_every: int | None = None,
               eval_episodes: int | None = None,
               resume: bool = False, progress: bool = True, hyper: dict | None = None,
-              subproc: bool = True, force: bool = False) -> TrainResult:
+              subproc: bool = True, force: bool = False, file_tables: dict | None = None,
+              on_eval=None) -> TrainResult:
     """Train ``algo`` on ``env`` into a run folder; see the module docstring. ``None`` arguments take the
-    defaults of ``train_configs.toml``; ``env_kwargs`` update the env's defaults key by key. The folder is
-    claimed with :func:`experiments.runfolder.claim_folder` (``force`` writes into a folder this command
-    did not create); a folder whose run stopped before its first checkpoint is started again."""
+    defaults of ``train_configs.toml`` (then of ``file_tables``, a ``--config`` file laid out the same way);
+    ``env_kwargs`` update the env's defaults key by key. ``on_eval(row)`` sees every evaluation row. The
+    folder is claimed with :func:`experiments.runfolder.claim_folder` (``force`` writes into a folder this
+    command did not create); a folder whose run stopped before its first checkpoint is started again."""
     from experiments.runfolder import claim_folder, read_marker, set_status
     from nets.device import cpu_threads_for_training, describe, resolve_device
 
@@ -333,7 +337,7 @@ def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | No
                            ("eval_episodes", eval_episodes)):
             if value is not None:
                 overrides[key] = value
-        resolved = resolve_config(env, algo, overrides)
+        resolved = resolve_config(env, algo, overrides, file_tables=file_tables)
         kind = env_kind(env)
         config = {
             "env": kind,
@@ -379,7 +383,7 @@ def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | No
         print(f"{verb} {algo} on {config['env']} for {config['steps']:,} steps, {config['n_envs']} envs, "
               f"device {describe(dev)} -> {run_dir}", flush=True)
     trainer = _train_sb3 if algo in SB3_ALGOS else _train_pg
-    model_path, sps = trainer(config, run_dir, dev, resume_from, rows, progress)
+    model_path, sps = trainer(config, run_dir, dev, resume_from, rows, progress, on_eval)
     set_status(run_dir, "complete", "train")
     if progress:
         last = rows[-1]
