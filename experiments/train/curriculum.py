@@ -18,8 +18,6 @@ difficulty curve and success), ``checkpoints/latest.pt`` and ``final.pt``.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import time
@@ -31,6 +29,7 @@ import numpy as np
 from agents.meta.curriculum import Curriculum, CurriculumVectorEnv
 from agents.meta.director import RuleDirector
 from envs.fileio import atomic_save, atomic_write_text
+from experiments.train.run import write_metrics
 
 METRIC_FIELDS = ("steps", "train_return", "difficulty", "difficulty_min", "difficulty_max", "generated_success",
                  "bundled_success", "episodes", "seconds")
@@ -116,15 +115,6 @@ def make_env(cfg: CurriculumConfig, gamma: float = 0.99):
     return CurriculumVectorEnv(vec, curriculum), curriculum
 
 
-def _write_metrics(run_dir: Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=METRIC_FIELDS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row.get(k) for k in METRIC_FIELDS})
-    atomic_write_text(run_dir / "metrics.csv", buf.getvalue())
-
-
 def _plot(run_dir: Path, rows: list[dict]) -> None:
     import matplotlib
 
@@ -191,7 +181,7 @@ def train_curriculum(cfg: CurriculumConfig, out: str | Path, progress: bool = Tr
             if key != "steps" and not (isinstance(value, float) and math.isnan(value)):
                 writer.add_scalar(f"curriculum/{key}", value, row["steps"])
         writer.flush()
-        _write_metrics(run_dir, rows)
+        write_metrics(run_dir, rows, METRIC_FIELDS)
         _plot(run_dir, rows)
         learner.save(run_dir / "checkpoints" / "latest.pt", {**meta, "steps": row["steps"]})
         if progress:

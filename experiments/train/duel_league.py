@@ -24,8 +24,6 @@ and the Bradley-Terry ladder), ``plots/elo.png``, ``checkpoints/`` (``latest.pt`
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import time
@@ -39,6 +37,7 @@ from agents.character.batched import make_batched_opponent
 from envs.duel.vector import DuelVectorEnv
 from envs.fileio import atomic_save, atomic_write_text
 from experiments.train.league import MAIN, League
+from experiments.train.run import write_metrics
 
 DEFAULT_POOL = ("random,scripted:easy,scripted:normal,scripted:hard,scripted:rushdown,scripted:zoner,"
                 "scripted:turtle,scripted:rushdown-hard,scripted:zoner-hard,scripted:turtle-hard")
@@ -219,15 +218,6 @@ def config_from_cli(*, steps: int | None, n_envs: int | None, seed: int, device:
                         hyper={**base["hyper"], **ppo_opts}, **league_opts)
 
 
-def _write_metrics(run_dir: Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=METRIC_FIELDS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row.get(k) for k in METRIC_FIELDS})
-    atomic_write_text(run_dir / "metrics.csv", buf.getvalue())
-
-
 def _plot_elo(run_dir: Path, rows: list[dict]) -> None:
     import matplotlib
 
@@ -325,7 +315,7 @@ def train_league(cfg: LeagueConfig, out: str | Path, progress: bool = True) -> d
             writer.add_scalar(f"league_elo/{name}", o["rating"], row["steps"])
             writer.add_scalar(f"league_p/{name}", o["p"], row["steps"])
         writer.flush()
-        _write_metrics(run_dir, rows)
+        write_metrics(run_dir, rows, METRIC_FIELDS)
         atomic_write_text(run_dir / "ladder.json", json.dumps({**summary, "ladder": fit}, indent=2) + "\n")
         _plot_elo(run_dir, rows)
         learner.save(run_dir / "checkpoints" / "latest.pt", {**meta, "steps": row["steps"]})

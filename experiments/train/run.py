@@ -36,12 +36,14 @@ def _checkpoint_name(algo: str, stem: str) -> str:
     return f"{stem}.zip" if algo in SB3_ALGOS else f"{stem}.pt"
 
 
-def _write_metrics(run_dir: Path, rows: list[dict]) -> None:
+def write_metrics(run_dir: Path, rows: list[dict], fields: tuple[str, ...] = METRIC_FIELDS) -> None:
+    """``run_dir/metrics.csv``, atomically: one row per evaluation (``steps`` as an integer), columns ``fields``
+    (a run's own, or a league's or curriculum's)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=METRIC_FIELDS)
+    writer = csv.DictWriter(buf, fieldnames=fields)
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: int(row[k]) if k == "steps" else row.get(k) for k in METRIC_FIELDS})
+        writer.writerow({k: int(row[k]) if k == "steps" else row.get(k) for k in fields})
     atomic_write_text(run_dir / "metrics.csv", buf.getvalue())
 
 
@@ -141,7 +143,7 @@ class RunTracker:
         self.writer.add_scalar("sandbox/steps_per_second", self.steps_per_second(), self.steps)
         self.writer.flush()
         with deferred_interrupt():  # Ctrl-C waits for the metrics, plot, checkpoint and sidecar to agree
-            _write_metrics(self.run_dir, self.rows)
+            write_metrics(self.run_dir, self.rows)
             _plot(self.run_dir, self.rows, f"{self.config['algo']} on {self.config['env']}")
             self.save_fn(self.run_dir / "checkpoints" / _checkpoint_name(self.config["algo"], "latest"), self.steps)
             set_status(self.run_dir, "resumable", "train")
