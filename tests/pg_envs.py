@@ -9,14 +9,37 @@
   then a query step where the action must name the cue (+1, else -1).
 * :class:`Counter`: deterministic, observation = step count, reward 1 per step; ends after
   ``length`` steps by termination or truncation. For checking returns at episode ends.
+
+Also what the learners' tests share: :func:`make_env` (a single env or a SyncVectorEnv in an autoreset
+mode, over ``MODES``) and :func:`params` / :func:`same_params` (parameter snapshots).
 """
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium import Env, spaces
+from gymnasium.vector import AutoresetMode
 
 from nets.bellman import TabularMDP
+
+MODES = ["single", "NextStep", "SameStep", "Disabled"]
+
+
+def make_env(fn, mode: str, k: int = 2):
+    """A single env (mode "single") or a SyncVectorEnv of ``k`` copies in the given autoreset mode."""
+    if mode == "single":
+        return fn()
+    return gym.vector.SyncVectorEnv([fn] * k, autoreset_mode=AutoresetMode(mode))
+
+
+def params(learner) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in learner.policy.state_dict().items()}
+
+
+def same_params(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 class Bandit(Env):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.vector import AutoresetMode
-from pg_envs import Bandit, ControllerBandit, Corridor, Counter, Cue
+from pg_envs import MODES, Bandit, ControllerBandit, Corridor, Counter, Cue, make_env, params, same_params
 
 from nets.policy_gradient import (
     A2C,
@@ -25,22 +25,6 @@ from nets.policy_gradient import (
 
 torch.set_num_threads(1)
 
-MODES = ["single", "NextStep", "SameStep", "Disabled"]
-
-
-def make_env(fn, mode: str, k: int = 2):
-    """A single env (mode "single") or a SyncVectorEnv of ``k`` copies in the given autoreset mode."""
-    if mode == "single":
-        return fn()
-    return gym.vector.SyncVectorEnv([fn] * k, autoreset_mode=AutoresetMode(mode))
-
-
-def params(learner) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in learner.policy.state_dict().items()}
-
-
-def same_params(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 # --------------------------------------------------------------------------------------------------

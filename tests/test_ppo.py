@@ -11,8 +11,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from gymnasium.vector import AutoresetMode
-from pg_envs import Bandit, ControllerBandit, Corridor, Counter, Cue, corridor_mdp
+from pg_envs import MODES, Bandit, ControllerBandit, Corridor, Counter, Cue, corridor_mdp, make_env, params, same_params
 
 from nets.bellman import policy_evaluation, value_iteration
 from nets.policy_gradient import load_learner
@@ -20,21 +19,6 @@ from nets.ppo import PPO, clipped_policy_loss, clipped_value_loss, masked_mean, 
 
 torch.set_num_threads(1)
 
-MODES = ["single", "NextStep", "SameStep", "Disabled"]
-
-
-def make_env(fn, mode: str, k: int = 2):
-    if mode == "single":
-        return fn()
-    return gym.vector.SyncVectorEnv([fn] * k, autoreset_mode=AutoresetMode(mode))
-
-
-def params(learner) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in learner.policy.state_dict().items()}
-
-
-def same_params(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import numpy as np
 from agents.meta.curriculum import Curriculum, CurriculumVectorEnv
 from agents.meta.director import RuleDirector
 from envs.fileio import atomic_save, atomic_write_text
-from experiments.train.run import write_metrics
+from experiments.train.run import log_scalars, write_metrics
 
 METRIC_FIELDS = ("steps", "train_return", "difficulty", "difficulty_min", "difficulty_max", "generated_success",
                  "bundled_success", "episodes", "seconds")
@@ -177,9 +177,7 @@ def train_curriculum(cfg: CurriculumConfig, out: str | Path, progress: bool = Tr
                "generated_success": rate(curriculum.generated), "bundled_success": rate(~curriculum.generated),
                "episodes": int(eps.sum()), "seconds": round(time.time() - t0, 2)}
         rows.append(row)
-        for key, value in row.items():
-            if key != "steps" and not (isinstance(value, float) and math.isnan(value)):
-                writer.add_scalar(f"curriculum/{key}", value, row["steps"])
+        log_scalars(writer, "curriculum", row)
         writer.flush()
         write_metrics(run_dir, rows, METRIC_FIELDS)
         _plot(run_dir, rows)

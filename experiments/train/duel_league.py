@@ -37,7 +37,7 @@ from agents.character.batched import make_batched_opponent
 from envs.duel.vector import DuelVectorEnv
 from envs.fileio import atomic_save, atomic_write_text
 from experiments.train.league import MAIN, League
-from experiments.train.run import write_metrics
+from experiments.train.run import log_scalars, write_metrics
 
 DEFAULT_POOL = ("random,scripted:easy,scripted:normal,scripted:hard,scripted:rushdown,scripted:zoner,"
                 "scripted:turtle,scripted:rushdown-hard,scripted:zoner-hard,scripted:turtle-hard")
@@ -307,9 +307,7 @@ def train_league(cfg: LeagueConfig, out: str | Path, progress: bool = True) -> d
                "elo_fit": fit.get(MAIN, math.nan), "pool": len(league), "snapshots": league.snapshots,
                "exploiters": state["exploiters"], "games": league.games, "seconds": round(time.time() - t0, 2)}
         rows.append(row)
-        for key, value in row.items():
-            if key != "steps" and not (isinstance(value, float) and math.isnan(value)):
-                writer.add_scalar(f"league/{key}", value, row["steps"])
+        log_scalars(writer, "league", row)
         summary = league.summary()
         for name, o in summary["opponents"].items():
             writer.add_scalar(f"league_elo/{name}", o["rating"], row["steps"])

@@ -36,6 +36,13 @@ def _checkpoint_name(algo: str, stem: str) -> str:
     return f"{stem}.zip" if algo in SB3_ALGOS else f"{stem}.pt"
 
 
+def log_scalars(writer, prefix: str, row: dict) -> None:
+    """Every finite number of ``row`` (but ``steps``, the x axis) as a TensorBoard scalar ``prefix/key``."""
+    for key, value in row.items():
+        if key != "steps" and isinstance(value, int | float) and not math.isnan(value):
+            writer.add_scalar(f"{prefix}/{key}", value, row["steps"])
+
+
 def write_metrics(run_dir: Path, rows: list[dict], fields: tuple[str, ...] = METRIC_FIELDS) -> None:
     """``run_dir/metrics.csv``, atomically: one row per evaluation (``steps`` as an integer), columns ``fields``
     (a run's own, or a league's or curriculum's)."""
