@@ -159,3 +159,64 @@ def test_generated_levels_plan_safely():
     for seed in range(10):
         level = generate_level(0.8, seed)
         check_path_is_safe(level, plan_safe_path(level))
+
+
+def _pacing_level():
+    """3x5 open floor, start (1, 0), goal (1, 4); a blind guard (it sees its own cell) pacing (0, 2) -> (2, 2)
+    and back: period 4, so (0, 2) and (2, 2) are watched 1/4 of the time and (1, 2) 2/4."""
+    guard = Guard("patrol", 0, 1, route=((0, 2), (2, 2)), mode="pingpong")
+    return Level("pacing", np.zeros((3, 5), bool), (1, 0), (1, 4), (guard,))
+
+
+def test_flow_costs_worked_by_hand():
+    from envs.stealth.features import flow_costs, flow_view
+
+    level = _pacing_level()
+    assert np.allclose(threat_map(level)[:, 2], [0.25, 0.5, 0.25])
+    # entering a cell costs 1 + 4 * threat: 2 for (0, 2) and (2, 2), 3 for (1, 2), 1 elsewhere. From (1, 1)
+    # the middle costs 3 + 1 + 1 = 5, round the top 1 + 2 + 1 + 1 + 1 = 6: the middle wins.
+    want = [[6, 5, 3, 2, 1],
+            [6, 5, 2, 1, 0],
+            [6, 5, 3, 2, 1]]
+    assert np.array_equal(flow_costs(level), want)
+    view = flow_view(flow_costs(level), (1, 0))  # from the start, C = 6
+    assert view[1, 0] == 0.5 and view[1, 1] == pytest.approx(0.5 + 0.5 / 8) and view[1, 4] == pytest.approx(0.875)
+
+
+def test_flow_cannot_enter_always_watched_cells_or_walls():
+    from envs.stealth.features import flow_costs, flow_view
+
+    walls = np.zeros((3, 4), bool)
+    walls[0, 1] = walls[2, 1] = True
+    sentry = Guard("sentry", 0, 1, at=(1, 1), facings=(0.0,))  # always on (1, 1): the only way is shut
+    level = Level("shut", walls, (1, 0), (1, 3), (sentry,))
+    costs = flow_costs(level)
+    assert np.isinf(costs[:, 0]).all() and np.isinf(costs[1, 1]) and costs[1, 2] == 1
+    assert not flow_view(costs, (1, 0)).any()  # the player cut off from the goal: the channel reads 0
+
+
+def test_nav_names():
+    from envs.stealth.features import NAV_FEATURES, nav_names
+
+    assert nav_names(False) == nav_names(None) == nav_names("") == ()
+    assert nav_names(True) == ("threat", "hiding", "danger_next")
+    assert nav_names("all") == NAV_FEATURES
+    assert nav_names("lookahead, flow,threat") == nav_names(["flow", "threat", "lookahead"]) == (
+        "threat", "flow", "lookahead")
+    with pytest.raises(ValueError, match="unknown nav feature 'flux'; valid: threat"):
+        nav_names("flow,flux")
+
+
+def test_all_nav_channels_in_the_env():
+    from envs.stealth.env import channel_names
+    from envs.stealth.features import flow_costs, flow_view
+
+    level = _pacing_level()
+    env = StealthEnv(level=level, nav_features="all")
+    assert channel_names("all")[6:] == ("threat", "hiding", "danger_next", "flow", "lookahead")
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (11, 3, 5)
+    obs, *_ = env.step(3)  # east to (1, 1), phase 1
+    assert np.array_equal(obs[9], flow_view(flow_costs(level), (1, 1)))
+    assert np.array_equal(obs[10], env.world.watched[3].reshape(3, 5))  # watched two steps on: phase 3
+    assert obs[10, 1, 2] == 1 and obs[5, 2, 2] == 1  # the guard back in the middle at 3, at the bottom at 2

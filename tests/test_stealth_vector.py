@@ -23,18 +23,19 @@ from envs.stealth.vector import StealthVectorEnv
 ID = "sandbox/Stealth-v0"
 
 
-def single(level, nav_wrapper: bool = False, **kwargs):
+def single(level, nav_wrapper=False, **kwargs):
     env = gym.make(ID, level=level, **kwargs)
-    return NavFeatures(env) if nav_wrapper else env
+    return NavFeatures(env, nav_wrapper) if nav_wrapper else env
 
 
 def check_exact(kwargs: dict, levels: list, n: int = 12, seed: int = 5, steps: int = 300,
-                nav_wrapper: bool = False, action_seed: int = 0) -> int:
+                nav_wrapper=False, action_seed: int = 0) -> int:
     """Run the batch and ``n`` single envs side by side; return how many first episodes ended.
-    ``levels``: the level each env plays (item ``i % len``)."""
+    ``levels``: the level each env plays (item ``i % len``). ``nav_wrapper``: the single envs get their
+    navigation channels from the NavFeatures wrapper (these names), the batch from ``nav_features``."""
     vec_kwargs = dict(kwargs)
     if nav_wrapper:
-        vec_kwargs["nav_features"] = True
+        vec_kwargs["nav_features"] = nav_wrapper
     vec = gym.make_vec(ID, num_envs=n, level=levels if len(levels) > 1 else levels[0], **vec_kwargs)
     assert isinstance(vec, StealthVectorEnv)
     singles = [single(levels[i % len(levels)], nav_wrapper, **kwargs) for i in range(n)]
@@ -70,7 +71,7 @@ SAME_SHAPE = [name for name in bundled_levels() if load_level(name).shape == loa
 
 
 @pytest.mark.parametrize("obs_mode", ["grid", "vector", "local"])
-@pytest.mark.parametrize("nav", [False, True])
+@pytest.mark.parametrize("nav", [False, True, "all", "lookahead,flow"])
 def test_exact_on_bundled_levels(obs_mode, nav):
     levels = bundled_levels() if obs_mode == "local" else SAME_SHAPE
     kwargs = {"obs_mode": obs_mode, "local_size": 5, "nav_features": nav}
@@ -79,11 +80,12 @@ def test_exact_on_bundled_levels(obs_mode, nav):
 
 
 @pytest.mark.parametrize("obs_mode", ["grid", "vector", "local"])
-def test_exact_on_generated_levels_with_nav_wrapper(obs_mode):
-    """Generated levels from the pool, and the batch's ``nav_features=True`` equal to the NavFeatures
+@pytest.mark.parametrize("names", [True, "all", "flow"])
+def test_exact_on_generated_levels_with_nav_wrapper(obs_mode, names):
+    """Generated levels from the pool, and the batch's ``nav_features`` equal to the NavFeatures
     wrapper of agents.navigation around the single env."""
     kwargs = {"obs_mode": obs_mode, "local_size": 9, "difficulty": 0.6, "size": 10}
-    assert check_exact(kwargs, ["random"], n=10, nav_wrapper=True) == 10
+    assert check_exact(kwargs, ["random"], n=10, nav_wrapper=names) == 10
 
 
 def test_exact_with_rewards_max_steps_and_heldout_levels():

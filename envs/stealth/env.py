@@ -18,6 +18,11 @@ CHANNELS = ("walls", "player", "goal", "guards", "watched_now", "watched_next")
 NAV_CHANNELS = CHANNELS + features.EXTRA_CHANNELS  # with nav_features=True
 
 
+def channel_names(nav_features) -> tuple[str, ...]:
+    """The observation channels, in order, for a ``nav_features`` value (see :func:`features.nav_names`)."""
+    return CHANNELS + features.nav_names(nav_features)
+
+
 class StealthEnv(gym.Env):
     """
     ## Description
@@ -44,10 +49,14 @@ class StealthEnv(gym.Env):
         goal channel marks a compass cell instead: the player-relative offset to the goal clamped to
       the window, so a fixed-size view still says where the goal lies.
 
-    With ``nav_features=True`` three channels follow the six (``NAV_CHANNELS``): ``threat`` (the
-    fraction of the period each cell is watched), ``hiding`` (1 on the hiding spots) and ``danger_next``
-    (1 on each cell one action reaches where it gets the player caught); see
-    :mod:`envs.stealth.features`. Outside the map they read 0 in the ``local`` view.
+    With ``nav_features`` the navigation AI's channels follow the six, in this order, those asked for
+    (``features.NAV_FEATURES``; see :mod:`envs.stealth.features`): ``threat`` (the fraction of the period
+    each cell is watched), ``hiding`` (1 on the hiding spots), ``danger_next`` (1 on each cell one action
+    reaches where it gets the player caught), ``flow`` (the threat-aware flow field: 0.5 plus half the
+    drop in walking cost to the goal from the player's cell to each cell, over ``FLOW_SCALE``, clipped; 0
+    where the goal cannot be reached) and ``lookahead`` (the cells watched two steps from now).
+    ``nav_features=True`` is the first three (``NAV_CHANNELS``), ``"all"`` all five, or name them
+    (``"flow,lookahead"``). Outside the map they read 0 in the ``local`` view.
 
     ## Rewards
     Every step gives ``rewards.step`` (default -0.01), plus ``rewards.goal`` (+1) on reaching the goal
@@ -81,7 +90,7 @@ class StealthEnv(gym.Env):
     * ``slip``: probability of a perpendicular slip.
     * ``max_steps``: step limit (default: the level's, else ``8 * (H + W)``).
     * ``rewards``: a :class:`Rewards` or a dict with keys ``goal``, ``caught``, ``step``.
-    * ``nav_features``: add the navigation AI's three channels (above).
+    * ``nav_features``: add the navigation AI's channels (above): True, ``"all"`` or names.
     * ``exploring_starts``: probability of a random start (above); 0 by default.
     * ``render_mode``: ``"human"``, ``"rgb_array"`` or ``"ansi"``.
 
@@ -109,7 +118,7 @@ class StealthEnv(gym.Env):
         slip: float = 0.0,
         max_steps: int | None = None,
         rewards: Rewards | dict | None = None,
-        nav_features: bool = False,
+        nav_features: bool | str | tuple = False,
         exploring_starts: float = 0.0,
         render_mode: str | None = None,
     ):
@@ -140,7 +149,7 @@ class StealthEnv(gym.Env):
         else:
             self.level = load_level(level)
         self.obs_mode, self.local_size, self.slip = obs_mode, int(local_size), float(slip)
-        self.nav_features = bool(nav_features)
+        self.nav_features = features.nav_names(nav_features)  # the channel names (empty: none)
         self.max_steps_arg = max_steps
         if isinstance(rewards, dict):
             unknown = set(rewards) - {"goal", "caught", "step"}
@@ -156,7 +165,7 @@ class StealthEnv(gym.Env):
         self.overlays: dict[str, np.ndarray] = {}  # name -> (H, W) array drawn by the human/rgb renderer
         h, w = self.level.shape
         self.action_space = spaces.Discrete(len(Action))
-        c = len(NAV_CHANNELS) if self.nav_features else len(CHANNELS)
+        c = len(CHANNELS) + len(self.nav_features)
         shape = {"grid": (c, h, w), "vector": (c * h * w,), "local": (c, local_size, local_size)}[obs_mode]
         self.observation_space = spaces.Box(0.0, 1.0, shape=shape, dtype=np.float32)
         self._renderer = None
@@ -181,10 +190,16 @@ class StealthEnv(gym.Env):
             base[p, 3, rows, cols] = 1.0
         base[:, 4] = world.watched.reshape(world.period, h, w)
         base[:, 5] = np.roll(base[:, 4], -1, axis=0)
-        if self.nav_features:  # threat and hiding are static; danger_next is filled in per step
-            static = features.static_maps(level)
-            base = np.concatenate([base, np.zeros((world.period, 3, h, w), dtype=np.float32)], axis=1)
-            base[:, 6:8] = static
+        nav = self.nav_features
+        if nav:  # threat, hiding and lookahead are per phase; danger_next and flow are filled in per step
+            static = features.static_maps(level) if {"threat", "hiding"} & set(nav) else None
+            base = np.concatenate([base, np.zeros((world.period, len(nav), h, w), dtype=np.float32)], axis=1)
+            for k, name in enumerate(nav, start=len(CHANNELS)):
+                if name in ("threat", "hiding"):
+                    base[:, k] = static[0 if name == "threat" else 1]
+                elif name == "lookahead":
+                    base[:, k] = np.roll(base[:, 4], -2, axis=0)
+            self._flow_costs = features.flow_costs(level) if "flow" in nav else None
         if self.obs_mode == "local":
             r = self.local_size // 2
             padded = np.zeros((world.period, base.shape[1], h + 2 * r, w + 2 * r), dtype=np.float32)
@@ -276,7 +291,8 @@ class StealthEnv(gym.Env):
     def _obs(self) -> np.ndarray:
         h, w = self.level.shape
         r, c = divmod(self.cell, w)
-        if self.obs_mode == "local":
+        local = self.obs_mode == "local"
+        if local:
             k = self.local_size
             obs = self._obs_base[self.phase, :, r : r + k, c : c + k].copy()
             obs[1, k // 2, k // 2] = 1.0
@@ -285,14 +301,17 @@ class StealthEnv(gym.Env):
             dr, dc = goal_row - r, goal_col - c
             if max(abs(dr), abs(dc)) > half:  # out of view: the compass cell on the window's edge
                 obs[2, half + min(max(dr, -half), half), half + min(max(dc, -half), half)] = 1.0
-            if self.nav_features:
-                danger = features.danger_next(self.world, self.cell, self.phase).reshape(h, w)
-                obs[8] = np.pad(danger, half)[r : r + k, c : c + k]
-            return obs
-        obs = self._obs_base[self.phase].copy()
-        obs[1, r, c] = 1.0
-        if self.nav_features:
-            obs[8] = features.danger_next(self.world, self.cell, self.phase).reshape(h, w)
+        else:
+            obs = self._obs_base[self.phase].copy()
+            obs[1, r, c] = 1.0
+        for k_ch, name in enumerate(self.nav_features, start=len(CHANNELS)):
+            if name == "danger_next":
+                layer = features.danger_next(self.world, self.cell, self.phase).reshape(h, w)
+            elif name == "flow":
+                layer = features.flow_view(self._flow_costs, (r, c))
+            else:
+                continue
+            obs[k_ch] = np.pad(layer, half)[r : r + k, c : c + k] if local else layer
         return obs.reshape(-1) if self.obs_mode == "vector" else obs
 
     def _info(self, slipped: bool) -> dict:

@@ -7,7 +7,9 @@ asked for ``nav_features=True`` (the single env and the batched one alike), and 
 * :func:`threat_map`: how often each cell is watched over the guards' period;
 * :func:`hiding_spots`: floor cells never watched, reachable from start and goal, most useful first;
 * :func:`distances`: breadth-first walking distances over floor;
-* :func:`static_maps` and :func:`danger_next`: the three extra observation channels ``EXTRA_CHANNELS``.
+* :func:`flow_costs`: the threat-aware flow field, each cell's walking cost to the goal;
+* :func:`static_maps`, :func:`danger_next`, :func:`flow_view` and :func:`extra_maps`: the observation
+  channels of ``nav_features`` (:data:`NAV_FEATURES`; :func:`nav_names` reads the keyword).
 """
 
 from __future__ import annotations
@@ -23,8 +25,37 @@ from envs.stealth.rules import DELTAS
 if TYPE_CHECKING:  # pragma: no cover
     from envs.stealth.level import Level
 
-# The extra observation channels of ``nav_features=True`` (after the env's six), in this order.
-EXTRA_CHANNELS = ("threat", "hiding", "danger_next")
+# The navigation AI's observation channels, in the order they follow the env's six. ``nav_features`` takes
+# any of them (a comma-separated string or a sequence), ``"all"``, or True: the first three (what
+# ``nav_features=True`` meant before ``flow`` and ``lookahead``, so older checkpoints keep their shape).
+NAV_FEATURES = ("threat", "hiding", "danger_next", "flow", "lookahead")
+EXTRA_CHANNELS = NAV_FEATURES[:3]  # nav_features=True
+# The flow field's cost of entering a cell is 1 + FLOW_THREAT_COST * its threat (cells watched at every
+# phase cannot be entered); its channel shows cost differences to the player's cell over FLOW_SCALE.
+FLOW_THREAT_COST = 4.0
+FLOW_SCALE = 8.0
+
+
+def nav_names(value) -> tuple[str, ...]:
+    """The channels a ``nav_features`` value asks for, in :data:`NAV_FEATURES` order: False/None/"" for
+    none, True for :data:`EXTRA_CHANNELS`, ``"all"``, or names (a comma-separated string or a sequence)."""
+    if value is None or value is False or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return ()
+    if value is True:
+        return EXTRA_CHANNELS
+    if isinstance(value, str):
+        if value.strip().lower() == "all":
+            return NAV_FEATURES
+        items = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise ValueError(f"nav_features must be a bool, 'all' or channel names ({', '.join(NAV_FEATURES)}); "
+                         f"got {value!r}")
+    unknown = [v for v in items if v not in NAV_FEATURES]
+    if unknown:
+        raise ValueError(f"unknown nav feature {unknown[0]!r}; valid: {', '.join(NAV_FEATURES)}, 'all' or true")
+    return tuple(name for name in NAV_FEATURES if name in items)
 
 
 def visibility(level: Level, phase: int) -> np.ndarray:
@@ -87,6 +118,85 @@ def static_maps(level: Level) -> np.ndarray:
     for r, c in hiding_spots(level):
         static[1, r, c] = 1.0
     return static
+
+
+def nav_spec(value):
+    """A ``nav_features`` value as plain data for configs and sidecars: False (none), True (the first
+    three), ``"all"``, or the names joined by commas. Checked by :func:`nav_names`."""
+    names = nav_names(value)
+    if not names:
+        return False
+    if names == EXTRA_CHANNELS:
+        return True
+    return "all" if names == NAV_FEATURES else ",".join(names)
+
+
+def flow_costs(level: Level) -> np.ndarray:
+    """(H, W) float64: the threat-aware flow field of ``level``, each cell's cheapest walking cost to the goal,
+    ``inf`` where none (walls, cells cut off). Entering a cell costs ``1 + FLOW_THREAT_COST * threat``
+    (:func:`threat_map`), and a cell watched at every phase cannot be entered: the influence-map-weighted
+    path cost that game navigation computes. Guards' timing is not in it; the policy learns that."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    walls = np.asarray(level.walls, dtype=bool)
+    h, w = walls.shape
+    threat = threat_map(level).reshape(-1)
+    passable = ~walls.reshape(-1) & (threat < 1.0)
+    cost = 1.0 + FLOW_THREAT_COST * threat
+    index = np.arange(h * w).reshape(h, w)
+    src, dst = [], []
+    for a, b in ((index[:, :-1], index[:, 1:]), (index[:-1, :], index[1:, :])):  # each pair of neighbours
+        src += [a.reshape(-1), b.reshape(-1)]
+        dst += [b.reshape(-1), a.reshape(-1)]
+    src, dst = np.concatenate(src), np.concatenate(dst)
+    keep = passable[src] & passable[dst]
+    # reversed edges (dst -> src, weight = the cost of entering dst) so one search from the goal gives
+    # every cell's cost *to* the goal
+    graph = csr_matrix((cost[dst[keep]], (dst[keep], src[keep])), shape=(h * w, h * w))
+    goal = level.goal[0] * w + level.goal[1]
+    costs = dijkstra(graph, directed=True, indices=goal)
+    if not passable[goal]:
+        costs[:] = np.inf
+    return costs.reshape(h, w)
+
+
+def flow_view(costs: np.ndarray, cell: tuple[int, int]) -> np.ndarray:
+    """(H, W) float32: the ``flow`` channel for the player on ``cell``: ``0.5 + 0.5 * clip((C(player) -
+    C(x)) / FLOW_SCALE, -1, 1)`` for each cell x (above 0.5 is downhill, toward the goal), 0 where either
+    cost is infinite (walls, cut-off cells)."""
+    here = costs[cell]
+    with np.errstate(invalid="ignore"):
+        view = 0.5 + 0.5 * np.clip((here - costs) / FLOW_SCALE, -1.0, 1.0)
+    view[~np.isfinite(costs) | (not np.isfinite(here))] = 0.0
+    return view.astype(np.float32)
+
+
+def lookahead_map(world: rules.World, phase: int) -> np.ndarray:
+    """(N,) float32: the cells watched two steps after ``phase`` (the ``lookahead`` channel)."""
+    return world.watched[(phase + 2) % world.period].astype(np.float32)
+
+
+def extra_maps(level: Level, cell: int, phase: int, names, static: np.ndarray | None = None,
+               costs: np.ndarray | None = None) -> np.ndarray:
+    """(len(names), H, W) float32: the ``nav_features`` channels ``names`` for the player on flat ``cell`` at
+    ``phase``. ``static`` (:func:`static_maps`) and ``costs`` (:func:`flow_costs`) may be passed in when
+    cached."""
+    world = level.world
+    h, w = level.shape
+    out = np.zeros((len(names), h, w), dtype=np.float32)
+    for k, name in enumerate(names):
+        if name in ("threat", "hiding"):
+            static = static_maps(level) if static is None else static
+            out[k] = static[0 if name == "threat" else 1]
+        elif name == "danger_next":
+            out[k] = danger_next(world, cell, phase).reshape(h, w)
+        elif name == "flow":
+            costs = flow_costs(level) if costs is None else costs
+            out[k] = flow_view(costs, divmod(int(cell), w))
+        else:
+            out[k] = lookahead_map(world, phase).reshape(h, w)
+    return out
 
 
 def danger_next(world: rules.World, cell: int, phase: int) -> np.ndarray:

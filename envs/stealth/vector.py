@@ -11,11 +11,14 @@ Table layout (per level *slot*; a slot is one level in use, offsets index the fl
 
 * ``bits[off_bits + (p * Hp + y) * Wp + x]`` (uint8): the observation of cell ``(y - r, x - r)`` at phase
   ``p`` as bits: 0 wall (also outside the map in the ``local`` view), 1 goal, 2 guard, 3 watched now,
-  4 watched next, 5 hiding spot. ``r`` is the ``local`` view's half-width (0 for ``grid``/``vector``) and
+  4 watched next, 5 hiding spot, 6 watched two steps from now (``lookahead``). ``r`` is the ``local`` view's
+  half-width (0 for ``grid``/``vector``) and
   ``Hp, Wp = H + 2r, W + 2r``: the map padded so a window never leaves it.
 * ``rule[off_rule + p * N + cell]`` (uint8): bit ``d`` (0..4) set when moving in direction ``d`` from
   ``cell`` at phase ``p`` swaps places with a guard.
-* ``threat[off_threat + y * Wp + x]`` (float32): the ``threat`` channel, 0 outside the map.
+* ``threat[off_threat + y * Wp + x]`` (float32): the ``threat`` channel, 0 outside the map; ``flow`` (float64,
+  the same offsets): the flow field's walking cost to the goal (:func:`envs.stealth.features.flow_costs`),
+  ``inf`` outside the map.
 
 These are the tables of :func:`envs.stealth.rules.compile_world`, re-packed: a step is the same
 ``rules.transition`` look-up (move, watched next, swap), with the move read from the wall bits of the
@@ -36,7 +39,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.stealth import features
-from envs.stealth.env import CHANNELS, NAV_CHANNELS, OBS_MODES, _check_difficulty, check_exploring_starts
+from envs.stealth.env import CHANNELS, OBS_MODES, _check_difficulty, check_exploring_starts
+from envs.stealth.features import FLOW_SCALE, NAV_FEATURES
 from envs.stealth.level import POOL_SIZE, POOLS, Level, bundled_levels, load_level, pool_level
 from envs.stealth.rules import DELTAS, PERPENDICULAR, Action, Rewards
 
@@ -81,7 +85,7 @@ class StealthVectorEnv(VectorEnv):
       preallocated buffer, which the next ``step`` overwrites (what a trainer that copies the batch into
       its own rollout buffer wants; faster, as the buffer stays in cache).
     * ``obs_dtype``: ``"float32"`` (default, as the single env) or ``"uint8"`` (4x fewer bytes per
-      observation; not with ``nav_features``, whose threat channel is a fraction).
+      observation; not with the ``threat`` and ``flow`` channels of ``nav_features``, which are fractions).
     * ``exploring_starts``: as the single env's: with this probability a reset (and an autoreset) starts
       at a random phase on a random floor cell that is neither the goal nor watched.
     * ``render_mode``: only ``None``.
@@ -106,7 +110,7 @@ class StealthVectorEnv(VectorEnv):
         slip: float = 0.0,
         max_steps: int | None = None,
         rewards: Rewards | dict | None = None,
-        nav_features: bool = False,
+        nav_features: bool | str | tuple = False,
         exploring_starts: float = 0.0,
         render_mode: str | None = None,
         copy: bool = True,
@@ -125,8 +129,9 @@ class StealthVectorEnv(VectorEnv):
             raise ValueError(f"local_size must be a positive odd integer, got {local_size!r}")
         if obs_dtype not in OBS_DTYPES:
             raise ValueError(f"unknown obs_dtype {obs_dtype!r}; valid: {', '.join(OBS_DTYPES)}")
-        if obs_dtype == "uint8" and nav_features:
-            raise ValueError("obs_dtype='uint8' cannot hold nav_features' threat channel (a fraction); "
+        nav = features.nav_names(nav_features)
+        if obs_dtype == "uint8" and {"threat", "flow"} & set(nav):
+            raise ValueError("obs_dtype='uint8' cannot hold nav_features' threat and flow channels (fractions); "
                              "use obs_dtype='float32'")
         if isinstance(rewards, dict):
             unknown = set(rewards) - {"goal", "caught", "step"}
@@ -137,7 +142,10 @@ class StealthVectorEnv(VectorEnv):
         self.exploring_starts = check_exploring_starts(exploring_starts)
         self.rewards = rewards or Rewards()
         self.obs_mode, self.local_size, self.slip = obs_mode, int(local_size), float(slip)
-        self.nav_features, self.size, self.max_steps_arg = bool(nav_features), int(size), max_steps
+        self.nav_features, self.size, self.max_steps_arg = nav, int(size), max_steps
+        # the output channel of each of features.NAV_FEATURES (-1: not asked for), read by the kernel
+        self._nav_at = np.array([len(CHANNELS) + nav.index(name) if name in nav else -1 for name in NAV_FEATURES],
+                                dtype=np.int64)
         self.copy, self.obs_dtype, self.render_mode = bool(copy), np.dtype(obs_dtype), None
         self.pad = self.local_size // 2 if obs_mode == "local" else 0
 
@@ -173,7 +181,7 @@ class StealthVectorEnv(VectorEnv):
         self.episode_difficulty = self.difficulty.copy()
 
         # -- spaces
-        channels = len(NAV_CHANNELS) if self.nav_features else len(CHANNELS)
+        channels = len(CHANNELS) + len(nav)
         if obs_mode == "local":
             window = (self.local_size, self.local_size)
             shape: tuple[int, ...] = (channels, *window)
@@ -211,7 +219,8 @@ class StealthVectorEnv(VectorEnv):
 
     def _add_level(self, level: Level) -> int:
         max_steps = self.max_steps_arg or level.max_steps or 8 * sum(level.shape)
-        return self._tables.add(level, max_steps, with_nav=self.nav_features)
+        return self._tables.add(level, max_steps, with_nav=bool(self.nav_features),
+                                with_flow="flow" in self.nav_features)
 
     @property
     def levels(self) -> list[Level]:
@@ -402,9 +411,9 @@ class StealthVectorEnv(VectorEnv):
         _step_kernel(
             actions, self._uniform, self.slip, resetting, self.slot, self.cell, self.phase, self.steps,
             t.height, t.width, t.period, t.goal, t.max_steps, t.off_bits, t.off_rule, t.off_threat,
-            t.bits, t.rule, t.threat, _PERP,
+            t.bits, t.rule, t.threat, t.flow, _PERP,
             self.rewards.step, self.rewards.caught, self.rewards.goal,
-            self.obs_mode == "local", self.pad, self.nav_features,
+            self.obs_mode == "local", self.pad, self._nav_at, FLOW_SCALE,
             self._obs4, self._rewards, self._terminated, self._truncated, self._caught, self._at_goal,
             self._slipped,
         )
@@ -504,7 +513,8 @@ class _Tables:
         self.bits = np.zeros(0, dtype=np.uint8)
         self.rule = np.zeros(0, dtype=np.uint8)
         self.threat = np.zeros(0, dtype=np.float32)
-        self._used = {"bits": 0, "rule": 0, "threat": 0}
+        self.flow = np.zeros(0, dtype=np.float64)
+        self._used = {"bits": 0, "rule": 0, "threat": 0, "flow": 0}
         self._count = 0
 
     def _append(self, name: str, values: np.ndarray) -> int:
@@ -518,7 +528,7 @@ class _Tables:
         self._used[name] = used + values.size
         return used
 
-    def add(self, level: Level, max_steps: int, with_nav: bool) -> int:
+    def add(self, level: Level, max_steps: int, with_nav: bool, with_flow: bool = False) -> int:
         world, r = level.world, self.pad
         h, w = level.shape
         period = world.period
@@ -535,11 +545,15 @@ class _Tables:
         watched = world.watched.reshape(period, h, w).astype(np.uint8)
         inner |= watched << 3
         inner |= np.roll(watched, -1, axis=0) << 4
+        inner |= np.roll(watched, -2, axis=0) << 6
         threat = np.zeros((h + 2 * r, w + 2 * r), dtype=np.float32)
         if with_nav:
             static = features.static_maps(level)
             threat[r : r + h, r : r + w] = static[0]
             inner |= static[1].astype(np.uint8)[None] << 5
+        flow = np.full((h + 2 * r, w + 2 * r), np.inf)
+        if with_flow:
+            flow[r : r + h, r : r + w] = features.flow_costs(level)
         rule = np.zeros((period, h * w), dtype=np.uint8)
         for d in range(len(Action)):
             rule |= world.swap[:, :, d].astype(np.uint8) << d
@@ -548,6 +562,7 @@ class _Tables:
             "off_rule": self._append("rule", rule),
             "off_threat": self._append("threat", threat),
         }
+        self._append("flow", flow)  # the same offsets as threat (the same padded shape)
         values = {"height": h, "width": w, "period": period, "start": world.start, "goal": world.goal,
                   "max_steps": max_steps, **offsets}
         slot = self._count
@@ -564,7 +579,7 @@ class _Tables:
         return slot
 
     def nbytes(self) -> int:
-        return sum(getattr(self, name).nbytes for name in (*self._scalars, "bits", "rule", "threat"))
+        return sum(getattr(self, name).nbytes for name in (*self._scalars, "bits", "rule", "threat", "flow"))
 
 
 @numba.njit(cache=True, inline="always")
@@ -582,8 +597,8 @@ def _destination(bits, base, wp, pad, h, w, cell, d):
 @numba.njit(cache=True, nogil=True)
 def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
                 t_height, t_width, t_period, t_goal, t_max_steps, t_off_bits, t_off_rule,
-                t_off_threat, bits, rule, threat, perp,
-                r_step, r_caught, r_goal, local, pad, nav,
+                t_off_threat, bits, rule, threat, flow, perp,
+                r_step, r_caught, r_goal, local, pad, nav_at, flow_scale,
                 obs, rewards, terminated, truncated, caught_out, goal_out, slipped_out):
     """Step every env not ``resetting`` by its action (the rule of :func:`envs.stealth.rules.transition`),
     then write every env's observation; no allocation. Two passes over the envs: the first, with a short
@@ -639,6 +654,8 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
             oy, ox, kh, kw = 0, 0, h, w
         base = t_off_bits[s] + p * hp * wp
         tbase = t_off_threat[s]
+        at_threat, at_hiding, at_danger, at_flow, at_look = nav_at[0], nav_at[1], nav_at[2], nav_at[3], nav_at[4]
+        here = flow[tbase + (row + pad) * wp + col + pad]
         for y in range(kh):
             at = base + (oy + y) * wp + ox
             tat = tbase + (oy + y) * wp + ox
@@ -650,10 +667,20 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
                 obs[i, 3, y, x] = (b >> 2) & 1
                 obs[i, 4, y, x] = (b >> 3) & 1
                 obs[i, 5, y, x] = (b >> 4) & 1
-                if nav:
-                    obs[i, 6, y, x] = threat[tat + x]
-                    obs[i, 7, y, x] = (b >> 5) & 1
-                    obs[i, 8, y, x] = 0
+                if at_threat >= 0:
+                    obs[i, at_threat, y, x] = threat[tat + x]
+                if at_hiding >= 0:
+                    obs[i, at_hiding, y, x] = (b >> 5) & 1
+                if at_danger >= 0:
+                    obs[i, at_danger, y, x] = 0
+                if at_flow >= 0:  # as features.flow_view
+                    there = flow[tat + x]
+                    if np.isfinite(here) and np.isfinite(there):
+                        obs[i, at_flow, y, x] = 0.5 + 0.5 * min(max((here - there) / flow_scale, -1.0), 1.0)
+                    else:
+                        obs[i, at_flow, y, x] = 0
+                if at_look >= 0:
+                    obs[i, at_look, y, x] = (b >> 6) & 1
         if local:
             obs[i, 1, half, half] = 1
             goal = t_goal[s]
@@ -662,7 +689,7 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
                 obs[i, 2, half + min(max(dr, -half), half), half + min(max(dc, -half), half)] = 1
         else:
             obs[i, 1, row, col] = 1
-        if nav:  # danger_next: the cells one action reaches where it is caught
+        if at_danger >= 0:  # danger_next: the cells one action reaches where it is caught
             q = (p + 1) % period
             base_q = t_off_bits[s] + q * hp * wp
             for d in range(5):
@@ -673,5 +700,4 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
                         y, x = y - row + half, x - col + half
                         if y < 0 or y >= k or x < 0 or x >= k:
                             continue
-                    obs[i, 8, y, x] = 1
-
+                    obs[i, at_danger, y, x] = 1

@@ -57,8 +57,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--eval-episodes", type=int, default=None, help="held-out episodes per evaluation")
     p.add_argument("--level", default=None, help="stealth: level name or file (default tutorial)")
     p.add_argument("--obs-mode", default=None, choices=("grid", "vector", "local"), help="stealth observation")
-    p.add_argument("--nav-features", action="store_true", default=None,
-                   help="stealth: add the navigation AI's threat/hiding/danger channels")
+    p.add_argument("--nav-features", nargs="?", const="all", default=None, metavar="NAMES",
+                   help="stealth: add the navigation AI's channels: all of them (threat, hiding, danger_next, "
+                        "flow, lookahead), or the comma-separated NAMES")
     p.add_argument("--shaping", action=argparse.BooleanOptionalAction, default=None,
                    help="stealth: potential-based shaping toward the goal while training (evaluation never "
                         "shapes); default from the config")

@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from envs.stealth.features import nav_spec
+
 
 @dataclass
 class EvalStealthConfig:
@@ -84,7 +86,7 @@ def agent_env_kwargs(agent) -> tuple[dict, bool]:
     info = info if isinstance(info, dict) else {}
     kwargs = info.get("env_kwargs") if isinstance(info.get("env_kwargs"), dict) else {}
     keep = {k: v for k, v in kwargs.items() if k in ("obs_mode", "local_size")}
-    return keep, bool(info.get("nav_features", False))
+    return keep, nav_spec(info.get("nav_features") or kwargs.get("nav_features") or False)
 
 
 def observation_space(agent):
@@ -101,14 +103,12 @@ ENV_BOUND = ("planner", "optimal", "random")  # specs built per env (they read i
 def evaluate_level(case: LevelCase, cfg: EvalStealthConfig, agent, env_kwargs: dict, nav: bool) -> dict:
     """Episodes of the agent on one level, against value iteration's V*(start)."""
     from agents import make_agent
-    from agents.navigation import NavFeatures
     from agents.navigation.mdp import build_mdp
     from agents.rollout import evaluate
     from envs.stealth.env import StealthEnv
     from nets.bellman import value_iteration
 
-    base = StealthEnv(level=case.level, slip=cfg.slip, **env_kwargs)
-    env = NavFeatures(base) if nav else base
+    base = env = StealthEnv(level=case.level, slip=cfg.slip, nav_features=nav, **env_kwargs)
     row = {"level": case.label, "difficulty": case.difficulty, "episodes": cfg.episodes}
     mdp, index = build_mdp(base.level, slip=base.slip, rewards=base.rewards, gamma=cfg.gamma)
     v_star = float(value_iteration(mdp, tol=1e-8).V[index.start_state])

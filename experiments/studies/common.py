@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from envs.stealth.features import nav_names
+
 
 def parse_list(text: str, what: str, valid=None) -> list[str]:
     """``"a,b , c"`` -> ``["a", "b", "c"]``; with ``valid``, an unknown item raises a one-line ValueError."""
@@ -55,7 +57,7 @@ def train_or_reuse(env: str, algo: str, run_dir: Path, *, steps: int, seed: int,
         defaults = resolve_config(env, algo, {})
         want.update({k: defaults[k] for k in ("hyper", "shaping", "exploring_starts") if k in defaults})
         have = {k: config.get(k) for k in want}
-        if have != want or bool(config.get("nav_features")) != bool(kwargs.get("nav_features", False)):
+        if have != want or nav_names(config.get("nav_features")) != nav_names(kwargs.get("nav_features", False)):
             diff = sorted(k for k in want if have[k] != want[k])
             raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(diff)} differ); remove it or "
                              "choose another --out")

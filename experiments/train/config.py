@@ -6,6 +6,8 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
+from envs.stealth.features import nav_spec
+
 SB3_ALGOS = {"ppo": "PPO", "a2c": "A2C", "dqn": "DQN"}
 PG_ALGOS = {"reinforce": "Reinforce", "a2c-pg": "A2C", "ppo-pg": "PPO"}  # classes of nets (nets.PPO, ...)
 ALGOS = (*SB3_ALGOS, *PG_ALGOS)
@@ -80,7 +82,7 @@ def resolve_config(env: str, algo: str, overrides: dict | None = None, backend: 
     merged.update(overrides or {})
     cfg = {key: merged.pop(key) for key in RUN_KEYS}
     cfg["env_kwargs"] = dict(env_table.get("env_kwargs", {}))
-    cfg["nav_features"] = bool(env_table.get("nav_features", False))
+    cfg["nav_features"] = nav_spec(env_table.get("nav_features", False))
     cfg["shaping"] = bool(env_table.get("shaping", False))
     cfg["exploring_starts"] = float(env_table.get("exploring_starts", 0.0))
     cfg["hyper"] = merged

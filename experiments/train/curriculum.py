@@ -29,6 +29,7 @@ import numpy as np
 from agents.meta.curriculum import Curriculum, CurriculumVectorEnv
 from agents.meta.director import RuleDirector
 from envs.fileio import atomic_save, atomic_write_text
+from envs.stealth.features import nav_spec
 from experiments.train.run import log_scalars, write_metrics
 
 METRIC_FIELDS = ("steps", "train_return", "difficulty", "difficulty_min", "difficulty_max", "generated_success",
@@ -51,7 +52,7 @@ class CurriculumConfig:
     grid: float = 0.05  # difficulties reach the env rounded to this grid (bounded level-pool cache)
     obs_mode: str = "local"  # local mixes level shapes; grid/vector need one shape
     local_size: int = 7  # the local view's width
-    nav_features: bool = False  # add the navigation AI's channels
+    nav_features: bool | str = False  # the navigation AI's channels: true, "all" or names (flow,lookahead)
     shaping: bool = True  # potential-based goal shaping while training
     exploring_starts: float = 0.5  # probability of a random safe start (such episodes count for the director too)
     log_every: int = 10_000  # a metrics row (and checkpoints/latest.pt) every N steps
@@ -77,6 +78,7 @@ def config_from_cli(*, steps: int | None, n_envs: int | None, seed: int, device:
     # the training aids: the flag if given, else the [stealth] table's default (shaping, exploring starts)
     for name, value in (("nav_features", nav_features), ("shaping", shaping), ("exploring_starts", exploring_starts)):
         own.setdefault(name, base[name] if value is None else value)
+    own["nav_features"] = nav_spec(own["nav_features"])
     return CurriculumConfig(steps=int(base["steps"]), n_envs=int(base["n_envs"]), seed=seed, device=device,
                             hyper={**base["hyper"], **ppo}, **own)
 
@@ -155,7 +157,7 @@ def train_curriculum(cfg: CurriculumConfig, out: str | Path, progress: bool = Tr
     atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
     learner = PPO(env, seed=cfg.seed, device=cfg.device, **cfg.hyper)
     writer = SummaryWriter(str(run_dir / "tb" / "sandbox"))
-    meta = {"env": "stealth", "env_id": "sandbox/Stealth-v0", "curriculum": True,
+    meta = {"env": "stealth", "env_id": "sandbox/Stealth-v0", "curriculum": True, "nav_features": cfg.nav_features,
             "env_kwargs": {"obs_mode": cfg.obs_mode, "local_size": cfg.local_size, "nav_features": cfg.nav_features}}
     rows: list[dict] = []
     recent: list[float] = []

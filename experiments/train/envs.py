@@ -39,7 +39,7 @@ def make_env(env: str, env_kwargs: dict | None = None, nav_features: bool = Fals
             raise ValueError(f"--nav-features needs the stealth env, not {env_id}")
         from agents.navigation.features import NavFeatures
 
-        e = NavFeatures(e)
+        e = NavFeatures(e, nav_features)
     if exploring_starts > 0:
         from agents.navigation.shaping import ExploringStarts
 
@@ -85,7 +85,7 @@ def make_vector_env(env: str, env_kwargs: dict | None, n_envs: int, seed: int, n
     kwargs = dict(env_kwargs or {})
     kwargs.update(cycled_kwargs(kwargs))
     if nav_features:
-        kwargs["nav_features"] = True
+        kwargs["nav_features"] = nav_features
     if exploring_starts > 0:
         kwargs["exploring_starts"] = float(exploring_starts)
     try:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from envs.fileio import atomic_write_text
+from envs.stealth.features import nav_spec
 from experiments.train.config import ENV_IDS, RLLIB_ALGOS, env_kind, resolve_config
 
 SINGLE_ENV = "sandbox-rllib-single"
@@ -325,7 +326,7 @@ def resolve_rllib(env: str, algo: str, *, steps=None, workers=None, envs_per_wor
         "gpus": float(gpus or 0),
         "eval_every": int(resolved["eval_every"]), "eval_episodes": int(resolved["eval_episodes"]),
         "env_kwargs": {**resolved["env_kwargs"], **(env_kwargs or {})},
-        "nav_features": resolved["nav_features"] if nav_features is None else bool(nav_features),
+        "nav_features": resolved["nav_features"] if nav_features is None else nav_spec(nav_features),
         "shaping": resolved["shaping"] if shaping is None else bool(shaping),
         "exploring_starts": resolved["exploring_starts"] if exploring_starts is None else float(exploring_starts),
         "self_play": bool(self_play),

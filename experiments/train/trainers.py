@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from envs.fileio import atomic_save, atomic_write_text
+from envs.stealth.features import nav_spec
 from experiments.train.config import PG_ALGOS, SB3_ALGOS, env_kind, resolve_config
 from experiments.train.envs import check_compatible, make_env, make_vector_env, native_vector, shaped
 from experiments.train.run import RunTracker, TrainResult, _checkpoint_name, _sidecar, _write_sidecar, read_metrics
@@ -348,7 +349,7 @@ def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | No
             "eval_every": int(resolved["eval_every"]),
             "eval_episodes": int(resolved["eval_episodes"]),
             "env_kwargs": {**resolved["env_kwargs"], **(env_kwargs or {})},
-            "nav_features": resolved["nav_features"] if nav_features is None else bool(nav_features),
+            "nav_features": resolved["nav_features"] if nav_features is None else nav_spec(nav_features),
             "shaping": resolved["shaping"] if shaping is None else bool(shaping),
             "exploring_starts": resolved["exploring_starts"] if exploring_starts is None else float(exploring_starts),
             "hyper": resolved["hyper"],

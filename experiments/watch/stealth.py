@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from envs.stealth.features import nav_spec
 from experiments.watch.agents import (
     StealthKeys,
     _one_line,
@@ -49,7 +50,8 @@ class StealthSession:
         info = agent_info(self.agent)
         kwargs = info.get("env_kwargs", {}) if isinstance(info.get("env_kwargs"), dict) else {}
         self.env_kwargs = {k: v for k, v in kwargs.items() if k not in ("level", "render_mode", "difficulty")}
-        self.nav_features = bool(info.get("nav_features", False))
+        self.nav_features = nav_spec(info.get("nav_features") or kwargs.get("nav_features") or False)
+        self.env_kwargs.pop("nav_features", None)
         self.size = (self.area + self.panel, self.area)
         self.fonts = Fonts()
         self.overlay = 0
@@ -87,7 +89,7 @@ class StealthSession:
             raise CliError(_one_line(exc)) from None
         self.base = env
         if self.nav_features:
-            env = NavFeatures(env)
+            env = NavFeatures(env, self.nav_features)
         self.env = DirectedEnv(env, self.director) if self.director is not None else env
         self.level_name = name
         self.agent_label = self.spec
