@@ -71,6 +71,8 @@ AGENT_SPECS: dict[str, tuple[str, str, str]] = {
     "planner": ("agents.navigation.planner:make_planner", "", "stealth: follow the shortest never-seen path"),
     "optimal": ("agents.navigation.planner:make_optimal", "[GAMMA]",
                 "stealth: value-iteration policy of the level's exact MDP (gamma default 0.99)"),
+    "pg": ("agents.pg_agent:make_pg", "PATH",
+           "our policy-gradient learner's checkpoint (sandbox train --algo reinforce|a2c-pg|ppo-pg), a .pt"),
     "bundled": ("agents.bundled:make_bundled", "NAME", "a checkpoint shipped in agents/bundled (e.g. duel-ppo)"),
     "rllib": ("agents.rllib_agent:make_rllib", "PATH",
               "an RLlib policy: a `sandbox train --backend rllib` run folder or checkpoint (the ray extra)"),

@@ -6,24 +6,17 @@ is told from the fields the zip holds. Nothing in the file is unpickled: see :fu
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 ALGOS = ("PPO", "A2C", "DQN", "SAC", "TD3", "DDPG")
-MAX_SIDECAR_BYTES = 2**20  # a JSON sidecar beside a checkpoint
 
 
 def _sidecar_algo(path: Path) -> str | None:
+    from agents.pg_agent import read_sidecar
+
     for side in (path.with_suffix(".json"), Path(str(path) + ".json")):
         if side.is_file():
-            if side.stat().st_size > MAX_SIDECAR_BYTES:
-                raise ValueError(f"{side}: {side.stat().st_size} bytes, more than the {MAX_SIDECAR_BYTES} a sidecar "
-                                 "may have")
-            try:
-                algo = json.loads(side.read_text(encoding="utf-8")).get("algo")
-            except (OSError, ValueError, AttributeError, RecursionError) as exc:
-                raise ValueError(
-                    f"{side}: cannot read the sidecar ({exc}); expected {{\"algo\": \"PPO\"}}") from None
+            algo = read_sidecar(side).get("algo")
             if algo is not None and (not isinstance(algo, str) or algo.upper() not in ALGOS):
                 raise ValueError(f"{side}: unknown algo {algo!r}; valid: {', '.join(ALGOS)}")
             return None if algo is None else str(algo).upper()

@@ -346,6 +346,7 @@ def test_a_payload_in_a_learner_checkpoint_does_not_run(tmp_path):
     path = tmp_path / "final.pt"
     torch.save({"config_json": "{}", "evil": Payload(marker)}, path)
     _check_safe(marker, lambda: load_trained(path, device="cpu"), path)
+    _check_safe(marker, lambda: make_agent(f"pg:{path}", device="cpu"), path)
 
 
 # ---- the shipped agents play exactly as they did with SB3's own loader ------------------------------------------

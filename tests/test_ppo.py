@@ -191,6 +191,13 @@ def test_save_load_round_trip_and_resume(tmp_path, encoder, env_fn):
     for det in (True, False):
         np.testing.assert_array_equal(learner.predict(obs, deterministic=det)[0],
                                       loaded.predict(obs, deterministic=det)[0])
+    from agents import make_agent
+
+    agent = make_agent(f"pg:{path}", device="cpu")  # the agent spec of such a checkpoint, sidecar kept
+    assert agent.info["env"] == "test" and agent.info["algo"] == "ppo-pg"
+    np.testing.assert_array_equal(agent.predict(obs, deterministic=True)[0], learner.predict(obs, deterministic=True)[0])
+    with pytest.raises(ValueError, match="needs a path: pg:"):
+        make_agent("pg:")
     resumed = load_learner(path, env=make_env(env_fn, "NextStep"))
     before = params(resumed)
     resumed.learn(20)

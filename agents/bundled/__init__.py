@@ -9,7 +9,6 @@ Imports: ``agents``, ``nets``, ``envs``; never ``experiments``."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 BUNDLED_DIR = Path(__file__).resolve().parent
@@ -39,20 +38,9 @@ def _shipped() -> str:
 
 def bundled_info(name: str) -> dict:
     """The sidecar ``NAME.json`` of a bundled agent (empty dict when it has none)."""
-    side = bundled_path(name).with_suffix(".json")
-    if not side.is_file():
-        return {}
-    from agents.sb3_agent import MAX_SIDECAR_BYTES
+    from agents.pg_agent import read_sidecar
 
-    if side.stat().st_size > MAX_SIDECAR_BYTES:
-        raise ValueError(f"{side}: {side.stat().st_size} bytes, more than the {MAX_SIDECAR_BYTES} a sidecar may have")
-    try:
-        info = json.loads(side.read_text(encoding="utf-8"))  # plain data: nothing in it is ever unpickled
-    except (OSError, ValueError, RecursionError) as exc:
-        raise ValueError(f"{side}: cannot read the sidecar ({exc})") from None
-    if not isinstance(info, dict):
-        raise ValueError(f"{side}: the sidecar must be a JSON object, got {type(info).__name__}")
-    return info
+    return read_sidecar(bundled_path(name))
 
 
 def load_bundled(name: str, device: str = "auto"):
@@ -66,17 +54,9 @@ def load_bundled(name: str, device: str = "auto"):
 
         agent = SB3Agent(load_sb3(path, device))
     else:
-        try:
-            from nets.policy_gradient import load_learner
-        except ImportError as exc:
-            raise ValueError(f"{path}: a policy-gradient checkpoint, but nets.policy_gradient is missing ({exc})"
-                             ) from None
-        try:
-            agent = load_learner(path, device=device)
-        except (FileNotFoundError, ValueError):
-            raise
-        except Exception as exc:  # a corrupt file fails in torch / json in many ways
-            raise ValueError(f"{path}: cannot load the checkpoint ({type(exc).__name__}: {exc})") from None
+        from agents.pg_agent import load_pg
+
+        agent = load_pg(path, device)
     try:
         agent.info = info
     except AttributeError:  # an agent with __slots__: the sidecar is still readable via bundled_info
