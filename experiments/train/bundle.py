@@ -52,7 +52,9 @@ def slim_copy(src: Path, dst: Path, hyper: dict | None = None) -> None:
 
 def evaluate_bundled(meta: dict, agent, episodes: int) -> dict:
     """Held-out figures for the sidecar."""
-    env, kwargs, nav = meta["env"], dict(meta["env_kwargs"]), meta["nav_features"]
+    env, kwargs = meta["env"], dict(meta["env_kwargs"])
+    nav = meta.get("nav_features") or kwargs.pop("nav_features", False)  # a curriculum run has it in env_kwargs
+    kwargs.pop("nav_features", None)
     figures: dict = {"episodes": episodes, "seed": EVAL_SEED}
     if env == "duel":
         for opponent in DUEL_OPPONENTS:
