@@ -195,7 +195,8 @@ def test_save_load_round_trip_and_resume(tmp_path, encoder, env_fn):
 
     agent = make_agent(f"pg:{path}", device="cpu")  # the agent spec of such a checkpoint, sidecar kept
     assert agent.info["env"] == "test" and agent.info["algo"] == "ppo-pg"
-    np.testing.assert_array_equal(agent.predict(obs, deterministic=True)[0], learner.predict(obs, deterministic=True)[0])
+    np.testing.assert_array_equal(agent.predict(obs, deterministic=True)[0],
+                                  learner.predict(obs, deterministic=True)[0])
     with pytest.raises(ValueError, match="needs a path: pg:"):
         make_agent("pg:")
     resumed = load_learner(path, env=make_env(env_fn, "NextStep"))

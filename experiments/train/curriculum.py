@@ -56,6 +56,9 @@ class CurriculumConfig:
     shaping: bool = True  # potential-based goal shaping while training
     exploring_starts: float = 0.5  # probability of a random safe start (such episodes count for the director too)
     log_every: int = 10_000  # a metrics row (and checkpoints/latest.pt) every N steps
+    warm_start: str = ""  # "dagger": first imitate the exact optimum (experiments/train/dagger.py), then PPO
+    dagger_rounds: int = 6  # DAgger rounds (round r follows the expert with probability 0.5 ** r)
+    dagger_steps: int = 512  # batch steps per DAgger round (times n_envs states labelled)
     hyper: dict = field(default_factory=dict)  # the PPO's options (nets.ppo.PPO)
 
 
@@ -146,6 +149,8 @@ def train_curriculum(cfg: CurriculumConfig, out: str | Path, progress: bool = Tr
     from nets.ppo import PPO
 
     # ---- setup: the env under the curriculum (options checked before anything is written), the run folder
+    if cfg.warm_start not in ("", "dagger"):
+        raise ValueError(f"warm_start must be '' or 'dagger', got {cfg.warm_start!r}")
     env, curriculum = make_env(cfg, gamma=float(cfg.hyper.get("gamma", 0.99)))
     run_dir = Path(out)
     if (run_dir / "config.json").exists():
@@ -195,6 +200,24 @@ def train_curriculum(cfg: CurriculumConfig, out: str | Path, progress: bool = Tr
         if info["steps"] >= state["next"]:
             state["next"] += cfg.log_every
             log_row()
+
+    # ---- the warm start: DAgger from the exact optimum (its env steps are not PPO's, and are logged apart)
+    if cfg.warm_start == "dagger":
+        from experiments.train.dagger import dagger
+
+        dagger_rows: list[dict] = []
+
+        def dagger_log(row: dict) -> None:
+            dagger_rows.append(row)
+            write_metrics(run_dir, dagger_rows, tuple(row), name="dagger.csv")
+            if progress:
+                print(f"  dagger round {row['round']}: beta {row['beta']:.3f}  labels {row['labels']}  success "
+                      f"{row['success']:.2f}  agreement {row['agreement']:.2f}  accuracy {row['accuracy']:.3f}  "
+                      f"({row['seconds']} s)", flush=True)
+
+        dagger(learner, env, rounds=cfg.dagger_rounds, steps=cfg.dagger_steps,
+               gamma=float(cfg.hyper.get("gamma", 0.99)), seed=cfg.seed, log=dagger_log)
+        learner.save(run_dir / "checkpoints" / "dagger.pt", {**meta, "steps": 0})
 
     # ---- the loop
     learner.learn(cfg.steps, callback=callback)

@@ -43,15 +43,16 @@ def log_scalars(writer, prefix: str, row: dict) -> None:
             writer.add_scalar(f"{prefix}/{key}", value, row["steps"])
 
 
-def write_metrics(run_dir: Path, rows: list[dict], fields: tuple[str, ...] = METRIC_FIELDS) -> None:
-    """``run_dir/metrics.csv``, atomically: one row per evaluation (``steps`` as an integer), columns ``fields``
-    (a run's own, or a league's or curriculum's)."""
+def write_metrics(run_dir: Path, rows: list[dict], fields: tuple[str, ...] = METRIC_FIELDS,
+                  name: str = "metrics.csv") -> None:
+    """``run_dir/metrics.csv`` (or ``name``), atomically: one row per evaluation (``steps`` as an integer),
+    columns ``fields`` (a run's own, or a league's or curriculum's)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields)
     writer.writeheader()
     for row in rows:
         writer.writerow({k: int(row[k]) if k == "steps" else row.get(k) for k in fields})
-    atomic_write_text(run_dir / "metrics.csv", buf.getvalue())
+    atomic_write_text(Path(run_dir) / name, buf.getvalue())
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

@@ -1,0 +1,68 @@
+"""The exact optimum as a teacher: each level's optimal action and value V* for every ``(cell, phase)``.
+
+:class:`ExpertTables` solves a level's exact MDP once (value iteration on :func:`build_mdp` with
+``states="all"``, so every floor cell at every phase has an answer, exploring starts included) and keeps
+two flat tables indexed ``phase * N + cell``: the greedy optimal action and V*. :meth:`ExpertTables.act`
+reads them for every env of a batched stealth env (``gym.make_vec("sandbox/Stealth-v0", ...)``) at once:
+what DAgger (:mod:`experiments.train.dagger`) labels its states with. :class:`agents.navigation.planner.
+OptimalAgent` plays the same policy in a single env.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.stealth.level import Level
+from envs.stealth.rules import Rewards
+
+__all__ = ["ExpertTables"]
+
+
+class ExpertTables:
+    """Optimal action and value tables of stealth levels, solved on first use and cached per level object.
+
+    ``gamma``, ``slip`` and ``rewards`` are those of the MDP solved (the env's own, for a faithful teacher).
+    ``max_levels`` bounds the cache (least recently solved dropped first)."""
+
+    def __init__(self, gamma: float = 0.99, slip: float = 0.0, rewards: Rewards | None = None,
+                 max_levels: int = 50_000):
+        self.gamma, self.slip, self.rewards = float(gamma), float(slip), rewards or Rewards()
+        self.max_levels = int(max_levels)
+        self._cache: dict[int, tuple[Level, np.ndarray, np.ndarray]] = {}
+        self.solved = 0
+
+    def tables(self, level: Level) -> tuple[np.ndarray, np.ndarray]:
+        """``(action, value)``: (period * N,) int64 and float64, the optimal action and V* of each
+        ``(cell, phase)`` at ``phase * N + cell`` (action 0 and value 0 on walls)."""
+        hit = self._cache.get(id(level))
+        if hit is not None and hit[0] is level:
+            return hit[1], hit[2]
+        from agents.navigation.mdp import build_mdp
+        from nets.bellman import value_iteration
+
+        mdp, index = build_mdp(level, slip=self.slip, rewards=self.rewards, gamma=self.gamma, states="all")
+        solution = value_iteration(mdp, tol=1e-8)
+        live = index.codes.size  # states 0..L-1 are (cell, phase) pairs; caught and goal follow
+        action = np.zeros(index.period * index.n_cells, dtype=np.int64)
+        value = np.zeros(index.period * index.n_cells, dtype=np.float64)
+        action[index.codes] = np.asarray(solution.policy[:live], dtype=np.int64)
+        value[index.codes] = np.asarray(solution.V[:live], dtype=np.float64)
+        if len(self._cache) >= self.max_levels:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[id(level)] = (level, action, value)  # the level is kept, so its id is never reused
+        self.solved += 1
+        return action, value
+
+    def act(self, vec, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The optimal action and V* of each env (or of ``rows``) of the batched stealth env ``vec``
+        (its ``level(i)``, ``cell`` and ``phase``), as two arrays."""
+        base = vec.unwrapped
+        rows = np.arange(base.num_envs) if rows is None else np.asarray(rows, dtype=np.int64)
+        actions = np.zeros(rows.size, dtype=np.int64)
+        values = np.zeros(rows.size, dtype=np.float64)
+        for k, i in enumerate(rows.tolist()):
+            level = base.level(i)
+            action, value = self.tables(level)
+            code = int(base.phase[i]) * level.world.n_cells + int(base.cell[i])
+            actions[k], values[k] = action[code], value[code]
+        return actions, values
