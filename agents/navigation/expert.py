@@ -2,7 +2,11 @@
 
 :class:`ExpertTables` solves a level's exact MDP once (value iteration on :func:`build_mdp` with
 ``states="all"``, so every floor cell at every phase has an answer, exploring starts included) and keeps
-two flat tables indexed ``phase * N + cell``: the greedy optimal action and V*. :meth:`ExpertTables.act`
+two flat tables indexed ``phase * N + cell``: an optimal action and V*. Where several actions are
+optimal (wait now and go later, or go now and wait later, arriving as soon), the teacher takes the one
+whose destination is lowest on the flow field (:func:`envs.stealth.features.flow_costs`): it moves as
+soon as moving is as good, and waits only when waiting is strictly better, which a learner that sees
+only a window around it can imitate. :meth:`ExpertTables.act`
 reads them for every env of a batched stealth env (``gym.make_vec("sandbox/Stealth-v0", ...)``) at once:
 what DAgger (:mod:`experiments.train.dagger`) labels its states with. :class:`agents.navigation.planner.
 OptimalAgent` plays the same policy in a single env.
@@ -12,10 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from envs.stealth import features
 from envs.stealth.level import Level
 from envs.stealth.rules import Rewards
 
 __all__ = ["ExpertTables"]
+
+TIE = 1e-9  # actions whose Q* is within this of the best are all optimal
 
 
 class ExpertTables:
@@ -43,9 +50,17 @@ class ExpertTables:
         mdp, index = build_mdp(level, slip=self.slip, rewards=self.rewards, gamma=self.gamma, states="all")
         solution = value_iteration(mdp, tol=1e-8)
         live = index.codes.size  # states 0..L-1 are (cell, phase) pairs; caught and goal follow
+        q = (mdp.R + mdp.gamma * (mdp.P @ solution.V).reshape(mdp.shape))[:live]
+        optimal = q >= q.max(axis=1, keepdims=True) - TIE
+        # among the optimal actions, the one whose destination is nearest the goal on the flow field (moving
+        # now rather than later when both are as good); then the lowest action number
+        cells = index.codes % index.n_cells
+        costs = features.flow_costs(level).reshape(-1)
+        dest = np.where(np.isfinite(costs), costs, 1e9)[level.world.move[cells]]  # (L, 5)
+        choice = np.argmin(np.where(optimal, dest, np.inf), axis=1)
         action = np.zeros(index.period * index.n_cells, dtype=np.int64)
         value = np.zeros(index.period * index.n_cells, dtype=np.float64)
-        action[index.codes] = np.asarray(solution.policy[:live], dtype=np.int64)
+        action[index.codes] = choice
         value[index.codes] = np.asarray(solution.V[:live], dtype=np.float64)
         if len(self._cache) >= self.max_levels:
             self._cache.pop(next(iter(self._cache)))
