@@ -26,7 +26,9 @@ import envs  # noqa: F401  (registers the sandbox ids)
 from agents import make_agent
 from agents.bundled import BUNDLED_DIR
 
-DUEL_ZIP = BUNDLED_DIR / "duel-ppo.zip"
+# The SB3 agents shipped before issue 15's retraining, kept as fixtures: real SB3 zips with recorded actions.
+SB3_FIXTURES = pathlib.Path(__file__).resolve().parent / "data" / "sb3"
+DUEL_ZIP = SB3_FIXTURES / "duel-ppo.zip"
 
 
 class Payload:
@@ -349,7 +351,7 @@ def test_a_payload_in_a_learner_checkpoint_does_not_run(tmp_path):
     _check_safe(marker, lambda: make_agent(f"pg:{path}", device="cpu"), path)
 
 
-# ---- the shipped agents play exactly as they did with SB3's own loader ------------------------------------------
+# ---- the formerly shipped SB3 agents play exactly as they did with SB3's own loader ---------------------------------
 # Recorded with `PPO.load` (the loader before this fix): deterministic actions on 40 observations drawn uniformly
 # in the space's bounds clipped to [-1, 1] (default_rng(123)), and on a 120-step rollout from reset(seed=7) of the
 # env in the agent's sidecar. Duel actions are written "stick button".
@@ -381,13 +383,14 @@ def _random_obs(space):
 
 @pytest.mark.parametrize("name, on_random, on_rollout", [("duel-ppo", DUEL_RANDOM, DUEL_ROLLOUT),
                                                          ("stealth-ppo", STEALTH_RANDOM, STEALTH_ROLLOUT)])
-def test_the_bundled_agents_act_as_before(name, on_random, on_rollout):
+def test_the_formerly_bundled_sb3_agents_act_as_before(name, on_random, on_rollout):
+    from agents.pg_agent import read_sidecar
     from experiments.train import make_env
 
-    agent = make_agent(f"bundled:{name}", device="cpu")
+    agent = make_agent(f"sb3:{SB3_FIXTURES / name}.zip", device="cpu")
     obs = _random_obs(agent.model.observation_space)
     assert _encode(agent.predict(o, deterministic=True)[0] for o in obs) == on_random
-    info = agent.info
+    info = read_sidecar(SB3_FIXTURES / f"{name}.zip")
     env = make_env(info["env"], info["env_kwargs"], info["nav_features"], index=0)
     o, _ = env.reset(seed=7)
     actions = []
