@@ -208,6 +208,9 @@ def train_curriculum(cfg: CurriculumConfig, out: str | Path, progress: bool = Tr
         dagger_rows: list[dict] = []
 
         def dagger_log(row: dict) -> None:
+            d = curriculum.difficulties()[curriculum.generated]  # where the director has the generated envs now
+            row = {**row, "difficulty": float(d.mean()), "difficulty_min": float(d.min()),
+                   "difficulty_max": float(d.max())}
             dagger_rows.append(row)
             write_metrics(run_dir, dagger_rows, tuple(row), name="dagger.csv")
             if progress:
