@@ -57,6 +57,7 @@ class CurriculumConfig:
     exploring_starts: float = 0.5  # probability of a random safe start (such episodes count for the director too)
     log_every: int = 10_000  # a metrics row (and checkpoints/latest.pt) every N steps
     warm_start: str = ""  # "dagger": first imitate the exact optimum (experiments/train/dagger.py), then PPO
+    init: str = ""  # start from this checkpoint's policy (a ppo-pg .pt with the same observation and network)
     dagger_rounds: int = 6  # DAgger rounds (round r follows the expert with probability 0.5 ** r)
     dagger_steps: int = 512  # batch steps per DAgger round (times n_envs states labelled)
     hyper: dict = field(default_factory=dict)  # the PPO's options (nets.ppo.PPO)
@@ -161,6 +162,15 @@ def train_curriculum(cfg: CurriculumConfig, out: str | Path, progress: bool = Tr
               "env_kwargs": {"level": levels, "obs_mode": cfg.obs_mode, "local_size": cfg.local_size}}
     atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
     learner = PPO(env, seed=cfg.seed, device=cfg.device, **cfg.hyper)
+    if cfg.init:
+        from agents.pg_agent import load_pg
+
+        start = load_pg(cfg.init, device=learner.device)
+        same = {k: start.config()["hyper"].get(k) for k in ("encoder", "hidden")} == {
+            k: learner.config()["hyper"].get(k) for k in ("encoder", "hidden")}
+        if start.spaces != learner.spaces or not same:
+            raise ValueError(f"{cfg.init}: a policy for other spaces or another network than this run's")
+        learner.policy.load_state_dict(start.policy.state_dict())
     writer = SummaryWriter(str(run_dir / "tb" / "sandbox"))
     meta = {"env": "stealth", "env_id": "sandbox/Stealth-v0", "curriculum": True, "nav_features": cfg.nav_features,
             "env_kwargs": {"obs_mode": cfg.obs_mode, "local_size": cfg.local_size, "nav_features": cfg.nav_features}}
