@@ -37,7 +37,7 @@ __all__ = ["FinetuneConfig", "FinetuneResult", "check_opponents", "finetune_ghos
 class FinetuneConfig:
     """KL-regularised fine-tuning of a ghost (``sandbox train ghost --finetune``)."""
 
-    iterations: int = 16  # rollout + update rounds
+    iterations: int = 12  # rollout + update rounds
     rounds: int = 32  # rounds per opponent per iteration
     lam: float | str = "auto"  # the KL weight lambda, or "auto": adapted towards the demonstrator's win rate
     lam_init: float = 0.5  # lambda's start value with "auto"

@@ -55,6 +55,8 @@ class GhostCompareConfig:
     dagger_iters: int = 2  # DAgger iterations
     dagger_rounds: int = 50  # --styles: rounds per opponent in each DAgger iteration
     finetune: bool = False  # --styles: also fine-tune each cloned ghost with KL-regularised RL (agents.ghost.finetune)
+    finetune_iterations: int = 12  # fine-tuning iterations (--finetune)
+    finetune_rounds: int = 32  # fine-tuning rounds per opponent per iteration (--finetune)
     round_seconds: float = 60.0  # round length of the ghost's rounds (and of recorded style demos)
     seed: int = 0  # seeds recording, training and play
     out: str = "runs/compare_ghost"  # output folder
@@ -77,7 +79,7 @@ def config_from_args(args) -> GhostCompareConfig:
     if cfg.rounds < 0:
         raise ValueError(f"--rounds must be >= 1 (or 0 for the default); got {cfg.rounds}")
     cfg.rounds = cfg.rounds or (800 if cfg.styles else 10)
-    for name in ("rounds", "style_rounds", "epochs", "dagger_iters", "dagger_rounds"):
+    for name in ("rounds", "style_rounds", "epochs", "dagger_iters", "dagger_rounds", "finetune_rounds"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(cfg, name)}")
     if not cfg.temperature > 0 or not cfg.round_seconds > 0:
@@ -495,8 +497,9 @@ def run_styles(cfg: GhostCompareConfig, echo=print) -> dict:
             targets = target_win_rates(demos[s].rounds)
             echo(f"fine-tuning the {s} ghost towards its demonstrator's win rates "
                  + ", ".join(f"{o.split(':')[-1]} {v:.2f}" for o, v in targets.items()))
-            fr = finetune_ghost(models["bc"][s], targets, FinetuneConfig(seed=cfg.seed,
-                                                                          round_seconds=cfg.round_seconds), echo=echo)
+            fcfg = FinetuneConfig(iterations=cfg.finetune_iterations, rounds=cfg.finetune_rounds, seed=cfg.seed,
+                                  round_seconds=cfg.round_seconds)
+            fr = finetune_ghost(models["bc"][s], targets, fcfg, echo=echo)
             models["finetune"][s] = fr.model
             finetune_info[s] = {"lambda": fr.lam, "best_iteration": fr.best_iteration, "targets": targets,
                                 "history": [{k: v for k, v in h.items() if k != "update"} for h in fr.history]}

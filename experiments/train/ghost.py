@@ -39,7 +39,7 @@ def add_arguments(parser) -> None:
                         help="after cloning, fine-tune the ghost with KL-regularised RL against the demos' opponents "
                              "until it wins about as often as the demos did (keeps the clone as ghost-bc.pt)")
     parser.add_argument("--finetune-iterations", type=int, default=None, metavar="N",
-                        help="fine-tuning iterations (default 16)")
+                        help="fine-tuning iterations (default 12)")
     parser.add_argument("--finetune-rounds", type=int, default=None, metavar="N",
                         help="fine-tuning rounds per opponent per iteration (default 32)")
 
