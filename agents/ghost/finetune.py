@@ -42,11 +42,11 @@ class FinetuneConfig:
     lam: float | str = "auto"  # the KL weight lambda, or "auto": adapted towards the demonstrator's win rate
     lam_init: float = 0.5  # lambda's start value with "auto"
     lam_step: float = 2.0  # "auto": lambda's factor per iteration
-    lam_range: tuple[float, float] = (0.01, 100.0)  # "auto": lambda stays in this range
+    lam_range: tuple[float, float] = (0.05, 100.0)  # "auto": lambda stays in this range
     gate: bool = True  # no reward against opponents already beaten as often as the demonstrator did
     finalists: int = 3  # the best iterates replayed on `final_rounds` more rounds per opponent to pick one
     final_rounds: int = 0  # rounds per opponent of that replay (0: 3 x rounds)
-    lr: float = 5e-4  # policy learning rate (Adam)
+    lr: float = 3e-4  # policy learning rate (Adam)
     value_lr: float = 1e-3  # value-function learning rate
     n_epochs: int = 3  # PPO passes per iteration
     n_minibatches: int = 4  # minibatches (groups of rounds) per pass

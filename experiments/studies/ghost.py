@@ -485,7 +485,7 @@ def run_styles(cfg: GhostCompareConfig, echo=print) -> dict:
     if cfg.dagger:
         models["dagger"] = {}
         for s in STYLES:
-            tc = GhostTrainConfig(epochs=10, head=cfg.head, seed=cfg.seed)
+            tc = GhostTrainConfig(epochs=5, batch_size=32, head=cfg.head, seed=cfg.seed)  # a fine-tune of the clone
             models["dagger"][s] = dagger_batched(models["bc"][s], demos[s], s, opponents, cfg, tc, echo)
             save_ghost(models["dagger"][s], out / "ghosts" / f"{s}-dagger" / "checkpoints" / "ghost.pt", frame_skip=4,
                        dagger_iterations=cfg.dagger_iters, dagger_rounds=cfg.dagger_rounds)
