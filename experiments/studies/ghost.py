@@ -562,7 +562,10 @@ def run_styles(cfg: GhostCompareConfig, echo=print) -> dict:
 def run_ghost(args) -> int:
     from envs.fileio import atomic_write_text
 
+    from nets.device import set_threads
+
     cfg = config_from_args(args)
+    set_threads()  # small recurrent nets on a shared CPU: one torch thread per process is fastest
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = run_styles(cfg) if cfg.styles else run_single(cfg)
