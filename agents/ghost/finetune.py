@@ -61,7 +61,7 @@ class FinetuneConfig:
 @dataclass
 class FinetuneResult:
     model: object  # the best iterate (eval mode)
-    lam: float  # the lambda in force when it was played
+    lam: float | None  # the lambda of the update that made the kept iterate (None: the clone itself was kept)
     best_iteration: int  # 0 = the clone itself
     history: list[dict] = field(default_factory=list)  # per iteration: lam, win rates, gaps, score, update logs
 
@@ -154,8 +154,9 @@ def finetune_ghost(model, targets: dict[str, float], cfg: FinetuneConfig | None 
                                    n_epochs=cfg.n_epochs, n_minibatches=cfg.n_minibatches, clip_coef=cfg.clip_coef,
                                    seed=cfg.seed)
         rng = np.random.default_rng(cfg.seed)
-        snapshots = []  # (score, iteration, lambda, state_dict)
+        snapshots = []  # (score, iteration, lambda of the update that made it, state_dict)
         history = []
+        made_by = None  # the lambda of the last update (None before the first)
         for it in range(cfg.iterations + 1):
             # ---- rollouts: the current policy against every opponent (seeds apart from evaluation's)
             policy.eval()
@@ -167,8 +168,8 @@ def finetune_ghost(model, targets: dict[str, float], cfg: FinetuneConfig | None 
                     for o, rs in zip(opponents, played, strict=True)}
             gaps = {o: wins[o] - targets[o] for o in opponents}
             score = max(abs(g) for g in gaps.values())
-            row = {"iteration": it, "lam": lam, "win_rate": wins, "gap": gaps, "score": score}
-            snapshots.append((score, it, lam, {k: v.detach().clone() for k, v in policy.state_dict().items()}))
+            row = {"iteration": it, "lam": lam, "made_by_lam": made_by, "win_rate": wins, "gap": gaps, "score": score}
+            snapshots.append((score, it, made_by, {k: v.detach().clone() for k, v in policy.state_dict().items()}))
             echo(f"  finetune {it}/{cfg.iterations}: lambda {lam:.3g}  " + "  ".join(
                 f"{o.split(':')[-1]} {wins[o]:.2f}/{targets[o]:.2f}" for o in opponents) + f"  max|gap| {score:.2f}")
             if it == cfg.iterations:
@@ -181,6 +182,7 @@ def finetune_ghost(model, targets: dict[str, float], cfg: FinetuneConfig | None 
             learner.lam = lam if any(weights) else math.inf
             policy.train()
             row["update"] = learner.update(*_pad(rounds, w))
+            made_by = learner.lam
             history.append(row)
             # ---- lambda follows the mean gap (auto)
             if auto:
@@ -197,7 +199,7 @@ def finetune_ghost(model, targets: dict[str, float], cfg: FinetuneConfig | None 
                 BatchedGhost(policy, rng=rng), o, final_rounds, seed=10**8 + cfg.seed * 10**6 + 900_000 + j * 1000,
                 frame_skip=cfg.frame_skip, round_seconds=cfg.round_seconds)])) for j, o in enumerate(opponents)}
             final = max(abs(wins[o] - targets[o]) for o in opponents)
-            echo(f"  finalist: iteration {it} (lambda {lam_it:.3g}) on {final_rounds} rounds: " + "  ".join(
+            echo(f"  finalist: iteration {it} (made with lambda {lam_it}) on {final_rounds} rounds: " + "  ".join(
                 f"{o.split(':')[-1]} {wins[o]:.2f}/{targets[o]:.2f}" for o in opponents) + f"  max|gap| {final:.2f}")
             if best is None or final < best[0] - 1e-9:
                 best = (final, sd, it, lam_it)

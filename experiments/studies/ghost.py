@@ -561,7 +561,6 @@ def run_styles(cfg: GhostCompareConfig, echo=print) -> dict:
 
 def run_ghost(args) -> int:
     from envs.fileio import atomic_write_text
-
     from nets.device import set_threads
 
     cfg = config_from_args(args)

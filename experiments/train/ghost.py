@@ -194,7 +194,7 @@ def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: st
                    player=dataset.rounds[0].meta.get("player"),
                    finetune={k: v for k, v in ft.items() if k != "history"})
         res.model = fr.model
-        echo(f"fine-tuned: iteration {fr.best_iteration} kept (lambda {fr.lam:.3g}); clone kept as "
+        echo(f"fine-tuned: iteration {fr.best_iteration} kept (made with lambda {fr.lam}); clone kept as "
              f"{ckpt.with_name('ghost-bc.pt')}")
     set_status(run_dir, "complete", "train ghost")
     final = {**m, "best_epoch": res.best_epoch, "epochs_run": len(res.history), "stopped_early": res.stopped_early,
