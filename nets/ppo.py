@@ -54,7 +54,7 @@ import torch
 from nets.clockwork import ClockworkState
 from nets.policy_gradient import _log_prob_entropy, _obs_dim, _PolicyGradient, _reject_unknown, gae_advantages
 
-__all__ = ["PPO", "normalize_advantages", "clipped_policy_loss", "clipped_value_loss", "masked_mean"]
+__all__ = ["PPO", "ppo_objective", "normalize_advantages", "clipped_policy_loss", "clipped_value_loss", "masked_mean"]
 
 
 # ==================================================================================================
@@ -97,6 +97,29 @@ def clipped_value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: 
         return loss
     clipped = old_values + (values - old_values).clamp(-clip_vf, clip_vf)
     return torch.max(loss, (clipped - returns) ** 2)
+
+
+def ppo_objective(logp: torch.Tensor, ent: torch.Tensor, values: torch.Tensor, old_logp: torch.Tensor,
+                  old_values: torch.Tensor, adv: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor | None,
+                  *, clip_coef: float, clip_vf: float | None, vf_coef: float, ent_coef: float,
+                  normalize_advantage: bool = True) -> dict:
+    """PPO's loss on one minibatch, from the log-probabilities ``logp`` of the taken actions and the
+    entropies ``ent`` under the current policy (the module docstring's ``L``), and what to log:
+    ``loss``, ``policy_loss``, ``value_loss``, ``entropy``, ``approx_kl`` (k3 estimate of
+    KL(pi_old || pi)) and ``clip_fraction``."""
+    if normalize_advantage:
+        adv = normalize_advantages(adv, mask)
+    pg, ratio = clipped_policy_loss(logp, old_logp, adv, clip_coef)
+    policy_loss = masked_mean(pg, mask)
+    value_loss = masked_mean(clipped_value_loss(values, old_values, returns, clip_vf), mask)
+    entropy = masked_mean(ent, mask)
+    with torch.no_grad():
+        log_ratio = logp - old_logp
+        approx_kl = masked_mean((ratio - 1.0) - log_ratio, mask)  # Schulman's k3 estimator
+        clip_fraction = masked_mean(((ratio - 1.0).abs() > clip_coef).float(), mask)
+    loss = policy_loss + vf_coef * value_loss - ent_coef * entropy
+    return {"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
+            "approx_kl": approx_kl, "clip_fraction": clip_fraction}
 
 
 # ==================================================================================================
@@ -265,19 +288,9 @@ class PPO(_PolicyGradient):
         """The PPO loss of one minibatch and what to log about it (``mask``: None, or the entries that
         count)."""
         logp, ent = _log_prob_entropy(logits, actions)
-        if self.normalize_advantage:
-            adv = normalize_advantages(adv, mask)
-        pg, ratio = clipped_policy_loss(logp, old_logp, adv, self.clip_coef)
-        policy_loss = masked_mean(pg, mask)
-        value_loss = masked_mean(clipped_value_loss(values, old_values, returns, self.clip_vf), mask)
-        entropy = masked_mean(ent, mask)
-        with torch.no_grad():
-            log_ratio = logp - old_logp
-            approx_kl = masked_mean((ratio - 1.0) - log_ratio, mask)  # Schulman's k3 estimator
-            clip_fraction = masked_mean(((ratio - 1.0).abs() > self.clip_coef).float(), mask)
-        loss = policy_loss + self.vf_coef * value_loss - self.ent_coef * entropy
-        return {"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
-                "approx_kl": approx_kl, "clip_fraction": clip_fraction}
+        return ppo_objective(logp, ent, values, old_logp, old_values, adv, returns, mask,
+                             clip_coef=self.clip_coef, clip_vf=self.clip_vf, vf_coef=self.vf_coef,
+                             ent_coef=self.ent_coef, normalize_advantage=self.normalize_advantage)
 
     def _update(self, batch: dict) -> dict:
         b, T, K = self._buf, self.n_steps, self._stepper.num_envs

@@ -6,7 +6,9 @@
   :func:`save_ghost`, :func:`load_ghost`, :func:`find_checkpoint`;
 * :mod:`agents.ghost.fidelity`: play-style statistics and their divergence (:func:`behaviour_stats`,
   :func:`stats_divergence`, :data:`GAP_BINS`);
-* :mod:`agents.ghost.agent`: :class:`GhostAgent`, the spec ``ghost:PATH[@T|@greedy]``.
+* :mod:`agents.ghost.agent`: :class:`GhostAgent`, the spec ``ghost:PATH[@T|@greedy]``;
+* :mod:`agents.ghost.batched`: ghosts and scripted demonstrators over hundreds of rounds at once;
+* :mod:`agents.ghost.finetune`: KL-regularised RL fine-tuning of a cloned ghost (``--finetune``).
 
 The learning itself (windows over sequences, the two-head recurrent policy, the training loop) is
 game-free and lives in :mod:`nets.imitation`. May import ``envs`` and ``nets``, never ``experiments``.
@@ -28,11 +30,23 @@ from agents.ghost.demos import (
     round_path,
     save_round,
 )
-from agents.ghost.fidelity import GAP_BINS, behaviour_stats, js_divergence, stats_divergence
+from agents.ghost.fidelity import (
+    GAP_BINS,
+    add_counts,
+    behaviour_counts,
+    behaviour_stats,
+    fidelity,
+    js_divergence,
+    stats_divergence,
+    stats_from_counts,
+    strength_gap,
+    win_counts,
+)
 
 __all__ = [
-    "DEMO_FORMAT", "ENV_ID", "GAP_BINS", "GHOST_FORMAT", "DemoDataset", "DemoError", "GhostAgent", "Round",
-    "behaviour_stats", "demo_metadata", "env_version", "find_checkpoint", "js_divergence", "load_ghost",
+    "DEMO_FORMAT", "ENV_ID", "GAP_BINS", "GHOST_FORMAT", "add_counts", "behaviour_counts", "DemoDataset", "DemoError",
+    "GhostAgent", "Round",
+    "behaviour_stats", "demo_metadata", "fidelity", "env_version", "find_checkpoint", "js_divergence", "load_ghost",
     "load_round", "make_ghost", "next_round_index", "obs_layout_hash", "parse_ghost_arg", "round_path",
-    "save_ghost", "save_round", "stats_divergence",
+    "save_ghost", "save_round", "stats_divergence", "stats_from_counts", "strength_gap", "win_counts",
 ]

@@ -1,23 +1,30 @@
-"""``sandbox compare ghost``: how faithful is a ghost to the player it was cloned from?
+"""``sandbox compare ghost``: how faithful is a ghost to the player it was cloned from, in style and strength?
 
     sandbox compare ghost --ghost runs/me --demos demos/me [--rounds 10] [--out runs/compare_ghost]
-    sandbox compare ghost --styles [--style-rounds 50] [--rounds 10] [--dagger]
+    sandbox compare ghost --styles [--style-rounds 50] [--rounds 800] [--dagger] [--finetune]
 
-The ghost plays the opponents its demonstrator faced (the ``opponent`` of every demo round), ``--rounds``
-rounds each, and its play is compared with the demos on: the Jensen-Shannon divergence (bits, 0 = same,
-1 = disjoint) of the stick and of the button distributions, of the move-usage frequencies (moves
-started) and of the distance kept to the opponent (gap histogram); the guard rate; win rate and damage
-per round against each opponent. ``divergence`` is the mean of the four JS figures.
+Fidelity has two halves. **Style**: the Jensen-Shannon divergence (bits, 0 = same, 1 = disjoint) of the
+stick and of the button distributions, of the move-usage frequencies (moves started) and of the distance
+kept to the opponent (gap histogram); ``divergence`` is the mean of the four. **Strength**: against
+each opponent, the ghost's win rate minus its demonstrator's (``strength_gap``), with a 95% interval
+(Newcombe's hybrid score interval for a difference of proportions).
 
-``--styles`` records the scripted styles rushdown, zoner and turtle itself (``--style-rounds`` rounds
-each against scripted easy, normal and hard), trains one ghost per style and reports the 3 x 3
-``style_matrix``: divergence of each ghost's play from each style's demos (lower = closer; each ghost
-should be closest to its own style). ``--dagger`` (scripted demonstrators only) adds DAgger rounds:
-the ghost plays, the scripted demonstrator labels the states the ghost reached, the ghost is
-retrained on the union, and the fidelity before and after is reported.
+Single mode: the ghost plays the opponents its demonstrator faced (the ``opponent`` of every demo round),
+``--rounds`` rounds each (default 10, one round at a time), and is compared with the demos.
 
-Prints a table, saves ``OUT/ghost_fidelity.png`` (copied to ``docs/ghost_fidelity.png`` with
-``--docs``) and ``OUT/report.json``, and ends with one JSON line.
+``--styles`` records the scripted styles rushdown, zoner and turtle itself in the batched duel
+(``--style-rounds`` rounds each, cycling scripted easy, normal and hard) and clones one ghost per style
+(``bc``). ``--dagger`` adds DAgger (the scripted demonstrator labels the states the ghost reached in
+``--dagger-rounds`` rounds per opponent, ``--dagger-iters`` times); ``--finetune`` adds KL-regularised
+RL fine-tuning of the clone (:mod:`agents.ghost.finetune`). Every method's ghosts and the demonstrators
+then play ``--rounds`` rounds (default 800) against each opponent in the batched duel, on seeds apart
+from the demos' and the fine-tuning's, and each method gets its 3 x 3 ``style_matrix`` (divergence of
+each ghost's play from each style's play; each ghost should be closest to its own style) and its
+``strength_gap`` table.
+
+Prints the tables, saves ``OUT/ghost_fidelity.png`` (copied to ``docs/ghost_fidelity.png`` with
+``--docs``) and ``OUT/report.json``, and ends with one JSON line: ``style_matrix`` and ``strength_gap``
+of the last method run (``method``: finetune, else dagger, else bc), and every method's under ``methods``.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ METRICS = ("js_stick", "js_button", "js_moves", "js_gap")
 class GhostCompareConfig:
     ghost: str = ""  # ghost run folder or checkpoint (single mode)
     demos: str = ""  # the demonstrator's demo folder (single mode)
-    rounds: int = 10  # rounds the ghost plays against each opponent
+    rounds: int = 0  # rounds per opponent; 0: 800 with --styles (ghost and demonstrator each, batched), else 10
     styles: bool = False  # record, train and compare rushdown, zoner and turtle (the style matrix)
     style_rounds: int = 50  # demo rounds recorded per style (--styles)
     vs: str = "scripted:easy,scripted:normal,scripted:hard"  # opponents of the style demos (--styles)
@@ -46,6 +53,10 @@ class GhostCompareConfig:
     temperature: float = 1.0  # the ghost's sampling temperature
     dagger: bool = False  # add DAgger iterations with the scripted demonstrator as the oracle
     dagger_iters: int = 2  # DAgger iterations
+    dagger_rounds: int = 50  # --styles: rounds per opponent in each DAgger iteration
+    finetune: bool = False  # --styles: also fine-tune each cloned ghost with KL-regularised RL (agents.ghost.finetune)
+    finetune_iterations: int = 12  # fine-tuning iterations (--finetune)
+    finetune_rounds: int = 32  # fine-tuning rounds per opponent per iteration (--finetune)
     round_seconds: float = 60.0  # round length of the ghost's rounds (and of recorded style demos)
     seed: int = 0  # seeds recording, training and play
     out: str = "runs/compare_ghost"  # output folder
@@ -65,7 +76,10 @@ def config_from_args(args) -> GhostCompareConfig:
     cfg = from_args(GhostCompareConfig, args)
     if not cfg.styles and not (cfg.ghost and cfg.demos):
         raise ValueError("sandbox compare ghost needs --ghost PATH --demos DIR, or --styles")
-    for name in ("rounds", "style_rounds", "epochs", "dagger_iters"):
+    if cfg.rounds < 0:
+        raise ValueError(f"--rounds must be >= 1 (or 0 for the default); got {cfg.rounds}")
+    cfg.rounds = cfg.rounds or (800 if cfg.styles else 10)
+    for name in ("rounds", "style_rounds", "epochs", "dagger_iters", "dagger_rounds", "finetune_rounds"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(cfg, name)}")
     if not cfg.temperature > 0 or not cfg.round_seconds > 0:
@@ -307,7 +321,9 @@ def run_single(cfg: GhostCompareConfig, echo=print) -> dict:
     print_single(res, echo)
     out = Path(cfg.out)
     plot_single(res, out / "ghost_fidelity.png")
-    summary = {"ghost": str(ckpt), "demos": cfg.demos, **{k: v for k, v in res.items() if k != "_stats"}}
+    summary = {"ghost": str(ckpt), "demos": cfg.demos, **{k: v for k, v in res.items() if k != "_stats"},
+               "strength_gap": {o: round(v["ghost"]["win_rate"] - v["demos"]["win_rate"], 4)
+                                for o, v in res["per_opponent"].items() if v["ghost"] is not None}}
     if cfg.dagger:
         expert = dataset.rounds[0].meta.get("player_spec", "")
         if not expert.startswith("scripted:"):
@@ -333,100 +349,222 @@ def run_single(cfg: GhostCompareConfig, echo=print) -> dict:
     return summary
 
 
+# ---- the styles study: batched demos, methods, and the two halves of fidelity -------------------------
+
+# seed ranges kept apart: demos (training), evaluation, and fine-tuning rollouts (agents.ghost.finetune)
+DEMO_SEEDS, EVAL_SEEDS = 10**6, 5 * 10**7
+
+
+def record_style_demos(style: str, index: int, cfg: GhostCompareConfig, opponents: list[str], folder: Path) -> None:
+    """``cfg.style_rounds`` demo rounds of ``scripted:STYLE`` in ``folder`` (round k against opponent
+    k mod len(opponents), as ``sandbox record`` cycles them), played in the batched duel; rounds already
+    there are kept and only the missing ones are played."""
+    from agents.ghost import demo_metadata, next_round_index, round_path, save_round
+    from agents.ghost.batched import BatchedScriptedPlayer, play_batched
+
+    have = next_round_index(folder) - 1 if folder.is_dir() else 0
+    if have >= cfg.style_rounds:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = f"scripted:{style}"
+    for j, opp in enumerate(opponents):
+        ks = [k for k in range(have, cfg.style_rounds) if k % len(opponents) == j]
+        if not ks:
+            continue
+        first = sum(1 for k in range(have) if k % len(opponents) == j)  # this opponent's rounds already there
+        base = DEMO_SEEDS * (cfg.seed + 1) + index * 10**5 + j * 10**4 + first
+        player = BatchedScriptedPlayer(spec, seed=base, frame_skip=4)
+        played = play_batched(player, opp, len(ks), seed=base, round_seconds=cfg.round_seconds)
+        for k, r in zip(ks, played, strict=True):
+            meta = demo_metadata(player=spec, opponent=opp, frame_skip=4, round_seconds=cfg.round_seconds,
+                                 steps=len(r), player_spec=spec, winner=r.winner, seed=base + ks.index(k))
+            save_round(round_path(folder, k + 1), r.obs, r.actions, r.rewards, opponent=opp, winner=r.winner,
+                       final_health=r.final_health, meta=meta)
+
+
+def evaluate_player(make_player, opponents: list[str], rounds: int, cfg: GhostCompareConfig, chunk: int = 200) -> dict:
+    """``rounds`` rounds of a batched player against each opponent on the evaluation seeds (never used for
+    demos or fine-tuning): behaviour counts (all rounds, and even / odd rounds apart), and wins per opponent."""
+    from agents.ghost import add_counts, behaviour_counts
+    from agents.ghost.batched import play_batched
+
+    player = make_player()
+    counts = halves = None
+    halves = [None, None]
+    wins: dict[str, tuple[int, int]] = {}
+    for j, opp in enumerate(opponents):
+        w = 0
+        for start in range(0, rounds, chunk):
+            n = min(chunk, rounds - start)
+            played = play_batched(player, opp, n, seed=EVAL_SEEDS + j * 10**5 + start, round_seconds=cfg.round_seconds)
+            w += sum(r.winner == "player" for r in played)
+            for h in (0, 1):
+                c = behaviour_counts([r.obs for r in played[h::2]], [r.actions for r in played[h::2]])
+                halves[h] = add_counts(halves[h], c)
+                counts = add_counts(counts, c)
+        wins[opp] = (int(w), rounds)
+    return {"counts": counts, "halves": halves, "wins": wins}
+
+
+def strength_table(ghost_wins: dict, demo_wins: dict) -> dict:
+    """Per opponent: ghost and demonstrator win rates, ``gap`` = their difference, its 95% interval
+    (Newcombe's hybrid score) and the rounds behind them."""
+    from experiments.evaluate.stats import difference_interval
+
+    out = {}
+    for opp, (dw, dn) in demo_wins.items():
+        gw, gn = ghost_wins[opp]
+        lo, hi = difference_interval(gw, gn, dw, dn)
+        out[opp] = {"ghost": round(gw / gn, 4), "demos": round(dw / dn, 4), "gap": round(gw / gn - dw / dn, 4),
+                    "interval": [round(lo, 4), round(hi, 4)], "rounds": [gn, dn]}
+    return out
+
+
+def _ghost_maker(model, cfg: GhostCompareConfig, i: int):
+    from agents.ghost.batched import BatchedGhost
+
+    return lambda: BatchedGhost(model, temperature=cfg.temperature, rng=np.random.default_rng((cfg.seed, 7, i)))
+
+
+def dagger_batched(model, dataset, style: str, opponents: list[str], cfg: GhostCompareConfig, train_cfg, echo=print):
+    """DAgger with many rounds per iteration: ``dagger_iters`` times, the current ghost plays
+    ``dagger_rounds`` rounds per opponent in the batched duel (fine-tuning's seed range), the scripted
+    demonstrator labels every state it reached, the rounds join the data and the ghost is retrained from
+    its current weights. Returns the last ghost."""
+    from agents.ghost import DemoDataset, Round
+    from agents.ghost.batched import BatchedGhost, BatchedScriptedPlayer, play_batched
+    from nets.imitation import train_ghost
+
+    rounds = list(dataset.rounds)
+    meta = dict(dataset.rounds[0].meta)
+    for it in range(cfg.dagger_iters):
+        rng = np.random.default_rng((cfg.seed, 11, it))
+        for j, opp in enumerate(opponents):
+            oracle = BatchedScriptedPlayer(f"scripted:{style}", seed=2 * 10**8 + it * 100 + j)
+            played = play_batched(BatchedGhost(model, temperature=cfg.temperature, rng=rng), opp, cfg.dagger_rounds,
+                                  seed=2 * 10**8 + it * 10**5 + j * 10**4, round_seconds=cfg.round_seconds,
+                                  oracle=oracle)
+            rounds += [Round(Path(f"dagger-{it}-{j}-{k}"), p.obs, p.actions, p.rewards, opp, p.winner,
+                             p.final_health, meta) for k, p in enumerate(played)]
+        res = train_ghost(DemoDataset.from_rounds(rounds), train_cfg, device="cpu", init_state_dict=model.state_dict())
+        model = res.model
+        echo(f"  dagger {style} {it + 1}/{cfg.dagger_iters}: {len(rounds)} rounds, held-out joint acc "
+             f"{res.metrics['joint_acc']:.3f}")
+    return model
+
+
 def run_styles(cfg: GhostCompareConfig, echo=print) -> dict:
-    from agents.ghost import DemoDataset, next_round_index, stats_divergence
-    from experiments.play.record import RecordConfig, record_rounds
+    from agents.ghost import DemoDataset, load_ghost, save_ghost, stats_divergence, stats_from_counts
+    from agents.ghost.batched import BatchedScriptedPlayer
     from experiments.train.ghost import train_ghost_run
     from nets.imitation import GhostTrainConfig
 
     out = Path(cfg.out)
     opponents = [s.strip() for s in cfg.vs.split(",") if s.strip()]
-    demos, ghosts, heldout = {}, {}, {}
+    demos, heldout, models = {}, {}, {"bc": {}}
     for i, style in enumerate(STYLES):
-        # ---- record the style (reusing rounds already there), then train its ghost
+        # ---- record the style in the batched duel (reusing rounds already there), then clone it
         ddir = out / "demos" / style
-        have = next_round_index(ddir) - 1 if ddir.is_dir() else 0
-        if have < cfg.style_rounds:
-            record_rounds(RecordConfig(player=f"scripted:{style}", vs=cfg.vs, rounds=cfg.style_rounds - have,
-                                       out=str(ddir), seed=cfg.seed * 1000 + i + have,
-                                       round_seconds=cfg.round_seconds), echo=lambda *_: None)
+        record_style_demos(style, i, cfg, opponents, ddir)
         demos[style] = DemoDataset(ddir)
+        if len(demos[style]) > cfg.style_rounds:
+            demos[style] = DemoDataset.from_rounds(demos[style].rounds[:cfg.style_rounds])
         tc = GhostTrainConfig(epochs=cfg.epochs, head=cfg.head, seed=cfg.seed)
         res = train_ghost_run([str(ddir)], tc, out / "ghosts" / style, device="cpu", progress=False,
                               echo=lambda *_: None, force=True)  # retrained in the compare folder it owns
-        ghosts[style] = out / "ghosts" / style
+        models["bc"][style] = load_ghost(out / "ghosts" / style)[0]
         m = res.metrics
         heldout[style] = {"stick_acc": round(m["stick_acc"], 4), "button_acc": round(m["button_acc"], 4),
                           "joint_acc": round(m["joint_acc"], 4),
                           "baseline": {k: round(m["baseline"][k], 4) for k in ("stick_acc", "button_acc", "joint_acc")},
-                          "best_epoch": res.best_epoch, "seconds_per_epoch": round(res.history[-1]["seconds"] /
-                                                                                   len(res.history), 2)}
+                          "best_epoch": res.best_epoch}
         echo(f"{style}: {len(demos[style])} demo rounds; held-out joint accuracy {m['joint_acc']:.3f} "
              f"(majority {m['baseline']['joint_acc']:.3f})")
-    # ---- each ghost plays the opponents its demonstrator faced
-    played = {s: play_rounds(_ghost_player(str(ghosts[s]), cfg.temperature, cfg.seed + 1), opponents, cfg.rounds,
-                             frame_skip=demos[s].frame_skip, round_seconds=cfg.round_seconds, seed=cfg.seed + 1)
-              for s in STYLES}
-    demo_stats = {s: style_stats(demos[s].rounds) for s in STYLES}
-    ghost_stats = {s: style_stats(played[s]) for s in STYLES}
-    full = {g: {d: stats_divergence(ghost_stats[g], demo_stats[d]) for d in STYLES} for g in STYLES}
-    matrix = {g: {d: round(full[g][d]["divergence"], 4) for d in STYLES} for g in STYLES}
-    per_metric = {k: {g: {d: round(full[g][d][k], 4) for d in STYLES} for g in STYLES} for k in METRICS}
-    # the demonstrators against each other (first half vs second half of the rounds on the diagonal): the scale
-    halves = {s: (demos[s].rounds[::2], demos[s].rounds[1::2]) for s in STYLES}
-    demo_matrix = {a: {b: round(stats_divergence(style_stats(halves[a][0]), style_stats(halves[b][1]))["divergence"],
-                                4) for b in STYLES} for a in STYLES}
-    diagonal = {g: min(matrix[g], key=matrix[g].get) == g for g in STYLES}
-    diagonal_per_metric = {k: all(min(per_metric[k][g], key=per_metric[k][g].get) == g for g in STYLES)
-                           for k in METRICS}
-    outcomes = {s: {"ghost": outcome_stats(played[s]), "demos": outcome_stats(demos[s].rounds)} for s in STYLES}
-    # ---- report
-    echo("\nstyle matrix: mean JS divergence (bits) of each ghost's play from each style's demos")
-    echo(f"{'':<18}" + "".join(f"{d:>10}" for d in STYLES))
-    for g in STYLES:
-        echo(f"{'ghost of ' + g:<18}" + "".join(f"{matrix[g][d]:>10.4f}" for d in STYLES)
-             + ("   closest: own style" if diagonal[g] else "   NOT closest to own style"))
-    echo(f"{'demos (halves)':<18}" + "".join(f"{demo_matrix[s][s]:>10.4f}" for s in STYLES) + "   (noise floor)")
-    for k in METRICS:
-        echo(f"{k:<10} diagonal: {diagonal_per_metric[k]}   " + "  ".join(
-            f"{g[:4]}:" + "/".join(f"{per_metric[k][g][d]:.3f}" for d in STYLES) for g in STYLES))
-    echo(f"\n{'win rate':<18}" + "".join(f"{o.split(':')[-1]:>16}" for o in opponents) + "   (ghost / demos)")
-    for s in STYLES:
-        echo(f"{s:<18}" + "".join(f"{outcomes[s]['ghost'][o]['win_rate']:>9.2f} /"
-                                  f"{outcomes[s]['demos'][o]['win_rate']:>5.2f}" for o in opponents))
-    dag = None
+    # ---- the other methods, each from the cloned ghost
+    finetune_info = {}
     if cfg.dagger:
-        dag = {}
+        models["dagger"] = {}
         for s in STYLES:
-            tc = GhostTrainConfig(epochs=10, head=cfg.head, seed=cfg.seed)
-            dg = dagger(ghosts[s], demos[s], f"scripted:{s}", opponents, cfg, tc, echo)
-            p2 = play_rounds(_ghost_player(str(dg), cfg.temperature, cfg.seed + 1), opponents, cfg.rounds,
-                             frame_skip=demos[s].frame_skip, round_seconds=cfg.round_seconds, seed=cfg.seed + 1)
-            st2 = style_stats(p2)
-            o2 = outcome_stats(p2)
-            demo_out = outcomes[s]["demos"]
-            wr = lambda o, ref=demo_out: float(np.mean([abs(o[x]["win_rate"] - ref[x]["win_rate"])  # noqa: E731
-                                                        for x in opponents]))
-            dag[s] = {"bc": {d: matrix[s][d] for d in STYLES},
-                      "dagger": {d: round(stats_divergence(st2, demo_stats[d])["divergence"], 4) for d in STYLES},
-                      "win_rate_gap_bc": round(wr(outcomes[s]["ghost"]), 4), "win_rate_gap_dagger": round(wr(o2), 4)}
-            echo(f"DAgger {s}: divergence to own style {dag[s]['bc'][s]:.4f} -> {dag[s]['dagger'][s]:.4f}; "
-                 f"win-rate gap {dag[s]['win_rate_gap_bc']:.3f} -> {dag[s]['win_rate_gap_dagger']:.3f}")
-    plot_styles(matrix, {s: {"ghost": ghost_stats[s], "demos": demo_stats[s]} for s in STYLES},
+            tc = GhostTrainConfig(epochs=5, batch_size=32, head=cfg.head, seed=cfg.seed)  # a fine-tune of the clone
+            models["dagger"][s] = dagger_batched(models["bc"][s], demos[s], s, opponents, cfg, tc, echo)
+            save_ghost(models["dagger"][s], out / "ghosts" / f"{s}-dagger" / "checkpoints" / "ghost.pt", frame_skip=4,
+                       dagger_iterations=cfg.dagger_iters, dagger_rounds=cfg.dagger_rounds)
+    if cfg.finetune:
+        from agents.ghost.finetune import FinetuneConfig, finetune_ghost, target_win_rates
+
+        models["finetune"] = {}
+        for s in STYLES:
+            targets = target_win_rates(demos[s].rounds)
+            echo(f"fine-tuning the {s} ghost towards its demonstrator's win rates "
+                 + ", ".join(f"{o.split(':')[-1]} {v:.2f}" for o, v in targets.items()))
+            fcfg = FinetuneConfig(iterations=cfg.finetune_iterations, rounds=cfg.finetune_rounds, seed=cfg.seed,
+                                  round_seconds=cfg.round_seconds)
+            fr = finetune_ghost(models["bc"][s], targets, fcfg, echo=echo)
+            models["finetune"][s] = fr.model
+            finetune_info[s] = {"lambda": fr.lam, "best_iteration": fr.best_iteration, "targets": targets,
+                                "history": [{k: v for k, v in h.items() if k != "update"} for h in fr.history]}
+            save_ghost(fr.model, out / "ghosts" / f"{s}-finetune" / "checkpoints" / "ghost.pt", frame_skip=4,
+                       finetune={k: v for k, v in finetune_info[s].items() if k != "history"})
+    # ---- evaluation on seeds apart from the demos': the demonstrators, then every method's ghosts
+    demo_eval = {s: evaluate_player(lambda s=s, i=i: BatchedScriptedPlayer(f"scripted:{s}", seed=EVAL_SEEDS + i),
+                                    opponents, cfg.rounds, cfg) for i, s in enumerate(STYLES)}
+    demo_stats = {s: stats_from_counts(demo_eval[s]["counts"]) for s in STYLES}
+    demo_matrix = {a: {b: round(stats_divergence(stats_from_counts(demo_eval[a]["halves"][0]),
+                                                 stats_from_counts(demo_eval[b]["halves"][1]))["divergence"], 4)
+                       for b in STYLES} for a in STYLES}
+    results, ghost_stats = {}, {}
+    for method, ms in models.items():
+        ev = {s: evaluate_player(_ghost_maker(ms[s], cfg, i), opponents, cfg.rounds, cfg) for i, s in enumerate(STYLES)}
+        gst = {s: stats_from_counts(ev[s]["counts"]) for s in STYLES}
+        ghost_stats[method] = gst
+        full = {g: {d: stats_divergence(gst[g], demo_stats[d]) for d in STYLES} for g in STYLES}
+        matrix = {g: {d: round(full[g][d]["divergence"], 4) for d in STYLES} for g in STYLES}
+        strength = {s: strength_table(ev[s]["wins"], demo_eval[s]["wins"]) for s in STYLES}
+        results[method] = {
+            "style_matrix": matrix,
+            "diagonal": {g: min(matrix[g], key=matrix[g].get) == g for g in STYLES},
+            "per_metric": {k: {g: {d: round(full[g][d][k], 4) for d in STYLES} for g in STYLES} for k in METRICS},
+            "strength_gap": {s: {o: strength[s][o]["gap"] for o in opponents} for s in STYLES},
+            "strength": strength,
+            "cells_within_0.10": sum(abs(strength[s][o]["gap"]) <= 0.10 for s in STYLES for o in opponents),
+        }
+        results[method]["all_closest_to_own_style"] = all(results[method]["diagonal"].values())
+    # ---- report
+    echo(f"\nfidelity over {cfg.rounds} rounds per opponent (evaluation seeds apart from the demos'); "
+         f"demonstrators' noise floor (even vs odd rounds): "
+         + ", ".join(f"{s} {demo_matrix[s][s]:.4f}" for s in STYLES))
+    for method, r in results.items():
+        echo(f"\n[{method}] style matrix: mean JS divergence (bits) of each ghost's play from each style's play")
+        echo(f"{'':<18}" + "".join(f"{d:>10}" for d in STYLES))
+        for g in STYLES:
+            echo(f"{'ghost of ' + g:<18}" + "".join(f"{r['style_matrix'][g][d]:>10.4f}" for d in STYLES)
+                 + ("   closest: own style" if r["diagonal"][g] else "   NOT closest to own style"))
+        echo(f"[{method}] strength gap: ghost - demonstrator win rate [95% interval]")
+        echo(f"{'':<10}" + "".join(f"{o.split(':')[-1]:>30}" for o in opponents))
+        for s in STYLES:
+            cells = [r["strength"][s][o] for o in opponents]
+            echo(f"{s:<10}" + "".join(f"{c['ghost']:>6.2f}-{c['demos']:.2f} = {c['gap']:+.2f} "
+                                      f"[{c['interval'][0]:+.2f},{c['interval'][1]:+.2f}]" for c in cells))
+        echo(f"[{method}] cells within +-0.10: {r['cells_within_0.10']}/{len(STYLES) * len(opponents)}")
+    primary = "finetune" if "finetune" in results else ("dagger" if "dagger" in results else "bc")
+    plot_styles(results[primary]["style_matrix"],
+                {s: {"ghost": ghost_stats[primary][s], "demos": demo_stats[s]} for s in STYLES},
                 out / "ghost_fidelity.png")
-    summary = {"style_matrix": matrix, "diagonal": diagonal, "all_closest_to_own_style": all(diagonal.values()),
-               "per_metric": per_metric, "diagonal_per_metric": diagonal_per_metric, "demo_matrix": demo_matrix,
-               "heldout": heldout, "outcomes": outcomes, "rounds_per_opponent": cfg.rounds,
+    summary = {"style_matrix": results[primary]["style_matrix"], "strength_gap": results[primary]["strength_gap"],
+               "method": primary, "all_closest_to_own_style": results[primary]["all_closest_to_own_style"],
+               "methods": results, "demo_matrix": demo_matrix, "heldout": heldout, "rounds_per_opponent": cfg.rounds,
                "style_rounds": cfg.style_rounds, "opponents": opponents, "head": cfg.head}
-    if dag is not None:
-        summary["dagger"] = dag
+    if finetune_info:
+        summary["finetune"] = finetune_info
     return summary
 
 
 def run_ghost(args) -> int:
     from envs.fileio import atomic_write_text
+    from nets.device import set_threads
 
     cfg = config_from_args(args)
+    set_threads()  # small recurrent nets on a shared CPU: one torch thread per process is fastest
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = run_styles(cfg) if cfg.styles else run_single(cfg)

@@ -7,6 +7,10 @@ folder gets ``config.json``, ``metrics.csv`` (one row per epoch), TensorBoard sc
 majority-class baseline, confusion matrices) and ``checkpoints/ghost.pt`` + ``ghost.json``. Fight it with
 ``sandbox play duel --vs ghost:runs/NAME``.
 
+``--finetune`` then fine-tunes the clone with KL-regularised RL against the opponents of the demos until
+it wins about as often as the demos did (:mod:`agents.ghost.finetune`); the clone stays beside it as
+``checkpoints/ghost-bc.pt``.
+
 :mod:`experiments.train` owns the shared options (``--device --seed --out --resume --quiet``) and hands
 ``sandbox train ghost`` to :func:`run`; :func:`add_arguments` adds only the ghost's own options.
 """
@@ -31,6 +35,13 @@ def add_arguments(parser) -> None:
                         help="demo folder (or .npz round) to learn from; repeatable")
     add_config_args(parser, GhostTrainConfig, skip=("seed",), choices={"encoder": ENCODERS, "head": HEADS})
     parser.add_argument("--skip-bad", action="store_true", help="skip bad demo files with a warning")
+    parser.add_argument("--finetune", action="store_true",
+                        help="after cloning, fine-tune the ghost with KL-regularised RL against the demos' opponents "
+                             "until it wins about as often as the demos did (keeps the clone as ghost-bc.pt)")
+    parser.add_argument("--finetune-iterations", type=int, default=None, metavar="N",
+                        help="fine-tuning iterations (default 12)")
+    parser.add_argument("--finetune-rounds", type=int, default=None, metavar="N",
+                        help="fine-tuning rounds per opponent per iteration (default 32)")
 
 
 def config_from_args(args) -> GhostTrainConfig:
@@ -99,10 +110,12 @@ def _plots(run_dir: Path, history: list[dict], metrics: dict) -> None:
 
 
 def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: str = "auto", progress: bool = True,
-                    skip_bad: bool = False, resume: bool = False, force: bool = False, echo=print):
+                    skip_bad: bool = False, resume: bool = False, force: bool = False, echo=print, finetune=None):
     """Train a ghost on ``demos`` into the run folder ``out``; returns the :class:`GhostTrainResult`. The
     folder is claimed with :func:`experiments.runfolder.claim_folder`: another command's folder, or a
-    finished ghost without ``resume``, is refused unless ``force``."""
+    finished ghost without ``resume``, is refused unless ``force``. With ``finetune`` (an
+    :class:`agents.ghost.finetune.FinetuneConfig`), the clone is kept as ``checkpoints/ghost-bc.pt`` and
+    ``ghost.pt`` is the ghost fine-tuned towards the demos' win rates (:func:`finetune_ghost`)."""
     from agents.ghost import DemoDataset, load_ghost, save_ghost
     from envs.fileio import atomic_write_text
     from experiments.runfolder import claim_folder, set_status
@@ -112,6 +125,10 @@ def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: st
     run_dir = Path(out)
     dataset = DemoDataset(demos, skip_bad=skip_bad)
     dev = resolve_device(device)
+    if finetune is not None:  # a bad opponent for fine-tuning fails before any training
+        from agents.ghost.finetune import check_opponents
+
+        check_opponents(dataset.opponents)
     init = None
     ckpt = run_dir / "checkpoints" / "ghost.pt"
     if resume:
@@ -156,10 +173,35 @@ def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: st
     save_ghost(res.model, ckpt, frame_skip=dataset.frame_skip, best_epoch=res.best_epoch,
                trained_on=[str(d) for d in demos], opponents=dataset.opponents, heldout=summary,
                player=dataset.rounds[0].meta.get("player"))
+    ft = None
+    if finetune is not None:
+        # ---- fine-tuning: the clone stays beside it as ghost-bc.pt
+        import dataclasses
+
+        from agents.ghost.finetune import finetune_ghost, target_win_rates
+
+        save_ghost(res.model, ckpt.with_name("ghost-bc.pt"), frame_skip=dataset.frame_skip, best_epoch=res.best_epoch,
+                   trained_on=[str(d) for d in demos], opponents=dataset.opponents, heldout=summary)
+        targets = target_win_rates(dataset.rounds)
+        fcfg = dataclasses.replace(finetune, frame_skip=dataset.frame_skip,
+                                   round_seconds=float(dataset.rounds[0].meta.get("round_seconds", 60.0)))
+        echo("fine-tuning towards the demos' win rates: " + ", ".join(f"{o} {v:.2f}" for o, v in targets.items()))
+        fr = finetune_ghost(res.model, targets, fcfg, echo=echo)
+        ft = {"lambda": fr.lam, "best_iteration": fr.best_iteration, "targets": targets,
+              "history": [{k: v for k, v in h.items() if k != "update"} for h in fr.history]}
+        save_ghost(fr.model, ckpt, frame_skip=dataset.frame_skip, best_epoch=res.best_epoch,
+                   trained_on=[str(d) for d in demos], opponents=dataset.opponents, heldout=summary,
+                   player=dataset.rounds[0].meta.get("player"),
+                   finetune={k: v for k, v in ft.items() if k != "history"})
+        res.model = fr.model
+        echo(f"fine-tuned: iteration {fr.best_iteration} kept (made with lambda {fr.lam}); clone kept as "
+             f"{ckpt.with_name('ghost-bc.pt')}")
     set_status(run_dir, "complete", "train ghost")
     final = {**m, "best_epoch": res.best_epoch, "epochs_run": len(res.history), "stopped_early": res.stopped_early,
              "train_rounds": len(res.train_idx), "val_rounds": len(res.val_idx), "seconds": round(seconds, 2),
              "sequences_per_second": res.sequences_per_second}
+    if ft is not None:
+        final["finetune"] = ft
     atomic_write_text(run_dir / "metrics.json", json.dumps(final, indent=1) + "\n")
     _plots(run_dir, res.history, m)
     b = m["baseline"]
@@ -179,8 +221,21 @@ def run(args: argparse.Namespace) -> int:
 
     check_run_numbers(seed=getattr(args, "seed", None))
     cfg = config_from_args(args)
+    ft = None
+    if getattr(args, "finetune", False):
+        from agents.ghost.finetune import FinetuneConfig
+
+        ft = FinetuneConfig(seed=cfg.seed)
+        for name in ("iterations", "rounds"):
+            value = getattr(args, f"finetune_{name}", None)
+            if value is not None:
+                if value < (0 if name == "iterations" else 1):
+                    raise ValueError(f"--finetune-{name} must be >= {0 if name == 'iterations' else 1}; got {value}")
+                setattr(ft, name, value)
+    elif getattr(args, "finetune_iterations", None) is not None or getattr(args, "finetune_rounds", None) is not None:
+        raise ValueError("--finetune-iterations and --finetune-rounds need --finetune")
     out = getattr(args, "out", None) or str(Path("runs") / f"ghost-{Path(demos[0]).name or 'demos'}")
     train_ghost_run(demos, cfg, out, device=getattr(args, "device", "auto") or "auto",
                     progress=not getattr(args, "quiet", False), skip_bad=args.skip_bad,
-                    resume=bool(getattr(args, "resume", False)), force=bool(getattr(args, "force", False)))
+                    resume=bool(getattr(args, "resume", False)), force=bool(getattr(args, "force", False)), finetune=ft)
     return 0
