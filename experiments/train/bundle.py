@@ -17,10 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+from agents.bundled import BUNDLED_DIR
 from envs.fileio import atomic_save, atomic_write_text
 from experiments.train import EVAL_SEED, evaluate, make_env
 
-BUNDLED = Path(__file__).resolve().parent.parent / "agents" / "bundled"
+BUNDLED = BUNDLED_DIR  # agents/bundled/, where bundled:NAME looks
 DUEL_OPPONENTS = ("random", "scripted:easy", "scripted:normal", "scripted:hard", "scripted:rushdown",
                   "scripted:zoner", "scripted:turtle")
 
