@@ -196,11 +196,12 @@ def test_flow_cannot_enter_always_watched_cells_or_walls():
 
 
 def test_nav_names():
-    from envs.stealth.features import NAV_FEATURES, nav_names
+    from envs.stealth.features import NAV_FEATURES, nav_names, nav_spec
 
     assert nav_names(False) == nav_names(None) == nav_names("") == ()
     assert nav_names(True) == ("threat", "hiding", "danger_next")
     assert nav_names("all") == NAV_FEATURES
+    assert nav_spec("all") == "threat,hiding,danger_next,flow,lookahead,trap_next" and nav_spec(True) is True
     assert nav_names("lookahead, flow,threat") == nav_names(["flow", "threat", "lookahead"]) == (
         "threat", "flow", "lookahead")
     with pytest.raises(ValueError, match="unknown nav feature 'flux'; valid: threat"):
@@ -213,10 +214,29 @@ def test_all_nav_channels_in_the_env():
 
     level = _pacing_level()
     env = StealthEnv(level=level, nav_features="all")
-    assert channel_names("all")[6:] == ("threat", "hiding", "danger_next", "flow", "lookahead")
+    assert channel_names("all")[6:] == ("threat", "hiding", "danger_next", "flow", "lookahead", "trap_next")
     obs, _ = env.reset(seed=0)
-    assert obs.shape == (11, 3, 5)
+    assert obs.shape == (12, 3, 5)
     obs, *_ = env.step(3)  # east to (1, 1), phase 1
     assert np.array_equal(obs[9], flow_view(flow_costs(level), (1, 1)))
     assert np.array_equal(obs[10], env.world.watched[3].reshape(3, 5))  # watched two steps on: phase 3
     assert obs[10, 1, 2] == 1 and obs[5, 2, 2] == 1  # the guard back in the middle at 3, at the bottom at 2
+
+
+def test_trap_next_marks_the_dead_ends_in_time():
+    """A 1x6 corridor with a sentry on (0, 3) looking east (range 3, 90 degrees) at phases 0-1 and west at 2-3.
+    From (0, 0) at phase 0, staying or stepping east is safe, but at phase 1 both cells are dead ends: at
+    phase 2 the sentry sees (0, 0), (0, 1) and (0, 2), every cell one action reaches from them."""
+    from envs.stealth.features import danger_next, trap_next
+
+    sentry = Guard("sentry", 3, 90, at=(0, 3), facings=(0.0, 180.0), turn_every=2)
+    level = Level("trap", np.zeros((1, 6), bool), (0, 0), (0, 5), (sentry,))
+    world = level.world
+    assert np.flatnonzero(world.watched[2]).tolist() == [0, 1, 2, 3]
+    assert np.flatnonzero(trap_next(world, 0, 0)).tolist() == [0, 1]
+    assert not danger_next(world, 0, 0).any()
+    assert not trap_next(world, 0, 2).any() and np.flatnonzero(danger_next(world, 0, 2)).tolist() == [0, 1]
+    assert not trap_next(world, 0, 3).any()  # phase 0 and 1 look east: (0, 0) and (0, 1) stay safe
+    env = StealthEnv(level=level, nav_features="trap_next,danger_next", obs_mode="local", local_size=3)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (8, 3, 3) and obs[7, 1].tolist() == [0, 1, 1]  # the window around (0, 0), row 0 in the middle

@@ -25,7 +25,8 @@ class NavFeatures(gym.ObservationWrapper):
     * ``danger_next``: 1 on each cell the player can reach with one action (itself and its four
       neighbours) where that action gets it caught (watched next step, or a swap with a guard);
     * ``flow``: the threat-aware flow field seen from the player (:func:`features.flow_view`);
-    * ``lookahead``: the cells watched two steps from now.
+    * ``lookahead``: the cells watched two steps from now;
+    * ``trap_next``: the cells one action reaches safely from which every next action is caught.
 
     Works with every obs mode: ``grid`` gives (6 + C, H, W), ``vector`` the flattened ((6 + C) * H * W,),
     ``local`` the (6 + C, k, k) window (outside the map reads 0 in the extra channels).

@@ -54,8 +54,9 @@ class StealthEnv(gym.Env):
     each cell is watched), ``hiding`` (1 on the hiding spots), ``danger_next`` (1 on each cell one action
     reaches where it gets the player caught), ``flow`` (the threat-aware flow field: 0.5 plus half the
     drop in walking cost to the goal from the player's cell to each cell, over ``FLOW_SCALE``, clipped; 0
-    where the goal cannot be reached) and ``lookahead`` (the cells watched two steps from now).
-    ``nav_features=True`` is the first three (``NAV_CHANNELS``), ``"all"`` all five, or name them
+    where the goal cannot be reached), ``lookahead`` (the cells watched two steps from now) and
+    ``trap_next`` (1 on each cell one action reaches safely but from which every next action is caught).
+    ``nav_features=True`` is the first three (``NAV_CHANNELS``), ``"all"`` all six, or name them
     (``"flow,lookahead"``). Outside the map they read 0 in the ``local`` view.
 
     ## Rewards
@@ -309,6 +310,8 @@ class StealthEnv(gym.Env):
                 layer = features.danger_next(self.world, self.cell, self.phase).reshape(h, w)
             elif name == "flow":
                 layer = features.flow_view(self._flow_costs, (r, c))
+            elif name == "trap_next":
+                layer = features.trap_next(self.world, self.cell, self.phase).reshape(h, w)
             else:
                 continue
             obs[k_ch] = np.pad(layer, half)[r : r + k, c : c + k] if local else layer

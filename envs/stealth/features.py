@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # The navigation AI's observation channels, in the order they follow the env's six. ``nav_features`` takes
 # any of them (a comma-separated string or a sequence), ``"all"``, or True: the first three (what
 # ``nav_features=True`` meant before ``flow`` and ``lookahead``, so older checkpoints keep their shape).
-NAV_FEATURES = ("threat", "hiding", "danger_next", "flow", "lookahead")
+NAV_FEATURES = ("threat", "hiding", "danger_next", "flow", "lookahead", "trap_next")
 EXTRA_CHANNELS = NAV_FEATURES[:3]  # nav_features=True
 # The flow field's cost of entering a cell is 1 + FLOW_THREAT_COST * its threat (cells watched at every
 # phase cannot be entered); its channel shows cost differences to the player's cell over FLOW_SCALE.
@@ -122,13 +122,12 @@ def static_maps(level: Level) -> np.ndarray:
 
 def nav_spec(value):
     """A ``nav_features`` value as plain data for configs and sidecars: False (none), True (the first
-    three), ``"all"``, or the names joined by commas. Checked by :func:`nav_names`."""
+    three) or the names joined by commas (never ``"all"``, whose meaning grows with new channels).
+    Checked by :func:`nav_names`."""
     names = nav_names(value)
     if not names:
         return False
-    if names == EXTRA_CHANNELS:
-        return True
-    return "all" if names == NAV_FEATURES else ",".join(names)
+    return True if names == EXTRA_CHANNELS else ",".join(names)
 
 
 def flow_costs(level: Level) -> np.ndarray:
@@ -172,6 +171,21 @@ def flow_view(costs: np.ndarray, cell: tuple[int, int]) -> np.ndarray:
     return view.astype(np.float32)
 
 
+def trap_next(world: rules.World, cell: int, phase: int) -> np.ndarray:
+    """(N,) float32: 1 on each cell the player on flat ``cell`` at ``phase`` reaches with one action without
+    being caught, but from which every action of the following step gets it caught (the ``trap_next``
+    channel: a dead end in time, two steps ahead)."""
+    trap = np.zeros(world.n_cells, dtype=np.float32)
+    directions = np.arange(len(DELTAS))
+    new, caught, at_goal = rules.transition(world, np.full(len(DELTAS), int(cell)), int(phase), directions)
+    following = (int(phase) + 1) % world.period
+    for d in directions[~caught & ~at_goal]:
+        _, caught2, _ = rules.transition(world, np.full(len(DELTAS), int(new[d])), following, directions)
+        if caught2.all():
+            trap[new[d]] = 1.0
+    return trap
+
+
 def lookahead_map(world: rules.World, phase: int) -> np.ndarray:
     """(N,) float32: the cells watched two steps after ``phase`` (the ``lookahead`` channel)."""
     return world.watched[(phase + 2) % world.period].astype(np.float32)
@@ -194,6 +208,8 @@ def extra_maps(level: Level, cell: int, phase: int, names, static: np.ndarray | 
         elif name == "flow":
             costs = flow_costs(level) if costs is None else costs
             out[k] = flow_view(costs, divmod(int(cell), w))
+        elif name == "trap_next":
+            out[k] = trap_next(world, cell, phase).reshape(h, w)
         else:
             out[k] = lookahead_map(world, phase).reshape(h, w)
     return out

@@ -655,6 +655,7 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
         base = t_off_bits[s] + p * hp * wp
         tbase = t_off_threat[s]
         at_threat, at_hiding, at_danger, at_flow, at_look = nav_at[0], nav_at[1], nav_at[2], nav_at[3], nav_at[4]
+        at_trap = nav_at[5]
         here = flow[tbase + (row + pad) * wp + col + pad]
         for y in range(kh):
             at = base + (oy + y) * wp + ox
@@ -681,6 +682,8 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
                         obs[i, at_flow, y, x] = 0
                 if at_look >= 0:
                     obs[i, at_look, y, x] = (b >> 6) & 1
+                if at_trap >= 0:
+                    obs[i, at_trap, y, x] = 0
         if local:
             obs[i, 1, half, half] = 1
             goal = t_goal[s]
@@ -701,3 +704,27 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
                         if y < 0 or y >= k or x < 0 or x >= k:
                             continue
                     obs[i, at_danger, y, x] = 1
+        if at_trap >= 0:  # trap_next: the cells one action reaches safely from which every next action is caught
+            q = (p + 1) % period
+            q2 = (q + 1) % period
+            base_q = t_off_bits[s] + q * hp * wp
+            base_q2 = t_off_bits[s] + q2 * hp * wp
+            for d in range(5):
+                new, b_new = _destination(bits, base_q, wp, pad, h, w, c, d)
+                if ((b_new >> 3) & 1) == 1 or ((rule[off_rule + p * n_cells + c] >> d) & 1) == 1:
+                    continue  # caught now: danger_next's
+                if new == t_goal[s]:
+                    continue
+                doomed = True
+                for d2 in range(5):
+                    new2, b_new2 = _destination(bits, base_q2, wp, pad, h, w, new, d2)
+                    if not (((b_new2 >> 3) & 1) == 1 or ((rule[off_rule + q * n_cells + new] >> d2) & 1) == 1):
+                        doomed = False
+                        break
+                if doomed:
+                    y, x = new // w, new % w
+                    if local:
+                        y, x = y - row + half, x - col + half
+                        if y < 0 or y >= k or x < 0 or x >= k:
+                            continue
+                    obs[i, at_trap, y, x] = 1
