@@ -255,8 +255,13 @@ def train_league(cfg: LeagueConfig, out: str | Path, progress: bool = True) -> d
     league = build_league(cfg)
     from torch.utils.tensorboard import SummaryWriter
 
+    from nets.device import cpu_threads_for_training, resolve_device
     from nets.policy_gradient import load_learner
     from nets.ppo import PPO
+
+    # one torch thread (SANDBOX_TORCH_THREADS): the league's small MLPs ran ~7x slower on torch's default
+    # of one thread per core, contending with the env kernels and every other process for the cores
+    cpu_threads_for_training(resolve_device(cfg.device))
 
     run_dir = Path(out)
     if (run_dir / "config.json").exists():
