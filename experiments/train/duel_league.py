@@ -276,7 +276,8 @@ def train_league(cfg: LeagueConfig, out: str | Path, progress: bool = True) -> d
     learner = PPO(env, seed=cfg.seed, device=cfg.device, **cfg.hyper)
     league.members[MAIN].payload = PredictOpponent(learner, MAIN)
     writer = SummaryWriter(str(run_dir / "tb" / "sandbox"))
-    meta = {"env": "duel", "env_id": "sandbox/Duel-v0", "env_kwargs": {"side": "random"}, "league": True}
+    meta = {"env": "duel", "env_id": "sandbox/Duel-v0", "league": True, "nav_features": False, "shaping": False,
+            "env_kwargs": {"side": "random", "frame_skip": cfg.frame_skip, "round_seconds": cfg.round_seconds}}
     rows: list[dict] = []
     recent: list[float] = []
     t0 = time.time()
