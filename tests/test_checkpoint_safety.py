@@ -26,7 +26,8 @@ import envs  # noqa: F401  (registers the sandbox ids)
 from agents import make_agent
 from agents.bundled import BUNDLED_DIR
 
-DUEL_ZIP = BUNDLED_DIR / "duel-ppo.zip"
+# a shipped stable-baselines3 PPO zip (bundled:duel-ppo is our own .pt since the league retraining)
+SB3_ZIP = BUNDLED_DIR / "stealth-ppo.zip"
 
 
 class Payload:
@@ -113,16 +114,16 @@ def small_zips(tmp_path_factory):
 
 
 # ---- every pickled `data` entry, through sb3:PATH -------------------------------------------------------------
-DUEL_KEYS = _pickled_keys(DUEL_ZIP)
+SB3_KEYS = _pickled_keys(SB3_ZIP)
 
 
 def test_the_shipped_zip_pickles_what_the_tests_cover():
     # SB3 2.x pickles these for PPO; if SB3 starts pickling more, the parametrisation below grows with it
     assert {"policy_class", "lr_schedule", "clip_range", "observation_space", "action_space",
-            "rollout_buffer_class", "_last_obs", "ep_info_buffer"} <= set(DUEL_KEYS)
+            "rollout_buffer_class", "_last_obs", "ep_info_buffer"} <= set(SB3_KEYS)
 
 
-@pytest.mark.parametrize("key", [*DUEL_KEYS, "policy_kwargs", "env", "a_key_sb3_never_writes"])
+@pytest.mark.parametrize("key", [*SB3_KEYS, "policy_kwargs", "env", "a_key_sb3_never_writes"])
 def test_a_payload_in_a_data_entry_does_not_run(tmp_path, key):
     marker = tmp_path / "pwned"
 
@@ -132,7 +133,7 @@ def test_a_payload_in_a_data_entry_does_not_run(tmp_path, key):
         data[key] = {**old, ":serialized:": payload[":serialized:"]} if isinstance(old, dict) else payload
         return data
 
-    path = _rewrite(DUEL_ZIP, tmp_path / "model.zip", data=plant)
+    path = _rewrite(SB3_ZIP, tmp_path / "model.zip", data=plant)
     agent = _check_safe(marker, lambda: make_agent(f"sb3:{path}"), path)
     if key not in ("policy_kwargs",):  # every other entry is rebuilt (or dropped), so the model still loads
         assert agent is not None
@@ -173,16 +174,16 @@ def test_a_class_named_in_policy_kwargs_outside_the_allow_list_is_refused(tmp_pa
 def test_a_payload_in_a_pth_member_does_not_run(tmp_path, member):
     marker = tmp_path / "pwned"
     blob = _torch_bytes({"weight": torch.zeros(2), "evil": Payload(marker)})
-    path = _rewrite(DUEL_ZIP, tmp_path / "model.zip", members={member: blob})
+    path = _rewrite(SB3_ZIP, tmp_path / "model.zip", members={member: blob})
     _refused(marker, lambda: make_agent(f"sb3:{path}"), path, "weights_only")
 
 
 def test_pytorch_variables_must_be_tensors_it_knows(tmp_path):
-    path = _rewrite(DUEL_ZIP, tmp_path / "model.zip",
+    path = _rewrite(SB3_ZIP, tmp_path / "model.zip",
                     members={"pytorch_variables.pth": _torch_bytes({"policy.log_std": torch.zeros(3)})})
     with pytest.raises(ValueError, match="pytorch_variables.pth names 'policy.log_std'"):
         make_agent(f"sb3:{path}")
-    path = _rewrite(DUEL_ZIP, tmp_path / "model2.zip", members={"pytorch_variables.pth": _torch_bytes([1, 2])})
+    path = _rewrite(SB3_ZIP, tmp_path / "model2.zip", members={"pytorch_variables.pth": _torch_bytes([1, 2])})
     with pytest.raises(ValueError, match="must map names to tensors"):
         make_agent(f"sb3:{path}")
 
@@ -191,7 +192,7 @@ def test_a_zip_bomb_is_refused_by_its_declared_sizes(tmp_path, monkeypatch):
     import nets.sb3
 
     path = tmp_path / "model.zip"
-    path.write_bytes(DUEL_ZIP.read_bytes())
+    path.write_bytes(SB3_ZIP.read_bytes())
     monkeypatch.setattr(nets.sb3, "MAX_MEMBER_BYTES", 100_000)  # policy.pth unpacks to ~220 KB
     with pytest.raises(ValueError, match=r"'policy.pth' unpacks to \d+ bytes"):
         make_agent(f"sb3:{path}")
@@ -217,22 +218,38 @@ def test_junk_files_give_one_line_naming_them(tmp_path):
 def test_a_payload_in_the_sidecar_is_data(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "model.zip"
-    path.write_bytes(DUEL_ZIP.read_bytes())
+    path.write_bytes(SB3_ZIP.read_bytes())
     path.with_suffix(".json").write_text(json.dumps({"algo": _pickled(marker)}))
     _check_safe(marker, lambda: make_agent(f"sb3:{path}"), path.with_suffix(".json"))
 
 
-def test_bundled_and_the_duel_opponent_load_safely(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def duel_zip(tmp_path_factory):
+    """A tiny stable-baselines3 PPO duel agent, trained for 64 steps (so that SB3 pickles what it pickles
+    for a trained model): a duel opponent of the right shape."""
+    from stable_baselines3 import PPO
+
+    from agents.opponents import make_duel_env
+
+    path = tmp_path_factory.mktemp("duelzip") / "duel.zip"
+    model = PPO("MlpPolicy", make_duel_env(opponent="random", round_seconds=2), n_steps=64, batch_size=64,
+                n_epochs=1, seed=0, device="cpu", policy_kwargs={"net_arch": [16]})
+    model.learn(64)
+    model.save(path)
+    return path
+
+
+def test_bundled_and_the_duel_opponent_load_safely(tmp_path, monkeypatch, duel_zip):
     import agents.bundled
 
     marker = tmp_path / "pwned"
 
     def plant(data):
-        for key in _pickled_keys(DUEL_ZIP):
+        for key in _pickled_keys(duel_zip):
             data[key] = {**data[key], ":serialized:": _pickled(marker)[":serialized:"]}
         return data
 
-    _rewrite(DUEL_ZIP, tmp_path / "evil.zip", data=plant)
+    _rewrite(duel_zip, tmp_path / "evil.zip", data=plant)
     (tmp_path / "evil.json").write_text(json.dumps({"algo": "PPO", "env": "duel", "x": _pickled(marker)}))
     monkeypatch.setattr(agents.bundled, "BUNDLED_DIR", tmp_path)
     agent = _check_safe(marker, lambda: make_agent("bundled:evil"))
@@ -384,10 +401,10 @@ def test_the_bundled_agents_act_as_before(name, on_random, on_rollout):
     from experiments.train import make_env
 
     agent = make_agent(f"bundled:{name}", device="cpu")
-    obs = _random_obs(agent.model.observation_space)
-    assert _encode(agent.predict(o, deterministic=True)[0] for o in obs) == on_random
     info = agent.info
-    env = make_env(info["env"], info["env_kwargs"], info["nav_features"], index=0)
+    env = make_env(info["env"], info["env_kwargs"], info.get("nav_features", False), index=0)
+    obs = _random_obs(env.observation_space)  # an SB3 zip's own space is the same; a .pt names none
+    assert _encode(agent.predict(o, deterministic=True)[0] for o in obs) == on_random
     o, _ = env.reset(seed=7)
     actions = []
     for _ in range(120):
@@ -437,7 +454,7 @@ def test_zips_that_sb3_saved_load_and_act_alike(tmp_path, algo, env_id, kwargs):
 
 def test_an_oversized_or_nested_sidecar_is_one_line(tmp_path):
     path = tmp_path / "model.zip"
-    path.write_bytes(DUEL_ZIP.read_bytes())
+    path.write_bytes(SB3_ZIP.read_bytes())
     side = path.with_suffix(".json")
     side.write_text("[" * 100_000 + "]" * 100_000)  # deep enough to exhaust the JSON parser's recursion
     with pytest.raises(ValueError, match="cannot read the sidecar") as err:
@@ -453,7 +470,7 @@ def test_policy_kwargs_asking_for_a_huge_net_are_refused_before_allocating(tmp_p
         data["policy_kwargs"] = {"net_arch": [8192] * 32}  # ~2e9 weights (8 GB) if it were built
         return data
 
-    path = _rewrite(DUEL_ZIP, tmp_path / "model.zip", data=plant)
+    path = _rewrite(SB3_ZIP, tmp_path / "model.zip", data=plant)
     with pytest.raises(ValueError, match=r"policy_kwargs describe \d+ weights but policy.pth holds \d+ numbers"):
         make_agent(f"sb3:{path}")
 
@@ -522,7 +539,7 @@ def _deflated(blob: bytes) -> bytes:
 def test_torch_files_in_the_legacy_format_or_with_compressed_records_are_refused(tmp_path):
     from nets.torchfile import load_tensors
 
-    with zipfile.ZipFile(DUEL_ZIP) as z:
+    with zipfile.ZipFile(SB3_ZIP) as z:
         policy = z.read("policy.pth")
     assert set(load_tensors(policy, max_bytes=2**20)) == set(torch.load(io.BytesIO(policy), weights_only=True))
     legacy = io.BytesIO()
@@ -530,7 +547,7 @@ def test_torch_files_in_the_legacy_format_or_with_compressed_records_are_refused
     for blob, why in ((legacy.getvalue(), "legacy format is refused"), (_deflated(policy), "is compressed")):
         with pytest.raises(ValueError, match=why):
             load_tensors(blob, max_bytes=2**20)
-        path = _rewrite(DUEL_ZIP, tmp_path / "model.zip", members={"policy.pth": blob})
+        path = _rewrite(SB3_ZIP, tmp_path / "model.zip", members={"policy.pth": blob})
         with pytest.raises(ValueError, match=f"zip member 'policy.pth': .*{why}"):
             make_agent(f"sb3:{path}")
     with pytest.raises(ValueError, match="more than the 1000 bytes allowed"):

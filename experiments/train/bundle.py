@@ -25,7 +25,7 @@ from pathlib import Path
 from envs.fileio import atomic_save, atomic_write_text
 from experiments.train import EVAL_SEED, evaluate, make_env
 
-BUNDLED = Path(__file__).resolve().parent.parent / "agents" / "bundled"
+BUNDLED = Path(__file__).resolve().parents[2] / "agents" / "bundled"  # the repository's agents/bundled
 DUEL_OPPONENTS = ("random", "scripted:easy", "scripted:normal", "scripted:hard", "scripted:rushdown",
                   "scripted:zoner", "scripted:turtle")
 
@@ -126,16 +126,29 @@ def attach_reports(meta: dict, reports: list[dict], commands: list[str] | None =
     return out
 
 
+def _shipped_sidecar(dst: Path) -> dict:
+    side = dst.with_suffix(".json")
+    try:
+        info = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments.train.bundle", description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a run folder of `sandbox train`")
     parser.add_argument("name", help="bundled name, e.g. duel-ppo")
-    parser.add_argument("--episodes", type=int, default=200, help="held-out episodes per opponent or level")
+    parser.add_argument("--episodes", type=int, default=200,
+                        help="held-out episodes per opponent or level (0: none, only the --report figures)")
     parser.add_argument("--command", default=None, help="the training command, recorded in the sidecar")
     parser.add_argument("--report", type=Path, action="append", default=[],
                         help="a file holding the output of `sandbox eval duel|exploit` for the sidecar (repeatable)")
     parser.add_argument("--report-command", action="append", default=[],
                         help="the command behind the i-th --report, recorded beside its figures")
+    parser.add_argument("--reuse-evaluation", action="store_true",
+                        help="keep the held-out figures of the sidecar already shipped for the same run and steps "
+                             "(to add --report figures measured on the shipped agent without evaluating again)")
     args = parser.parse_args(argv)
     try:
         reports = [read_report(p) for p in args.report]
@@ -146,15 +159,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bundle: error: {exc}", file=sys.stderr)
         return 2
     dst = BUNDLED / f"{args.name}{src.suffix}"
+    shipped = _shipped_sidecar(dst) if args.reuse_evaluation else {}  # read before the copy rewrites it
     slim_copy(src, dst, config.get("hyper"))
     from experiments.train import load_trained
 
     agent = load_trained(dst, device="cpu")
     print(f"{dst} ({dst.stat().st_size / 1024:.0f} KB) from {src}; evaluating on {args.episodes} held-out seeds")
     t0 = time.time()
-    meta["evaluation"] = evaluate_bundled(meta, agent, args.episodes)
+    if shipped.get("steps") == meta.get("steps") and isinstance(shipped.get("evaluation"), dict):
+        print("keeping the shipped sidecar's held-out figures (same steps)")
+        meta["evaluation"] = shipped["evaluation"]
+    elif args.episodes > 0:
+        meta["evaluation"] = evaluate_bundled(meta, agent, args.episodes)
+    else:  # the figures come from --report (sandbox eval duel|exploit) only
+        meta["evaluation"] = {}
     meta["command"] = args.command or f"sandbox train {config['env']} --algo {config['algo']} ..."
     meta["hyper"] = config.get("hyper", {})
+    meta.setdefault("nav_features", False)
     meta = attach_reports(meta, reports, args.report_command)
     atomic_write_text(dst.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
     print(f"evaluated in {time.time() - t0:.0f} s")
