@@ -7,6 +7,11 @@ sidecar ``NAME.json``: how it was trained (``command``, ``steps``, env) and what
 
 * duel agents: win rate and mean return against ``random``, the scripted presets and the three styles;
 * stealth agents: success rate and mean return on every bundled level.
+
+``--report FILE`` (repeatable) adds the JSON of a ``sandbox eval duel`` or ``sandbox eval exploit`` run (the
+file holding its output; its last JSON line is read) to the sidecar under ``eval_duel`` (per opponent:
+wins, draws, losses, win rate and its 95% Wilson interval) or ``exploit`` (the best response's held-out win
+rate, interval and curve): :func:`attach_reports`.
 """
 
 from __future__ import annotations
@@ -75,14 +80,81 @@ def evaluate_bundled(meta: dict, agent, episodes: int) -> dict:
     return figures
 
 
+def read_report(path: Path) -> dict:
+    """The last line of ``path`` that is a JSON object: what ``sandbox eval duel|exploit`` print last."""
+    text = Path(path).read_text(encoding="utf-8")
+    for n, line in reversed(list(enumerate(text.splitlines(), 1))):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                report = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{n}: not a JSON line ({exc})") from None
+            if isinstance(report, dict):
+                return report
+    raise ValueError(f"{path}: no JSON line; give the output of `sandbox eval duel` or `sandbox eval exploit`")
+
+
+def attach_reports(meta: dict, reports: list[dict], commands: list[str] | None = None) -> dict:
+    """``meta`` with the figures of ``sandbox eval duel`` reports (``{"eval": "duel", "rows": [...]}``) under
+    ``eval_duel`` (opponent -> wins, draws, losses, win_rate, interval [low, high], rounds) and of ``sandbox
+    eval exploit`` reports (``{"agent", "steps", "win_rate", "win_interval", "curve", ...}``) under
+    ``exploit`` (a list, one entry per report); ``commands[i]``, when given, is recorded with report i."""
+    out = dict(meta)
+    duel = dict(out.get("eval_duel", {}))
+    exploits = list(out.get("exploit", []))
+    for i, r in enumerate(reports):
+        command = commands[i] if commands and i < len(commands) else None
+        if r.get("eval") == "duel" and isinstance(r.get("rows"), list):
+            for row in r["rows"]:
+                duel[row["vs"]] = {"rounds": row["rounds"], "wins": row["wins"], "draws": row["draws"],
+                                   "losses": row["losses"], "win_rate": round(row["win_rate"], 4),
+                                   "interval": [round(row["win_low"], 4), round(row["win_high"], 4)],
+                                   "round_seconds": r.get("round_seconds")}
+                if command:
+                    duel[row["vs"]]["command"] = command
+        elif "win_interval" in r and "curve" in r:
+            entry = {k: r[k] for k in ("steps", "algo", "seed", "rounds", "wins", "draws", "losses", "win_rate",
+                                       "win_interval", "curve") if k in r}
+            if command:
+                entry["command"] = command
+            exploits.append(entry)
+        else:
+            raise ValueError(f"report {i + 1} is neither `sandbox eval duel` nor `sandbox eval exploit` output "
+                             f"(keys: {', '.join(sorted(r))})")
+    if duel:
+        out["eval_duel"] = duel
+    if exploits:
+        out["exploit"] = exploits
+    return out
+
+
+def _shipped_sidecar(dst: Path) -> dict:
+    side = dst.with_suffix(".json")
+    try:
+        info = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments.train.bundle", description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a run folder of `sandbox train`")
     parser.add_argument("name", help="bundled name, e.g. duel-ppo")
-    parser.add_argument("--episodes", type=int, default=200, help="held-out episodes per opponent or level")
+    parser.add_argument("--episodes", type=int, default=200,
+                        help="held-out episodes per opponent or level (0: none, only the --report figures)")
     parser.add_argument("--command", default=None, help="the training command, recorded in the sidecar")
+    parser.add_argument("--report", type=Path, action="append", default=[],
+                        help="a file holding the output of `sandbox eval duel|exploit` for the sidecar (repeatable)")
+    parser.add_argument("--report-command", action="append", default=[],
+                        help="the command behind the i-th --report, recorded beside its figures")
+    parser.add_argument("--reuse-evaluation", action="store_true",
+                        help="keep the held-out figures of the sidecar already shipped for the same run and steps "
+                             "(to add --report figures measured on the shipped agent without evaluating again)")
     args = parser.parse_args(argv)
     try:
+        reports = [read_report(p) for p in args.report]
         src = _checkpoint(args.run)
         meta = json.loads(src.with_suffix(".json").read_text())
         config = json.loads((args.run / "config.json").read_text())
@@ -90,15 +162,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bundle: error: {exc}", file=sys.stderr)
         return 2
     dst = BUNDLED / f"{args.name}{src.suffix}"
+    shipped = _shipped_sidecar(dst) if args.reuse_evaluation else {}  # read before the copy rewrites it
     slim_copy(src, dst, config.get("hyper"))
     from experiments.train import load_trained
 
     agent = load_trained(dst, device="cpu")
     print(f"{dst} ({dst.stat().st_size / 1024:.0f} KB) from {src}; evaluating on {args.episodes} held-out seeds")
     t0 = time.time()
-    meta["evaluation"] = evaluate_bundled(meta, agent, args.episodes)
+    if shipped.get("steps") == meta.get("steps") and isinstance(shipped.get("evaluation"), dict):
+        print("keeping the shipped sidecar's held-out figures (same steps)")
+        meta["evaluation"] = shipped["evaluation"]
+    elif args.episodes > 0:
+        meta["evaluation"] = evaluate_bundled(meta, agent, args.episodes)
+    else:  # the figures come from --report (sandbox eval duel|exploit) only
+        meta["evaluation"] = {}
     meta["command"] = args.command or f"sandbox train {config['env']} --algo {config['algo']} ..."
     meta["hyper"] = config.get("hyper", {})
+    meta.setdefault("nav_features", False)
+    meta = attach_reports(meta, reports, args.report_command)
     atomic_write_text(dst.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
     print(f"evaluated in {time.time() - t0:.0f} s")
     print(json.dumps({"bundled": args.name, "kb": round(dst.stat().st_size / 1024), **meta["evaluation"]},

@@ -255,8 +255,13 @@ def train_league(cfg: LeagueConfig, out: str | Path, progress: bool = True) -> d
     league = build_league(cfg)
     from torch.utils.tensorboard import SummaryWriter
 
+    from nets.device import cpu_threads_for_training, resolve_device
     from nets.policy_gradient import load_learner
     from nets.ppo import PPO
+
+    # one torch thread (SANDBOX_TORCH_THREADS): the league's small MLPs ran ~7x slower on torch's default
+    # of one thread per core, contending with the env kernels and every other process for the cores
+    cpu_threads_for_training(resolve_device(cfg.device))
 
     run_dir = Path(out)
     if (run_dir / "config.json").exists():
@@ -271,7 +276,8 @@ def train_league(cfg: LeagueConfig, out: str | Path, progress: bool = True) -> d
     learner = PPO(env, seed=cfg.seed, device=cfg.device, **cfg.hyper)
     league.members[MAIN].payload = PredictOpponent(learner, MAIN)
     writer = SummaryWriter(str(run_dir / "tb" / "sandbox"))
-    meta = {"env": "duel", "env_id": "sandbox/Duel-v0", "env_kwargs": {"side": "random"}, "league": True}
+    meta = {"env": "duel", "env_id": "sandbox/Duel-v0", "league": True, "nav_features": False, "shaping": False,
+            "env_kwargs": {"side": "random", "frame_skip": cfg.frame_skip, "round_seconds": cfg.round_seconds}}
     rows: list[dict] = []
     recent: list[float] = []
     t0 = time.time()
