@@ -43,5 +43,17 @@ def test_attach_reports_records_duel_rows_and_exploits_with_their_commands():
     again = attach_reports(out, [{**DUEL, "rows": [{**DUEL["rows"][0], "vs": "scripted:zoner-hard"}]}, EXPLOIT])
     assert sorted(again["eval_duel"]) == ["scripted:hard", "scripted:zoner-hard"]
     assert len(again["exploit"]) == 2 and "command" not in again["exploit"][1]
-    with pytest.raises(ValueError, match="report 1 is neither"):
+    with pytest.raises(ValueError, match="report 1 is not `sandbox eval duel`"):
         attach_reports(meta, [{"rows": 3}])
+
+
+def test_attach_reports_records_held_out_stealth_figures():
+    report = {"eval": "stealth", "rows": [], "by_difficulty": {
+        "0.1": {"levels": 100, "success": 1.0, "optimal_ratio": 0.99412},
+        "0.9": {"levels": 100, "success": 0.8, "optimal_ratio": 0.39351}}}
+    out = attach_reports({"env": "stealth"}, [report], ["sandbox eval stealth --generated 0.1,0.9 --levels 100"])
+    assert out["eval_stealth"] == {"by_difficulty": {"0.1": {"levels": 100, "success": 1.0, "optimal_ratio": 0.9941},
+                                                     "0.9": {"levels": 100, "success": 0.8, "optimal_ratio": 0.3935}},
+                                   "command": "sandbox eval stealth --generated 0.1,0.9 --levels 100"}
+    with pytest.raises(ValueError, match="report 1 is not"):  # bundled levels only: nothing by difficulty
+        attach_reports({"env": "stealth"}, [{"eval": "stealth", "rows": [], "by_difficulty": {}}])

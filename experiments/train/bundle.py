@@ -8,10 +8,11 @@ sidecar ``NAME.json``: how it was trained (``command``, ``steps``, env) and what
 * duel agents: win rate and mean return against ``random``, the scripted presets and the three styles;
 * stealth agents: success rate and mean return on every bundled level.
 
-``--report FILE`` (repeatable) adds the JSON of a ``sandbox eval duel`` or ``sandbox eval exploit`` run (the
-file holding its output; its last JSON line is read) to the sidecar under ``eval_duel`` (per opponent:
-wins, draws, losses, win rate and its 95% Wilson interval) or ``exploit`` (the best response's held-out win
-rate, interval and curve): :func:`attach_reports`.
+``--report FILE`` (repeatable) adds the JSON of a ``sandbox eval duel``, ``sandbox eval exploit`` or ``sandbox
+eval stealth --generated`` run (the file holding its output; its last JSON line is read) to the sidecar under
+``eval_duel`` (per opponent: wins, draws, losses, win rate and its 95% Wilson interval), ``exploit`` (the best
+response's held-out win rate, interval and curve) or ``eval_stealth`` (per difficulty: levels, success,
+return / V*): :func:`attach_reports`.
 """
 
 from __future__ import annotations
@@ -97,8 +98,9 @@ def read_report(path: Path) -> dict:
 
 def attach_reports(meta: dict, reports: list[dict], commands: list[str] | None = None) -> dict:
     """``meta`` with the figures of ``sandbox eval duel`` reports (``{"eval": "duel", "rows": [...]}``) under
-    ``eval_duel`` (opponent -> wins, draws, losses, win_rate, interval [low, high], rounds) and of ``sandbox
-    eval exploit`` reports (``{"agent", "steps", "win_rate", "win_interval", "curve", ...}``) under
+    ``eval_duel`` (opponent -> wins, draws, losses, win_rate, interval [low, high], rounds), of ``sandbox eval
+    stealth --generated`` reports under ``eval_stealth`` (difficulty -> levels, success, optimal_ratio) and of
+    ``sandbox eval exploit`` reports (``{"agent", "steps", "win_rate", "win_interval", "curve", ...}``) under
     ``exploit`` (a list, one entry per report); ``commands[i]``, when given, is recorded with report i."""
     out = dict(meta)
     duel = dict(out.get("eval_duel", {}))
@@ -113,6 +115,12 @@ def attach_reports(meta: dict, reports: list[dict], commands: list[str] | None =
                                    "round_seconds": r.get("round_seconds")}
                 if command:
                     duel[row["vs"]]["command"] = command
+        elif r.get("eval") == "stealth" and isinstance(r.get("by_difficulty"), dict) and r["by_difficulty"]:
+            out["eval_stealth"] = {
+                "by_difficulty": {d: {"levels": v["levels"], "success": round(v["success"], 4),
+                                      "optimal_ratio": round(v["optimal_ratio"], 4)}
+                                  for d, v in r["by_difficulty"].items()},
+                **({"command": command} if command else {})}
         elif "win_interval" in r and "curve" in r:
             entry = {k: r[k] for k in ("steps", "algo", "seed", "rounds", "wins", "draws", "losses", "win_rate",
                                        "win_interval", "curve") if k in r}
@@ -120,7 +128,8 @@ def attach_reports(meta: dict, reports: list[dict], commands: list[str] | None =
                 entry["command"] = command
             exploits.append(entry)
         else:
-            raise ValueError(f"report {i + 1} is neither `sandbox eval duel` nor `sandbox eval exploit` output "
+            raise ValueError(f"report {i + 1} is not `sandbox eval duel`, `eval exploit` or `eval stealth "
+                             "--generated` output "
                              f"(keys: {', '.join(sorted(r))})")
     if duel:
         out["eval_duel"] = duel
