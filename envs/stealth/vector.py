@@ -594,6 +594,18 @@ def _destination(bits, base, wp, pad, h, w, cell, d):
     return r2 * w + c2, bits[base + (r2 + pad) * wp + c2 + pad]
 
 
+@numba.njit(cache=True, inline="always")
+def _mark(obs, i, channel, cell, w, row, col, half, k, local):
+    """Set ``obs[i, channel]`` at flat ``cell`` (in the ``local`` view: relative to the player on ``row, col``,
+    and only when inside the ``k x k`` window)."""
+    y, x = cell // w, cell % w
+    if local:
+        y, x = y - row + half, x - col + half
+        if y < 0 or y >= k or x < 0 or x >= k:
+            return
+    obs[i, channel, y, x] = 1
+
+
 @numba.njit(cache=True, nogil=True)
 def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
                 t_height, t_width, t_period, t_goal, t_max_steps, t_off_bits, t_off_rule,
@@ -698,12 +710,7 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
             for d in range(5):
                 new, b_new = _destination(bits, base_q, wp, pad, h, w, c, d)
                 if ((b_new >> 3) & 1) == 1 or ((rule[off_rule + p * n_cells + c] >> d) & 1) == 1:
-                    y, x = new // w, new % w
-                    if local:
-                        y, x = y - row + half, x - col + half
-                        if y < 0 or y >= k or x < 0 or x >= k:
-                            continue
-                    obs[i, at_danger, y, x] = 1
+                    _mark(obs, i, at_danger, new, w, row, col, half, k, local)
         if at_trap >= 0:  # trap_next: the cells one action reaches safely from which every next action is caught
             q = (p + 1) % period
             q2 = (q + 1) % period
@@ -722,9 +729,4 @@ def _step_kernel(actions, uniform, slip, resetting, slot, cell, phase, steps,
                         doomed = False
                         break
                 if doomed:
-                    y, x = new // w, new % w
-                    if local:
-                        y, x = y - row + half, x - col + half
-                        if y < 0 or y >= k or x < 0 or x >= k:
-                            continue
-                    obs[i, at_trap, y, x] = 1
+                    _mark(obs, i, at_trap, new, w, row, col, half, k, local)
