@@ -29,17 +29,18 @@ class ExpertTables:
     """Optimal action and value tables of stealth levels, solved on first use and cached per level object.
 
     ``gamma``, ``slip`` and ``rewards`` are those of the MDP solved (the env's own, for a faithful teacher).
-    ``max_levels`` bounds the cache (least recently solved dropped first)."""
+    ``max_levels`` bounds the cache (the first solved dropped first); a 12x12 level with a 24-step period
+    takes 17 KB."""
 
     def __init__(self, gamma: float = 0.99, slip: float = 0.0, rewards: Rewards | None = None,
-                 max_levels: int = 50_000):
+                 max_levels: int = 10_000):
         self.gamma, self.slip, self.rewards = float(gamma), float(slip), rewards or Rewards()
         self.max_levels = int(max_levels)
         self._cache: dict[int, tuple[Level, np.ndarray, np.ndarray]] = {}
         self.solved = 0
 
     def tables(self, level: Level) -> tuple[np.ndarray, np.ndarray]:
-        """``(action, value)``: (period * N,) int64 and float64, the optimal action and V* of each
+        """``(action, value)``: (period * N,) int8 and float32, the optimal action and V* of each
         ``(cell, phase)`` at ``phase * N + cell`` (action 0 and value 0 on walls)."""
         hit = self._cache.get(id(level))
         if hit is not None and hit[0] is level:
@@ -58,8 +59,8 @@ class ExpertTables:
         costs = features.flow_costs(level).reshape(-1)
         dest = np.where(np.isfinite(costs), costs, 1e9)[level.world.move[cells]]  # (L, 5)
         choice = np.argmin(np.where(optimal, dest, np.inf), axis=1)
-        action = np.zeros(index.period * index.n_cells, dtype=np.int64)
-        value = np.zeros(index.period * index.n_cells, dtype=np.float64)
+        action = np.zeros(index.period * index.n_cells, dtype=np.int8)
+        value = np.zeros(index.period * index.n_cells, dtype=np.float32)
         action[index.codes] = choice
         value[index.codes] = np.asarray(solution.V[:live], dtype=np.float64)
         if len(self._cache) >= self.max_levels:
