@@ -48,25 +48,28 @@ def discrete_action(action: Any, n: int, env_id: str, valid: str) -> int:
 
 def pair_action(action: Any, nvec: Sequence[int], env_id: str, valid: str) -> np.ndarray:
     """``action`` as an int64 array of shape ``(len(nvec),)`` with ``0 <= action[i] < nvec[i]``:
-    integers only (no floats, strings or booleans), else ``ValueError`` as :func:`discrete_action`."""
-    bad = ValueError(f"{env_id}: invalid action {action!r}; valid: {valid}")
-    if isinstance(action, str | bytes):
-        raise bad
+    integers only (no floats, strings or booleans), else ``ValueError`` as :func:`discrete_action`.
+    The message is formatted only when the action is refused (a valid action costs no ``repr``)."""
     if isinstance(action, np.ndarray):
-        if action.shape != (len(nvec),) or action.dtype.kind not in "iu":
-            raise bad
-        values = [int(v) for v in action.tolist()]
-    else:
-        try:
-            items = list(action)
-        except TypeError:
-            raise bad from None
-        values = [_as_int(v) for v in items]
-        if len(values) != len(nvec) or any(v is None for v in values):
-            raise bad
-    if not all(0 <= v < k for v, k in zip(values, nvec, strict=True)):
-        raise bad
+        if action.shape == (len(nvec),) and action.dtype.kind in "iu":
+            values = action.tolist()
+            if all(0 <= v < k for v, k in zip(values, nvec, strict=True)):
+                return action.astype(np.int64, copy=False)
+        raise _bad_action(action, env_id, valid)
+    if isinstance(action, str | bytes):
+        raise _bad_action(action, env_id, valid)
+    try:
+        items = list(action)
+    except TypeError:
+        raise _bad_action(action, env_id, valid) from None
+    values = [_as_int(v) for v in items]
+    if len(values) != len(nvec) or any(v is None or not 0 <= v < k for v, k in zip(values, nvec, strict=False)):
+        raise _bad_action(action, env_id, valid)
     return np.asarray(values, dtype=np.int64)
+
+
+def _bad_action(action: Any, env_id: str, valid: str) -> ValueError:
+    return ValueError(f"{env_id}: invalid action {action!r}; valid: {valid}")
 
 
 def box_action(action: Any, low: float, high: float, size: int, env_id: str) -> np.ndarray:
@@ -89,27 +92,44 @@ def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = Non
     """``value`` as an int in ``[lo, hi]`` (either bound optional); booleans, floats such as 2.5 or
     2.0, strings and out-of-range values raise ``ValueError`` naming ``name``."""
     index = _as_int(value)
+    if index is not None and (lo is None or index >= lo) and (hi is None or index <= hi):
+        return index
     span = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
     if index is None:
         raise ValueError(f"{name} must be an integer in {span}; got {value!r}")
-    if (lo is not None and index < lo) or (hi is not None and index > hi):
-        raise ValueError(f"{name} must be in {span}; got {index}")
-    return index
+    raise ValueError(f"{name} must be in {span}; got {index}")
 
 
 def check_number(name: str, value: Any, lo: float | None = None, hi: float | None = None, *,
                  lo_open: bool = False) -> float:
     """``value`` as a finite float in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``); booleans, strings,
     NaN and infinities raise ``ValueError`` naming ``name``."""
-    span = f"{'(' if lo_open else '['}{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}]"
-    if isinstance(value, bool | np.bool_ | str | bytes):
-        raise ValueError(f"{name} must be a finite number in {span}; got {value!r}")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number in {span}; got {value!r}") from None
-    if not math.isfinite(x):
-        raise ValueError(f"{name} must be a finite number in {span}; got {value!r}")
-    if lo is not None and (x <= lo if lo_open else x < lo) or hi is not None and x > hi:
-        raise ValueError(f"{name} must be in {span}; got {value!r}")
-    return x
+    if not isinstance(value, bool | np.bool_ | str | bytes):
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            x = math.nan
+        if math.isfinite(x):
+            if (lo is None or (x > lo if lo_open else x >= lo)) and (hi is None or x <= hi):
+                return x
+            raise ValueError(f"{name} must be in {_span(lo, hi, lo_open)}; got {value!r}")
+    raise ValueError(f"{name} must be a finite number in {_span(lo, hi, lo_open)}; got {value!r}")
+
+
+def _span(lo: float | None, hi: float | None, lo_open: bool = False) -> str:
+    return f"{'(' if lo_open else '['}{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}]"
+
+
+def check_difficulty(value: Any, name: str = "difficulty") -> float:
+    """A difficulty (or any probability): a finite number in [0, 1], else ``ValueError`` naming ``name``."""
+    return check_number(name, value, 0.0, 1.0)
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """``value`` if it is one of ``choices`` (compared with ``==``, strings only match strings), else
+    ``ValueError`` naming ``name`` and listing the valid values."""
+    for choice in choices:
+        if type(value) is type(choice) and value == choice:
+            return value
+    valid = ", ".join(repr(c) for c in choices)
+    raise ValueError(f"{name} must be one of {valid}; got {value!r}")
