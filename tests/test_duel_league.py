@@ -49,7 +49,7 @@ def test_pool_hands_each_member_its_rows():
     league.add("left", "exploiter", PredictOpponent(Constant(3, 2)))
     league.add("right", "exploiter", PredictOpponent(Constant(5, 1)))
     pool = PoolOpponent(league)
-    pool.bind(5, 4)
+    pool.bind(5)
     pool.assigned[:] = np.array(["left", "right", "left", "right", "right"], dtype=object)
     out = np.full((5, 2), -1, dtype=np.int64)
     active = np.array([True, True, False, True, True])
@@ -60,7 +60,7 @@ def test_pool_hands_each_member_its_rows():
         league.record("left", 1.0)
         league.record("right", 0.0)
     league.p = 50.0  # x_left = 5.5/6, x_right = 0.5/6: (1/12)^50 against (11/12)^50, practically all "right"
-    pool.reset_envs(np.arange(5), [np.random.default_rng(i) for i in range(5)], np.full(5, np.nan))
+    pool.reset_envs(np.arange(5), np.arange(5), np.full(5, np.nan))
     assert list(pool.assigned) == ["right"] * 5
     assert pool.counts() == {"right": 5}
 

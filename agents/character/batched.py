@@ -24,7 +24,7 @@ import numpy as np
 from agents.character.scripted import _PREFERRED_GAP, PRESETS, STYLES, CharacterParams, make_scripted
 from envs.duel import env as E
 from envs.duel.rules import FRAME_DATA, Move
-from envs.duel.vector import TWO_PLAYER, DuelVectorEnv
+from envs.duel.vector import TWO_PLAYER, DuelVectorEnv, draw_seeds
 
 _jit = numba.njit(cache=True, nogil=True)
 
@@ -301,14 +301,14 @@ class BatchedScripted:
     ``bind``, then ``reset_envs`` and ``act`` on any ``(N, 76)`` batch of the fighter's own views.
     """
 
-    def __init__(self, params: CharacterParams, spec: str = "scripted"):
+    def __init__(self, params: CharacterParams, spec: str = "scripted", frame_skip: int = 4):
         self.base_params = params
         self.spec = spec
+        self.frame_skip = max(1, int(frame_skip))
         self.num_envs = 0
 
-    def bind(self, num_envs: int, frame_skip: int) -> None:
+    def bind(self, num_envs: int) -> None:
         n = self.num_envs = int(num_envs)
-        self.frame_skip = max(1, int(frame_skip))
         # remember enough decisions for the longest delay of any difficulty (difficulty 0)
         slowest = max(CharacterParams.from_difficulty(0.0).reaction_ticks, self.base_params.reaction_ticks)
         self._ring = (slowest + self.frame_skip // 2) // self.frame_skip + 1
@@ -336,11 +336,11 @@ class BatchedScripted:
             p = self._cache[d] = CharacterParams.from_difficulty(d, self.base_params.style)
         return p
 
-    def reset_envs(self, idx: np.ndarray, rngs: list, difficulty: np.ndarray) -> None:
+    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
         idx = np.asarray(idx, dtype=np.int64)
-        seeds = np.array([int(rngs[r].integers(2**63)) for r in idx], dtype=np.int64)
+        seeds = np.asarray(seeds, dtype=np.int64)
         for j, r in enumerate(idx):
-            self._set_params(int(r), self._for_difficulty(float(difficulty[j])))
+            self._set_params(int(r), self._for_difficulty(np.nan if difficulty is None else float(difficulty[j])))
         _seed_kernel(idx, seeds, self._mt, self._pos, self._count)
         self.last_intent[idx] = _WAIT
 
@@ -356,20 +356,20 @@ class BatchedRandom:
 
     spec = "random"
 
-    def bind(self, num_envs: int, frame_skip: int) -> None:
+    def bind(self, num_envs: int) -> None:
         self.num_envs = int(num_envs)
         self.rng = np.random.default_rng()
 
-    def reset_envs(self, idx: np.ndarray, rngs: list, difficulty: np.ndarray) -> None:
+    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
         if len(idx) == self.num_envs:  # a full reset (re)seeds the draws
-            self.rng = np.random.default_rng(int(rngs[0].integers(2**63)))
+            self.rng = np.random.default_rng(int(seeds[0]))
 
     def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
         out[:, 0] = self.rng.integers(0, 9, self.num_envs)
         out[:, 1] = self.rng.integers(0, 4, self.num_envs)
 
 
-def make_batched_opponent(spec: Any):
+def make_batched_opponent(spec: Any, frame_skip: int = 4):
     """A batched opponent from a spec: ``scripted:NAME`` (every form ``make_scripted`` takes),
     ``random``, or an object already speaking the batched interface. ``None``/``"external"`` (the
     two-player form) return None. Anything else raises a one-line ValueError."""
@@ -383,7 +383,7 @@ def make_batched_opponent(spec: Any):
     prefix, _, arg = spec.partition(":")
     if prefix == "scripted":
         fighter = make_scripted(arg or None)  # validates NAME with the single fighter's message
-        return BatchedScripted(fighter.base_params, spec=spec)
+        return BatchedScripted(fighter.base_params, spec=spec, frame_skip=frame_skip)
     if prefix == "random" and not arg:
         return BatchedRandom()
     raise ValueError(f"unknown batched duel opponent {spec!r}; valid: {_VALID}")
@@ -399,15 +399,15 @@ def match_batched(spec_a: Any, spec_b: Any, rounds: int, seed: int = 0, **kwargs
     opponent draws from round i's generator (seed + i), A's first. ``kwargs`` go to the env
     (``frame_skip``, ``round_seconds``). Returns A's wins, losses, draws and the mean round length."""
     env = DuelVectorEnv(num_envs=rounds, opponent=None, **kwargs)
-    a, b = make_batched_opponent(spec_a), make_batched_opponent(spec_b)
+    a, b = make_batched_opponent(spec_a, env.frame_skip), make_batched_opponent(spec_b, env.frame_skip)
     if a is None or b is None:
         raise ValueError("match_batched needs two opponents, not the two-player form")
     for x in (a, b):
-        x.bind(rounds, env.frame_skip)
+        x.bind(rounds)
     obs, _ = env.reset(seed=seed)
     idx, nan = np.arange(rounds), np.full(rounds, np.nan)
-    a.reset_envs(idx, env._rngs, nan)
-    b.reset_envs(idx, env._rngs, nan)
+    a.reset_envs(idx, draw_seeds(env._rngs, idx), nan)
+    b.reset_envs(idx, draw_seeds(env._rngs, idx), nan)
     a_side = idx % 2
     act = np.zeros((rounds, 2, 2), dtype=np.int64)
     out_a, out_b = np.zeros((rounds, 2), np.int64), np.zeros((rounds, 2), np.int64)
@@ -429,4 +429,5 @@ def match_batched(spec_a: Any, spec_b: Any, rounds: int, seed: int = 0, **kwargs
 def make_duel_vector_env(num_envs: int = 1, opponent: Any = "scripted:normal", **kwargs) -> DuelVectorEnv:
     """``vector_entry_point`` of ``sandbox/Duel-v0``: ``gym.make_vec("sandbox/Duel-v0", num_envs=N,
     opponent=...)`` lands here, resolves the opponent spec and builds the batched env."""
-    return DuelVectorEnv(num_envs=num_envs, opponent=make_batched_opponent(opponent), **kwargs)
+    return DuelVectorEnv(num_envs=num_envs, opponent=make_batched_opponent(opponent, int(kwargs.get("frame_skip", 4))),
+                         **kwargs)

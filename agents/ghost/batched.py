@@ -91,14 +91,14 @@ class BatchedScriptedPlayer:
         from agents.character.batched import make_batched_opponent
 
         self.spec, self.seed, self.frame_skip = spec, int(seed), int(frame_skip)
-        self.fighter = make_batched_opponent(spec)
+        self.fighter = make_batched_opponent(spec, frame_skip)
         if self.fighter is None:
             raise ValueError(f"a scripted player needs a scripted spec; got {spec!r}")
         self._n, self._epoch = 0, -1
 
     def reset(self, n: int) -> None:
         self._epoch += 1
-        self.fighter.bind(n, self.frame_skip)
+        self.fighter.bind(n)
         self._n, self._starts = n, np.zeros(n, np.int64)
         self._out = np.zeros((n, 2), np.int64)
 
@@ -106,11 +106,10 @@ class BatchedScriptedPlayer:
         first = np.asarray(first, bool)
         if first.any():
             idx = np.flatnonzero(first)
-            rngs = [None] * self._n
-            for r in idx:
-                rngs[r] = np.random.default_rng((self.seed, self._epoch, int(r), int(self._starts[r])))
+            seeds = np.array([np.random.default_rng((self.seed, self._epoch, int(r), int(self._starts[r]))).integers(2**63)
+                              for r in idx], dtype=np.int64)
             self._starts[idx] += 1
-            self.fighter.reset_envs(idx, rngs, np.full(len(idx), np.nan))
+            self.fighter.reset_envs(idx, seeds, np.full(len(idx), np.nan))
         self.fighter.act(np.ascontiguousarray(obs, dtype=np.float32), np.ones(self._n, bool), self._out)
         return self._out.copy()
 
@@ -135,7 +134,7 @@ def _play_chunk(player, opponent, rounds, seed, frame_skip, round_seconds, oracl
     from agents.character.batched import make_batched_opponent
     from envs.duel.vector import DuelVectorEnv
 
-    env = DuelVectorEnv(num_envs=rounds, opponent=make_batched_opponent(opponent), frame_skip=frame_skip,
+    env = DuelVectorEnv(num_envs=rounds, opponent=make_batched_opponent(opponent, frame_skip), frame_skip=frame_skip,
                         round_seconds=round_seconds)
     t_max = env.round_ticks // env.frame_skip + 2
     obs_buf = np.zeros((t_max, rounds, env.single_observation_space.shape[0]), np.float32)

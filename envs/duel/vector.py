@@ -37,21 +37,27 @@ TWO_PLAYER = ("external", None)
 
 
 class BatchedOpponent(Protocol):
-    """What the batched duel needs from an opponent (``agents.character.batched`` implements it).
+    """What the batched duel needs from an opponent: the batched agent protocol
+    (``agents.batched.BatchedAgent``, which every agent spec can be turned into).
 
-    - ``bind(num_envs, frame_skip)``: size per-round memory; called once by the env.
-    - ``reset_envs(idx, rngs, difficulty)``: rounds ``idx`` start; draw what the single env's opponent
-      draws at reset from ``rngs[i]`` (round i's generator, in order); ``difficulty[j]`` for round
-      ``idx[j]`` is a float in [0, 1] or NaN for the opponent's own preset.
+    - ``bind(num_envs)``: size per-round memory; called once by the env.
+    - ``reset_envs(idx, seeds, difficulty)``: rounds ``idx`` start; ``seeds[j]`` (an int in
+      [0, 2**63), drawn by the env from round ``idx[j]``'s generator) keys that round's random draws;
+      ``difficulty[j]`` is a float in [0, 1] or NaN for the opponent's own preset.
     - ``act(obs, active, out)``: write ``(stick, button)`` for every round with ``active[i]`` into
       ``out[i]`` (int64, shape (N, 2)), reading ``obs[i]``, the opponent's own view (float32, (N, 76)).
     """
 
-    def bind(self, num_envs: int, frame_skip: int) -> None: ...
+    def bind(self, num_envs: int) -> None: ...
 
-    def reset_envs(self, idx: np.ndarray, rngs: list, difficulty: np.ndarray) -> None: ...
+    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None: ...
 
     def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None: ...
+
+
+def draw_seeds(rngs: list, idx) -> np.ndarray:
+    """One seed in [0, 2**63) per round of ``idx``, drawn from that round's generator (an agent's key)."""
+    return np.array([int(rngs[i].integers(2**63)) for i in idx], dtype=np.int64)
 
 
 class DuelVectorEnv(VectorEnv):
@@ -156,7 +162,7 @@ class DuelVectorEnv(VectorEnv):
         self._rows = np.arange(n)
         self._rngs: list[np.random.Generator] | None = None
         if self.opponent is not None:
-            self.opponent.bind(n, self.frame_skip)
+            self.opponent.bind(n)
 
     # ---- difficulty -------------------------------------------------------------------------------
     def set_difficulty(self, difficulty: Any) -> None:
@@ -226,7 +232,7 @@ class DuelVectorEnv(VectorEnv):
     def _start(self, idx: np.ndarray, difficulty: np.ndarray) -> None:
         """Draw what DuelEnv.reset draws, in its order: the opponent's seed, then the side."""
         if self.opponent is not None:
-            self.opponent.reset_envs(idx, self._rngs, np.asarray(difficulty, dtype=np.float64))
+            self.opponent.reset_envs(idx, draw_seeds(self._rngs, idx), np.asarray(difficulty, dtype=np.float64))
         if self.side == "random":
             rngs = self._rngs
             self._me[idx] = [int(rngs[i].integers(2)) for i in idx]

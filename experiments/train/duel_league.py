@@ -56,10 +56,10 @@ class PredictOpponent:
     def __init__(self, agent, spec: str = "policy"):
         self.agent, self.spec = agent, spec
 
-    def bind(self, num_envs: int, frame_skip: int) -> None:
+    def bind(self, num_envs: int) -> None:
         self.num_envs = int(num_envs)
 
-    def reset_envs(self, idx: np.ndarray, rngs: list, difficulty: np.ndarray) -> None:
+    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
         pass
 
     def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
@@ -69,7 +69,7 @@ class PredictOpponent:
             out[rows] = np.asarray(a, dtype=np.int64).reshape(len(rows), 2)
 
 
-def batched_opponent(spec: Any, **agent_kwargs):
+def batched_opponent(spec: Any, frame_skip: int = 4, **agent_kwargs):
     """A batched duel opponent from a spec: ``random`` and ``scripted:*`` through their kernels, any other
     spec (``bundled:duel-ppo``, ``sb3:PATH``, a ppo-pg ``.pt`` run) through :func:`agents.make_agent` and
     :class:`PredictOpponent`; objects with ``predict`` are wrapped, batched opponents pass through."""
@@ -79,7 +79,7 @@ def batched_opponent(spec: Any, **agent_kwargs):
         return PredictOpponent(spec, getattr(spec, "spec", type(spec).__name__))
     prefix = spec.partition(":")[0]
     if prefix in ("random", "scripted"):
-        return make_batched_opponent(spec)
+        return make_batched_opponent(spec, frame_skip)
     if spec.endswith(".pt"):
         from nets.policy_gradient import load_learner
 
@@ -107,12 +107,12 @@ class PoolOpponent:
     def __init__(self, league: League, seed: int = 0):
         self.league = league
         self.rng = np.random.default_rng(seed)
-        self.num_envs, self.frame_skip = 0, 1
+        self.num_envs = 0
         self.assigned = np.zeros(0, dtype=object)
         self._bound: set[str] = set()
 
-    def bind(self, num_envs: int, frame_skip: int) -> None:
-        self.num_envs, self.frame_skip = int(num_envs), int(frame_skip)
+    def bind(self, num_envs: int) -> None:
+        self.num_envs = int(num_envs)
         self.assigned = np.full(self.num_envs, MAIN, dtype=object)
         self._scratch = np.zeros((self.num_envs, 2), dtype=np.int64)
         self._bound.clear()
@@ -122,16 +122,16 @@ class PoolOpponent:
         if player is None:
             raise ValueError(f"league member {name!r} has nothing to play it")
         if name not in self._bound:
-            player.bind(self.num_envs, self.frame_skip)
+            player.bind(self.num_envs)
             self._bound.add(name)
         return player
 
-    def reset_envs(self, idx: np.ndarray, rngs: list, difficulty: np.ndarray) -> None:
-        idx = np.asarray(idx, dtype=np.int64)
+    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
+        idx, seeds = np.asarray(idx, dtype=np.int64), np.asarray(seeds, dtype=np.int64)
         self.assigned[idx] = self.league.sample(self.rng, len(idx))
         for name in dict.fromkeys(self.assigned[idx]):
-            rows = idx[self.assigned[idx] == name]
-            self._member(name).reset_envs(rows, rngs, np.full(len(rows), np.nan))
+            mine = self.assigned[idx] == name
+            self._member(name).reset_envs(idx[mine], seeds[mine], np.full(int(mine.sum()), np.nan))
 
     def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
         for name in dict.fromkeys(self.assigned[active]):
@@ -244,7 +244,7 @@ def build_league(cfg: LeagueConfig) -> League:
                     opp_window=cfg.opp_window, k=cfg.k)
     for spec in [s.strip() for s in cfg.pool.split(",") if s.strip()]:
         league.add(spec, "scripted" if spec.partition(":")[0] in ("random", "scripted") else "fixed",
-                   batched_opponent(spec))
+                   batched_opponent(spec, cfg.frame_skip))
     return league
 
 
