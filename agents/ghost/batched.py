@@ -106,8 +106,9 @@ class BatchedScriptedPlayer:
         first = np.asarray(first, bool)
         if first.any():
             idx = np.flatnonzero(first)
-            seeds = np.array([np.random.default_rng((self.seed, self._epoch, int(r), int(self._starts[r]))).integers(2**63)
-                              for r in idx], dtype=np.int64)
+            key = (self.seed, self._epoch)
+            seeds = np.array([np.random.default_rng((*key, int(r), int(self._starts[r]))).integers(2**63) for r in idx],
+                             dtype=np.int64)
             self._starts[idx] += 1
             self.fighter.reset_envs(idx, seeds, np.full(len(idx), np.nan))
         self.fighter.act(np.ascontiguousarray(obs, dtype=np.float32), np.ones(self._n, bool), self._out)
