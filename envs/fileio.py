@@ -141,3 +141,46 @@ def safe_filename(name: object, default: str = "unnamed", max_len: int = 80) -> 
     never names a folder above or beside the one it is joined to."""
     text = _UNSAFE.sub("_", str(name)).lstrip("._")[:max_len].rstrip("._")
     return text or default
+
+
+def read_text_limited(path: str | os.PathLike, max_bytes: int, error: Callable[..., Exception],
+                      what: str = "file") -> str:
+    """The UTF-8 text of an untrusted file of at most ``max_bytes`` bytes (no more is read). Anything
+    else raises ``error(reason, file, line)``: a missing or unreadable file, a larger one, bytes that are
+    not UTF-8 (with the line of the first bad byte)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as exc:
+        raise error(f"cannot read the {what}: {exc.strerror or exc}", str(path), None) from None
+    if len(data) > max_bytes:
+        raise error(f"the {what} is larger than the limit of {max_bytes} bytes", str(path), None)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise error(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})", str(path), line) from None
+
+
+def toml_line(text: str, table: str | None, key: str | None = None) -> int | None:
+    """The line (from 1) of ``key = ...`` inside the TOML table ``[table]`` (the top level when ``table``
+    is None), or of the table's header when ``key`` is None; None when not found. For error messages
+    about files that ``tomllib`` parsed (it keeps no positions)."""
+    lines = text.splitlines()
+    start = 0
+    if table is not None:
+        header = re.compile(rf"\s*\[\s*{re.escape(table)}\s*\]\s*(#.*)?$")
+        found = [i for i, s in enumerate(lines) if header.match(s)]
+        if not found:
+            return None
+        start = found[0]
+        if key is None:
+            return start + 1
+        start += 1
+    pattern = re.compile(rf"\s*{re.escape(key or '')}\s*=")
+    for i in range(start, len(lines)):
+        if re.match(r"\s*\[", lines[i]):
+            return None
+        if pattern.match(lines[i]):
+            return i + 1
+    return None

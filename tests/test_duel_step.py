@@ -119,7 +119,9 @@ def test_fighter_one_scores_the_negation():
 
     env = make_duel_env(opponent=Jabber(), side="right", frame_skip=4)
     env.reset(seed=0)
-    env.state.fighters[0].x, env.state.fighters[1].x = 430, 500  # the opponent (left) jabs the agent (right)
+    s = env.state
+    s.fighters[0].x, s.fighters[1].x = 430, 500  # the opponent (left) jabs the agent (right)
+    env.state = s
     env.step([0, 0])
     _, reward, *_ = env.step([0, 0])
     assert reward == -0.025

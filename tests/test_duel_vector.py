@@ -1,14 +1,13 @@
-"""The batched duel (``gym.make_vec("sandbox/Duel-v0")``) against the single env and the pure rules.
+"""The batched duel (``gym.make_vec("sandbox/Duel-v0")``) against the single env (the rules against the
+oracle: tests/test_duel_kernels.py).
 
-Exactness: given both players' inputs, every round's state, both observations and the reward equal the
-reference decision step bit for bit; with a scripted opponent, round i reset with seed s plays exactly
+Exactness: with a scripted opponent, round i reset with seed s plays exactly
 like the single env reset with seed s + i, across autoresets; scripted fighters win against each other
 at the single env's rates. Then autoreset, seeding, spaces, info and one-line errors.
 """
 
 from __future__ import annotations
 
-import collections
 import math
 import pickle
 import random
@@ -22,100 +21,13 @@ import envs  # noqa: F401  (registers the ids)
 from agents.character.arena import match, play_round
 from agents.character.batched import BatchedScripted, _mt_seed, _random, _randrange36, match_batched
 from agents.character.scripted import make_scripted
-from envs.duel import kernels, rules
+from envs.duel import rules
 from envs.duel.env import observe
 from envs.duel.vector import DuelVectorEnv
-
-try:  # the one decision step of the Redesign issue; until it lands, the same contract written here
-    from envs.duel.step import decision_step as _decision_step
-
-    HAVE_STEP = True
-
-    def reference_step(s, p0, p1, frame_skip):
-        r = _decision_step(s, p0, p1, frame_skip)
-        return r.reward0, r.events
-except ImportError:  # pragma: no cover - before envs/duel/step.py exists
-    HAVE_STEP = False
-
-    def reference_step(s, p0, p1, frame_skip):
-        f0, f1 = s.fighters
-        before = f0.health - f1.health
-        events: list = []
-        for _ in range(frame_skip):
-            rules.advance(s, (p0, p1), events)
-            if s.over:
-                break
-        reward = (f0.health - f1.health - before) / rules.MAX_HEALTH
-        if s.over and s.winner is not None:
-            reward += 1.0 if s.winner == 0 else -1.0
-        return reward, events
 
 
 def bits(x) -> bytes:
     return np.asarray(x, dtype=np.float64).tobytes()
-
-
-class RandomPlayer:
-    """Random inputs from its own seed, skewed so that every part of the rules is reached: it walks in
-    when far (a random player rarely meets the other), and close up mixes guards, throws and buttons,
-    holding an input for a few steps."""
-
-    def __init__(self, seed):
-        self.rng = np.random.default_rng(seed)
-        self.p_stick = self.rng.dirichlet(np.ones(9))
-        self.p_button = self.rng.dirichlet(np.ones(4))
-        self.last = (0, 0)
-
-    def __call__(self, s: rules.DuelState) -> tuple[int, int]:
-        rng = self.rng
-        if rng.random() < 0.4:
-            return self.last
-        gap = abs(s.fighters[0].x - s.fighters[1].x)
-        if gap > 90 and rng.random() < 0.6:
-            self.last = (int(rules.Stick.FORWARD), 0)
-        else:
-            self.last = (int(rng.choice(9, p=self.p_stick)), int(rng.choice(4, p=self.p_button)))
-        return self.last
-
-
-# ---- the rules, given both inputs ------------------------------------------------------------------------
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_two_player_rounds_equal_the_reference_step_bit_for_bit(seed):
-    n, steps, round_seconds = 16, 300, 10
-    env = gym.make_vec("sandbox/Duel-v0", num_envs=n, opponent="external", round_seconds=round_seconds)
-    assert isinstance(env, DuelVectorEnv)
-    players = [[RandomPlayer([seed, i, p]) for p in (0, 1)] for i in range(n)]
-    refs = [rules.initial_state(round_seconds * 60) for _ in range(n)]
-    env.reset(seed=seed)
-    for i in range(0, n, 2):  # even rounds start nearly KO'd (written into the arrays), so KOs happen too
-        refs[i].fighters[0].health, refs[i].fighters[1].health = 20 + i, 30 - i
-        kernels.from_state(refs[i], env._F[i], env._P[i], env._G[i])
-    kernels.observe_batch(env._F, env._P, env._G, env.round_ticks, env._me, env._obs[:, 0], env._obs[:, 1])
-    obs = env._obs
-    for i in range(n):
-        assert np.array_equal(obs[i, 0], observe(refs[i], 0)) and np.array_equal(obs[i, 1], observe(refs[i], 1))
-    kinds: collections.Counter = collections.Counter()
-    done = np.zeros(n, dtype=bool)
-    for _ in range(steps):
-        actions = np.array([[p(s) for p in pl] for pl, s in zip(players, refs, strict=True)], dtype=np.int64)
-        obs, rewards, terminated, truncated, _ = env.step(actions)
-        assert not truncated.any()
-        for i in range(n):
-            if done[i]:  # next-step autoreset: a fresh round, reward 0, the actions ignored
-                refs[i] = rules.initial_state(round_seconds * 60)
-                r0 = 0.0
-            else:
-                r0, events = reference_step(refs[i], tuple(actions[i, 0]), tuple(actions[i, 1]), 4)
-                kinds.update(e["type"] for e in events)
-            s = refs[i]
-            assert env.round_state(i) == s
-            assert bits(rewards[i]) == bits([r0, -r0])
-            assert terminated[i] == (s.over and not done[i])
-            assert obs[i, 0].tobytes() == observe(s, 0).tobytes()
-            assert obs[i, 1].tobytes() == observe(s, 1).tobytes()
-        done = terminated
-    # the inputs exercised every kind of event of the rules
-    assert {"hit", "block", "grab", "throw", "projectile", "ko", "timeout"} <= set(kinds), kinds
 
 
 def test_flat_actions_play_the_same_inputs():
@@ -177,9 +89,7 @@ def test_round_i_plays_like_the_single_env_seeded_s_plus_i(spec, kwargs):
                 if t:
                     assert info["_winner"][i] and info["winner"][i] == inf["winner"]
                     assert info["is_success"][i] == (inf["winner"] == "agent")
-            # the batched reward follows envs.duel.step (fighter 1's is -reward0, -0.0 included); a DuelEnv
-            # from before step.py computed +0.0 from its own side, so then rewards compare by value
-            same_reward = bits(r) == bits(rewards[i]) if HAVE_STEP else r == rewards[i]
+            same_reward = bits(r) == bits(rewards[i])  # fighter 1's reward is -reward0, -0.0 included
             assert o.tobytes() == obs[i].tobytes() and same_reward and t == terminated[i]
         ends += int(terminated.sum())
         done = terminated

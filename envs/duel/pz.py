@@ -1,39 +1,51 @@
-"""The duel as a PettingZoo ``ParallelEnv`` (two players, same rules and features), for self-play."""
+"""The duel as a PettingZoo ``ParallelEnv`` (two players, same rules and features), for self-play: a
+batch of one of the same arrays and kernels as every other form (:class:`envs.duel.core.DuelCore`)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
-from envs.duel import rules
-from envs.duel.env import decode_action, duel_spaces, observe
-from envs.duel.rules import TICKS_PER_SECOND
-from envs.duel.step import decision_step
+from envs.checks import check_choice
+from envs.duel import layout as L
+from envs.duel.config import DuelConfig
+from envs.duel.core import DuelCore
+from envs.duel.env import decode_action, duel_spaces
 
 
 class DuelParallelEnv(ParallelEnv):
     """Agents ``player_0`` (starts on the left) and ``player_1`` (right). Each observes its own view
     (the :class:`envs.duel.env.DuelEnv` layout) and acts ``MultiDiscrete([9, 4])`` (or ``Discrete(36)``
     with ``flat_actions``); rewards are each player's change of normalised health difference plus
-    +-1 for the round. Both terminate together at KO or time-out."""
+    +-1 for the round. Both terminate together at KO or time-out. Settings: those of
+    :class:`envs.duel.config.DuelConfig` (``config=`` or keywords; ``side`` must stay ``"left"``)."""
 
-    metadata = {"name": "duel_v0", "render_modes": ["rgb_array"], "render_fps": TICKS_PER_SECOND,
+    metadata = {"name": "duel_v0", "render_modes": ["rgb_array"], "render_fps": L.TICKS_PER_SECOND,
                 "is_parallelizable": True}
 
-    def __init__(self, *, frame_skip: int = 4, flat_actions: bool = False, round_seconds: float = 60,
-                 render_mode: str | None = None):
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array'; got {render_mode!r}")
-        self.frame_skip = int(frame_skip)
-        self.flat_actions = bool(flat_actions)
-        self.round_ticks = int(round(round_seconds * TICKS_PER_SECOND))
+    def __init__(self, *, config: DuelConfig | None = None, render_mode: str | None = None, **settings: Any):
+        if render_mode is not None:
+            check_choice("render_mode", render_mode, self.metadata["render_modes"])
+        self.config = DuelConfig.build(config, **settings)
+        if self.config.side != "left":
+            raise ValueError("the two-player form has no side: player_0 is left, player_1 right")
+        self.frame_skip, self.flat_actions = self.config.frame_skip, self.config.flat_actions
+        self.round_ticks = self.config.round_ticks
         self.render_mode = render_mode
         self.possible_agents = ["player_0", "player_1"]
         self.agents: list[str] = []
-        self.state = rules.initial_state(self.round_ticks)
+        self._core = DuelCore(1, self.config, events=True)
+        self._core.reset()
         self.np_random, _ = seeding.np_random(None)
         self._action_space, self._obs_space = duel_spaces(self.flat_actions)
         self._renderer = None
+
+    @property
+    def state(self):
+        """The round as a :class:`envs.duel.rules.DuelState` (a copy)."""
+        return self._core.state(0)
 
     def observation_space(self, agent):  # the identical object every call, as PettingZoo requires
         return self._obs_space
@@ -42,35 +54,39 @@ class DuelParallelEnv(ParallelEnv):
         return self._action_space
 
     def _obs(self):
-        return {a: observe(self.state, i) for i, a in enumerate(self.possible_agents)}
+        obs = self._core.obs[0]
+        return {"player_0": obs[0].copy(), "player_1": obs[1].copy()}
 
     def reset(self, seed=None, options=None):
         if seed is not None:
             self.np_random, _ = seeding.np_random(seed)
         self.agents = self.possible_agents[:]
-        self.state = rules.initial_state(self.round_ticks)
+        self._core.reset()
         return self._obs(), {a: {} for a in self.agents}
 
     def step(self, actions):
         if not self.agents:
             raise RuntimeError("the round is over; call reset()")
-        s = self.state
-        p0, p1 = (decode_action(actions[a]) for a in self.possible_agents)
-        result = decision_step(s, p0, p1, self.frame_skip)
-        events, r0 = result.events, result.reward0
-        rewards = {"player_0": float(r0), "player_1": float(-r0)}
-        winner = None if not s.over else ("draw" if s.winner is None else self.possible_agents[s.winner])
-        infos = {a: {"health": s.fighters[i].health, "winner": winner, "events": events}
+        core = self._core
+        for k, a in enumerate(self.possible_agents):
+            core.act[0, k] = decode_action(actions[a])
+        core.step()
+        r0 = float(core.reward[0])
+        over = bool(core.terminated[0])
+        events = core.events(0)
+        w = int(core.G[0, L.G_WINNER])
+        winner = None if not over else ("draw" if w < 0 else self.possible_agents[w])
+        infos = {a: {"health": core.health(0, i), "winner": winner, "events": events}
                  for i, a in enumerate(self.possible_agents)}
-        if s.over:  # success, as in DuelEnv: this player won the round
+        if over:  # success, as in DuelEnv: this player won the round
             for i, a in enumerate(self.possible_agents):
-                infos[a]["is_success"] = s.winner == i
-        obs = self._obs()
-        terminations = dict.fromkeys(self.possible_agents, s.over)
+                infos[a]["is_success"] = w == i
+        rewards = {"player_0": r0, "player_1": -r0}
+        terminations = dict.fromkeys(self.possible_agents, over)
         truncations = dict.fromkeys(self.possible_agents, False)
-        if s.over:
+        if over:
             self.agents = []
-        return obs, rewards, terminations, truncations, infos
+        return self._obs(), rewards, terminations, truncations, infos
 
     def render(self):
         if self.render_mode is None:

@@ -1,228 +1,79 @@
-"""Pure rules of the fighting duel: one frame-data table, a small state value, and ``step``.
+"""The duel's rules as Python values: a state you can read, build and step, over the one implementation.
 
-Everything is integer arithmetic on a side-view stage (x to the right, y up, the floor at y = 0), so
-the rules are exactly deterministic and exactly mirror-symmetric: mirroring both fighters' positions
-(``x -> STAGE_WIDTH - x``, facing flipped) and feeding the same controller inputs (which are relative
-to facing) gives the mirrored next state, bit for bit. Both fighters are updated simultaneously from
-the previous state, so swapping the two players also swaps the result.
+The rules themselves live once, in :mod:`envs.duel.kernels` (read its docstring for the game: the
+controller table, the order of a tick, throws, guards and projectiles). This module gives them a
+readable face for drawing, tests and scripts:
 
-The game runs at :data:`TICKS_PER_SECOND` ticks per second. An input is a pair ``(stick, button)``:
-``stick`` is a :class:`Stick` direction relative to the fighter's facing and ``button`` a
-:class:`Button`. :func:`command` turns them into a walk, jump, crouch, guard or a :class:`Move`:
+- :class:`DuelState`, :class:`Fighter`, :class:`Projectile`: one round as plain values (what the renderer
+  draws; ``DuelVectorEnv.round_state(i)`` returns one);
+- :func:`initial_state`, :func:`step` (a new state and the tick's events) and :func:`advance` (in place):
+  one tick, computed by the kernels;
+- :func:`attack_box`, :func:`hurtbox`, ``Fighter.height`` and ``Fighter.phase()``: geometry, also from
+  the kernels;
+- the names of the layout (:class:`Stick`, :class:`Button`, :class:`Move`, :class:`Level`,
+  :class:`FState`...) and the shipped character's numbers under their old names (``FRAME_DATA``,
+  ``MAX_HEALTH``, ``HALF_WIDTH``...), read from ``characters/default.toml``.
 
-=====================  ===========  ============  ===========
-stick \\ button         LIGHT        HEAVY         SPECIAL
-=====================  ===========  ============  ===========
-neutral / back / up*    JAB          HEAVY         THROW
-forward                 JAB          OVERHEAD      THROW
-down / down-back / -fw  LOW          ANTI_AIR      PROJECTILE
-in the air (any)        AIR_KICK     AIR_KICK      --
-=====================  ===========  ============  ===========
-
-(*) a button takes priority over a jump. With no button: forward/back walk (holding back guards
-high and mid), down crouches, down-back crouches and guards low and mid, up jumps (up-forward and
-up-back jump with a horizontal drift). A crouching guard does not stop an OVERHEAD or AIR_KICK
-(level ``HIGH``); a standing guard does not stop a LOW. Throws ignore guard, but a fighter in the
-startup or active frames of any move cannot be thrown, and a grabbed fighter escapes by pressing
-THROW within :data:`THROW_TECH_WINDOW` ticks. Each fighter has at most one projectile on screen;
-two projectiles that meet cancel out.
+A state's fighters play the shipped character unless ``DuelState.characters`` names others.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
-from typing import NamedTuple
+from typing import Any
 
-TICKS_PER_SECOND = 60
-STAGE_WIDTH = 800  # stage units; walls at 0 and STAGE_WIDTH
-HALF_WIDTH = 20  # half the width of a fighter's body
-STAND_HEIGHT = 100
-CROUCH_HEIGHT = 60
-MAX_HEALTH = 200
-WALK_FORWARD_SPEED = 4  # units per tick
-WALK_BACK_SPEED = 3
-JUMP_SPEED = 16  # initial upward speed; the arc lasts 2 * JUMP_SPEED + 1 ticks
-JUMP_DRIFT = 4  # horizontal speed of a forward/back jump
-GRAVITY = 1
-MAX_JUMP_HEIGHT = JUMP_SPEED * (JUMP_SPEED + 1) // 2
-PROJECTILE_SPEED = 6
-PROJECTILE_HALF_WIDTH = 12
-THROW_TECH_WINDOW = 7  # ticks a grabbed fighter has to press THROW and escape
-TECH_PUSHBACK = 30
-START_GAP = 300  # distance between the fighters at the start of a round
-DEFAULT_ROUND_TICKS = 60 * TICKS_PER_SECOND
+import numpy as np
 
+from envs.duel import kernels as K
+from envs.duel import layout as L
+from envs.duel.character import Character, FrameData, character_arrays, default_character
+from envs.duel.layout import (  # noqa: F401  (the layout's names, re-exported under their old home)
+    DEFAULT_ROUND_TICKS,
+    N_BUTTON,
+    N_MOVES,
+    N_STATES,
+    N_STICK,
+    NEUTRAL_STATES,
+    STAGE_WIDTH,
+    START_GAP,
+    TICKS_PER_SECOND,
+    Button,
+    FState,
+    Level,
+    Move,
+    Stick,
+)
 
-class Stick(IntEnum):
-    """Stick direction relative to the fighter's facing (numpad notation in brackets)."""
-
-    NEUTRAL = 0  # (5)
-    UP = 1  # (8)
-    UP_FORWARD = 2  # (9)
-    FORWARD = 3  # (6)
-    DOWN_FORWARD = 4  # (3)
-    DOWN = 5  # (2)
-    DOWN_BACK = 6  # (1)
-    BACK = 7  # (4)
-    UP_BACK = 8  # (7)
-
-
-class Button(IntEnum):
-    NONE = 0
-    LIGHT = 1
-    HEAVY = 2
-    SPECIAL = 3
-
-
-class Move(IntEnum):
-    NONE = 0
-    JAB = 1
-    HEAVY = 2
-    LOW = 3
-    OVERHEAD = 4
-    ANTI_AIR = 5
-    AIR_KICK = 6
-    THROW = 7
-    PROJECTILE = 8
-
-
-class Level(IntEnum):
-    """Where an attack hits, which decides the guard that stops it."""
-
-    HIGH = 0  # stopped by a standing guard only
-    MID = 1  # stopped by either guard
-    LOW = 2  # stopped by a crouching guard only
-    THROW = 3  # unblockable; cannot grab a fighter in startup/active frames
-
-
-class FState(IntEnum):
-    """A fighter's state (one-hot in the observation)."""
-
-    STAND = 0
-    WALK_FORWARD = 1
-    WALK_BACK = 2
-    CROUCH = 3
-    AIR = 4
-    ATTACK = 5  # a ground move (AIR_KICK keeps the state AIR)
-    HITSTUN = 6
-    BLOCKSTUN = 7
-    GRABBED = 8
-
-
-N_STICK, N_BUTTON, N_MOVES, N_STATES = len(Stick), len(Button), len(Move), len(FState)
-NEUTRAL_STATES = frozenset({FState.STAND, FState.WALK_FORWARD, FState.WALK_BACK, FState.CROUCH})
-_UPS = frozenset({Stick.UP, Stick.UP_FORWARD, Stick.UP_BACK})
-_DOWNS = frozenset({Stick.DOWN, Stick.DOWN_FORWARD, Stick.DOWN_BACK})
-
-
-class FrameData(NamedTuple):
-    """One row of the frame-data table. Boxes are relative to the attacker: x from the front edge of
-    its body outwards (``reach``), y from its feet (``box_low`` .. ``box_high``)."""
-
-    name: str
-    startup: int  # ticks before the first active tick (the move hits on tick startup + 1)
-    active: int  # ticks the hitbox is out
-    recovery: int  # ticks after the last active tick before the fighter can act again
-    damage: int
-    chip: int  # damage through guard
-    hitstun: int  # ticks the defender cannot act after a hit
-    blockstun: int  # ticks the defender cannot act after guarding
-    knockback: int  # units the defender is pushed (the attacker instead, if the defender is cornered)
-    reach: int
-    box_low: int
-    box_high: int
-    level: Level
-
-    @property
-    def total(self) -> int:
-        return self.startup + self.active + self.recovery
-
-
-# THE frame-data table (the README shows it). PROJECTILE: the hitbox is the projectile, spawned on the
-# first active tick and flying PROJECTILE_SPEED units per tick; reach is the spawn distance.
-FRAME_DATA: dict[Move, FrameData] = {
-    #                      name         st  ac  rec dmg chip hs  bs  kb  reach lo  hi  level
-    Move.JAB: FrameData("jab", 4, 3, 8, 5, 0, 14, 10, 8, 40, 50, 85, Level.MID),
-    Move.HEAVY: FrameData("heavy", 10, 4, 18, 12, 2, 20, 14, 20, 65, 45, 90, Level.MID),
-    Move.LOW: FrameData("low", 6, 3, 12, 6, 1, 15, 11, 10, 50, 0, 30, Level.LOW),
-    Move.OVERHEAD: FrameData("overhead", 18, 3, 16, 10, 2, 18, 12, 14, 45, 50, 110, Level.HIGH),
-    Move.ANTI_AIR: FrameData("anti_air", 5, 6, 24, 11, 1, 24, 12, 14, 35, 60, 190, Level.MID),
-    Move.AIR_KICK: FrameData("air_kick", 5, 8, 6, 8, 1, 16, 12, 10, 35, -30, 40, Level.HIGH),
-    Move.THROW: FrameData("throw", 5, 2, 22, 14, 0, 30, 0, 40, 25, 0, 100, Level.THROW),
-    Move.PROJECTILE: FrameData("projectile", 16, 1, 28, 7, 1, 18, 12, 10, 30, 55, 80, Level.MID),
-}
-_PROJ = FRAME_DATA[Move.PROJECTILE]
-_CROUCH_MOVES = frozenset({int(Move.LOW), int(Move.ANTI_AIR), int(Move.PROJECTILE)})  # done crouched
+# ---- the shipped character's numbers, under the names the rules had before they became data ----------
+_DEFAULT = default_character()
+FRAME_DATA: dict[Move, FrameData] = _DEFAULT.frame_data
 MOVE_NAMES = {m: (FRAME_DATA[m].name if m in FRAME_DATA else "none") for m in Move}
+MAX_HEALTH = _DEFAULT.max_health
+HALF_WIDTH = _DEFAULT.half_width
+STAND_HEIGHT, CROUCH_HEIGHT = _DEFAULT.stand_height, _DEFAULT.crouch_height
+WALK_FORWARD_SPEED, WALK_BACK_SPEED = _DEFAULT.walk_forward_speed, _DEFAULT.walk_back_speed
+JUMP_SPEED, JUMP_DRIFT, GRAVITY = _DEFAULT.jump_speed, _DEFAULT.jump_drift, _DEFAULT.gravity
+MAX_JUMP_HEIGHT = _DEFAULT.max_jump_height
+PROJECTILE_SPEED, PROJECTILE_HALF_WIDTH = _DEFAULT.projectile_speed, _DEFAULT.projectile_half_width
+THROW_TECH_WINDOW, TECH_PUSHBACK = _DEFAULT.tech_window, _DEFAULT.tech_pushback
 MAX_MOVE_TICKS = max(fd.total for fd in FRAME_DATA.values())
-MAX_STUN = max(max(fd.hitstun, fd.blockstun) for fd in FRAME_DATA.values())
+MAX_STUN = _DEFAULT.max_stun
+_TABLES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
-# plain-int aliases of the enums for the hot paths (IntEnum attribute lookups are slow)
-_B_HEAVY = int(Button.HEAVY)
-_B_LIGHT = int(Button.LIGHT)
-_B_NONE = int(Button.NONE)
-_B_SPECIAL = int(Button.SPECIAL)
-_F_AIR = int(FState.AIR)
-_F_ATTACK = int(FState.ATTACK)
-_F_BLOCKSTUN = int(FState.BLOCKSTUN)
-_F_CROUCH = int(FState.CROUCH)
-_F_GRABBED = int(FState.GRABBED)
-_F_HITSTUN = int(FState.HITSTUN)
-_F_STAND = int(FState.STAND)
-_F_WALK_BACK = int(FState.WALK_BACK)
-_F_WALK_FORWARD = int(FState.WALK_FORWARD)
-_L_HIGH = int(Level.HIGH)
-_L_MID = int(Level.MID)
-_M_AIR_KICK = int(Move.AIR_KICK)
-_M_ANTI_AIR = int(Move.ANTI_AIR)
-_M_HEAVY = int(Move.HEAVY)
-_M_JAB = int(Move.JAB)
-_M_LOW = int(Move.LOW)
-_M_NONE = int(Move.NONE)
-_M_OVERHEAD = int(Move.OVERHEAD)
-_M_PROJECTILE = int(Move.PROJECTILE)
-_M_THROW = int(Move.THROW)
-_S_BACK = int(Stick.BACK)
-_S_DOWN_BACK = int(Stick.DOWN_BACK)
-_S_FORWARD = int(Stick.FORWARD)
-_S_UP = int(Stick.UP)
-_S_UP_FORWARD = int(Stick.UP_FORWARD)
-_MOVE_TOTAL = [0] + [FRAME_DATA[m].total for m in list(Move)[1:]]
-# per move: first and last active tick, reach, box bottom and top
-_BOX = [(0, -1, 0, 0, 0)] + [
-    (fd.startup + 1, fd.startup + fd.active, fd.reach, fd.box_low, fd.box_high)
-    for fd in (FRAME_DATA[m] for m in list(Move)[1:])
-]
-
-
-def command(stick: int, button: int, airborne: bool) -> int:
-    """The move that ``(stick, button)`` starts (``_M_NONE`` for a walk/jump/crouch/guard)."""
-    if button == _B_NONE:
-        return _M_NONE
-    if airborne:
-        return _M_AIR_KICK if button != _B_SPECIAL else _M_NONE
-    down = stick in _DOWNS
-    if button == _B_LIGHT:
-        return _M_LOW if down else _M_JAB
-    if button == _B_HEAVY:
-        if down:
-            return _M_ANTI_AIR
-        return _M_OVERHEAD if stick == _S_FORWARD else _M_HEAVY
-    return _M_PROJECTILE if down else _M_THROW
-
-
+# ---- one round as values -----------------------------------------------------------------------------
 @dataclass(slots=True)
 class Fighter:
+    """One fighter's fields (the columns of the kernels' ``F`` array, :data:`envs.duel.layout.FIGHTER_FIELDS`)."""
+
     x: int
     y: int = 0
     vx: int = 0
     vy: int = 0
     facing: int = 1  # +1 faces right (towards larger x), -1 left
     health: int = MAX_HEALTH
-    state: int = _F_STAND
-    move: int = _M_NONE
+    state: int = int(FState.STAND)
+    move: int = int(Move.NONE)
     frame: int = 0  # ticks spent in the current move (1 on its first tick)
     stun: int = 0  # remaining hitstun / blockstun / grab ticks
     guard: int = 0  # 0 none, 1 standing guard (high+mid), 2 crouching guard (low+mid)
@@ -230,29 +81,20 @@ class Fighter:
     air_attacked: bool = False  # used the one air attack of this jump
 
     def copy(self) -> Fighter:
-        return Fighter(self.x, self.y, self.vx, self.vy, self.facing, self.health, self.state,
-                       self.move, self.frame, self.stun, self.guard, self.connected, self.air_attacked)
-
-    @property
-    def crouching(self) -> bool:
-        st = self.state
-        return st == 3 or self.guard == 2 or (st == 5 and self.move in _CROUCH_MOVES)
+        return Fighter(*(getattr(self, name) for name in L.FIGHTER_FIELDS))
 
     @property
     def height(self) -> int:
-        st = self.state  # written out (not via crouching): this is the hottest property
-        if st == 3 or self.guard == 2 or (st == 5 and self.move in _CROUCH_MOVES):
-            return CROUCH_HEIGHT
-        return STAND_HEIGHT
+        """The body's height (crouching or standing), for the shipped character."""
+        return int(_geometry(self)[0, 10])
+
+    @property
+    def crouching(self) -> bool:
+        return self.height == _DEFAULT.crouch_height and _DEFAULT.crouch_height != _DEFAULT.stand_height
 
     def phase(self) -> int:
-        """0 no move, 1 startup, 2 active, 3 recovery."""
-        if self.move == _M_NONE:
-            return 0
-        fd = FRAME_DATA[self.move]
-        if self.frame <= fd.startup:
-            return 1
-        return 2 if self.frame <= fd.startup + fd.active else 3
+        """0 no move, 1 startup, 2 active, 3 recovery (for the shipped character)."""
+        return int(_geometry(self)[0, 9])
 
 
 @dataclass(slots=True)
@@ -269,24 +111,109 @@ class DuelState:
     round_ticks: int = DEFAULT_ROUND_TICKS
     over: bool = False
     winner: int | None = None  # 0 or 1 once over; None for a draw or while running
+    characters: tuple[Character, Character] | None = None  # None: both play the shipped character
 
     def copy(self) -> DuelState:
         p0, p1 = self.projectiles
-        return DuelState(
-            [self.fighters[0].copy(), self.fighters[1].copy()],
-            [None if p0 is None else Projectile(p0.x, p0.vx),
-             None if p1 is None else Projectile(p1.x, p1.vx)],
-            self.tick, self.round_ticks, self.over, self.winner,
-        )
+        projectiles = [None if p is None else Projectile(p.x, p.vx) for p in (p0, p1)]
+        return DuelState([self.fighters[0].copy(), self.fighters[1].copy()], projectiles, self.tick,
+                         self.round_ticks, self.over, self.winner, self.characters)
 
 
-def initial_state(round_ticks: int = DEFAULT_ROUND_TICKS) -> DuelState:
+# ---- to and from the kernels' arrays -------------------------------------------------------------------------
+def tables(characters: tuple[Character, Character] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(C, D, who)`` of one round whose fighters play ``characters`` (None: the shipped one)."""
+    pair = characters or (_DEFAULT, _DEFAULT)
+    key = (id(pair[0]), id(pair[1]))
+    if key not in _TABLES:
+        _TABLES[key] = character_arrays(list(pair))
+        _TABLES[key + ("pair",)] = pair  # keep the characters alive while their id is a key
+    C, D = _TABLES[key]
+    return C, D, np.array([[0, 1]], dtype=np.int64)
+
+
+def to_arrays(s: DuelState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(F, P, G)``: one round (a batch of one) holding ``s``."""
+    F = np.zeros((1, 2, L.NF), dtype=np.int32)
+    P = np.zeros((1, 2, L.NP), dtype=np.int32)
+    G = np.zeros((1, L.NG), dtype=np.int32)
+    write_arrays(s, F[0], P[0], G[0])
+    return F, P, G
+
+
+def write_arrays(s: DuelState, F_i: np.ndarray, P_i: np.ndarray, G_i: np.ndarray) -> None:
+    """Write ``s`` into one round's arrays."""
+    for k, f in enumerate(s.fighters):
+        F_i[k] = [int(getattr(f, name)) for name in L.FIGHTER_FIELDS]
+        p = s.projectiles[k]
+        P_i[k] = (0, 0, 0) if p is None else (1, p.x, p.vx)
+    G_i[:] = (s.tick, int(s.over), -1 if s.winner is None else s.winner)
+
+
+def read_arrays(s: DuelState, F_i: np.ndarray, P_i: np.ndarray, G_i: np.ndarray) -> DuelState:
+    """Update ``s`` in place from one round's arrays (the same Fighter objects); returns ``s``."""
+    for k, f in enumerate(s.fighters):
+        for j, name in enumerate(L.FIGHTER_FIELDS):
+            v = int(F_i[k, j])
+            setattr(f, name, bool(v) if j in (L.CONNECTED, L.AIR_ATTACKED) else v)
+        p = s.projectiles[k]
+        if not P_i[k, L.P_ON]:
+            s.projectiles[k] = None
+        elif p is None:
+            s.projectiles[k] = Projectile(int(P_i[k, L.P_X]), int(P_i[k, L.P_VX]))
+        else:
+            p.x, p.vx = int(P_i[k, L.P_X]), int(P_i[k, L.P_VX])
+    s.tick = int(G_i[L.G_TICK])
+    s.over = bool(G_i[L.G_OVER])
+    s.winner = (None if G_i[L.G_WINNER] < 0 else int(G_i[L.G_WINNER])) if s.over else None
+    return s
+
+
+def from_arrays(F_i: np.ndarray, P_i: np.ndarray, G_i: np.ndarray, round_ticks: int,
+                characters: tuple[Character, Character] | None = None) -> DuelState:
+    """A new :class:`DuelState` of one round's arrays."""
+    s = DuelState([Fighter(0), Fighter(0)], round_ticks=round_ticks, characters=characters)
+    return read_arrays(s, F_i, P_i, G_i)
+
+
+def events_of(EV_i: np.ndarray, count: int) -> list[dict]:
+    """The event rows of one round as dicts ``{"type", "by", "move", "damage"}`` (``by``: 0, 1 or -1)."""
+    out = []
+    for kind, by, move, damage in EV_i[: min(count, len(EV_i))].tolist():
+        out.append({"type": L.EVENT_KINDS[kind], "by": by, "move": MOVE_NAMES[Move(move)], "damage": damage})
+    return out
+
+
+# ---- the rules, through the kernels ----------------------------------------------------------------------------
+def initial_state(round_ticks: int = DEFAULT_ROUND_TICKS,
+                  characters: tuple[Character, Character] | None = None) -> DuelState:
     """Fighter 0 on the left facing right, fighter 1 on the right facing left, START_GAP apart."""
-    mid = STAGE_WIDTH // 2
-    return DuelState(
-        [Fighter(mid - START_GAP // 2, facing=1), Fighter(mid + START_GAP // 2, facing=-1)],
-        round_ticks=round_ticks,
-    )
+    C, _, who = tables(characters)
+    F, P, G = to_arrays(DuelState([Fighter(0), Fighter(0)]))
+    K.reset_round(F, P, G, C, who, 0)
+    return from_arrays(F[0], P[0], G[0], int(round_ticks), characters)
+
+
+def advance(s: DuelState, inputs, events: list) -> None:
+    """Advance ``s`` by one tick in place; ``inputs[i] = (stick, button)`` of fighter ``i``; the tick's
+    events (dicts, see :func:`events_of`) are appended to ``events``."""
+    C, D, who = tables(s.characters)
+    F, P, G = to_arrays(s)
+    EV = np.zeros((1, L.EVENTS_PER_TICK, 4), dtype=np.int32)
+    EVN = np.zeros(1, dtype=np.int64)
+    (s0, b0), (s1, b1) = inputs
+    K.tick(F, P, G, C, D, who, 0, s.round_ticks, int(s0), int(b0), int(s1), int(b1), EV, EVN)
+    read_arrays(s, F[0], P[0], G[0])
+    events += events_of(EV[0], int(EVN[0]))
+
+
+def step(state: DuelState, inputs) -> tuple[DuelState, list[dict]]:
+    """One tick: the next state (a new value; ``state`` is unchanged) and the tick's events (none once over)."""
+    s = state.copy()
+    events: list[dict] = []
+    if not s.over:
+        advance(s, inputs, events)
+    return s, events
 
 
 def mirror(state: DuelState) -> DuelState:
@@ -305,322 +232,39 @@ def swap(state: DuelState) -> DuelState:
     s = state.copy()
     s.fighters.reverse()
     s.projectiles.reverse()
+    if s.characters is not None:
+        s.characters = (s.characters[1], s.characters[0])
     if s.winner is not None:
         s.winner = 1 - s.winner
     return s
 
 
-def _event(kind: str, by: int, move: int = _M_NONE, damage: int = 0) -> dict:
-    return {"type": kind, "by": by, "move": MOVE_NAMES[move], "damage": damage}
-
-
-def _start_move(f: Fighter, move: int) -> None:
-    f.move, f.frame, f.connected = move, 0, False
-    if move == _M_AIR_KICK:
-        f.air_attacked = True
-    else:
-        f.state, f.vx = _F_ATTACK, 0
-
-
-def _control(f: Fighter, stick: int, button: int, has_projectile: bool) -> None:
-    """Phase 1 for one fighter: act on the input if free, advance the current move or stun."""
-    f.guard = 0
-    st = f.state
-    if st == _F_GRABBED:
-        return
-    if st == _F_HITSTUN or st == _F_BLOCKSTUN:
-        f.stun -= 1
-        if f.stun > 0:
-            if st == _F_BLOCKSTUN:  # keep guarding; the stick picks standing or crouching
-                f.guard = 2 if stick in _DOWNS else 1
-            return
-        f.stun = 0
-        f.state = _F_AIR if f.y > 0 else _F_STAND
-        st = f.state
-        if st == _F_AIR:
-            return
-    if f.move != _M_NONE:  # advance the move
-        f.frame += 1
-        if f.frame > _MOVE_TOTAL[f.move]:
-            f.move, f.frame = _M_NONE, 0
-            if st == _F_ATTACK:
-                f.state = _F_STAND
-        return
-    if st == _F_AIR:
-        if button != _B_NONE and not f.air_attacked:
-            m = command(stick, button, True)
-            if m != _M_NONE:
-                _start_move(f, m)
-                f.frame = 1
-        return
-    # a free fighter on the ground
-    m = command(stick, button, False)
-    if m == _M_PROJECTILE and has_projectile:
-        m = _M_NONE
-    if m != _M_NONE:
-        _start_move(f, m)
-        f.frame = 1
-        return
-    if stick in _UPS:
-        f.state, f.vy, f.air_attacked = _F_AIR, JUMP_SPEED, False
-        drift = 0 if stick == _S_UP else (JUMP_DRIFT if stick == _S_UP_FORWARD else -JUMP_DRIFT)
-        f.vx = drift * f.facing
-    elif stick in _DOWNS:
-        f.state, f.vx = _F_CROUCH, 0
-        f.guard = 2 if stick == _S_DOWN_BACK else 0
-    elif stick == _S_FORWARD:
-        f.state, f.vx = _F_WALK_FORWARD, WALK_FORWARD_SPEED * f.facing
-    elif stick == _S_BACK:
-        f.state, f.vx, f.guard = _F_WALK_BACK, -WALK_BACK_SPEED * f.facing, 1
-    else:
-        f.state, f.vx = _F_STAND, 0
-
-
-def _physics(f: Fighter) -> None:
-    if f.state == _F_GRABBED:
-        return
-    if f.y > 0 or f.vy > 0:
-        f.x += f.vx
-        f.y += f.vy
-        f.vy -= GRAVITY
-        if f.y <= 0:  # landing ends an air move and an air state
-            f.y, f.vy, f.vx = 0, 0, 0
-            if f.state == _F_AIR:
-                f.state = _F_STAND
-                f.move, f.frame = _M_NONE, 0
-    elif f.state in (_F_WALK_FORWARD, _F_WALK_BACK):
-        f.x += f.vx
-
-
-def _separate(a: Fighter, b: Fighter) -> None:
-    """Keep fighters inside the walls and push overlapping bodies apart, symmetrically."""
-    lo, hi = HALF_WIDTH, STAGE_WIDTH - HALF_WIDTH
-    a.x = lo if a.x < lo else (hi if a.x > hi else a.x)
-    b.x = lo if b.x < lo else (hi if b.x > hi else b.x)
-    # bodies overlap only if they also overlap in height
-    if (a.y or b.y) and (a.y >= b.y + b.height or b.y >= a.y + a.height):
-        return
-    dx = b.x - a.x
-    overlap = 2 * HALF_WIDTH - abs(dx)
-    if overlap <= 0:
-        return
-    push = (overlap + 1) // 2
-    if dx > 0:
-        a.x -= push
-        b.x += push
-    elif dx < 0:
-        a.x += push
-        b.x -= push
-    else:  # same x: each steps back from its own facing
-        a.x -= push * a.facing
-        b.x -= push * b.facing
-    for f, o in ((a, b), (b, a)):  # a fighter squeezed against a wall pushes the other out
-        if f.x < lo:
-            o.x += lo - f.x
-            f.x = lo
-        elif f.x > hi:
-            o.x -= f.x - hi
-            f.x = hi
-    a.x = lo if a.x < lo else (hi if a.x > hi else a.x)
-    b.x = lo if b.x < lo else (hi if b.x > hi else b.x)
-
-
-def hitbox(f: Fighter) -> tuple[int, int, int, int] | None:
-    """The live hitbox ``(x0, x1, y0, y1)`` of a fighter's melee move (None if it already connected)."""
-    if f.connected:
-        return None
-    return attack_box(f)
+def _geometry(f: Fighter, characters: Any = None) -> np.ndarray:
+    """``kernels.boxes`` of a round holding ``f`` as fighter 0 (the other fighter far away)."""
+    C, D, who = tables(characters)
+    F, P, _ = to_arrays(DuelState([f, Fighter(0)]))
+    out = np.zeros((2, 11), dtype=np.int64)
+    K.boxes(F, P, C, D, who, 0, out)
+    return out
 
 
 def attack_box(f: Fighter) -> tuple[int, int, int, int] | None:
-    """The box of a melee move during its active ticks, connected or not (for drawing), else None."""
-    if f.move == _M_NONE or f.move == _M_PROJECTILE:
-        return None
-    first, last, reach, low, high = _BOX[f.move]
-    if not first <= f.frame <= last:
-        return None
-    front = f.x + HALF_WIDTH * f.facing
-    far = front + reach * f.facing
-    x0, x1 = (front, far) if f.facing > 0 else (far, front)
-    return x0, x1, f.y + low, f.y + high
+    """The box ``(x0, x1, y0, y1)`` of a melee move during its active ticks, connected or not (for
+    drawing), else None (the shipped character's frame data)."""
+    g = _geometry(f)[0]
+    return (int(g[5]), int(g[6]), int(g[7]), int(g[8])) if g[4] else None
+
+
+def hitbox(f: Fighter) -> tuple[int, int, int, int] | None:
+    """The live hitbox of a melee move (None once it connected)."""
+    return None if f.connected else attack_box(f)
 
 
 def hurtbox(f: Fighter) -> tuple[int, int, int, int]:
-    return f.x - HALF_WIDTH, f.x + HALF_WIDTH, f.y, f.y + f.height
+    g = _geometry(f)[0]
+    return int(g[0]), int(g[1]), int(g[2]), int(g[3])
 
 
-def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
-    return a[0] <= b[1] and b[0] <= a[1] and a[2] < b[3] and b[2] < a[3]
-
-
-def _guards(d: Fighter, level: int) -> bool:
-    if d.y > 0 or d.guard == 0:
-        return False
-    if level == _L_MID:
-        return True
-    return d.guard == (1 if level == _L_HIGH else 2)
-
-
-def _push(d: Fighter, a: Fighter, amount: int) -> None:
-    """Knock ``d`` away from ``a``; a cornered defender pushes the attacker back instead."""
-    away = 1 if d.x > a.x else (-1 if d.x < a.x else -d.facing)
-    target = d.x + away * amount
-    lo, hi = HALF_WIDTH, STAGE_WIDTH - HALF_WIDTH
-    if target < lo or target > hi:
-        clipped = lo if target < lo else hi
-        a.x -= away * abs(target - clipped)
-        target = clipped
-    d.x = target
-
-
-def _apply_hit(d: Fighter, a: Fighter, fd: FrameData, by: int, move: int, events: list) -> None:
-    if _guards(d, fd.level):
-        d.health -= fd.chip
-        d.state, d.stun, d.move, d.frame = _F_BLOCKSTUN, fd.blockstun, _M_NONE, 0
-        _push(d, a, fd.knockback // 2)
-        events.append(_event("block", by, move, fd.chip))
-    else:
-        d.health -= fd.damage
-        d.state, d.stun, d.move, d.frame, d.guard = _F_HITSTUN, fd.hitstun, _M_NONE, 0, 0
-        if d.y > 0:
-            d.vx = (1 if d.x > a.x else -1) * 3
-            d.vy = min(d.vy, 0)
-        _push(d, a, fd.knockback)
-        events.append(_event("hit", by, move, fd.damage))
-
-
-def step(state: DuelState, inputs: tuple[tuple[int, int], tuple[int, int]]) -> tuple[DuelState, list[dict]]:
-    """One tick. ``inputs[i] = (stick, button)`` for fighter ``i``. Returns the next state (a new
-    value; ``state`` is unchanged) and the tick's events, dicts with ``type`` in {hit, block, throw,
-    tech, whiff_throw, projectile, clash, ko, timeout}, ``by`` (the acting fighter), ``move`` and
-    ``damage``."""
-    s = state.copy()
-    events: list[dict] = []
-    if s.over:
-        return s, events
-    advance(s, inputs, events)
-    return s, events
-
-
-def advance(s: DuelState, inputs, events: list) -> None:
-    """Advance ``s`` by one tick in place (the body of :func:`step`, for callers that own ``s``)."""
-    f0, f1 = s.fighters
-    fs = (f0, f1)
-    # 1. control: each free fighter from its own input; then grabbed fighters escape or get thrown
-    grabbed = False
-    for i in (0, 1):
-        f = fs[i]
-        if f.state == _F_GRABBED:
-            grabbed = True
-        else:
-            stick, button = inputs[i]
-            _control(f, stick, button, s.projectiles[i] is not None)
-    if grabbed:
-        for i in (0, 1):
-            f, o = fs[i], fs[1 - i]
-            if f.state != _F_GRABBED:
-                continue
-            stick, button = inputs[i]
-            f.stun -= 1
-            if button == _B_SPECIAL and stick not in _DOWNS:  # escape
-                f.state, f.stun = _F_STAND, 0
-                o.move, o.frame, o.state = _M_NONE, 0, _F_STAND
-                _push(f, o, TECH_PUSHBACK // 2)
-                _push(o, f, TECH_PUSHBACK // 2)
-                events.append(_event("tech", i, _M_THROW))
-            elif f.stun <= 0:  # the throw lands
-                fd = FRAME_DATA[_M_THROW]
-                f.health -= fd.damage
-                f.state, f.stun = _F_HITSTUN, fd.hitstun
-                _push(f, o, fd.knockback)
-                events.append(_event("throw", 1 - i, _M_THROW, fd.damage))
-    # 2. physics, facing, bodies
-    _physics(f0)
-    _physics(f1)
-    x0, x1 = f0.x, f1.x
-    if x0 != x1:  # fighters free on the ground turn to face each other
-        if f0.y == 0 and f0.state in NEUTRAL_STATES:
-            f0.facing = 1 if x1 > x0 else -1
-        if f1.y == 0 and f1.state in NEUTRAL_STATES:
-            f1.facing = 1 if x0 > x1 else -1
-    _separate(f0, f1)
-    # 3. projectiles fly; two that meet cancel out
-    projs = s.projectiles
-    if projs[0] is not None or projs[1] is not None:
-        for i in (0, 1):
-            p = projs[i]
-            if p is not None:
-                p.x += p.vx
-                if p.x < -PROJECTILE_HALF_WIDTH or p.x > STAGE_WIDTH + PROJECTILE_HALF_WIDTH:
-                    projs[i] = None
-        p0, p1 = projs
-        if p0 is not None and p1 is not None and abs(p0.x - p1.x) <= 2 * PROJECTILE_HALF_WIDTH:
-            projs[0] = projs[1] = None
-            events.append(_event("clash", 0, _M_PROJECTILE))
-    # 4. hits, all decided from positions after movement, then applied together (trades are possible)
-    if f0.move or f1.move or s.projectiles[0] is not None or s.projectiles[1] is not None:
-        _resolve_hits(s, fs, events)
-    # 5. projectiles spawn on the first active tick of PROJECTILE
-    for i in (0, 1) if (f0.move == _M_PROJECTILE or f1.move == _M_PROJECTILE) else ():
-        f = fs[i]
-        if f.move == _M_PROJECTILE and f.frame == _PROJ.startup + 1 and s.projectiles[i] is None:
-            spawn_x = f.x + (HALF_WIDTH + _PROJ.reach) * f.facing
-            s.projectiles[i] = Projectile(spawn_x, PROJECTILE_SPEED * f.facing)
-            events.append(_event("projectile", i, _M_PROJECTILE))
-    # 6. the round ends at KO or time-out
-    s.tick += 1
-    h0, h1 = f0.health, f1.health
-    if h0 <= 0 or h1 <= 0:
-        f0.health, f1.health = max(h0, 0), max(h1, 0)
-        s.over = True
-        s.winner = None if (h0 <= 0 and h1 <= 0) else (1 if h0 <= 0 else 0)
-        events.append(_event("ko", -1 if s.winner is None else s.winner))
-    elif s.tick >= s.round_ticks:
-        s.over = True
-        s.winner = None if h0 == h1 else (0 if h0 > h1 else 1)
-        events.append(_event("timeout", -1 if s.winner is None else s.winner))
-
-
-def _resolve_hits(s: DuelState, fs: tuple[Fighter, Fighter], events: list) -> None:
-    f0, f1 = fs
-    pending: list[tuple[str, int, int]] = []  # (kind, attacker, move)
-    for i in (0, 1):
-        a, d = fs[i], fs[1 - i]
-        box = attack_box(a) if a.move and not a.connected else None
-        if box is not None and _overlap(box, hurtbox(d)):
-            if a.move != _M_THROW:
-                pending.append(("melee", i, a.move))
-            # only a grounded fighter that is not attacking (startup/active) nor stunned can be grabbed
-            elif d.y == 0 and d.phase() not in (1, 2) and d.state not in (_F_HITSTUN, _F_BLOCKSTUN):
-                pending.append(("grab", i, a.move))
-        p = s.projectiles[i]
-        if p is not None:
-            pbox = (p.x - PROJECTILE_HALF_WIDTH, p.x + PROJECTILE_HALF_WIDTH, _PROJ.box_low, _PROJ.box_high)
-            if _overlap(pbox, hurtbox(d)):
-                pending.append(("projectile", i, _M_PROJECTILE))
-    if not pending:
-        return
-    strikes = False
-    for kind, _, _ in pending:
-        if kind != "grab":
-            strikes = True
-    for kind, i, move in pending:
-        a, d = fs[i], fs[1 - i]
-        if kind == "grab":
-            if not strikes:  # any attack landing this tick beats the throw
-                a.connected = True
-                d.state, d.stun, d.move, d.frame, d.guard, d.vx = (
-                    _F_GRABBED, THROW_TECH_WINDOW, _M_NONE, 0, 0, 0)
-                events.append(_event("grab", i, _M_THROW))
-        elif kind == "melee":
-            a.connected = True
-            _apply_hit(d, a, FRAME_DATA[move], i, move, events)
-        else:
-            s.projectiles[i] = None
-            _apply_hit(d, a, _PROJ, i, move, events)
-    # a thrower that got hit lets go
-    for i in (0, 1):
-        a, d = fs[i], fs[1 - i]
-        if d.state == _F_GRABBED and a.state == _F_HITSTUN:
-            d.state, d.stun = _F_STAND, 0
-    _separate(f0, f1)
+def command(stick: int, button: int, airborne: bool) -> int:
+    """The move that ``(stick, button)`` starts (``Move.NONE`` for a walk, jump, crouch or guard)."""
+    return int(K.command(int(stick), int(button), bool(airborne)))

@@ -21,10 +21,12 @@ from gymnasium.utils import seeding
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.duel import kernels as K
+from envs.checks import check_difficulty
+from envs.duel import layout as L
 from envs.duel import rules
-from envs.duel.env import OBS_SIZE, _check_difficulty
-from envs.duel.rules import N_BUTTON, N_STICK, TICKS_PER_SECOND
+from envs.duel.config import DuelConfig
+from envs.duel.core import DuelCore
+from envs.duel.layout import N_BUTTON, N_STICK, OBS_SIZE, TICKS_PER_SECOND
 
 try:  # gymnasium >= 1.1 names the autoreset mode; 1.0 always autoresets on the next step
     from gymnasium.vector import AutoresetMode
@@ -88,30 +90,14 @@ class DuelVectorEnv(VectorEnv):
 
     metadata = {"render_modes": [], "render_fps": TICKS_PER_SECOND, **_NEXT_STEP}
 
-    def __init__(
-        self,
-        *,
-        num_envs: int = 1,
-        opponent: Any = None,
-        frame_skip: int = 4,
-        flat_actions: bool = False,
-        difficulty: Any = None,
-        round_seconds: float = 60,
-        side: str = "left",
-        render_mode: str | None = None,
-        copy: bool = True,
-    ):
+    def __init__(self, *, num_envs: int = 1, opponent: Any = None, config: DuelConfig | None = None,
+                 difficulty: Any = None, render_mode: str | None = None, copy: bool = True, **settings: Any):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1; got {num_envs!r}")
         if render_mode is not None:
             raise ValueError(f"the batched duel does not render; got render_mode={render_mode!r} "
                              "(draw one round with envs.duel.render.DuelRenderer and env.round_state(i))")
-        if int(frame_skip) < 1:
-            raise ValueError(f"frame_skip must be >= 1; got {frame_skip}")
-        if side not in ("left", "right", "random"):
-            raise ValueError(f"side must be 'left', 'right' or 'random'; got {side!r}")
-        if not round_seconds > 0:
-            raise ValueError(f"round_seconds must be > 0; got {round_seconds}")
+        self.config = DuelConfig.build(config, **settings)
         self.two_player = opponent is None or (isinstance(opponent, str) and opponent == "external")
         if not self.two_player:
             if isinstance(opponent, str):
@@ -120,14 +106,12 @@ class DuelVectorEnv(VectorEnv):
                                  "or a batched opponent object")
             if not all(hasattr(opponent, a) for a in ("bind", "reset_envs", "act")):
                 raise TypeError(f"opponent {type(opponent).__name__} lacks the batched interface "
-                                "(bind, reset_envs, act); see envs.duel.vector.BatchedOpponent")
-        if self.two_player and side != "left":
+                                "(bind, reset_envs, act); see agents.batched.BatchedAgent")
+        if self.two_player and self.config.side != "left":
             raise ValueError("the two-player form has no side: player 0 is left, player 1 right")
         n = self.num_envs = int(num_envs)
-        self.frame_skip = int(frame_skip)
-        self.flat_actions = bool(flat_actions)
-        self.round_ticks = int(round(round_seconds * TICKS_PER_SECOND))
-        self.side = side
+        self.frame_skip, self.flat_actions = self.config.frame_skip, self.config.flat_actions
+        self.round_ticks, self.side = self.config.round_ticks, self.config.side
         self.render_mode = None
         self.copy = bool(copy)
         self.opponent = None if self.two_player else opponent
@@ -146,17 +130,12 @@ class DuelVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, n)
         self.observation_space = batch_space(self.single_observation_space, n)
 
-        # struct-of-arrays state and preallocated buffers
-        self._F = np.zeros((n, 2, K.NF), dtype=np.int32)
-        self._P = np.zeros((n, 2, K.NP), dtype=np.int32)
-        self._G = np.zeros((n, K.NG), dtype=np.int32)
-        self._me = np.zeros(n, dtype=np.int64)
-        self._obs = np.zeros((n, 2, OBS_SIZE), dtype=np.float32)  # [:, 0] the agent's (player 0's) view
-        self._act = np.zeros((n, 2, 2), dtype=np.int64)  # [:, 0] agent / player 0, [:, 1] opponent / player 1
-        self._reward = np.zeros(n, dtype=np.float64)
-        self._terminated = np.zeros(n, dtype=np.bool_)
+        # the rounds' arrays and preallocated buffers (envs.duel.core)
+        self._core = core = DuelCore(n, self.config)
+        self._F, self._P, self._G, self._me = core.F, core.P, core.G, core.me
+        self._obs, self._act = core.obs, core.act  # [:, 0] the agent / player 0, [:, 1] the opponent / player 1
+        self._reward, self._terminated, self._restart = core.reward, core.terminated, core.restart
         self._truncated = np.zeros(n, dtype=np.bool_)
-        self._restart = np.zeros(n, dtype=np.bool_)
         self._all = np.ones(n, dtype=np.bool_)
         self._all.flags.writeable = False
         self._rows = np.arange(n)
@@ -174,11 +153,11 @@ class DuelVectorEnv(VectorEnv):
         if difficulty is None:
             return np.full(self.num_envs, np.nan)
         if np.ndim(difficulty) == 0:
-            return np.full(self.num_envs, _check_difficulty(difficulty))
+            return np.full(self.num_envs, check_difficulty(difficulty))
         values = list(difficulty)
         if len(values) != self.num_envs:
             raise ValueError(f"difficulty needs one value per round ({self.num_envs}); got {len(values)}")
-        return np.array([np.nan if v is None or (isinstance(v, float) and np.isnan(v)) else _check_difficulty(v)
+        return np.array([np.nan if v is None or (isinstance(v, float) and np.isnan(v)) else check_difficulty(v)
                          for v in values])
 
     # ---- gymnasium API ------------------------------------------------------------------------------
@@ -199,10 +178,7 @@ class DuelVectorEnv(VectorEnv):
         options = options or {}
         difficulty = self._difficulties(options["difficulty"]) if "difficulty" in options else self._difficulty
         self._start(self._rows, difficulty)
-        self._restart[:] = True
-        self._kernel()
-        self._restart[:] = False
-        self._terminated[:] = False
+        self._core.reset()
         return self._observations(), self._info(final=False)
 
     def step(self, actions):
@@ -216,7 +192,7 @@ class DuelVectorEnv(VectorEnv):
             self._start(idx, self._difficulty[idx])
         if self.opponent is not None:
             self.opponent.act(self._obs[:, 1], ~restart, self._act[:, 1])
-        self._kernel()
+        self._core.step()
         final = bool(self._terminated.any())
         rewards = self._reward.copy()
         if self.two_player:
@@ -225,10 +201,6 @@ class DuelVectorEnv(VectorEnv):
                 self._info(final=final))
 
     # ---- internals ----------------------------------------------------------------------------------
-    def _kernel(self) -> None:
-        K.step_batch(self._F, self._P, self._G, self.round_ticks, self.frame_skip, self._act, self._me,
-                     self._restart, self._reward, self._terminated, self._obs[:, 0], self._obs[:, 1])
-
     def _start(self, idx: np.ndarray, difficulty: np.ndarray) -> None:
         """Draw what DuelEnv.reset draws, in its order: the opponent's seed, then the side."""
         if self.opponent is not None:
@@ -274,16 +246,16 @@ class DuelVectorEnv(VectorEnv):
 
     def _info(self, final: bool) -> dict:
         F, rows, me, all_ = self._F, self._rows, self._me, self._all
-        tick = self._G[:, K.G_TICK].astype(np.int64)
+        tick = self._G[:, L.G_TICK].astype(np.int64)
         if self.two_player:
-            info = {"health": F[:, :, K.HEALTH].astype(np.int64), "_health": all_, "tick": tick, "_tick": all_}
+            info = {"health": F[:, :, L.HEALTH].astype(np.int64), "_health": all_, "tick": tick, "_tick": all_}
         else:
-            info = {"agent_health": F[rows, me, K.HEALTH].astype(np.int64), "_agent_health": all_,
-                    "opponent_health": F[rows, 1 - me, K.HEALTH].astype(np.int64), "_opponent_health": all_,
+            info = {"agent_health": F[rows, me, L.HEALTH].astype(np.int64), "_agent_health": all_,
+                    "opponent_health": F[rows, 1 - me, L.HEALTH].astype(np.int64), "_opponent_health": all_,
                     "tick": tick, "_tick": all_}
         if final:
             term = self._terminated.copy()
-            w = self._G[:, K.G_WINNER].astype(np.int64)
+            w = self._G[:, L.G_WINNER].astype(np.int64)
             if self.two_player:
                 info["winner"], info["_winner"] = np.where(term, w, -1), term
             else:
@@ -298,7 +270,7 @@ class DuelVectorEnv(VectorEnv):
     # ---- inspection ---------------------------------------------------------------------------------
     def round_state(self, i: int) -> rules.DuelState:
         """Round i's state as a :class:`rules.DuelState` (a copy: for rendering and checks)."""
-        return K.to_state(self._F[i], self._P[i], self._G[i], self.round_ticks)
+        return self._core.state(i)
 
     def agent_side(self) -> np.ndarray:
         """Which fighter (0 left, 1 right) the agent plays in each round (all 0 in the two-player form)."""
