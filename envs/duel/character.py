@@ -292,11 +292,19 @@ def character_arrays(characters: Sequence[Character]) -> tuple[np.ndarray, np.nd
     return C, D
 
 
+def check_character_spec(spec: Any) -> None:
+    """Load every character a ``character=`` argument names (see :func:`character_set`), so that a bad one
+    is refused when the settings are made, with its one-line error."""
+    character_set(spec, len(spec) if isinstance(spec, list) else 1)
+
+
 def character_set(spec: Any, num_envs: int) -> tuple[list[Character], np.ndarray]:
     """The distinct characters of a ``character=`` argument and ``who[N, 2]``, each round's fighters'
     rows. ``spec`` is one character (a shipped name, a file, a :class:`Character`) for both fighters,
     a ``(left, right)`` pair, or a list of ``num_envs`` such items (one per round)."""
     items = spec if isinstance(spec, list) else [spec]
+    if not items:
+        raise ValueError("character: the list of characters is empty")
     if len(items) not in (1, num_envs):
         raise ValueError(f"character: one character, a (left, right) pair, or a list of {num_envs} (one per "
                          f"round); got a list of {len(items)}")

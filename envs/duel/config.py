@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envs.checks import check_choice, check_int, check_number
+from envs.duel.character import check_character_spec
 from envs.duel.layout import TICKS_PER_SECOND
 
 SIDES = ("left", "right", "random")
@@ -39,6 +40,7 @@ class DuelConfig:
         if not isinstance(self.flat_actions, bool):
             raise ValueError(f"flat_actions must be True or False; got {self.flat_actions!r}")
         check_choice("side", self.side, SIDES)
+        check_character_spec(self.character)
 
     @property
     def round_ticks(self) -> int:

@@ -57,6 +57,7 @@ class DuelCore:
     def __getstate__(self):
         d = self.__dict__.copy()
         del d["obs_me"], d["obs_other"]  # views of obs: pickling would cut them apart
+        d.pop("_args", None)
         return d
 
     def __setstate__(self, d):
@@ -66,9 +67,16 @@ class DuelCore:
     # ---- stepping ------------------------------------------------------------------------------------------
     def step(self) -> None:
         """One decision of every round from ``act`` (rounds with ``restart`` start anew)."""
-        K.step_batch(self.F, self.P, self.G, self.C, self.D, self.who, self.BH, self.round_ticks, self.frame_skip,
-                     self.act, self.me, self.restart, self.reward, self.terminated, self.obs_me, self.obs_other,
-                     self.EV, self.EVN)
+        K.step_batch(*self._step_args)
+
+    @property
+    def _step_args(self) -> tuple:
+        args = self.__dict__.get("_args")
+        if args is None:  # the arrays never change identity, so the argument tuple is built once
+            args = self._args = (self.F, self.P, self.G, self.C, self.D, self.who, self.BH, self.round_ticks,
+                                 self.frame_skip, self.act, self.me, self.restart, self.reward, self.terminated,
+                                 self.obs_me, self.obs_other, self.EV, self.EVN)
+        return args
 
     def step_by_tick(self, on_tick: Callable[[int], object]) -> None:
         """:meth:`step`, one kernel call per tick, calling ``on_tick(k)`` after tick k (from 1) while a round

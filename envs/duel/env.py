@@ -54,6 +54,7 @@ from envs.duel.layout import (  # noqa: F401  (the observation layout, re-export
 _VALID_ACTION = (f"an integer pair [stick, button] in [0, {N_STICK}) x [0, {N_BUTTON}), or an integer "
                  f"stick * {N_BUTTON} + button in [0, {N_STICK * N_BUTTON})")
 _NVEC = (N_STICK, N_BUTTON)
+_PAIR = (2,)
 _ROLES = (("agent", "opponent"), ("opponent", "agent"))
 
 
@@ -280,7 +281,13 @@ class DuelEnv(gym.Env):
             raise RuntimeError(episode_over_message("sandbox/Duel-v0"))
         core = self._core
         act = core.act[0]
-        if isinstance(action, np.ndarray) and action.ndim == 1 or isinstance(action, list | tuple):
+        if type(action) is np.ndarray and action.shape == _PAIR and action.dtype.kind in "iu":  # the common case
+            stick, button = action.tolist()
+            if not (0 <= stick < N_STICK and 0 <= button < N_BUTTON):
+                pair_action(action, _NVEC, "sandbox/Duel-v0", _VALID_ACTION)  # raises, naming the action
+            act[0, 0] = stick
+            act[0, 1] = button
+        elif isinstance(action, np.ndarray) and action.ndim == 1 or isinstance(action, list | tuple):
             act[0] = pair_action(action, _NVEC, "sandbox/Duel-v0", _VALID_ACTION)
         else:
             a = discrete_action(action, N_STICK * N_BUTTON, "sandbox/Duel-v0", _VALID_ACTION)
