@@ -126,13 +126,16 @@ def test_oversized_and_missing_files_are_refused(tmp_path):
         load_character(tmp_path / "nowhere.toml")
 
 
-def test_a_move_longer_than_the_round_is_refused_by_every_form():
+def test_a_move_longer_than_the_limit_is_refused_by_every_form():
+    text = "[moves.heavy]\nrecovery = 240\nstartup = 100\n"
+    with pytest.raises(CharacterError, match="moves.heavy lasts 344 ticks"):
+        parse_character(text)
     slow = dataclasses.replace(default_character(), moves=tuple(
-        fd._replace(recovery=100) if fd.name == "heavy" else fd for fd in default_character().moves)).validate()
-    message = "character 'default': heavy lasts 114 ticks, not shorter than the round (60 ticks)"
-    for make in (lambda: gym.make("sandbox/Duel-v0", character=slow, round_seconds=1),
-                 lambda: DuelVectorEnv(num_envs=2, opponent=None, character=slow, round_seconds=1),
-                 lambda: parallel_env(character=slow, round_seconds=1)):
+        fd._replace(recovery=240, startup=100) if fd.name == "heavy" else fd for fd in default_character().moves))
+    message = "character 'default': moves.heavy lasts 344 ticks (startup + active + recovery); the limit is 300"
+    for make in (lambda: gym.make("sandbox/Duel-v0", character=slow),
+                 lambda: DuelVectorEnv(num_envs=2, opponent=None, character=slow),
+                 lambda: parallel_env(character=slow)):
         with pytest.raises(ValueError, match=re.escape(message)):
             make()
 

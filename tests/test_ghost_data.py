@@ -57,7 +57,7 @@ def test_recording_is_reproducible_and_appends(tmp_path):
 
 
 def test_layout_hash_tracks_the_layout(monkeypatch):
-    from envs.duel import env as E
+    from envs.duel import layout as E  # the layout is defined once, in envs.duel.layout
 
     h = ghost.obs_layout_hash()
     assert h == ghost.obs_layout_hash() and len(h) == 16
@@ -177,7 +177,7 @@ def test_js_divergence_known_answers():
 
 
 def test_behaviour_stats_known_answer():
-    from envs.duel import env as E
+    from envs.duel import layout as E  # the layout is defined once, in envs.duel.layout
 
     obs = np.zeros((4, 76), np.float32)
     obs[:, E.OBS_GAP] = np.array([5, 15, 300, 500]) / 800  # one gap per bin 0, 1, 9, 10

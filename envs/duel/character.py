@@ -332,15 +332,6 @@ def character_set(spec: Any, num_envs: int) -> tuple[list[Character], np.ndarray
     return table, who
 
 
-def check_round_fits(characters: Sequence[Character], round_ticks: int) -> None:
-    """Every move of ``characters`` must end within a round of ``round_ticks``."""
-    for ch in characters:
-        for m, fd in ch.frame_data.items():
-            if fd.total >= round_ticks:
-                raise ValueError(f"character {ch.name!r}: {m.name.lower()} lasts {fd.total} ticks, not shorter "
-                                 f"than the round ({round_ticks} ticks); shorten the move or lengthen round_seconds")
-
-
 def describe(character: Character) -> Mapping[str, Any]:
     """The character as plain data (for JSON sidecars and reports)."""
     out: dict[str, Any] = {"name": character.name, "body": {k: getattr(character, k) for k in BODY_LIMITS}}

@@ -22,7 +22,7 @@ import numpy as np
 from envs.duel import kernels as K
 from envs.duel import layout as L
 from envs.duel import rules
-from envs.duel.character import Character, character_arrays, character_set, check_round_fits, default_character
+from envs.duel.character import Character, character_arrays, character_set, default_character
 from envs.duel.config import DuelConfig
 
 
@@ -34,7 +34,6 @@ class DuelCore:
         self.config = config
         self.frame_skip, self.round_ticks = config.frame_skip, config.round_ticks
         characters, self.who = character_set(config.character, n)
-        check_round_fits(characters, self.round_ticks)
         self.characters: list[Character] = characters
         self.C, self.D = character_arrays(characters)
         self.F = np.zeros((n, 2, L.NF), dtype=np.int32)

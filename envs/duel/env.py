@@ -50,6 +50,17 @@ from envs.duel.layout import (  # noqa: F401  (the observation layout, re-export
     STAGE_WIDTH,
     TICKS_PER_SECOND,
 )
+from envs.duel.rules import (  # noqa: F401  (names this module had before the layout had a module)
+    FRAME_DATA,
+    HALF_WIDTH,
+    MAX_HEALTH,
+    MAX_JUMP_HEIGHT,
+    MAX_STUN,
+    N_MOVES,
+    N_STATES,
+    PROJECTILE_SPEED,
+    DuelState,
+)
 
 _VALID_ACTION = (f"an integer pair [stick, button] in [0, {N_STICK}) x [0, {N_BUTTON}), or an integer "
                  f"stick * {N_BUTTON} + button in [0, {N_STICK * N_BUTTON})")
