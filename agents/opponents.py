@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from envs.duel.config import DuelConfig
 from envs.duel.env import DuelEnv, duel_spaces
 
 __all__ = ["duel_opponent", "make_duel_env"]
@@ -33,13 +34,15 @@ def duel_opponent(spec: Any, *, flat_actions: bool = False, frame_skip: int = 4,
                       frame_skip=int(frame_skip), player=player)
 
 
-def make_duel_env(*, opponent: Any = DEFAULT_OPPONENT, **kwargs) -> DuelEnv:
+def make_duel_env(*, opponent: Any = DEFAULT_OPPONENT, config: DuelConfig | None = None, difficulty=None,
+                  render_mode: str | None = None, **settings) -> DuelEnv:
     """``sandbox/Duel-v0``: a :class:`DuelEnv` whose opponent spec string (``random``, ``scripted:hard``,
-    ``ghost:PATH``, ``sb3:PATH``, ``bundled:NAME``, ``human``...) is resolved here; other keyword
-    arguments are :class:`DuelEnv`'s. An agent object passes through."""
-    agent = duel_opponent(opponent, flat_actions=bool(kwargs.get("flat_actions", False)),
-                          frame_skip=int(kwargs.get("frame_skip", 4)), render_mode=kwargs.get("render_mode"))
-    env = DuelEnv(opponent=agent, **kwargs)
+    ``ghost:PATH``, ``sb3:PATH``, ``bundled:NAME``, ``human``...) is resolved here, built for the env's
+    settings (:class:`envs.duel.config.DuelConfig`, checked once); other keyword arguments are
+    :class:`DuelEnv`'s. An agent object passes through."""
+    cfg = DuelConfig.build(config, **settings)
+    agent = duel_opponent(opponent, flat_actions=cfg.flat_actions, frame_skip=cfg.frame_skip, render_mode=render_mode)
+    env = DuelEnv(opponent=agent, config=cfg, difficulty=difficulty, render_mode=render_mode)
     if isinstance(opponent, str):
         env.opponent_spec = opponent
     return env
