@@ -216,3 +216,33 @@ def test_move_constants_are_the_layout_names():
     assert K.command(int(Stick.DOWN_BACK), 1, False) == Move.LOW
     assert K.command(int(Stick.UP), 1, True) == Move.AIR_KICK
     assert K.command(int(Stick.UP), 3, True) == Move.NONE
+
+
+def test_the_game_is_the_one_before_the_kernels_became_the_only_rules():
+    """Fingerprints recorded from the duel as it was before this implementation (Python rules beside a
+    numba port, commit 011dc85): seeded random inputs for both players of 32 rounds, 400 steps, at three
+    frame skips; every observation, reward, termination and fighter state hashed. The one implementation
+    must play the very same game."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    want = json.loads((Path(__file__).parent / "data" / "duel_fingerprint.json").read_text())
+    for frame_skip, secs in ((4, 10), (1, 3), (7, 20)):
+        env = DuelVectorEnv(num_envs=32, opponent=None, round_seconds=secs, frame_skip=frame_skip)
+        obs, _ = env.reset(seed=1)
+        rng = np.random.default_rng(frame_skip)
+        h = hashlib.sha256(obs.tobytes())
+        total = 0.0
+        for _ in range(400):
+            far = np.abs(env._F[:, 0, 0] - env._F[:, 1, 0]) > 90
+            a = np.stack([rng.integers(0, 9, (32, 2)), rng.integers(0, 4, (32, 2))], axis=2)
+            a[far[:, None] & (rng.random((32, 2)) < 0.6)] = [3, 0]
+            obs, r, term, _, _ = env.step(a)
+            h.update(obs.tobytes())
+            h.update(r.tobytes())
+            h.update(term.tobytes())
+            h.update(env._F.tobytes())
+            total += float(r[:, 0].sum())
+        assert h.hexdigest() == want[f"fs{frame_skip}"]["sha256"], frame_skip
+        assert total == want[f"fs{frame_skip}"]["reward_sum"]
