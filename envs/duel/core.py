@@ -64,9 +64,10 @@ class DuelCore:
         self.obs_me, self.obs_other = self.obs[:, 0], self.obs[:, 1]
 
     # ---- stepping ------------------------------------------------------------------------------------------
-    def step(self) -> None:
-        """One decision of every round from ``act`` (rounds with ``restart`` start anew)."""
-        K.step_batch(*self._step_args)
+    def step(self) -> int:
+        """One decision of every round from ``act`` (rounds with ``restart`` start anew); returns how many
+        rounds terminated."""
+        return K.step_batch(*self._step_args)
 
     @property
     def _step_args(self) -> tuple:

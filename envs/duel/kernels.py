@@ -693,8 +693,10 @@ def step_batch(F, P, G, C, D, who, BH, round_ticks, frame_skip, inputs, me, rest
     of the other, both held ``frame_skip`` ticks (fewer when the round ends). Rounds with ``restart[i]``
     start a new round instead (next-step autoreset: reward 0, not terminated). Writes ``reward`` (fighter
     ``me[i]``'s, float64), ``terminated`` and both fighters' observations: ``obs_me[i]`` of fighter
-    ``me[i]``, ``obs_other[i]`` of the other. The events of the decision go to ``EV``/``EVN``.
+    ``me[i]``, ``obs_other[i]`` of the other. The events of the decision go to ``EV``/``EVN``. Returns
+    the number of rounds that terminated.
     """
+    ended = 0
     for e in range(F.shape[0]):
         m = me[e]
         begin_decision(F, BH, EVN, e)
@@ -714,8 +716,10 @@ def step_batch(F, P, G, C, D, who, BH, round_ticks, frame_skip, inputs, me, rest
             r = decision_reward(F, G, C, who, BH, e)
             reward[e] = r if m == 0 else -r
             terminated[e] = G[e, G_OVER] != 0
+            ended += terminated[e]
         observe(obs_me, F, P, G, C, D, who, e, round_ticks, m)
         observe(obs_other, F, P, G, C, D, who, e, round_ticks, 1 - m)
+    return ended
 
 
 @_jit
@@ -770,3 +774,41 @@ def boxes(F, P, C, D, who, e, out):
         out[k, 4], out[k, 5], out[k, 6], out[k, 7], out[k, 8] = (1 if live else 0), x0, x1, y0, y1
         out[k, 9] = phase(F, D, who, e, k)
         out[k, 10] = h
+
+
+# ---- the envs' lean path: actions in, per-round info out -------------------------------------------------
+@_jit
+def take_actions(a, act, players, flat, n_stick, n_button):
+    """Copy the integer actions ``a`` (flattened) into ``act[:, :players]`` (``(N, 2, 2)``: round, player,
+    stick and button), from pairs or, with ``flat``, from ``stick * n_button + button``. Returns False
+    (``act`` partly written) when an action is out of range; the caller then refuses the step before
+    anything else moves."""
+    k = 0
+    for e in range(act.shape[0]):
+        for p in range(players):
+            if flat:
+                v = a[k]
+                k += 1
+                if v < 0 or v >= n_stick * n_button:
+                    return False
+                act[e, p, 0] = v // n_button
+                act[e, p, 1] = v % n_button
+            else:
+                s, b = a[k], a[k + 1]
+                k += 2
+                if s < 0 or s >= n_stick or b < 0 or b >= n_button:
+                    return False
+                act[e, p, 0] = s
+                act[e, p, 1] = b
+    return True
+
+
+@_jit
+def fill_info(F, G, me, out):
+    """``out[e] = (agent's health, opponent's health, tick, winner)`` of every round, the agent being
+    fighter ``me[e]`` (winner: 0, 1, -1 for a draw; meaningful once over)."""
+    for e in range(F.shape[0]):
+        out[e, 0] = F[e, me[e], HEALTH]
+        out[e, 1] = F[e, 1 - me[e], HEALTH]
+        out[e, 2] = G[e, G_TICK]
+        out[e, 3] = G[e, G_WINNER]

@@ -22,7 +22,7 @@ from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.checks import check_difficulty
-from envs.duel import layout as L
+from envs.duel import kernels as K
 from envs.duel import rules
 from envs.duel.config import DuelConfig
 from envs.duel.core import DuelCore
@@ -140,6 +140,11 @@ class DuelVectorEnv(VectorEnv):
         self._all.flags.writeable = False
         self._rows = np.arange(n)
         self._rngs: list[np.random.Generator] | None = None
+        self._info_buf = np.zeros((n, 4), dtype=np.int64)
+        self._active = np.ones(n, dtype=np.bool_)  # the rounds playing this step (not restarting)
+        self._ended = self._restarting = False
+        self._action_shape = ((n, 2) if self.flat_actions else (n, 2, 2)) if self.two_player else \
+            ((n,) if self.flat_actions else (n, 2))
         if self.opponent is not None:
             self.opponent.bind(n)
 
@@ -179,26 +184,32 @@ class DuelVectorEnv(VectorEnv):
         difficulty = self._difficulties(options["difficulty"]) if "difficulty" in options else self._difficulty
         self._start(self._rows, difficulty)
         self._core.reset()
+        self._ended = self._restarting = False
+        self._active[:] = True
         return self._observations(), self._info(final=False)
 
     def step(self, actions):
         if self._rngs is None:
             raise RuntimeError("call reset() before step()")
         self._decode(actions)
-        restart = self._restart
-        restart[:] = self._terminated  # next-step autoreset
-        if restart.any():
+        restart, active = self._restart, self._active
+        if self._ended:  # next-step autoreset of the rounds that ended
+            np.copyto(restart, self._terminated)
             idx = np.flatnonzero(restart)
             self._start(idx, self._difficulty[idx])
+            np.logical_not(restart, out=active)
+        elif self._restarting:
+            restart[:] = False
+            active[:] = True
+        self._restarting = self._ended
         if self.opponent is not None:
-            self.opponent.act(self._obs[:, 1], ~restart, self._act[:, 1])
-        self._core.step()
-        final = bool(self._terminated.any())
+            self.opponent.act(self._obs[:, 1], active, self._act[:, 1])
+        self._ended = self._core.step() > 0
         rewards = self._reward.copy()
         if self.two_player:
             rewards = np.stack([rewards, -rewards], axis=1)
         return (self._observations(), rewards, self._terminated.copy(), self._truncated.copy(),
-                self._info(final=final))
+                self._info(final=self._ended))
 
     # ---- internals ----------------------------------------------------------------------------------
     def _start(self, idx: np.ndarray, difficulty: np.ndarray) -> None:
@@ -212,50 +223,40 @@ class DuelVectorEnv(VectorEnv):
             self._me[idx] = 0 if self.side == "left" else 1
 
     def _decode(self, actions) -> None:
-        n = self.num_envs
-        a = np.asarray(actions)
-        if self.two_player:
-            want = (n, 2) if self.flat_actions else (n, 2, 2)
-            if a.shape != want:
-                raise ValueError(f"the two-player duel needs both players' actions, shape {want} "
+        a = actions if type(actions) is np.ndarray else np.asarray(actions)
+        if a.shape != self._action_shape:
+            n = self.num_envs
+            if self.two_player:
+                raise ValueError(f"the two-player duel needs both players' actions, shape {self._action_shape} "
                                  f"(round, player{'' if self.flat_actions else ', [stick, button]'}); "
                                  f"got shape {a.shape}")
-        else:
-            want = (n,) if self.flat_actions else (n, 2)
-            if a.shape != want:
-                raise ValueError(f"duel actions must have shape {want}; got {a.shape}")
-        if not np.issubdtype(a.dtype, np.integer):
-            if not np.all(np.mod(a, 1) == 0):
+            raise ValueError(f"duel actions must have shape {self._action_shape} for {n} rounds; got {a.shape}")
+        if a.dtype.kind not in "iu":
+            if a.dtype.kind not in "f" or not np.all(np.mod(a, 1) == 0):
                 raise ValueError(f"duel actions must be integers; got dtype {a.dtype}")
             a = a.astype(np.int64)
-        target = self._act if self.two_player else self._act[:, 0]
-        if self.flat_actions:
-            if a.min() < 0 or a.max() >= N_STICK * N_BUTTON:
+        if not K.take_actions(a.reshape(-1), self._act, 2 if self.two_player else 1, self.flat_actions, N_STICK,
+                              N_BUTTON):
+            if self.flat_actions:
                 raise ValueError(f"flat duel actions must be in [0, {N_STICK * N_BUTTON}); got {a.min()}..{a.max()}")
-            np.floor_divide(a, N_BUTTON, out=target[..., 0])
-            np.remainder(a, N_BUTTON, out=target[..., 1])
-        else:
-            sticks, buttons = a[..., 0], a[..., 1]
-            if sticks.min() < 0 or sticks.max() >= N_STICK or buttons.min() < 0 or buttons.max() >= N_BUTTON:
-                raise ValueError(f"duel actions [stick, button] must be in [0,{N_STICK})x[0,{N_BUTTON})")
-            target[...] = a
+            raise ValueError(f"duel actions [stick, button] must be in [0,{N_STICK})x[0,{N_BUTTON})")
 
     def _observations(self) -> np.ndarray:
         obs = self._obs if self.two_player else self._obs[:, 0]
         return obs.copy() if self.copy else obs
 
     def _info(self, final: bool) -> dict:
-        F, rows, me, all_ = self._F, self._rows, self._me, self._all
-        tick = self._G[:, L.G_TICK].astype(np.int64)
+        K.fill_info(self._F, self._G, self._me, self._info_buf)
+        buf, all_ = self._info_buf, self._all
+        tick = buf[:, 2].copy()
         if self.two_player:
-            info = {"health": F[:, :, L.HEALTH].astype(np.int64), "_health": all_, "tick": tick, "_tick": all_}
+            info = {"health": buf[:, :2].copy(), "_health": all_, "tick": tick, "_tick": all_}
         else:
-            info = {"agent_health": F[rows, me, L.HEALTH].astype(np.int64), "_agent_health": all_,
-                    "opponent_health": F[rows, 1 - me, L.HEALTH].astype(np.int64), "_opponent_health": all_,
-                    "tick": tick, "_tick": all_}
+            info = {"agent_health": buf[:, 0].copy(), "_agent_health": all_,
+                    "opponent_health": buf[:, 1].copy(), "_opponent_health": all_, "tick": tick, "_tick": all_}
         if final:
             term = self._terminated.copy()
-            w = self._G[:, L.G_WINNER].astype(np.int64)
+            w, me = buf[:, 3].copy(), self._me
             if self.two_player:
                 info["winner"], info["_winner"] = np.where(term, w, -1), term
             else:
