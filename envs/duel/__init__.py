@@ -1,8 +1,11 @@
-"""The fighting duel: pure frame-accurate rules (``rules``), the one decision step every user of the duel
-steps through (``step.decision_step``), the single-agent Gymnasium env ``sandbox/Duel-v0``
-(``env.DuelEnv``, with the observation layout and its hash), its PettingZoo parallel twin for self-play
-(``pz``, via :func:`parallel_env`), the pygame renderer (``render``, imported only when drawing) and the
-keyboard mapping with the human agent (``controls``).
+"""The fighting duel. Its rules, decision step and observation exist once, as numba kernels over arrays
+(``kernels``), with every name of the layout in one module (``layout``) and each fighter's numbers in a
+validated character table (``character``, ``characters/default.toml``). ``core.DuelCore`` holds the
+arrays of N rounds; every form of the duel is one: the single-agent Gymnasium env ``sandbox/Duel-v0``
+(``env.DuelEnv``, a batch of one), the batched env (``vector.DuelVectorEnv``) and the PettingZoo parallel
+view for self-play (``pz``, via :func:`parallel_env`). ``config.DuelConfig`` checks their settings once.
+``rules`` gives a round as plain values (for drawing, tests and scripts), ``render`` draws it (pygame,
+imported only when drawing), ``controls`` maps the keyboard and holds the human agent.
 
 Imports: only ``envs`` (and third-party libraries); never ``nets``, ``agents`` or ``experiments``."""
 
