@@ -55,7 +55,13 @@ class ScriptedFighter:
 
     @property
     def frame_skip(self) -> int:
+        """Ticks per decision, which turns ``reaction_ticks`` into decisions (settable)."""
         return self._one.frame_skip
+
+    @frame_skip.setter
+    def frame_skip(self, frame_skip: int) -> None:
+        self._one.frame_skip = max(1, int(frame_skip))
+        self._one.set_params(0, self.params)  # the delay in decisions follows
 
     @property
     def last_intent(self) -> Intent:
