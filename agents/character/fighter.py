@@ -11,6 +11,12 @@ so it can play either side of any duel env. What it sees of the opponent is ``re
 own state and the distance are current. Observation offsets are the layout names of
 :mod:`envs.duel.env`; inputs, states, moves and intents are the names of :mod:`envs.duel.rules` and
 :class:`Intent`.
+
+numba caches these kernels (``cache=True``) keyed by this file's time stamp only: the stream functions it
+calls and the constants it reads from other modules (observation offsets, frame data) are frozen into the
+cache. After editing ``stream.py`` or the duel's layout or frame data without touching this file, delete
+``agents/character/__pycache__/fighter.*``; ``tests/test_scripted_fighter.py`` (the kernel against the
+readable reference) fails on a stale cache.
 """
 
 from __future__ import annotations
@@ -321,6 +327,7 @@ class BatchedScripted:
 
     def restart(self, idx: np.ndarray, seeds: np.ndarray) -> None:
         """Rounds ``idx`` start with their current knobs: streams keyed by ``seeds``, memory cleared."""
+        idx = np.asarray(idx, dtype=np.int64)
         S.seed_streams(self._stream, idx, np.asarray(seeds, dtype=np.int64))
         _restart(idx, self._count, self.last_intent)
 
