@@ -423,3 +423,20 @@ def test_frame_skip_is_settable_and_sets_the_delay():
     assert f.frame_skip == 1 and f._one._delay[0] == 24 and f._one._seen.shape[1] >= 25
     f.frame_skip = 0
     assert f.frame_skip == 1
+
+
+def test_predict_speaks_sb3s_vectorized_form_for_one_env():
+    """SB3 (``evaluate_policy`` over a one-env VecEnv) passes ``(1, 76)`` observations and ``(1,)`` episode
+    starts and expects ``(1, 2)`` (or ``(1,)`` flat) actions; more rows than one is a one-line error."""
+    rng = np.random.default_rng(9)
+    seq = [random_observation(rng) for _ in range(40)]
+    for space in (spaces.MultiDiscrete([9, 4]), spaces.Discrete(36)):
+        one = make_agent("scripted:zoner", action_space=space, rng=np.random.default_rng(4))
+        vec = make_agent("scripted:zoner", action_space=space, rng=np.random.default_rng(4))
+        for t, o in enumerate(seq):
+            a, _ = one.predict(o, episode_start=np.array([t == 0]))
+            b, _ = vec.predict(o[None], episode_start=np.array([t == 0]))
+            assert b.shape == (1,) + np.shape(a) and np.array_equal(b[0], a)
+    with pytest.raises(ValueError) as err:
+        one.predict(np.zeros((2, OBS_SIZE), np.float32))
+    assert "one duel observation" in str(err.value) and "\n" not in str(err.value)

@@ -87,12 +87,20 @@ class ScriptedFighter:
         ``state`` is passed through. A true ``episode_start`` resets first."""
         if (episode_start is not None and np.any(episode_start)) or not self._keyed:
             self.reset()
-        if type(observation) is np.ndarray and observation.dtype is _FLOAT32:  # the env's own: a view
-            obs = observation.reshape(1, OBS_SIZE)
+        if type(observation) is np.ndarray and observation.dtype is _FLOAT32 and observation.ndim == 1:
+            obs = observation.reshape(1, OBS_SIZE)  # the env's own observation: a view, no copy
+            vectorized = False
         else:
-            obs = np.asarray(observation, dtype=np.float32).reshape(1, OBS_SIZE)
+            obs = np.asarray(observation, dtype=np.float32)
+            vectorized = obs.ndim == 2  # SB3's vectorized form: one env's observation as a batch of one
+            if obs.shape != (OBS_SIZE,) and obs.shape != (1, OBS_SIZE):
+                raise ValueError(f"ScriptedFighter.predict takes one duel observation, shape ({OBS_SIZE},) or "
+                                 f"(1, {OBS_SIZE}); got {obs.shape} (N rounds: agents.character.batched.BatchedScripted)")
+            obs = obs.reshape(1, OBS_SIZE)
         out = self._out
         self._one.act(obs, self._active, out)
+        if vectorized:
+            return (out[:, 0] * N_BUTTON + out[:, 1] if self.flat else out.copy()), state
         if self.flat:
             return int(out[0, 0]) * N_BUTTON + int(out[0, 1]), state
         return out[0].copy(), state
