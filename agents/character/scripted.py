@@ -95,7 +95,7 @@ class ScriptedFighter:
             vectorized = obs.ndim == 2  # SB3's vectorized form: one env's observation as a batch of one
             if obs.shape != (OBS_SIZE,) and obs.shape != (1, OBS_SIZE):
                 raise ValueError(f"ScriptedFighter.predict takes one duel observation, shape ({OBS_SIZE},) or "
-                                 f"(1, {OBS_SIZE}); got {obs.shape} (N rounds: agents.character.batched.BatchedScripted)")
+                                 f"(1, {OBS_SIZE}); got {obs.shape} (for N rounds: BatchedScripted)")
             obs = obs.reshape(1, OBS_SIZE)
         out = self._out
         self._one.act(obs, self._active, out)
