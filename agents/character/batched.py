@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from agents.character.fighter import BatchedScripted
-from agents.character.scripted import PRESETS, STYLES, make_scripted
+from agents.character.scripted import PRESETS, STYLES, scripted_params
 from envs.duel.vector import TWO_PLAYER, DuelVectorEnv, draw_seeds
 
 
@@ -55,8 +55,7 @@ def make_batched_opponent(spec: Any, frame_skip: int = 4):
                          f"got {type(spec).__name__}; valid specs: {_VALID}")
     prefix, _, arg = spec.partition(":")
     if prefix == "scripted":
-        fighter = make_scripted(arg or None)  # validates NAME with the single fighter's message
-        return BatchedScripted(fighter.base_params, spec=spec, frame_skip=frame_skip)
+        return BatchedScripted(scripted_params(arg or None), spec=spec, frame_skip=frame_skip)
     if prefix == "random" and not arg:
         return BatchedRandom()
     raise ValueError(f"unknown batched duel opponent {spec!r}; valid: {_VALID}")

@@ -106,12 +106,10 @@ class ScriptedFighter:
         return out[0].copy(), state
 
 
-def make_scripted(
-    arg: str | None, *, action_space=None, rng=None, frame_skip: int = 4, **_
-) -> ScriptedFighter:
-    """Factory for the ``scripted:NAME`` spec: NAME is a preset (easy, normal, hard), a style
-    (rushdown, zoner, turtle at normal difficulty), ``STYLE-PRESET`` (e.g. ``zoner-hard``) or a
-    difficulty number in [0, 1]."""
+def scripted_params(arg: str | None) -> CharacterParams:
+    """The knobs of the ``scripted:NAME`` spec: NAME is a preset (easy, normal, hard), a style (rushdown,
+    zoner, turtle at normal difficulty), ``STYLE-PRESET`` (e.g. ``zoner-hard``) or a difficulty number in
+    [0, 1]. Anything else raises a one-line ValueError listing the valid forms."""
     name = (arg or "normal").strip().lower()
     style, _, level = name.partition("-")
     if not level and (style in PRESETS or style[:1].isdigit()):
@@ -130,9 +128,16 @@ def make_scripted(
         if not 0.0 <= difficulty <= 1.0:
             raise ValueError(
                 f"unknown scripted level {level!r}; valid: easy, normal, hard or a number in [0, 1]")
+    return CharacterParams.from_difficulty(difficulty, style)
+
+
+def make_scripted(
+    arg: str | None, *, action_space=None, rng=None, frame_skip: int = 4, **_
+) -> ScriptedFighter:
+    """Factory for the ``scripted:NAME`` spec (the forms of :func:`scripted_params`); a ``Discrete``
+    ``action_space`` makes it return flat actions."""
     flat = action_space is not None and not hasattr(action_space, "nvec")
-    return ScriptedFighter(CharacterParams.from_difficulty(difficulty, style), rng=rng,
-                           frame_skip=frame_skip, flat=flat)
+    return ScriptedFighter(scripted_params(arg), rng=rng, frame_skip=frame_skip, flat=flat)
 
-
-__all__ = ["IDLE_BELOW", "PRESETS", "STYLES", "CharacterParams", "Intent", "ScriptedFighter", "make_scripted"]
+__all__ = ["IDLE_BELOW", "PRESETS", "STYLES", "CharacterParams", "Intent", "ScriptedFighter", "make_scripted",
+           "scripted_params"]
