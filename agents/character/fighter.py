@@ -62,6 +62,43 @@ _BALANCED, _RUSHDOWN, _ZONER, _TURTLE = (STYLES.index(s) for s in ("balanced", "
 assert [i.name for i in Intent] == ["WAIT", "APPROACH", "KEEP_DISTANCE", "ATTACK", "PUNISH", "GUARD", "ANTI_AIR",
                                     "THROW", "ZONE", "ESCAPE", "MISTAKE", "IDLE"]
 
+# the rules' thresholds. Distances are gaps between the bodies in stage units; advantage is in ticks.
+_ON = 0.5  # a 0/1 feature (or a perceived flag) is on above this
+_AIRBORNE = 0.05  # the opponent's height feature above which it is in the air
+CLOSE_RANGE = 32  # throw and jab range
+MID_RANGE = 60  # heavy and low range
+LOW_REACH = 50  # the low is tried in neutral within this gap
+AIR_REACH = 45  # an air kick or an anti-air connects within this gap
+ANTI_AIR_WATCH = 140  # a jump-in closer than this is met (anti-air, or a guard when too far for it)
+GUARD_MARGIN = 30  # an attack is guarded when the gap is under its reach plus this
+JAB_REACH = 40  # a jab punishes (or beats a throw's startup) within this gap
+HEAVY_REACH = 65  # a heavy punishes within this gap
+THROW_REACH = 30  # a throw punishes within this gap
+PUNISH_ADVANTAGE, HEAVY_ADVANTAGE, THROW_ADVANTAGE = 4, 10, 5  # ticks of advantage each punish needs
+PROJ_WATCH = 160  # an incoming projectile closer than this is answered
+PROJ_JUMP_FROM, PROJ_JUMP_TO = 70, 130  # distances at which jumping over a projectile clears it
+PROJ_CANCEL_FROM = 100  # beyond this, our own projectile meets theirs in time
+PROJ_PUNISH_FROM, PROJ_PUNISH_TO = 60, 150  # gaps from which a jump-in punishes a projectile's recovery
+FAR_RANGE = 180  # beyond this, any style zones sometimes
+TURTLE_RANGE = 200  # within this, the turtle creeps in or guards
+RUSH_JUMP_FROM, RUSH_JUMP_TO = 90, 140  # gaps from which the rushdown jumps in
+BACK_ROOM = 40  # room behind needed to back off
+# the rules' fixed odds (the knobs scale the rest)
+AIR_KICK_P = 0.6  # an air kick when close in the air
+RUSH_PROJ_JUMP_P = 0.5  # the rushdown jumps a projectile (other styles: PROJ_JUMP_PER_AGGRESSION x aggression)
+PROJ_JUMP_PER_AGGRESSION = 0.4
+ZONER_CANCEL_P, CANCEL_P = 1.0, 0.5  # a projectile answered with our own
+PROJ_PUNISH_SCALE = 0.7  # punishing a projectile's recovery, relative to the punish knob
+FAR_ZONE_P, ZONE_P = 0.25, 0.6  # zoning tried from far (non-zoners), then a projectile thrown
+RUSH_JUMP_P = 0.15  # the rushdown's jump-in from mid range
+APPROACH_BASE, APPROACH_PER_AGGRESSION = 0.4, 0.6  # walking in towards the preferred gap
+CROUCH_GUARD_P = 0.5  # a guard in neutral is crouching (down-back) this often
+HEAVY_SHARE = 0.45  # in heavy range, the share of attacks that are heavies (then lows, then walking in)
+LOW_SHARE_TO = 0.65
+# in throw range, an attack is x in [0, 1): a throw on a guarding opponent below 0.45, else a jab below
+# 0.5, a low below 0.7, the rushdown's overhead below 0.8, a throw below 0.9, a heavy above
+BLOCKED_THROW_TO, JAB_TO, CLOSE_LOW_TO, OVERHEAD_TO, THROW_TO = 0.45, 0.5, 0.7, 0.8, 0.9
+
 # knob columns of a round (one float64 row each)
 K_ERROR, K_AGGRESSION, K_GUARD, K_ANTI_AIR, K_PUNISH, K_TECH, K_IDLE, K_WANT = range(8)
 N_KNOBS = 8
@@ -87,12 +124,12 @@ def _perceive(row, seen):
     seen[P_STATE] = _hot(row, _OPP_STATE, N_STATES)
     seen[P_MOVE] = opp_move
     seen[P_PHASE] = _hot(row, _OPP_PHASE, _N_PHASES) + 1 if opp_move != _M_NONE else 0
-    seen[P_AIR] = 1.0 if np.float64(row[_OPP_Y]) > 0.05 else 0.0
+    seen[P_AIR] = 1.0 if np.float64(row[_OPP_Y]) > _AIRBORNE else 0.0
     seen[P_AHEAD] = 1.0 if np.float64(row[_DX]) > 0 else 0.0
     pdx, pvx = np.float64(row[_OPP_PROJ_DX]), np.float64(row[_OPP_PROJ_VX])
-    seen[P_PROJ_INCOMING] = 1.0 if (np.float64(row[_OPP_PROJ]) > 0.5 and pdx * pvx < 0) else 0.0
+    seen[P_PROJ_INCOMING] = 1.0 if (np.float64(row[_OPP_PROJ]) > _ON and pdx * pvx < 0) else 0.0
     seen[P_PROJ_DIST] = abs(pdx) * _W
-    guarding = np.float64(row[_OPP_GUARD_STAND]) + np.float64(row[_OPP_GUARD_CROUCH]) > 0.5
+    guarding = np.float64(row[_OPP_GUARD_STAND]) + np.float64(row[_OPP_GUARD_CROUCH]) > _ON
     seen[P_GUARDING] = 1.0 if guarding else 0.0
 
 
@@ -107,7 +144,7 @@ def _decide(stream, r, cur, seen, knobs, style):
     free = my_state < _FREE_STATES_BELOW and my_move == _M_NONE
     gap = np.float64(cur[_GAP]) * _W
     opp_state, opp_move, opp_phase = int(seen[P_STATE]), int(seen[P_MOVE]), int(seen[P_PHASE])
-    my_proj = np.float64(cur[_MY_PROJ]) > 0.5
+    my_proj = np.float64(cur[_MY_PROJ]) > _ON
     guard_prob, punish_prob = knobs[K_GUARD], knobs[K_PUNISH]
 
     if knobs[K_IDLE] > 0.0 and S.uniform(stream, r) < knobs[K_IDLE]:  # drawn only when idling is on
@@ -121,12 +158,12 @@ def _decide(stream, r, cur, seen, knobs, style):
         return _I_MISTAKE, a // N_BUTTON, a % N_BUTTON
     threat = (opp_move != _M_NONE and (opp_phase == _PH_STARTUP or opp_phase == _PH_ACTIVE)
               and opp_move != _M_THROW and opp_move != _M_PROJECTILE)
-    in_threat_range = threat and gap < _REACH[opp_move] + 30
+    in_threat_range = threat and gap < _REACH[opp_move] + GUARD_MARGIN
     guard_stick = _S_DOWN_BACK if threat and _LEVEL[opp_move] == _L_LOW else _S_BACK
 
     # what its own state forces
     if my_state == _F_AIR:
-        if gap < 45 and my_move == _M_NONE and S.uniform(stream, r) < 0.6:
+        if gap < AIR_REACH and my_move == _M_NONE and S.uniform(stream, r) < AIR_KICK_P:
             return _I_ATTACK, _S_NEUTRAL, _B_HEAVY
         return _I_WAIT, _S_NEUTRAL, _B_NONE
     if my_state == _F_BLOCKSTUN:
@@ -135,37 +172,38 @@ def _decide(stream, r, cur, seen, knobs, style):
         return _I_WAIT, (_S_BACK if S.uniform(stream, r) < guard_prob else _S_NEUTRAL), _B_NONE
 
     # reactions to what it saw
-    if seen[P_AIR] > 0.5 and seen[P_AHEAD] > 0.5 and gap < 140:
+    if seen[P_AIR] > _ON and seen[P_AHEAD] > _ON and gap < ANTI_AIR_WATCH:
         if S.uniform(stream, r) < knobs[K_ANTI_AIR]:
-            if gap < 45:
+            if gap < AIR_REACH:
                 return _I_ANTI_AIR, _S_DOWN, _B_HEAVY
             return _I_GUARD, _S_BACK, _B_NONE
     if in_threat_range and S.uniform(stream, r) < guard_prob:
         return _I_GUARD, guard_stick, _B_NONE
-    if opp_move == _M_THROW and opp_phase == _PH_STARTUP and gap < 40 and S.uniform(stream, r) < punish_prob:
+    if opp_move == _M_THROW and opp_phase == _PH_STARTUP and gap < JAB_REACH and S.uniform(stream, r) < punish_prob:
         return _I_PUNISH, _S_NEUTRAL, _B_LIGHT  # an attack beats a throw's startup
     proj_dist = seen[P_PROJ_DIST]
-    if seen[P_PROJ_INCOMING] > 0.5 and proj_dist < 160:
-        jump_p = 0.5 if style == _RUSHDOWN else 0.4 * knobs[K_AGGRESSION]
-        if 70 < proj_dist < 130 and S.uniform(stream, r) < jump_p:  # jump over it, towards the thrower
+    if seen[P_PROJ_INCOMING] > _ON and proj_dist < PROJ_WATCH:
+        jump_p = RUSH_PROJ_JUMP_P if style == _RUSHDOWN else PROJ_JUMP_PER_AGGRESSION * knobs[K_AGGRESSION]
+        if PROJ_JUMP_FROM < proj_dist < PROJ_JUMP_TO and S.uniform(stream, r) < jump_p:  # over it, at the thrower
             return _I_ESCAPE, _S_UP_FORWARD, _B_NONE
-        if not my_proj and proj_dist > 100 and S.uniform(stream, r) < (1.0 if style == _ZONER else 0.5):
+        cancel_p = ZONER_CANCEL_P if style == _ZONER else CANCEL_P
+        if not my_proj and proj_dist > PROJ_CANCEL_FROM and S.uniform(stream, r) < cancel_p:
             return _I_ZONE, _S_DOWN, _B_SPECIAL  # cancel it with our own
         if S.uniform(stream, r) < guard_prob:
             return _I_GUARD, _S_BACK, _B_NONE
-    if (opp_move == _M_PROJECTILE and opp_phase == _PH_RECOVERY and 60 < gap < 150
-            and S.uniform(stream, r) < punish_prob * 0.7):
+    if (opp_move == _M_PROJECTILE and opp_phase == _PH_RECOVERY and PROJ_PUNISH_FROM < gap < PROJ_PUNISH_TO
+            and S.uniform(stream, r) < punish_prob * PROJ_PUNISH_SCALE):
         return _I_PUNISH, _S_UP_FORWARD, _B_NONE  # jump in on a projectile's long recovery
     advantage = np.float64(cur[_ADVANTAGE]) * _ADVANTAGE_SCALE
-    if ((opp_phase == _PH_RECOVERY or opp_state == _F_HITSTUN) and advantage > 4
+    if ((opp_phase == _PH_RECOVERY or opp_state == _F_HITSTUN) and advantage > PUNISH_ADVANTAGE
             and S.uniform(stream, r) < punish_prob):
-        if gap < 40 and advantage > 4:
+        if gap < JAB_REACH and advantage > PUNISH_ADVANTAGE:
             return _I_PUNISH, _S_NEUTRAL, _B_LIGHT
-        if gap < 65 and advantage > 10:
+        if gap < HEAVY_REACH and advantage > HEAVY_ADVANTAGE:
             return _I_PUNISH, _S_NEUTRAL, _B_HEAVY
-        if gap < 30 and advantage > 5:
+        if gap < THROW_REACH and advantage > THROW_ADVANTAGE:
             return _I_THROW, _S_FORWARD, _B_SPECIAL
-    opp_blocking = seen[P_GUARDING] > 0.5 or opp_state == _F_BLOCKSTUN
+    opp_blocking = seen[P_GUARDING] > _ON or opp_state == _F_BLOCKSTUN
     back_room = np.float64(cur[_BACK_WALL]) * _W
     return _neutral(stream, r, gap, opp_blocking, my_proj, back_room, knobs, style)
 
@@ -174,47 +212,47 @@ def _decide(stream, r, cur, seen, knobs, style):
 def _neutral(stream, r, gap, opp_blocking, my_proj, back_room, knobs, style):
     """The neutral game of the style, by range: throw and jab range, heavy and low range, mid and far."""
     aggression, want = knobs[K_AGGRESSION], knobs[K_WANT]
-    if gap < 32:  # throw and jab range
+    if gap < CLOSE_RANGE:
         if S.uniform(stream, r) < aggression:
             x = S.uniform(stream, r)
-            if opp_blocking and x < 0.45:
+            if opp_blocking and x < BLOCKED_THROW_TO:
                 return _I_THROW, _S_FORWARD, _B_SPECIAL
-            if x < 0.5:
+            if x < JAB_TO:
                 return _I_ATTACK, _S_NEUTRAL, _B_LIGHT
-            if x < 0.7:
+            if x < CLOSE_LOW_TO:
                 return _I_ATTACK, _S_DOWN, _B_LIGHT
-            if x < 0.8 and style == _RUSHDOWN:
+            if x < OVERHEAD_TO and style == _RUSHDOWN:
                 return _I_ATTACK, _S_FORWARD, _B_HEAVY
-            if x < 0.9:
+            if x < THROW_TO:
                 return _I_THROW, _S_FORWARD, _B_SPECIAL
             return _I_ATTACK, _S_NEUTRAL, _B_HEAVY
-        if (style == _ZONER or style == _TURTLE) and back_room > 40:
+        if (style == _ZONER or style == _TURTLE) and back_room > BACK_ROOM:
             return _I_KEEP, _S_BACK, _B_NONE
-        return _I_GUARD, (_S_DOWN_BACK if S.uniform(stream, r) < 0.5 else _S_BACK), _B_NONE
-    if gap < 60:  # heavy and low range
+        return _I_GUARD, (_S_DOWN_BACK if S.uniform(stream, r) < CROUCH_GUARD_P else _S_BACK), _B_NONE
+    if gap < MID_RANGE:
         if S.uniform(stream, r) < aggression:
             x = S.uniform(stream, r)
-            if x < 0.45:
+            if x < HEAVY_SHARE:
                 return _I_ATTACK, _S_NEUTRAL, _B_HEAVY
-            if x < 0.65 and gap < 50:
+            if x < LOW_SHARE_TO and gap < LOW_REACH:
                 return _I_ATTACK, _S_DOWN, _B_LIGHT
             return _I_APPROACH, _S_FORWARD, _B_NONE
-        if style == _ZONER and back_room > 40:
+        if style == _ZONER and back_room > BACK_ROOM:
             return _I_KEEP, _S_BACK, _B_NONE
-        return _I_GUARD, (_S_BACK if S.uniform(stream, r) < 0.5 else _S_DOWN_BACK), _B_NONE
+        return _I_GUARD, (_S_BACK if S.uniform(stream, r) < 1.0 - CROUCH_GUARD_P else _S_DOWN_BACK), _B_NONE
     # mid and far range
-    if style == _ZONER or (gap > 180 and S.uniform(stream, r) < 0.25):
-        if not my_proj and S.uniform(stream, r) < 0.6:
+    if style == _ZONER or (gap > FAR_RANGE and S.uniform(stream, r) < FAR_ZONE_P):
+        if not my_proj and S.uniform(stream, r) < ZONE_P:
             return _I_ZONE, _S_DOWN, _B_SPECIAL
-        if gap < want and back_room > 40:
+        if gap < want and back_room > BACK_ROOM:
             return _I_KEEP, _S_BACK, _B_NONE
-    if style == _TURTLE and gap < 200:
+    if style == _TURTLE and gap < TURTLE_RANGE:
         if S.uniform(stream, r) < aggression:
             return _I_APPROACH, _S_FORWARD, _B_NONE
-        return _I_GUARD, (_S_DOWN_BACK if S.uniform(stream, r) < 0.5 else _S_BACK), _B_NONE
-    if style == _RUSHDOWN and 90 < gap < 140 and S.uniform(stream, r) < 0.15:
+        return _I_GUARD, (_S_DOWN_BACK if S.uniform(stream, r) < CROUCH_GUARD_P else _S_BACK), _B_NONE
+    if style == _RUSHDOWN and RUSH_JUMP_FROM < gap < RUSH_JUMP_TO and S.uniform(stream, r) < RUSH_JUMP_P:
         return _I_APPROACH, _S_UP_FORWARD, _B_NONE
-    if gap > want and S.uniform(stream, r) < 0.4 + 0.6 * aggression:
+    if gap > want and S.uniform(stream, r) < APPROACH_BASE + APPROACH_PER_AGGRESSION * aggression:
         return _I_APPROACH, _S_FORWARD, _B_NONE
     return _I_WAIT, _S_NEUTRAL, _B_NONE
 

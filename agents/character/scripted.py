@@ -22,10 +22,10 @@ class ScriptedFighter:
     """A rule-based fighter speaking the agent protocol: one round of the batched kernel.
 
     ``rng`` must be the env's ``np_random`` for seeded rollouts (the env rebinds it on reset); ``reset()``
-    draws the round's stream key from it, ``int(rng.integers(2**63))``, as an env draws a batched round's
-    seed, so a fighter reset from a generator plays exactly like a :class:`BatchedScripted` round given
-    that generator's seed. ``frame_skip`` converts ``reaction_ticks`` into decisions. ``flat`` returns
-    ``Discrete(36)`` actions. ``params`` (settable) are the knobs in use, ``base_params`` the preset.
+    draws the round's stream key from it, ``int(rng.integers(2**63))``, as the batched duel draws each
+    round's seed from that round's generator: given generators in the same state, the two play alike.
+    ``frame_skip`` converts ``reaction_ticks`` into decisions. ``flat`` returns ``Discrete(36)`` actions.
+    ``params`` (settable) are the knobs in use, ``base_params`` the preset.
     """
 
     def __init__(self, params: CharacterParams, rng: np.random.Generator | None = None,
