@@ -27,7 +27,19 @@ import numpy as np
 from agents.character import stream as S
 from agents.character.params import PREFERRED_GAP, STYLES, CharacterParams, Intent
 from envs.duel import env as E
-from envs.duel.rules import FRAME_DATA, N_BUTTON, N_MOVES, N_STATES, STAGE_WIDTH, Button, FState, Level, Move, Stick
+from envs.duel.rules import (
+    FRAME_DATA,
+    N_BUTTON,
+    N_MOVES,
+    N_STATES,
+    N_STICK,
+    STAGE_WIDTH,
+    Button,
+    FState,
+    Level,
+    Move,
+    Stick,
+)
 
 _jit = numba.njit(cache=True, nogil=True)
 
@@ -46,12 +58,12 @@ _ADVANTAGE_SCALE = 30.0  # the observation's frame advantage is ticks / 30
 _S_NEUTRAL, _S_UP_FORWARD, _S_FORWARD = int(Stick.NEUTRAL), int(Stick.UP_FORWARD), int(Stick.FORWARD)
 _S_DOWN, _S_DOWN_BACK, _S_BACK = int(Stick.DOWN), int(Stick.DOWN_BACK), int(Stick.BACK)
 _B_NONE, _B_LIGHT, _B_HEAVY, _B_SPECIAL = int(Button.NONE), int(Button.LIGHT), int(Button.HEAVY), int(Button.SPECIAL)
-_N_ACTIONS = int(len(Stick)) * N_BUTTON  # a random input is one of these, stick * N_BUTTON + button
+_N_ACTIONS = N_STICK * N_BUTTON  # a random input is one of these, stick * N_BUTTON + button
 # fighter states and moves
 _F_AIR, _F_HITSTUN, _F_BLOCKSTUN, _F_GRABBED = int(FState.AIR), int(FState.HITSTUN), int(FState.BLOCKSTUN), int(
     FState.GRABBED)
 _FREE_STATES_BELOW = int(FState.AIR)  # stand, walk forward, walk back, crouch: free to act
-_M_NONE, _M_THROW, _M_PROJECTILE = 0, int(Move.THROW), int(Move.PROJECTILE)
+_M_NONE, _M_THROW, _M_PROJECTILE = int(Move.NONE), int(Move.THROW), int(Move.PROJECTILE)
 _REACH = np.array([0] + [FRAME_DATA[Move(m)].reach for m in range(1, N_MOVES)], dtype=np.float64)
 _LEVEL = np.array([-1] + [int(FRAME_DATA[Move(m)].level) for m in range(1, N_MOVES)], dtype=np.int64)
 _L_LOW = int(Level.LOW)  # guarded crouching (down-back); every other attack is guarded standing (back)
