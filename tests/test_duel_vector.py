@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import pickle
-import random
 
 import gymnasium as gym
 import numpy as np
@@ -19,7 +18,7 @@ from gymnasium.vector import AutoresetMode
 
 import envs  # noqa: F401  (registers the ids)
 from agents.character.arena import match, play_round
-from agents.character.batched import BatchedScripted, _mt_seed, _random, _randrange36, match_batched
+from agents.character.batched import BatchedScripted, match_batched
 from agents.character.scripted import make_scripted
 from envs.duel import rules
 from envs.duel.env import observe
@@ -45,16 +44,6 @@ def test_flat_actions_play_the_same_inputs():
 
 
 # ---- scripted opponents, round for round ---------------------------------------------------------------
-def test_python_random_is_reproduced():
-    mt, pos = np.zeros((1, 624), dtype=np.uint32), np.zeros(1, dtype=np.int64)
-    for seed in (0, 1, 2**32 - 1, 2**32, 2**63 - 1, 8_142_306_654_112_335):
-        _mt_seed(mt[0], seed)
-        pos[0] = 624
-        py = random.Random(seed)
-        assert [py.random() for _ in range(1500)] == [_random(mt, pos, 0) for _ in range(1500)]
-        assert [py.randrange(36) for _ in range(300)] == [_randrange36(mt, pos, 0) for _ in range(300)]
-
-
 OPPONENTS = [
     ("scripted:easy", {}), ("scripted:normal", {}), ("scripted:hard", {}),
     ("scripted:rushdown", {}), ("scripted:zoner", {}), ("scripted:turtle", {}),
