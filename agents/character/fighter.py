@@ -12,11 +12,9 @@ own state and the distance are current. Observation offsets are the layout names
 :mod:`envs.duel.env`; inputs, states, moves and intents are the names of :mod:`envs.duel.rules` and
 :class:`Intent`.
 
-numba caches these kernels (``cache=True``) keyed by this file's time stamp only: the stream functions it
-calls and the constants it reads from other modules (observation offsets, frame data) are frozen into the
-cache. After editing ``stream.py`` or the duel's layout or frame data without touching this file, delete
-``agents/character/__pycache__/fighter.*``; ``tests/test_scripted_fighter.py`` (the kernel against the
-readable reference) fails on a stale cache.
+numba caches these kernels (``cache=True``) keyed by this file's source only, while the stream functions
+it calls and the constants it reads from other modules (observation offsets, frame data) are frozen into
+the cache: :func:`envs.jit.refresh_cache` drops the cache when one of those files changed.
 """
 
 from __future__ import annotations
@@ -27,6 +25,8 @@ import numpy as np
 from agents.character import stream as S
 from agents.character.params import PREFERRED_GAP, STYLES, CharacterParams, Intent
 from envs.duel import env as E
+from envs.duel import layout as _layout
+from envs.duel.character import SHIPPED as _CHARACTERS
 from envs.duel.rules import (
     FRAME_DATA,
     N_BUTTON,
@@ -40,7 +40,10 @@ from envs.duel.rules import (
     Move,
     Stick,
 )
+from envs.jit import refresh_cache
 
+refresh_cache(__file__, [S.__file__, _layout.__file__, _CHARACTERS / "default.toml",
+                         __file__.replace("fighter.py", "params.py")])
 _jit = numba.njit(cache=True, nogil=True)
 
 # ---- names the kernel uses (module-level ints are compile-time constants to numba) ----------------------

@@ -77,7 +77,9 @@ from envs.duel.layout import (
     X,
     Y,
 )
+from envs.jit import refresh_cache  # noqa: E402
 
+refresh_cache(__file__, [L.__file__])  # the layout's names are compiled into these kernels
 _jit = numba.njit(cache=True, nogil=True)
 
 # plain ints of the names the kernels compare with (numba freezes module globals at compile time)
