@@ -152,7 +152,8 @@ def _check_rewards(rewards) -> Rewards:
     if isinstance(rewards, Mapping):
         unknown = rewards.keys() - set(REWARD_KEYS)
         if unknown:
-            raise ValueError(f"rewards: unknown reward keys {sorted(map(str, unknown))}; valid: {', '.join(REWARD_KEYS)}")
+            raise ValueError(f"rewards: unknown reward keys {sorted(map(str, unknown))}; "
+                             f"valid: {', '.join(REWARD_KEYS)}")
         rewards = Rewards(**rewards)
     elif not isinstance(rewards, Rewards):
         raise ValueError(f"rewards must be a Rewards or a dict with keys goal, caught, step; got {rewards!r}")

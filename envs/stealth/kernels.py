@@ -180,7 +180,9 @@ def kernel_params(local: bool, pad: int, nav: tuple[str, ...], tables: Tables, s
             iparams[IP_NAV + k] = len(CHANNELS) + nav.index(name)
     fparams = np.zeros(N_FPARAMS, dtype=np.float64)
     fparams[FP_SLIP] = slip
-    fparams[FP_REWARD_STEP], fparams[FP_REWARD_CAUGHT], fparams[FP_REWARD_GOAL] = rewards.step, rewards.caught, rewards.goal
+    fparams[FP_REWARD_STEP] = rewards.step
+    fparams[FP_REWARD_CAUGHT] = rewards.caught
+    fparams[FP_REWARD_GOAL] = rewards.goal
     fparams[FP_FLOW_SCALE] = flow_scale
     fparams[FP_GAMMA] = 0.0 if shaping_gamma is None else shaping_gamma
     fparams[FP_WEIGHT] = shaping_weight
