@@ -2,8 +2,10 @@
 
 Everything here is a function of a level (or of the :class:`World` tables compiled from it) and of
 a state ``(cell, phase)``. Nothing holds hidden state and nothing draws random numbers: the env
-samples slip outcomes from :func:`action_outcomes` with its own generator, and the exact MDP
-(:mod:`envs.stealth.mdp`) enumerates the same outcomes. Both then call :func:`transition`.
+samples slip outcomes in the order of :func:`action_outcomes` with its own generator, and the exact MDP
+(:mod:`envs.stealth.mdp`) enumerates the same outcomes. The MDP calls :func:`transition`; the env's kernel
+(:mod:`envs.stealth.kernels`) applies the same rule to the same compiled tables, and the tests hold the two
+equal from every state.
 
 Conventions
 -----------
