@@ -158,7 +158,6 @@ class StealthEnv(gym.Env):
         self._state, self._flags, self._floats = core.state.reshape(-1), core.out_b.reshape(-1), core.out_f.reshape(-1)
         self._stepping, self._restarting = np.zeros(1, dtype=np.bool_), np.ones(1, dtype=np.bool_)
         self._batch_shape = (1, core.channels, *core.window)
-        self._slot = -1
         core.initial_state(np.array([self.difficulty]))
         self._sync()
         self.caught = self.at_goal = False
@@ -170,13 +169,12 @@ class StealthEnv(gym.Env):
         self._build(StealthConfig.of(self.config, {"difficulty": self.difficulty, **changes}))
 
     def _sync(self) -> None:
-        """Read the core's state into plain Python numbers (the attributes below read them)."""
+        """Read the core's state into plain Python values (the attributes below read them); at a reset, as
+        the level may change (a step never changes it)."""
         slot, self._cell, self._phase, self._steps = self._state.tolist()
-        if slot != self._slot:
-            self._slot = slot
-            self.level = self._core.levels[slot]
-            self._width = int(self._core.tables.slots[slot, LV_WIDTH])
-            self.max_steps = int(self._core.tables.slots[slot, LV_MAX_STEPS])
+        self.level = self._core.levels[slot]
+        self._width = int(self._core.tables.slots[slot, LV_WIDTH])
+        self.max_steps = int(self._core.tables.slots[slot, LV_MAX_STEPS])
 
     # -- the state, as the rest of the project reads (and the tests set) it --------------------------------
 
