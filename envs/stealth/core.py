@@ -173,8 +173,11 @@ class StealthCore:
         """Every env at the start of its level, phase 0: entry 0 of its pool for generated levels (the state
         before the first ``reset``)."""
         slot = self.fixed_slot.copy()
-        for i in np.flatnonzero(self.env_pool >= 0).tolist():
-            slot[i] = self.pool_slot(int(self.env_pool[i]), float(difficulty[i]), 0)
+        drawing = self.env_pool >= 0
+        if drawing.any():
+            rows = self.rows(difficulty)
+            for row in np.unique(rows[drawing]).tolist():  # a step per (pool, difficulty), never per env
+                slot[drawing & (rows == row)] = self.entry_slot(row, 0)
         self.start(np.arange(self.num_envs), slot)
 
     def start(self, envs: np.ndarray, slots: np.ndarray) -> None:

@@ -90,6 +90,7 @@ class Tables:
         wanted = {"threat": "threat" in nav, "flow": "flow" in nav, "potential": self.shaping}
         names = [name for name in MAPS if wanted[name]]
         self.map_row = {name: (names.index(name) if name in names else -1) for name in MAPS}
+        self.n_maps = len(names)
         self.slots = np.zeros((16, len(LEVEL_FIELDS)), dtype=np.int64)
         self.bits = np.zeros(1024, dtype=np.uint8)
         self.rule = np.zeros(1024, dtype=np.uint8)
@@ -140,7 +141,7 @@ class Tables:
         rule = np.zeros((period, h * w), dtype=np.uint8)
         for d in range(N_ACTIONS):
             rule |= world.swap[:, :, d].astype(np.uint8) << d
-        maps = np.zeros((self.maps.shape[0], hp, wp), dtype=np.float64)
+        maps = np.zeros((self.n_maps, hp, wp), dtype=np.float64)
         if self.map_row["threat"] >= 0:
             maps[self.map_row["threat"], r : r + h, r : r + w] = features.threat_map(level)
         if self.map_row["flow"] >= 0:
@@ -153,7 +154,8 @@ class Tables:
             h, w, period, world.start, world.goal, max_steps)
         values[LV_OFF_BITS] = self._append("bits", bits)
         values[LV_OFF_RULE] = self._append("rule", rule)
-        values[LV_OFF_MAP] = self._append("maps", maps.reshape(maps.shape[0], -1))
+        if self.n_maps:  # else no map is read: the slot takes no room in ``maps``
+            values[LV_OFF_MAP] = self._append("maps", maps.reshape(self.n_maps, -1))
         slot = self.count
         if slot >= self.slots.shape[0]:
             grown = np.zeros((2 * self.slots.shape[0], len(LEVEL_FIELDS)), dtype=np.int64)
