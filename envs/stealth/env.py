@@ -157,7 +157,8 @@ class StealthEnv(gym.Env):
         # the one env's state and outputs as flat views (one tolist() reads them) and the kernel's masks
         self._state, self._flags, self._floats = core.state.reshape(-1), core.out_b.reshape(-1), core.out_f.reshape(-1)
         self._stepping, self._restarting = np.zeros(1, dtype=np.bool_), np.ones(1, dtype=np.bool_)
-        self._batch_shape = (1, core.channels, *core.window)
+        self._batch_shape = (1, core.channels, *core.window)  # the kernel's (N, C, h, w); obs[0] or flattened
+        self._flat = core.obs_shape[0] if config.obs_mode == "vector" else 0
         core.initial_state(np.array([self.difficulty]))
         self._sync()
         self.caught = self.at_goal = False
@@ -253,7 +254,7 @@ class StealthEnv(gym.Env):
             info["is_success"] = at_goal  # success, defined here once: the goal reached
         if self.shaping_gamma is not None:
             info["unshaped_reward"] = unshaped
-        return obs.reshape(self.observation_space.shape), reward, terminated, truncated, info
+        return (obs.reshape(self._flat) if self._flat else obs[0]), reward, terminated, truncated, info
 
     def _obs(self) -> np.ndarray:
         """The observation of the current state, written by the kernel (which also restarts the reward, the
@@ -261,7 +262,7 @@ class StealthEnv(gym.Env):
         obs = np.empty(self._batch_shape, dtype=np.float32)
         self._core.run(self._core.actions, self._restarting, obs)
         self._sync()
-        return obs.reshape(self.observation_space.shape)
+        return obs.reshape(self._flat) if self._flat else obs[0]
 
     # -- rendering ---------------------------------------------------------------------------
 
