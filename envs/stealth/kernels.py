@@ -126,9 +126,8 @@ class Tables:
         inner[:] = world.walls.reshape(h, w).astype(np.uint8) << BIT_WALL
         goal_row, goal_col = divmod(world.goal, w)
         inner[:, goal_row, goal_col] |= 1 << BIT_GOAL
-        for p in range(period):
-            rows, cols = np.divmod(world.guard_cells[p], w)
-            inner[p, rows, cols] |= 1 << BIT_GUARD
+        rows, cols = np.divmod(world.guard_cells, w)  # (P, G) each
+        inner[np.arange(period)[:, None], rows, cols] |= 1 << BIT_GUARD
         watched = world.watched.reshape(period, h, w).astype(np.uint8)
         inner |= watched << BIT_WATCHED
         inner |= np.roll(watched, -1, axis=0) << BIT_WATCHED_NEXT
