@@ -301,21 +301,22 @@ class StealthVectorEnv(VectorEnv):
         """New output arrays for the kernel to fill (it writes every element), so that what a step returns
         is never written again; with ``copy=False`` the observation buffer is reused."""
         core = self._core
-        core.out_f, core.out_b, core.out_i = (np.empty_like(core.out_f), np.empty_like(core.out_b),
-                                              np.empty_like(core.out_i))
+        core.out_f = np.empty(core.out_f.shape, dtype=np.float64)
+        core.out_b = np.empty(core.out_b.shape, dtype=np.bool_)
+        core.out_i = np.empty(core.out_i.shape, dtype=np.int64)
         if self.copy:
-            self._obs4 = core.new_obs()
-            self._obs = self._obs4.reshape(self.num_envs, *core.obs_shape)
+            self._obs4 = np.empty(self._obs4.shape, dtype=self.obs_dtype)
+            self._obs = self._obs4.reshape(self._obs.shape)
 
     def _info(self, mask: np.ndarray | None = None) -> dict:
         core = self._core
         out_b, out_i = core.out_b, core.out_i
-        info = {"cell": out_i[:, :INFO_PHASE], "phase": out_i[:, INFO_PHASE], "caught": out_b[OUT_CAUGHT],
-                "at_goal": out_b[OUT_AT_GOAL], "slipped": out_b[OUT_SLIPPED]}
+        masks = self._all if mask is None else mask  # self._all: read-only, shared
+        info = {"cell": out_i[:, :INFO_PHASE], "_cell": masks, "phase": out_i[:, INFO_PHASE], "_phase": masks,
+                "caught": out_b[OUT_CAUGHT], "_caught": masks, "at_goal": out_b[OUT_AT_GOAL], "_at_goal": masks,
+                "slipped": out_b[OUT_SLIPPED], "_slipped": masks}
         if self.shaping_gamma is not None:
-            info["unshaped_reward"] = core.out_f[OUT_UNSHAPED]
-        for key in list(info):
-            info["_" + key] = self._all if mask is None else mask  # self._all: read-only, shared
+            info["unshaped_reward"], info["_unshaped_reward"] = core.out_f[OUT_UNSHAPED], masks
         return info
 
     def memory_bytes(self) -> dict[str, int]:
