@@ -303,9 +303,8 @@ def stealth_training_env(level: str):
     """The stealth env as `sandbox train stealth` trains on it: half the episodes start on a random safe
     cell (exploring starts), and potential-based shaping toward the goal (which keeps the optimal policies)."""
     import envs  # noqa: F401  (registers sandbox/Stealth-v0)
-    from agents.navigation.shaping import ExploringStarts, GoalShaping
 
-    return GoalShaping(ExploringStarts(gym.make("sandbox/Stealth-v0", level=level, obs_mode="grid"), 0.5), gamma=0.99)
+    return gym.make("sandbox/Stealth-v0", level=level, obs_mode="grid", exploring_starts=0.5, shaping_gamma=0.99)
 
 
 @pytest.mark.slow
@@ -331,13 +330,11 @@ def test_stealth_tutorial_is_solved_from_the_real_start():
 
 @pytest.mark.slow
 def test_stealth_tutorial_is_solved_on_the_batched_env():
-    """The fast path: the natively batched stealth env (its own exploring starts, shaped by
-    VectorGoalShaping), 64 envs stepped in one call."""
+    """The fast path: the natively batched stealth env (its own exploring starts and goal shaping), 64 envs
+    stepped in one call."""
     pytest.importorskip("envs.stealth.vector", reason="needs the natively batched stealth env")
-    from agents.navigation.shaping import VectorGoalShaping
-
-    vec = VectorGoalShaping(gym.make_vec("sandbox/Stealth-v0", num_envs=64, level="tutorial", obs_mode="grid",
-                                         exploring_starts=0.5), gamma=0.99)
+    vec = gym.make_vec("sandbox/Stealth-v0", num_envs=64, level="tutorial", obs_mode="grid", exploring_starts=0.5,
+                       shaping_gamma=0.99)
     learner = PPO(vec, n_steps=32, lr=5e-4, ent_coef=0.01, seed=0, device="cpu")
     learner.learn(200_000)
     env = gym.make("sandbox/Stealth-v0", level="tutorial", obs_mode="grid")

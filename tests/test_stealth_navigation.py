@@ -6,7 +6,6 @@ import pytest
 
 from agents import make_agent
 from agents.navigation import (
-    NavFeatures,
     OptimalAgent,
     PlannerAgent,
     hiding_spots,
@@ -131,7 +130,7 @@ def test_agent_specs_need_a_stealth_env():
 def test_nav_features_channels(obs_mode):
     from gymnasium.utils.env_checker import check_env
 
-    env = NavFeatures(StealthEnv(level="tutorial", obs_mode=obs_mode))
+    env = StealthEnv(level="tutorial", obs_mode=obs_mode, nav_features=True)
     check_env(env, skip_render_check=True)
     obs, _ = env.reset(seed=0)
     assert env.observation_space.contains(obs)
@@ -148,11 +147,14 @@ def test_nav_features_danger_marks_the_caught_moves():
     # the blind guard pacing (0,3) <-> (0,2): from (0,2) at phase 0, east swaps and stay is walked on
     walls = np.zeros((1, 6), bool)
     level = Level("c", walls, (0, 0), (0, 5), (Guard("patrol", 0, 1, route=((0, 3), (0, 2))),))
-    env = NavFeatures(StealthEnv(level=level))
+    from stealth_oracle import danger_next
+
+    env = StealthEnv(level=level, nav_features="danger_next")
     env.reset(seed=0)
-    env.unwrapped.cell = env.unwrapped.world.flat((0, 2))
-    danger = env.extra_channels()[2, 0]
+    env.cell = env.world.flat((0, 2))
+    danger = env._obs()[6, 0]  # the observation of that state, as the kernel writes it
     assert np.flatnonzero(danger).tolist() == [2, 3]
+    assert np.array_equal(danger, danger_next(env.world, env.cell, 0))
 
 
 def test_generated_levels_plan_safely():
@@ -169,7 +171,9 @@ def _pacing_level():
 
 
 def test_flow_costs_worked_by_hand():
-    from envs.stealth.features import flow_costs, flow_view
+    from stealth_oracle import flow_view
+
+    from envs.stealth.features import flow_costs
 
     level = _pacing_level()
     assert np.allclose(threat_map(level)[:, 2], [0.25, 0.5, 0.25])
@@ -181,10 +185,13 @@ def test_flow_costs_worked_by_hand():
     assert np.array_equal(flow_costs(level), want)
     view = flow_view(flow_costs(level), (1, 0))  # from the start, C = 6
     assert view[1, 0] == 0.5 and view[1, 1] == pytest.approx(0.5 + 0.5 / 8) and view[1, 4] == pytest.approx(0.875)
+    assert np.array_equal(StealthEnv(level=level, nav_features="flow").reset(seed=0)[0][6], view)  # the env's own
 
 
 def test_flow_cannot_enter_always_watched_cells_or_walls():
-    from envs.stealth.features import flow_costs, flow_view
+    from stealth_oracle import flow_view
+
+    from envs.stealth.features import flow_costs
 
     walls = np.zeros((3, 4), bool)
     walls[0, 1] = walls[2, 1] = True
@@ -193,6 +200,7 @@ def test_flow_cannot_enter_always_watched_cells_or_walls():
     costs = flow_costs(level)
     assert np.isinf(costs[:, 0]).all() and np.isinf(costs[1, 1]) and costs[1, 2] == 1
     assert not flow_view(costs, (1, 0)).any()  # the player cut off from the goal: the channel reads 0
+    assert not StealthEnv(level=level, nav_features="flow").reset(seed=0)[0][6].any()  # and so does the env's
 
 
 def test_nav_names():
@@ -209,8 +217,10 @@ def test_nav_names():
 
 
 def test_all_nav_channels_in_the_env():
+    from stealth_oracle import flow_view
+
     from envs.stealth.env import channel_names
-    from envs.stealth.features import flow_costs, flow_view
+    from envs.stealth.features import flow_costs
 
     level = _pacing_level()
     env = StealthEnv(level=level, nav_features="all")
@@ -227,7 +237,7 @@ def test_trap_next_marks_the_dead_ends_in_time():
     """A 1x6 corridor with a sentry on (0, 3) looking east (range 3, 90 degrees) at phases 0-1 and west at 2-3.
     From (0, 0) at phase 0, staying or stepping east is safe, but at phase 1 both cells are dead ends: at
     phase 2 the sentry sees (0, 0), (0, 1) and (0, 2), every cell one action reaches from them."""
-    from envs.stealth.features import danger_next, trap_next
+    from stealth_oracle import danger_next, trap_next
 
     sentry = Guard("sentry", 3, 90, at=(0, 3), facings=(0.0, 180.0), turn_every=2)
     level = Level("trap", np.zeros((1, 6), bool), (0, 0), (0, 5), (sentry,))

@@ -1,12 +1,12 @@
-"""Potential-based goal shaping: the potential's known values and the telescoping identity that makes
-shaping leave optimal policies unchanged."""
+"""Potential-based goal shaping (the env's ``shaping_gamma=`` keyword): the potential's known values and the
+telescoping identity that makes shaping leave optimal policies unchanged."""
 
 import numpy as np
 import pytest
 
 from agents.navigation import plan_safe_path
-from agents.navigation.shaping import GoalShaping, goal_potential
 from envs.stealth.env import StealthEnv
+from envs.stealth.features import goal_potential
 from envs.stealth.level import load_level
 from envs.stealth.rules import DELTAS
 
@@ -25,7 +25,7 @@ def test_potential_on_the_tutorial_by_hand():
 
 @pytest.mark.parametrize("level_name, gamma", [("tutorial", 0.99), ("crossing", 0.9), ("courtyard", 1.0)])
 def test_shaped_return_telescopes_to_unshaped_plus_minus_phi_start(level_name, gamma):
-    env = GoalShaping(StealthEnv(level=level_name), gamma=gamma)
+    env = StealthEnv(level=level_name, shaping_gamma=gamma)
     env.reset(seed=0)
     path = plan_safe_path(env.unwrapped.level)
     shaped = unshaped = 0.0
@@ -41,9 +41,13 @@ def test_shaped_return_telescopes_to_unshaped_plus_minus_phi_start(level_name, g
     assert shaped == pytest.approx(unshaped + 1.0)
 
 
-def test_shaping_rejects_other_envs():
+def test_shaping_rejects_other_envs_and_bad_discounts():
     import gymnasium as gym
+
+    from agents.navigation.shaping import GoalShaping
 
     with pytest.raises(ValueError, match="Stealth"):
         GoalShaping(gym.make("CartPole-v1"))
+    with pytest.raises(ValueError, match=r"shaping_gamma must be in \[0, 1\]"):
+        StealthEnv(shaping_gamma=1.5)
     assert np.isfinite(goal_potential(load_level("fortress"))).all()

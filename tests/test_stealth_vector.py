@@ -16,29 +16,23 @@ import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import envs  # noqa: F401  (registers the ids)
-from agents.navigation import NavFeatures
 from envs.stealth.level import POOL_SEED_BASE, POOL_SIZE, Guard, Level, bundled_levels, load_level, pool_level
 from envs.stealth.vector import StealthVectorEnv
 
 ID = "sandbox/Stealth-v0"
 
 
-def single(level, nav_wrapper=False, **kwargs):
-    env = gym.make(ID, level=level, **kwargs)
-    return NavFeatures(env, nav_wrapper) if nav_wrapper else env
+def single(level, **kwargs):
+    return gym.make(ID, level=level, **kwargs)
 
 
 def check_exact(kwargs: dict, levels: list, n: int = 12, seed: int = 5, steps: int = 300,
-                nav_wrapper=False, action_seed: int = 0) -> int:
+                action_seed: int = 0) -> int:
     """Run the batch and ``n`` single envs side by side; return how many first episodes ended.
-    ``levels``: the level each env plays (item ``i % len``). ``nav_wrapper``: the single envs get their
-    navigation channels from the NavFeatures wrapper (these names), the batch from ``nav_features``."""
-    vec_kwargs = dict(kwargs)
-    if nav_wrapper:
-        vec_kwargs["nav_features"] = nav_wrapper
-    vec = gym.make_vec(ID, num_envs=n, level=levels if len(levels) > 1 else levels[0], **vec_kwargs)
+    ``levels``: the level each env plays (item ``i % len``)."""
+    vec = gym.make_vec(ID, num_envs=n, level=levels if len(levels) > 1 else levels[0], **kwargs)
     assert isinstance(vec, StealthVectorEnv)
-    singles = [single(levels[i % len(levels)], nav_wrapper, **kwargs) for i in range(n)]
+    singles = [single(levels[i % len(levels)], **kwargs) for i in range(n)]
     obs, info = vec.reset(seed=seed)
     for i, env in enumerate(singles):
         o, inf = env.reset(seed=seed + i)
@@ -81,11 +75,11 @@ def test_exact_on_bundled_levels(obs_mode, nav):
 
 @pytest.mark.parametrize("obs_mode", ["grid", "vector", "local"])
 @pytest.mark.parametrize("names", [True, "all", "flow"])
-def test_exact_on_generated_levels_with_nav_wrapper(obs_mode, names):
-    """Generated levels from the pool, and the batch's ``nav_features`` equal to the NavFeatures
-    wrapper of agents.navigation around the single env."""
-    kwargs = {"obs_mode": obs_mode, "local_size": 9, "difficulty": 0.6, "size": 10}
-    assert check_exact(kwargs, ["random"], n=10, nav_wrapper=names) == 10
+def test_exact_on_generated_levels_with_nav_features(obs_mode, names):
+    """Generated levels from the pool, with the navigation channels (the oracle's check of those channels
+    is tests/test_stealth_kernel.py)."""
+    kwargs = {"obs_mode": obs_mode, "local_size": 9, "difficulty": 0.6, "size": 10, "nav_features": names}
+    assert check_exact(kwargs, ["random"], n=10) == 10
 
 
 def test_exact_with_rewards_max_steps_and_heldout_levels():
@@ -325,16 +319,15 @@ def test_exploring_starts_on_autoreset_are_random_safe_cells_at_the_single_envs_
     sigma = np.sqrt(prob * (1 - prob) / n)
     assert abs(moved.mean() - prob) < 5 * sigma and abs(np.mean(ref) - prob) < 5 * sigma
     assert len(np.unique(vec.phase[moved])) == world.period  # every phase is drawn
-    with pytest.raises(ValueError, match="exploring_starts must be a probability"):
+    with pytest.raises(ValueError, match=r"exploring_starts must be in \[0, 1\]; got 1.5"):
         gym.make_vec(ID, num_envs=2, exploring_starts=1.5)
 
 
-def test_vector_goal_shaping_equals_goal_shaping_in_a_sync_vector_env():
-    from agents.navigation.shaping import GoalShaping, VectorGoalShaping
-
+def test_batch_shaping_equals_single_env_shaping_in_a_sync_vector_env():
+    """``shaping_gamma`` in the batch, across autoresets, equals the single env's in a SyncVectorEnv."""
     levels = ["tutorial", "sentry_hall", "courtyard"]
-    native = VectorGoalShaping(gym.make_vec(ID, num_envs=6, level=levels, obs_mode="local"), gamma=0.9)
-    sync = SyncVectorEnv([lambda i=i: GoalShaping(single(levels[i % 3], obs_mode="local"), gamma=0.9)
+    native = gym.make_vec(ID, num_envs=6, level=levels, obs_mode="local", shaping_gamma=0.9)
+    sync = SyncVectorEnv([lambda i=i: single(levels[i % 3], obs_mode="local", shaping_gamma=0.9)
                           for i in range(6)])
     native.reset(seed=0)
     sync.reset(seed=0)
@@ -372,14 +365,15 @@ def test_reset_mask_resets_only_those_envs_as_sync_vector_env_does():
 
 
 def test_the_batch_stays_on_the_envs_floor():
-    """Building and stepping the batch (with the navigation channels) imports no agents, nets, torch or
-    pygame: the features it needs live in envs.stealth.features."""
+    """Building and stepping the batch (with the navigation channels and shaping) imports no agents, nets,
+    torch or pygame: the maps it needs live in envs.stealth.features."""
     import subprocess
     import sys
 
     code = (
         "import sys, numpy as np, gymnasium as gym, envs\n"
-        "v = gym.make_vec('sandbox/Stealth-v0', num_envs=4, level='random', nav_features=True, obs_mode='local')\n"
+        "v = gym.make_vec('sandbox/Stealth-v0', num_envs=4, level='random', nav_features=True, obs_mode='local',\n"
+        "                 shaping_gamma=0.99)\n"
         "v.reset(seed=0)\n"
         "v.step(np.zeros(4, dtype=np.int64))\n"
         "print(sorted(m for m in ('agents', 'nets', 'torch', 'pygame') if m in sys.modules))\n"

@@ -3,8 +3,8 @@ where guards can see (``visibility``), how often each cell is watched (``threat_
 hide (``hiding_spots``); the shortest never-seen route (``plan_safe_path``, a time-expanded search over
 ``(cell, phase)``) and ``PlannerAgent`` that follows it; ``OptimalAgent``, the value-iteration policy of
 the level's exact MDP; ``build_mdp`` (the env's MDP arrays turned into the solvers' ``TabularMDP``) and
-``TabularAgent``, which plays any state-indexed policy; and the ``NavFeatures`` wrapper, which hands the
-maps to learning agents as extra observation channels.
+``TabularAgent``, which plays any state-indexed policy. The maps reach learning agents as the env's own
+observation channels (``nav_features=``); ``NavFeatures`` is that keyword's older name.
 
 Imports: ``agents``, ``nets``, ``envs``; never ``experiments``."""
 

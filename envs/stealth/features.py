@@ -1,15 +1,19 @@
-"""The navigation features of a stealth level, as pure functions of the level and the state.
+"""The navigation features of a stealth level: pure functions of the level, computed once per level.
 
-They live beside the env (and not in ``agents.navigation``) because the env computes them itself when
-asked for ``nav_features=True`` (the single env and the batched one alike), and ``envs`` imports no
-``agents``. ``agents.navigation`` re-exports them and adds the planner and the agents that use them.
+They live beside the env (and not in ``agents.navigation``) because the env packs them into its tables
+when asked for ``nav_features`` or goal shaping (the single env and the batched one alike), and ``envs``
+imports no ``agents``. ``agents.navigation`` re-exports them and adds the planner and the agents that use
+them. The channels that depend on the player's state (``danger_next``, ``flow`` as seen from the player,
+``lookahead``, ``trap_next``) are built from these tables by the env's kernel
+(:mod:`envs.stealth.kernels`), the one place the observation is written.
 
 * :func:`threat_map`: how often each cell is watched over the guards' period;
 * :func:`hiding_spots`: floor cells never watched, reachable from start and goal, most useful first;
 * :func:`distances`: breadth-first walking distances over floor;
 * :func:`flow_costs`: the threat-aware flow field, each cell's walking cost to the goal;
-* :func:`static_maps`, :func:`danger_next`, :func:`flow_view` and :func:`extra_maps`: the observation
-  channels of ``nav_features`` (:data:`NAV_FEATURES`; :func:`nav_names` reads the keyword).
+* :func:`goal_potential`: the potential of goal shaping, ``-d(cell) / d(start)``;
+* :func:`static_maps`: the ``threat`` and ``hiding`` channels; :data:`NAV_FEATURES` names every channel
+  of ``nav_features``, :func:`nav_names` reads the keyword and :func:`nav_spec` writes it as plain data.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from envs.stealth import rules
 from envs.stealth.rules import DELTAS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,7 +57,8 @@ def nav_names(value) -> tuple[str, ...]:
                          f"got {value!r}")
     unknown = [v for v in items if v not in NAV_FEATURES]
     if unknown:
-        raise ValueError(f"unknown nav feature {unknown[0]!r}; valid: {', '.join(NAV_FEATURES)}, 'all' or true")
+        raise ValueError(f"nav_features: unknown nav feature {unknown[0]!r}; valid: {', '.join(NAV_FEATURES)}, "
+                         "'all' or true")
     return tuple(name for name in NAV_FEATURES if name in items)
 
 
@@ -160,66 +164,15 @@ def flow_costs(level: Level) -> np.ndarray:
     return costs.reshape(h, w)
 
 
-def flow_view(costs: np.ndarray, cell: tuple[int, int]) -> np.ndarray:
-    """(H, W) float32: the ``flow`` channel for the player on ``cell``: ``0.5 + 0.5 * clip((C(player) -
-    C(x)) / FLOW_SCALE, -1, 1)`` for each cell x (above 0.5 is downhill, toward the goal), 0 where either
-    cost is infinite (walls, cut-off cells)."""
-    here = costs[cell]
-    with np.errstate(invalid="ignore"):
-        view = 0.5 + 0.5 * np.clip((here - costs) / FLOW_SCALE, -1.0, 1.0)
-    view[~np.isfinite(costs) | (not np.isfinite(here))] = 0.0
-    return view.astype(np.float32)
-
-
-def trap_next(world: rules.World, cell: int, phase: int) -> np.ndarray:
-    """(N,) float32: 1 on each cell the player on flat ``cell`` at ``phase`` reaches with one action without
-    being caught, but from which every action of the following step gets it caught (the ``trap_next``
-    channel: a dead end in time, two steps ahead)."""
-    trap = np.zeros(world.n_cells, dtype=np.float32)
-    directions = np.arange(len(DELTAS))
-    new, caught, at_goal = rules.transition(world, np.full(len(DELTAS), int(cell)), int(phase), directions)
-    following = (int(phase) + 1) % world.period
-    for d in directions[~caught & ~at_goal]:
-        _, caught2, _ = rules.transition(world, np.full(len(DELTAS), int(new[d])), following, directions)
-        if caught2.all():
-            trap[new[d]] = 1.0
-    return trap
-
-
-def lookahead_map(world: rules.World, phase: int) -> np.ndarray:
-    """(N,) float32: the cells watched two steps after ``phase`` (the ``lookahead`` channel)."""
-    return world.watched[(phase + 2) % world.period].astype(np.float32)
-
-
-def extra_maps(level: Level, cell: int, phase: int, names, static: np.ndarray | None = None,
-               costs: np.ndarray | None = None) -> np.ndarray:
-    """(len(names), H, W) float32: the ``nav_features`` channels ``names`` for the player on flat ``cell`` at
-    ``phase``. ``static`` (:func:`static_maps`) and ``costs`` (:func:`flow_costs`) may be passed in when
-    cached."""
-    world = level.world
-    h, w = level.shape
-    out = np.zeros((len(names), h, w), dtype=np.float32)
-    for k, name in enumerate(names):
-        if name in ("threat", "hiding"):
-            static = static_maps(level) if static is None else static
-            out[k] = static[0 if name == "threat" else 1]
-        elif name == "danger_next":
-            out[k] = danger_next(world, cell, phase).reshape(h, w)
-        elif name == "flow":
-            costs = flow_costs(level) if costs is None else costs
-            out[k] = flow_view(costs, divmod(int(cell), w))
-        elif name == "trap_next":
-            out[k] = trap_next(world, cell, phase).reshape(h, w)
-        else:
-            out[k] = lookahead_map(world, phase).reshape(h, w)
-    return out
-
-
-def danger_next(world: rules.World, cell: int, phase: int) -> np.ndarray:
-    """(N,) float32: 1 on each cell the player on flat ``cell`` at ``phase`` reaches with one action
-    (itself and its four neighbours) where that action gets it caught (the ``danger_next`` channel)."""
-    danger = np.zeros(world.n_cells, dtype=np.float32)
-    cells = np.full(len(DELTAS), int(cell))
-    new, caught, _ = rules.transition(world, cells, int(phase), np.arange(len(DELTAS)))
-    danger[new[caught]] = 1.0
-    return danger
+def goal_potential(level: Level) -> np.ndarray:
+    """(H, W) float64: the potential of goal shaping, ``Phi(cell) = -d(cell) / d(start)`` with ``d`` the
+    walking distance to the goal over floor (:func:`distances`; guards ignored, their threat stays the env's
+    own penalty): 0 at the goal, -1 at the start. Cells that cannot reach the goal count as the farthest
+    reachable cell (walls are never stood on). Shaping with it (Ng, Harada & Russell, 1999) adds
+    ``gamma * Phi(s') - Phi(s)`` to a reward, which leaves the optimal policies for the discount ``gamma``
+    unchanged and pays for every step toward the goal."""
+    dist = distances(level.walls, level.goal).astype(np.float64)
+    far = dist.max() if dist.max() > 0 else 1.0
+    dist[dist < 0] = far
+    scale = max(dist[level.start], 1.0)
+    return -dist / scale

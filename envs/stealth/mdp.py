@@ -1,11 +1,12 @@
-"""The exact MDP of a stealth level, built from the same rule functions the env steps with.
+"""The exact MDP of a stealth level, built from the same rule the env steps with.
 
 States are ``(cell, phase)`` pairs, plus two absorbing states, ``caught`` and ``goal`` (self-loops,
 reward 0, marked terminal). From a state and an action, :func:`envs.stealth.rules.action_outcomes`
 gives the directions the player may actually move in and their probabilities (slip), and
 :func:`envs.stealth.rules.transition` gives where each one lands; :func:`envs.stealth.rules.step_reward`
-gives the reward. These are the functions :class:`envs.stealth.env.StealthEnv` calls, applied here to
-every state at once.
+gives the reward. The env's kernel (:mod:`envs.stealth.kernels`) applies the same rule, read from the same
+compiled tables, one state at a time; here it is applied to every state at once, and
+``tests/test_stealth_mdp.py`` steps the env from every state and action to hold the two equal.
 
 Which ``(cell, phase)`` pairs: by default, those the env can ever be in, i.e. the ones reachable from
 ``(start, 0)`` through uncaught, unfinished steps in any of the five directions (so the set is the

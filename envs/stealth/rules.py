@@ -2,8 +2,10 @@
 
 Everything here is a function of a level (or of the :class:`World` tables compiled from it) and of
 a state ``(cell, phase)``. Nothing holds hidden state and nothing draws random numbers: the env
-samples slip outcomes from :func:`action_outcomes` with its own generator, and the exact MDP
-(:mod:`envs.stealth.mdp`) enumerates the same outcomes. Both then call :func:`transition`.
+samples slip outcomes in the order of :func:`action_outcomes` with its own generator, and the exact MDP
+(:mod:`envs.stealth.mdp`) enumerates the same outcomes. The MDP calls :func:`transition`; the env's kernel
+(:mod:`envs.stealth.kernels`) applies the same rule to the same compiled tables, and the tests hold the two
+equal from every state.
 
 Conventions
 -----------
@@ -434,32 +436,57 @@ def safe_path(world: World, start_cell: int, start_phase: int = 0) -> list[int] 
     step; a state is expanded at most once. Among equally short paths the one found first in action
     order (stay, N, S, E, W) wins. Returns the cells occupied at steps 0, 1, ..., ending on the goal,
     or ``None`` when every path is seen.
-    """
-    period = world.period
-    phase = start_phase % period
-    if start_cell == world.goal:
-        return [int(start_cell)]
-    visited = np.zeros((period, world.n_cells), dtype=bool)
-    visited[phase, start_cell] = True
-    frontier = np.array([start_cell], dtype=np.int64)
-    layers: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted new cells, their parent cells)
+
+    Compiled (:func:`_safe_path`, the step of :func:`transition` read from the same tables);
+    ``tests/stealth_oracle.py`` keeps the search written with :func:`transition` over numpy arrays, and
+    the tests hold the two equal."""
+    path = _safe_path(world.move, world.watched, world.swap, int(world.goal), int(start_cell),
+                      int(start_phase) % world.period)
+    return path.tolist() if path.size else None
+
+
+@numba.njit(cache=True, nogil=True)
+def _safe_path(move, watched, swap, goal, start, phase):
+    """:func:`safe_path` over the world's tables; an empty array when every path is seen."""
+    period, n = watched.shape
+    if start == goal:
+        return np.full(1, start, dtype=np.int64)
+    visited = np.zeros((period, n), dtype=np.bool_)
+    visited[phase, start] = True
+    # every layer's new cells (sorted within the layer) and their parents: layer t is [bounds[t], bounds[t + 1])
+    cells = np.empty(period * n, dtype=np.int64)
+    parents = np.empty(period * n, dtype=np.int64)
+    bounds = np.zeros(period * n + 1, dtype=np.int64)
+    parent_of = np.full(n, -1, dtype=np.int64)  # the parent of a cell found in this layer (-1: not found)
+    found = np.empty(n, dtype=np.int64)
+    frontier = np.full(1, start, dtype=np.int64)
+    layer = 0
     while frontier.size:
         nxt = (phase + 1) % period
-        news, parents = [], []
-        for d in range(len(DELTAS)):
-            new, caught, _ = transition(world, frontier, phase, d)
-            keep = ~caught & ~visited[nxt, new]
-            news.append(new[keep])
-            parents.append(frontier[keep])
-        new, parent = np.concatenate(news), np.concatenate(parents)
-        cells, first = np.unique(new, return_index=True)
-        layers.append((cells, parent[first]))
-        visited[nxt, cells] = True
-        if cells.size and visited[nxt, world.goal]:
-            path = [int(world.goal)]
-            for cells_t, parents_t in reversed(layers):
-                path.append(int(parents_t[np.searchsorted(cells_t, path[-1])]))
-            return path[::-1]
-        frontier = cells[cells != world.goal]
+        n_found = 0
+        for d in range(move.shape[1]):  # in action order, then frontier order: the first parent found wins
+            for c in frontier:
+                new = move[c, d]
+                if watched[nxt, new] or swap[phase, c, d] or visited[nxt, new] or parent_of[new] >= 0:
+                    continue
+                parent_of[new] = c
+                found[n_found] = new
+                n_found += 1
+        frontier = np.sort(found[:n_found])
+        at = bounds[layer]
+        for k in range(n_found):
+            cell = frontier[k]
+            cells[at + k], parents[at + k] = cell, parent_of[cell]
+            parent_of[cell] = -1
+            visited[nxt, cell] = True
+        bounds[layer + 1] = at + n_found
+        if n_found and visited[nxt, goal]:
+            path = np.empty(layer + 2, dtype=np.int64)
+            path[layer + 1] = goal
+            for t in range(layer, -1, -1):  # back through the layers: each cell's parent
+                lo, hi = bounds[t], bounds[t + 1]
+                path[t] = parents[lo + np.searchsorted(cells[lo:hi], path[t + 1])]
+            return path
         phase = nxt
-    return None
+        layer += 1
+    return np.empty(0, dtype=np.int64)

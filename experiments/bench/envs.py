@@ -90,6 +90,9 @@ SANDBOX: list[tuple[str, Callable[[], gym.Env]]] = [
         (f"sandbox/Stealth-v0 ({mode})", lambda mode=mode: gym.make("sandbox/Stealth-v0", obs_mode=mode))
         for mode in ("grid", "vector", "local")
     ],
+    # stealth as the bundled agent trains on it: the 7x7 view, every navigation channel, goal shaping
+    ("sandbox/Stealth-v0 (local, nav_features=all, shaping)",
+     lambda: gym.make("sandbox/Stealth-v0", obs_mode="local", nav_features="all", shaping_gamma=0.99)),
 ]
 
 

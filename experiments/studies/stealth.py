@@ -10,7 +10,7 @@ For each level (default: the first four bundled levels, easiest first):
   and the optimal policy (:class:`OptimalAgent`) rolled out in the env: its success rate and its
   undiscounted return, the "optimal return";
 * the **PlannerAgent** (shortest never-seen path), rolled out the same way;
-* learners trained for ``--steps`` env steps per seed: **PPO** with the navigation AI's ``NavFeatures``
+* learners trained for ``--steps`` env steps per seed: **PPO** with the navigation AI's ``nav_features``
   (``ppo-nav``) and without (``ppo``), **DQN**, **REINFORCE** and **A2C** (ours, ``a2c-pg``), all with
   :func:`experiments.train.train_run` and the defaults of ``train_configs.toml`` (which may train with
   potential-based goal shaping and exploring starts; evaluation is always on the plain env from the
@@ -21,7 +21,7 @@ the undiscounted return. So "return / optimal" divides by the optimal policy's u
 (apples to apples; V*(start) is reported beside it), and "steps to 95%" is the first evaluation whose
 return (mean over seeds) reaches 95% of it ("not reached" otherwise).
 
-Observation: ``obs_mode="grid"``, the whole level as six (nine with NavFeatures) H x W channels. Each
+Observation: ``obs_mode="grid"``, the whole level as six (nine with nav_features) H x W channels. Each
 level trains its own agent, so a per-level shape is fine, and the grid shows the goal and every guard,
 where the fixed-size ``local`` window hides the goal's direction on all but the smallest levels.
 
@@ -47,7 +47,7 @@ import numpy as np
 
 from envs.fileio import atomic_write_text
 
-# learner name -> (train.py algorithm, NavFeatures?); "q-learning" is nets.tabular
+# learner name -> (train.py algorithm, nav_features?); "q-learning" is nets.tabular
 LEARNERS = {
     "ppo-nav": ("ppo", True),
     "ppo": ("ppo", False),

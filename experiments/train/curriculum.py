@@ -110,12 +110,9 @@ def make_env(cfg: CurriculumConfig, gamma: float = 0.99):
 
     levels, generated = level_assignment(cfg)
     kwargs = {"num_envs": cfg.n_envs, "level": levels, "obs_mode": cfg.obs_mode, "local_size": cfg.local_size,
-              "nav_features": cfg.nav_features, "exploring_starts": cfg.exploring_starts}
+              "nav_features": cfg.nav_features, "exploring_starts": cfg.exploring_starts,
+              "shaping_gamma": gamma if cfg.shaping else None}
     vec = gym.make_vec("sandbox/Stealth-v0", vectorization_mode="vector_entry_point", **kwargs)
-    if cfg.shaping:
-        from agents.navigation.shaping import VectorGoalShaping
-
-        vec = VectorGoalShaping(vec, gamma=gamma)
     make = lambda: RuleDirector(target=cfg.target, band=cfg.band)  # noqa: E731
     curriculum = Curriculum(cfg.n_envs, generated=generated, mode=cfg.mode, make_director=make, step=cfg.grid)
     return CurriculumVectorEnv(vec, curriculum), curriculum

@@ -9,12 +9,11 @@ from experiments.train.config import ENV_IDS, PG_ALGOS, env_kind
 
 def make_env(env: str, env_kwargs: dict | None = None, nav_features: bool = False, render_mode=None,
              index: int = 0, shaping: bool = False, gamma: float = 0.99, exploring_starts: float = 0.0):
-    """The env a run trains on: ``stealth``/``duel`` (with their keyword arguments) or a Gymnasium id,
-    wrapped in :class:`agents.navigation.NavFeatures` when ``nav_features`` and in
-    :class:`agents.navigation.shaping.GoalShaping` (for discount ``gamma``) when ``shaping``. A stealth
+    """The env a run trains on: ``stealth``/``duel`` (with their keyword arguments) or a Gymnasium id. The
+    stealth env's training aids are its own keywords: ``nav_features``, ``exploring_starts`` (> 0, training
+    only) and, when ``shaping``, ``shaping_gamma=gamma`` (see :func:`stealth_aids`). A stealth
     ``level`` (and a duel ``opponent``) may be a list or a comma-separated string: env number ``index`` of a
-    vector env plays ``levels[index % len(levels)]``. ``exploring_starts`` > 0 wraps it in
-    :class:`agents.navigation.shaping.ExploringStarts` (training only)."""
+    vector env plays ``levels[index % len(levels)]``."""
     import gymnasium as gym
 
     import envs  # noqa: F401  (registers the sandbox ids)
@@ -30,23 +29,29 @@ def make_env(env: str, env_kwargs: dict | None = None, nav_features: bool = Fals
         kwargs[key] = choices[index % len(choices)]
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
+    kwargs.update(stealth_aids(env_id, nav_features, exploring_starts, shaping, gamma))
     try:
-        e = gym.make(env_id, **kwargs)
+        return gym.make(env_id, **kwargs)
     except TypeError as exc:
         raise ValueError(f"{env_id} does not accept these options {sorted(env_kwargs or {})}: {exc}") from None
+
+
+def stealth_aids(env: str, nav_features=False, exploring_starts: float = 0.0, shaping: bool = False,
+                 gamma: float = 0.99) -> dict:
+    """The stealth env's keywords for the training aids asked for (none: {}): ``nav_features``,
+    ``exploring_starts`` and ``shaping_gamma``. Other envs have none of them: a ValueError saying so."""
+    aids = {}
     if nav_features:
-        if env_kind(env_id) != "stealth":
-            raise ValueError(f"--nav-features needs the stealth env, not {env_id}")
-        from agents.navigation.features import NavFeatures
-
-        e = NavFeatures(e, nav_features)
+        aids["nav_features"] = nav_features
     if exploring_starts > 0:
-        from agents.navigation.shaping import ExploringStarts
-
-        e = ExploringStarts(e, exploring_starts)
+        aids["exploring_starts"] = float(exploring_starts)
     if shaping:
-        e = shaped(e, gamma)
-    return e
+        aids["shaping_gamma"] = float(gamma)
+    if aids and env_kind(env) != "stealth":
+        flags = {"nav_features": "--nav-features", "exploring_starts": "--exploring-starts",
+                 "shaping_gamma": "--shaping"}
+        raise ValueError(f"{', '.join(flags[k] for k in aids)} needs the stealth env, not {env}")
+    return aids
 
 
 def native_vector(env: str) -> bool:
@@ -66,11 +71,10 @@ def make_vector_env(env: str, env_kwargs: dict | None, n_envs: int, seed: int, n
                     shaping: bool = False, gamma: float = 0.99, exploring_starts: float = 0.0):
     """The training envs as one ``gymnasium.vector.VectorEnv`` (next-step autoreset), reset with ``seed``.
 
-    When :func:`native_vector`, the env's natively batched form, which takes what :func:`make_env` wraps as
-    keywords (``nav_features``, ``exploring_starts``; listed stealth levels and duel opponents as lists,
-    env ``i`` playing item ``i % len``) and is shaped by
-    :class:`agents.navigation.shaping.VectorGoalShaping`. Otherwise, or when the batched form refuses the
-    options, a ``SyncVectorEnv`` of :func:`make_env` envs."""
+    When :func:`native_vector`, the env's natively batched form, which takes the same keywords as
+    :func:`make_env` (the training aids of :func:`stealth_aids`; listed stealth levels and duel opponents as
+    lists, env ``i`` playing item ``i % len``). Otherwise, or when the batched form refuses the options, a
+    ``SyncVectorEnv`` of :func:`make_env` envs."""
     import gymnasium as gym
 
     def single_envs():
@@ -84,29 +88,24 @@ def make_vector_env(env: str, env_kwargs: dict | None, n_envs: int, seed: int, n
         return single_envs()
     kwargs = dict(env_kwargs or {})
     kwargs.update(cycled_kwargs(kwargs))
-    if nav_features:
-        kwargs["nav_features"] = nav_features
-    if exploring_starts > 0:
-        kwargs["exploring_starts"] = float(exploring_starts)
+    kwargs.update(stealth_aids(env, nav_features, exploring_starts, shaping, gamma))
     try:
         vec = gym.make_vec(ENV_IDS[env_kind(env)], num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs)
     except (TypeError, ValueError):
         # options the batched form does not take (a list of duel opponents, a ghost or sb3 opponent): single
         # envs, which take them or say in one line what is wrong
         return single_envs()
-    if shaping:
-        from agents.navigation.shaping import VectorGoalShaping
-
-        vec = VectorGoalShaping(vec, gamma=gamma)
     vec.reset(seed=seed)
     return vec
 
 
 def shaped(env, gamma: float):
-    """``env`` with the navigation AI's potential-based goal shaping (stealth only)."""
+    """``env`` (stealth only, wrapped or not) with its potential-based goal shaping switched on: its
+    ``shaping_gamma=gamma`` keyword, set in place (a ValueError for any other env). Build a new env with
+    :func:`make_env` ``(shaping=True)`` instead where you can."""
     from agents.navigation.shaping import GoalShaping
 
-    return GoalShaping(env, gamma=gamma)  # a ValueError for any other env
+    return GoalShaping(env, gamma=gamma)
 
 
 CYCLED_KEYS = ("level", "opponent")  # keyword arguments that may list several values, one per vector env

@@ -75,7 +75,6 @@ class StealthSession:
     # ---- levels, env and agent -------------------------------------------------------------------------
     def _open_level(self) -> None:
         from agents.meta import DirectedEnv
-        from agents.navigation import NavFeatures
         from envs.stealth.env import StealthEnv
         from experiments.cli import CliError
 
@@ -84,12 +83,10 @@ class StealthSession:
         if name == "random":
             kwargs.setdefault("size", 12)
         try:
-            env = StealthEnv(level=name, **kwargs)
+            env = StealthEnv(level=name, nav_features=self.nav_features, **kwargs)
         except (ValueError, OSError) as exc:
             raise CliError(_one_line(exc)) from None
         self.base = env
-        if self.nav_features:
-            env = NavFeatures(env, self.nav_features)
         self.env = DirectedEnv(env, self.director) if self.director is not None else env
         self.level_name = name
         self.agent_label = self.spec
