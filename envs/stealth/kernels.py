@@ -30,10 +30,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from envs.stealth import features
+from envs.jit import refresh_cache
+from envs.stealth import features, rules
 from envs.stealth.features import NAV_FEATURES
 from envs.stealth.level import Level
 from envs.stealth.rules import DELTAS, PERPENDICULAR, Action
+
+refresh_cache(__file__, [rules.__file__, features.__file__])  # their names are compiled into these kernels
 
 N_ACTIONS = len(Action)
 
