@@ -69,13 +69,14 @@ def self_play_env(env_config: dict):
 
 
 def pz_kwargs(env_kwargs: dict) -> dict:
-    """The duel options the two-player env takes (``frame_skip``, ``flat_actions``, ``round_seconds``); the
-    others (``opponent``, ``side``, ``difficulty``) only shape the held-out evaluation."""
-    import inspect
+    """The duel settings the two-player env takes (those of ``DuelConfig`` but ``side``: ``frame_skip``,
+    ``flat_actions``, ``round_seconds``, ``character``); the others (``opponent``, ``side``, ``difficulty``)
+    only shape the held-out evaluation."""
+    import dataclasses
 
-    from envs.duel.pz import DuelParallelEnv
+    from envs.duel.config import DuelConfig
 
-    accepted = set(inspect.signature(DuelParallelEnv.__init__).parameters) - {"self", "render_mode"}
+    accepted = {f.name for f in dataclasses.fields(DuelConfig)} - {"side"}
     return {k: v for k, v in env_kwargs.items() if k in accepted}
 
 
