@@ -1,11 +1,17 @@
 """Env entry points that resolve agent spec strings: the envs floor takes agent objects, agents turns
 strings into them.
 
-``envs/__init__.py`` registers ``sandbox/Duel-v0`` with the entry point ``"agents.opponents:make_duel_env"``
-(a string, so ``envs`` imports nothing from ``agents``): ``gym.make("sandbox/Duel-v0",
-opponent="scripted:hard")`` calls :func:`make_duel_env`, which builds the opponent with
-:func:`agents.make_agent` and hands the object to :class:`envs.duel.env.DuelEnv`. The env instance holds
-the agent, not a registry or a global, so it pickles and rebuilds from its keyword arguments alone.
+``envs/__init__.py`` registers ``sandbox/Duel-v0`` with the entry points ``"agents.opponents:make_duel_env"``
+and ``"agents.opponents:make_duel_vector_env"`` (strings, so ``envs`` imports nothing from ``agents``):
+
+- ``gym.make("sandbox/Duel-v0", opponent="scripted:hard")`` calls :func:`make_duel_env`, which builds the
+  opponent with :func:`agents.make_agent` and hands the object to :class:`envs.duel.env.DuelEnv`;
+- ``gym.make_vec("sandbox/Duel-v0", num_envs=N, opponent=SPEC)`` calls :func:`make_duel_vector_env`, which
+  builds it with :func:`agents.make_batched_agent` (every spec, a list of specs one per round, an agent
+  object) and hands it to :class:`envs.duel.vector.DuelVectorEnv`.
+
+The env instance holds the agent, not a registry or a global, so it pickles and rebuilds from its keyword
+arguments alone.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 
 from envs.duel.env import DuelEnv, duel_spaces
 
-__all__ = ["duel_opponent", "make_duel_env"]
+__all__ = ["batched_duel_opponent", "duel_opponent", "make_duel_env", "make_duel_vector_env"]
 
 DEFAULT_OPPONENT = "scripted:normal"
 
@@ -43,3 +49,28 @@ def make_duel_env(*, opponent: Any = DEFAULT_OPPONENT, **kwargs) -> DuelEnv:
     if isinstance(opponent, str):
         env.opponent_spec = opponent
     return env
+
+
+def batched_duel_opponent(spec: Any, *, frame_skip: int = 4, **context: Any):
+    """The batched duel opponent named by ``spec`` (any agent spec, a comma-separated list or a list, one
+    per round in turn; an agent object or a batched agent passes through :func:`agents.make_batched_agent`),
+    built for the batched duel: it writes ``[stick, button]`` pairs and samples, as the single env's
+    opponent does. ``None`` and ``"external"`` (the two-player form) give None."""
+    from agents.batched import make_batched_agent
+    from envs.duel.vector import TWO_PLAYER
+
+    if spec is None or (isinstance(spec, str) and spec in TWO_PLAYER):
+        return None
+    action_space, observation_space = duel_spaces(False)
+    return make_batched_agent(spec, action_space=action_space, observation_space=observation_space,
+                              frame_skip=int(frame_skip), player=2, **context)
+
+
+def make_duel_vector_env(num_envs: int = 1, opponent: Any = DEFAULT_OPPONENT, **kwargs: Any):
+    """``vector_entry_point`` of ``sandbox/Duel-v0``: ``gym.make_vec("sandbox/Duel-v0", num_envs=N,
+    opponent=...)`` lands here, resolves the opponent (:func:`batched_duel_opponent`) and builds
+    :class:`envs.duel.vector.DuelVectorEnv`; other keyword arguments are its own."""
+    from envs.duel.vector import DuelVectorEnv
+
+    return DuelVectorEnv(num_envs=num_envs, opponent=batched_duel_opponent(opponent, frame_skip=kwargs.get("frame_skip", 4)),
+                         **kwargs)

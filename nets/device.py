@@ -2,6 +2,16 @@
 
 Every CLI flag ``--device auto|cpu|cuda[:N]`` and every ``device=`` argument goes through
 :func:`resolve_device`, so code runs unchanged on a CPU-only machine and on a CUDA machine.
+
+Threads are decided here, twice:
+
+* **training** sets the process's count once (:func:`cpu_threads_for_training`, :func:`set_threads`;
+  ``SANDBOX_TORCH_THREADS``, default 1, the count ``experiments/bench/ppo.py`` found fastest);
+* **inference** of an agent (:func:`inference`, around every forward pass an agent makes to act) runs a
+  batch of at most :data:`SMALL_BATCH` rows under one intra-op thread and restores the count after,
+  whoever built the agent and whatever the process set: a tiny matrix product gains nothing from a second
+  thread, and on a busy machine its threads wait on each other. Switching costs two
+  ``torch.set_num_threads`` calls (well under a microsecond; ``experiments/bench/inference.py``).
 """
 
 from __future__ import annotations
@@ -78,6 +88,26 @@ def threads(count: int | None = None):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+SMALL_BATCH = 256  # rows up to which an agent's forward pass runs under one intra-op thread
+
+
+@contextmanager
+def inference(rows: int = 1):
+    """``with inference(rows):`` an agent's forward pass over ``rows`` rows: no autograd
+    (``torch.inference_mode``) and, for ``rows <= SMALL_BATCH``, one intra-op thread inside the block
+    (the process's count is restored after it). Larger batches keep the process's count."""
+    before = torch.get_num_threads()
+    single = rows <= SMALL_BATCH and before > 1
+    if single:
+        torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        if single:
+            torch.set_num_threads(before)
 
 
 def cpu_threads_for_training(device: torch.device) -> None:

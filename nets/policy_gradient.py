@@ -63,7 +63,7 @@ import torch
 from torch import nn
 
 from nets.clockwork import ClockworkRNN, ClockworkState
-from nets.device import resolve_device
+from nets.device import inference, resolve_device
 from nets.heads import ControllerHead
 from nets.mlp import MLP, init_linear
 
@@ -516,10 +516,8 @@ class _PolicyGradient:
         raise ValueError(f"observation has shape {obs.shape}; this learner takes {self._obs_shape} "
                          f"or a batch (B, {', '.join(map(str, self._obs_shape))})")
 
-    @torch.no_grad()
     def _policy_step(self, observation, state, episode_start):
         obs, single = self._batch(observation)
-        st = self._state_to_device(state, len(obs))
         start = None
         if self.recurrent and episode_start is not None:
             start = np.asarray(episode_start, bool).reshape(-1)
@@ -527,10 +525,18 @@ class _PolicyGradient:
                 start = np.repeat(start, len(obs))
             if start.shape != (len(obs),):
                 raise ValueError(f"episode_start has {start.size} entries for {len(obs)} observations")
-        logits, _, st = self.policy(self._flat_obs(obs)[:, None], st, start, with_value=False)
-        logits = [z[:, 0] for z in logits]
-        new_state = None if st is None else (st.hidden.cpu().numpy(), st.step.cpu().numpy())
+        with inference(len(obs)):  # an agent's forward pass: no autograd, one thread for a small batch
+            st = self._state_to_device(state, len(obs))
+            logits, _, st = self.policy(self._flat_obs(obs)[:, None], st, start, with_value=False)
+            logits = [z[:, 0] for z in logits]
+            new_state = None if st is None else (st.hidden.cpu().numpy(), st.step.cpu().numpy())
         return logits, new_state, single
+
+    def logits(self, observation, state=None, episode_start=None) -> tuple[list[np.ndarray], Any]:
+        """The policy's logits for a batch of observations: one float32 array ``(B, n_h)`` per action head,
+        and the new recurrent state (as :meth:`predict` takes and returns it; None for MLP policies)."""
+        logits, new_state, _ = self._policy_step(observation, state, episode_start)
+        return [z.cpu().numpy() for z in logits], new_state
 
     def predict(self, observation, state=None, episode_start=None, deterministic: bool = False):
         """The agent protocol: ``(action, state)`` for one observation or a batch.
