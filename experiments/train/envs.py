@@ -69,8 +69,9 @@ def make_vector_env(env: str, env_kwargs: dict | None, n_envs: int, seed: int, n
     When :func:`native_vector`, the env's natively batched form, which takes what :func:`make_env` wraps as
     keywords (``nav_features``, ``exploring_starts``; listed stealth levels and duel opponents as lists,
     env ``i`` playing item ``i % len``) and is shaped by
-    :class:`agents.navigation.shaping.VectorGoalShaping`. Otherwise, or when the batched form refuses the
-    options, a ``SyncVectorEnv`` of :func:`make_env` envs."""
+    :class:`agents.navigation.shaping.VectorGoalShaping`; options it cannot take are a one-line ValueError
+    (never a silent fall back to single envs). Other Gymnasium ids: a ``SyncVectorEnv`` of :func:`make_env`
+    envs."""
     import gymnasium as gym
 
     def single_envs():
@@ -88,12 +89,11 @@ def make_vector_env(env: str, env_kwargs: dict | None, n_envs: int, seed: int, n
         kwargs["nav_features"] = nav_features
     if exploring_starts > 0:
         kwargs["exploring_starts"] = float(exploring_starts)
+    env_id = ENV_IDS[env_kind(env)]
     try:
-        vec = gym.make_vec(ENV_IDS[env_kind(env)], num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs)
-    except (TypeError, ValueError):
-        # options the batched form does not take (a list of duel opponents, a ghost or sb3 opponent): single
-        # envs, which take them or say in one line what is wrong
-        return single_envs()
+        vec = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs)
+    except TypeError as exc:  # an option the batched env has no keyword for
+        raise ValueError(f"{env_id} (batched) does not accept these options {sorted(kwargs)}: {exc}") from None
     if shaping:
         from agents.navigation.shaping import VectorGoalShaping
 
