@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
     from agents import Agent
 
-__all__ = ["BatchedAgent", "PolicyRows", "RowDraws", "RowsAgent", "SingleAgent", "UniformAgent",
+__all__ = ["BatchedAgent", "Mixture", "PolicyRows", "RowDraws", "RowsAgent", "SingleAgent", "UniformAgent",
            "make_batched_agent"]
 
 
@@ -339,6 +339,45 @@ class RowsAgent:
             mine = active & (self.assigned == k)
             if mine.any():
                 m.act(obs, mine, out)
+
+
+class Mixture:
+    """Two batched agents mixed row by row: each active row plays ``b``'s action with probability ``p`` and
+    ``a``'s otherwise, a fresh draw per row and step from the row's own numbers. Both act on every active
+    row (so recurrent members keep up), unless ``p`` is 0 (``b`` idle) or 1 (``a`` idle); their actions are
+    kept in ``last_a`` and ``last_b``. ``p`` may change between calls (DAgger's schedule)."""
+
+    def __init__(self, a: BatchedAgent, b: BatchedAgent, p: float, spec: str = "mixture"):
+        self.a, self.b, self.p, self.spec = a, b, float(p), spec
+        self.num_envs = 0
+        self.draws = RowDraws(0)
+
+    def bind(self, num_envs: int) -> None:
+        self.num_envs = n = int(num_envs)
+        self.a.bind(n)
+        self.b.bind(n)
+        self.draws = RowDraws(n)
+        self.last_a = self.last_b = None
+
+    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
+        seeds = np.asarray(seeds, dtype=np.int64)
+        keys = splitmix64(seeds.astype(np.uint64))  # three streams from one seed: the coin, a, b
+        self.draws.reset(idx, seeds)
+        self.a.reset_envs(idx, (keys >> np.uint64(1)).astype(np.int64), difficulty)
+        self.b.reset_envs(idx, (splitmix64(keys) >> np.uint64(1)).astype(np.int64), difficulty)
+
+    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
+        rows = np.flatnonzero(active)
+        if not rows.size:
+            return
+        if self.last_a is None or self.last_a.shape != out.shape:
+            self.last_a, self.last_b = np.zeros_like(out), np.zeros_like(out)
+        if self.p < 1.0:
+            self.a.act(obs, active, self.last_a)
+        if self.p > 0.0:
+            self.b.act(obs, active, self.last_b)
+        take_b = self.draws.uniform(rows)[:, 0] < self.p
+        out[rows] = np.where(take_b.reshape((-1,) + (1,) * (out.ndim - 1)), self.last_b[rows], self.last_a[rows])
 
 
 # ==================================================================================================

@@ -312,7 +312,8 @@ def test_pickled_env_continues_identically():
 @pytest.mark.parametrize(("make", "words"), [
     (lambda: gym.make_vec("sandbox/Duel-v0", num_envs=0), "num_envs must be an integer >= 1"),
     (lambda: gym.make_vec("sandbox/Duel-v0", num_envs=2, opponent="scripted:godlike"), "unknown scripted"),
-    (lambda: gym.make_vec("sandbox/Duel-v0", num_envs=2, opponent="ghost:run"), "unknown batched duel opponent"),
+    (lambda: gym.make_vec("sandbox/Duel-v0", num_envs=2, opponent="ghostly:run"), "unknown agent spec"),
+    (lambda: gym.make_vec("sandbox/Duel-v0", num_envs=2, opponent="human"), "plays one env"),
     (lambda: DuelVectorEnv(num_envs=2, opponent="scripted:hard"), "spec strings are resolved by"),
 ])
 def test_bad_construction_says_one_line(make, words):
