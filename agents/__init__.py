@@ -106,4 +106,5 @@ def make_agent(spec: str | Agent, **kwargs) -> Agent:
     return factory(arg or None, **kwargs)
 
 
-from agents.batched import BatchedAgent, make_batched_agent  # noqa: E402  (the batched protocol; imports numpy only)
+from agents.batched import BatchedAgent as BatchedAgent  # noqa: E402  (the batched protocol: numpy only)
+from agents.batched import make_batched_agent as make_batched_agent  # noqa: E402

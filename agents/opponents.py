@@ -72,5 +72,5 @@ def make_duel_vector_env(num_envs: int = 1, opponent: Any = DEFAULT_OPPONENT, **
     :class:`envs.duel.vector.DuelVectorEnv`; other keyword arguments are its own."""
     from envs.duel.vector import DuelVectorEnv
 
-    return DuelVectorEnv(num_envs=num_envs, opponent=batched_duel_opponent(opponent, frame_skip=kwargs.get("frame_skip", 4)),
-                         **kwargs)
+    agent = batched_duel_opponent(opponent, frame_skip=kwargs.get("frame_skip", 4))
+    return DuelVectorEnv(num_envs=num_envs, opponent=agent, **kwargs)

@@ -65,7 +65,7 @@ def dagger(learner, env, *, rounds: int = 6, steps: int = 512, epochs: int = 4, 
         mixture.p = 1.0 - mix  # the learner's share
         count = {"episodes": 0, "successes": 0, "agree": 0, "labelled": 0}
 
-        def collect(step) -> None:
+        def collect(step, count=count, mix=mix) -> None:
             rows = np.flatnonzero(step.live)
             data_obs.append(np.asarray(step.obs, dtype=np.float16)[rows].reshape(len(rows), *obs_shape))
             data_act.append(step.labels[rows].copy())
