@@ -43,6 +43,10 @@ from agents.batched import BatchedAgent, is_batched, make_batched_agent
 if TYPE_CHECKING:
     from gymnasium.vector import VectorEnv
 
+    from envs.duel.vector import DuelVectorEnv
+
+StepHook = Callable[["StepBatch"], object]
+
 __all__ = ["Record", "StepBatch", "duel_summary", "play_duel", "play_episodes", "run_steps", "side_seed"]
 
 AGENT, ORACLE = 1, 2  # seed streams of the agent and of an oracle (stream 0: the env's own generator)
@@ -141,8 +145,8 @@ def play_duel(agent: object, opponent: object, rounds: int, *, seed: int = 0, si
     return records
 
 
-def _duel_chunk(env, a: BatchedAgent, b: BatchedAgent, o: BatchedAgent | None, start: int, seed: int, sides: str,
-                on_step) -> list[Record]:
+def _duel_chunk(env: DuelVectorEnv, a: BatchedAgent, b: BatchedAgent, o: BatchedAgent | None, start: int, seed: int,
+                sides: str, on_step: StepHook | None) -> list[Record]:
     n = env.num_envs
     index = start + np.arange(n)
     seeds = seed + index
@@ -241,8 +245,8 @@ def play_episodes(make_env: Callable[[int], VectorEnv], agent: object, episodes:
     return records
 
 
-def _episode_chunk(env, a: BatchedAgent, o: BatchedAgent | None, start: int, seed: int, gamma: float,
-                   on_step) -> list[Record]:
+def _episode_chunk(env: VectorEnv, a: BatchedAgent, o: BatchedAgent | None, start: int, seed: int, gamma: float,
+                   on_step: StepHook | None) -> list[Record]:
     n = env.num_envs
     index = start + np.arange(n)
     seeds = seed + index

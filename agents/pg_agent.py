@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from agents.batched import PolicyRows
+
+if TYPE_CHECKING:
+    from gymnasium import spaces
+
+    from nets.policy_gradient import _PolicyGradient
 
 MAX_SIDECAR_BYTES = 1 << 20  # a JSON sidecar beside a checkpoint
 
@@ -64,7 +70,8 @@ class BatchedLearner(PolicyRows):
     zeroed at the row's reset and advanced only when the row acts. The learner is read, never copied: a
     live learner's opponent plays its current weights."""
 
-    def __init__(self, learner, *, deterministic: bool = False, target=None, spec: str = "pg"):
+    def __init__(self, learner: _PolicyGradient, *, deterministic: bool = False, target: spaces.Space | None = None,
+                 spec: str = "pg"):
         super().__init__(learner.action_space, deterministic=deterministic, target=target, spec=spec)
         self.learner = learner
         self.hidden: np.ndarray | None = None

@@ -160,7 +160,8 @@ class BatchedRLlib(PolicyRows):
     """An :class:`RLlibAgent` acting for N rows: one ``forward_inference`` over the active rows, then the
     arg-max of each head's logits or a draw per row (:class:`agents.batched.PolicyRows`)."""
 
-    def __init__(self, agent: RLlibAgent, *, deterministic: bool = False, target=None, spec: str = "rllib"):
+    def __init__(self, agent: RLlibAgent, *, deterministic: bool = False, target: object | None = None,
+                 spec: str = "rllib"):
         super().__init__(agent.action_space, deterministic=deterministic, target=target, spec=spec)
         self.agent = agent
 

@@ -7,10 +7,15 @@ is told from the fields the zip holds. Nothing in the file is unpickled: see :fu
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from agents.batched import PolicyRows
+
+if TYPE_CHECKING:
+    from gymnasium import spaces
+    from stable_baselines3.common.base_class import BaseAlgorithm
 
 ALGOS = ("PPO", "A2C", "DQN", "SAC", "TD3", "DDPG")
 
@@ -101,7 +106,8 @@ class BatchedSB3(PolicyRows):
 
     probs = True
 
-    def __init__(self, model, *, deterministic: bool = False, target=None, spec: str = "sb3"):
+    def __init__(self, model: BaseAlgorithm, *, deterministic: bool = False, target: spaces.Space | None = None,
+                 spec: str = "sb3"):
         super().__init__(model.action_space, deterministic=deterministic, target=target, spec=spec)
         self.model = model
         self.q = not hasattr(model.policy, "get_distribution")
@@ -130,7 +136,7 @@ class SB3PredictRows:
     """An SB3 model without categorical actions (SAC, TD3, DDPG): one ``model.predict`` call on the batch
     of active rows (SB3 draws any noise from torch's generator, not from the rows' seeds)."""
 
-    def __init__(self, model, *, deterministic: bool = False, spec: str = "sb3"):
+    def __init__(self, model: BaseAlgorithm, *, deterministic: bool = False, spec: str = "sb3"):
         self.model, self.deterministic, self.spec = model, bool(deterministic), spec
         self.num_envs = 0
 
@@ -150,7 +156,8 @@ class SB3PredictRows:
             out[rows] = np.asarray(a).reshape((len(rows), *out.shape[1:]))
 
 
-def batched_sb3(agent, *, deterministic: bool = False, target=None, spec: str = "sb3"):
+def batched_sb3(agent: SB3Agent | BaseAlgorithm, *, deterministic: bool = False, target: spaces.Space | None = None,
+                spec: str = "sb3") -> BatchedSB3 | SB3PredictRows:
     """The batched form of an :class:`SB3Agent` or an SB3 model."""
     model = agent.model if isinstance(agent, SB3Agent) else agent
     policy = model.policy

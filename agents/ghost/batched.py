@@ -19,10 +19,16 @@ of rounds), batched demos and the DAgger labels of the ghost study, and the ghos
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from agents.batched import RowDraws, inverse_cdf, softmax
+
+if TYPE_CHECKING:
+    import torch
+
+    from agents.ghost.agent import GhostAgent
 
 __all__ = ["BatchedGhost", "PlayedRound", "play_batched"]
 
@@ -49,7 +55,7 @@ class BatchedGhost:
     greedy: the most likely stick, then the most likely button given it; repeat: env calls per decision
     (the input is held in between, as ``GhostAgent`` does when the env steps finer than the demos)."""
 
-    def __init__(self, model, *, temperature: float = 1.0, greedy: bool = False, repeat: int = 1,
+    def __init__(self, model: torch.nn.Module, *, temperature: float = 1.0, greedy: bool = False, repeat: int = 1,
                  spec: str = "ghost"):
         if not temperature > 0:
             raise ValueError(f"ghost temperature must be > 0; got {temperature}")
@@ -61,7 +67,7 @@ class BatchedGhost:
         self.draws = RowDraws(0)
 
     @classmethod
-    def from_agent(cls, agent, *, deterministic: bool = False, spec: str = "ghost") -> BatchedGhost:
+    def from_agent(cls, agent: GhostAgent, *, deterministic: bool = False, spec: str = "ghost") -> BatchedGhost:
         """The batched form of a :class:`agents.ghost.agent.GhostAgent` (its model, temperature, greedy
         flag and hold); ``deterministic`` makes it greedy, as ``predict(deterministic=True)`` does."""
         return cls(agent.model, temperature=agent.temperature, greedy=agent.greedy or deterministic,
@@ -146,8 +152,8 @@ class BatchedGhost:
         return np.stack([stick, inverse_cdf(softmax(button_z / self.temperature), u[:, 1])], -1)
 
 
-def play_batched(player, opponent: str, rounds: int, *, seed: int = 0, frame_skip: int = 4,
-                 round_seconds: float = 60.0, oracle=None, chunk: int = 256) -> list[PlayedRound]:
+def play_batched(player: object, opponent: str, rounds: int, *, seed: int = 0, frame_skip: int = 4,
+                 round_seconds: float = 60.0, oracle: object | None = None, chunk: int = 256) -> list[PlayedRound]:
     """``rounds`` rounds of ``player`` (a spec, an agent object or a batched agent) against ``opponent``,
     ``chunk`` at once, through :func:`agents.harness.play_duel` (round i seeded ``seed + i``, the player on
     the left). With ``oracle`` (a spec or a batched agent), the oracle decides on every state the player
