@@ -6,7 +6,8 @@ Every CLI flag ``--device auto|cpu|cuda[:N]`` and every ``device=`` argument goe
 Threads are decided here, in one place:
 
 * **training** sets the process's count (:func:`cpu_threads_for_training`, :func:`set_threads`;
-  ``SANDBOX_TORCH_THREADS``, default 1, the count ``experiments/bench/ppo.py`` measures fastest);
+  ``SANDBOX_TORCH_THREADS``, default 1: the league ran about 7x faster on one thread than on one per core,
+  docs/training.md);
 * **inference** of an agent goes through :func:`inference`, around every forward pass an agent makes to act:
   in a process that has not chosen its count (no :func:`set_threads`, torch's default untouched), the first
   one decides it, once, for one thread; in a process that chose more (training with
@@ -15,9 +16,10 @@ Threads are decided here, in one place:
 
 Why: a tiny matrix product gains nothing from a second thread, and once torch's count has been set above one
 (``torch.set_num_threads(2)``, even to its own default) every small product wakes the other thread; on a busy
-machine each wake-up waits for a core and an agent acting one observation at a time collapses (to 23 steps/s
-from 1,600 in ``experiments/bench/inference.py``). Switching costs about a microsecond; switching back to
-more than one thread is what puts a process in that state, so it is done only where the process chose more.
+machine each wake-up waits for a core and an agent acting one observation at a time stalls (in
+``experiments/bench/inference.py``, with two busy processes on two cores: 262 env steps/s against 837 on one
+thread; docs/benchmarks.md). Switching costs under a microsecond; switching back to more than one thread is
+what puts a process in that state, so it is done only where the process chose more.
 """
 
 from __future__ import annotations
