@@ -38,7 +38,6 @@ instead, so a sampling agent and its batched form play the same distribution, no
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -465,8 +464,9 @@ def make_batched_agent(spec: str | Sequence[str] | BatchedAgent | Agent, *,
             raise ValueError("agent spec 'random' needs the env's action_space")
         return UniformAgent(action_space, action_space)
     if prefix in ("planner", "optimal"):
-        module = importlib.import_module("agents.navigation.planner")
-        return module.make_batched_planner(spec, env=env)
+        from agents.navigation.planner import make_batched_planner
+
+        return make_batched_planner(spec, env=env)
     single = {k: v for k, v in common.items() if k not in ("deterministic", "env") and v is not None}
     agent = make_agent(spec, **single)
     if prefix == "human":
