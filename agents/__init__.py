@@ -4,8 +4,10 @@
 checkpoints, all speaking one protocol, SB3's ``predict(observation, state=None, episode_start=None,
 deterministic=False) -> (action, state)``, plus an optional ``reset()``. Agent spec strings (``random``,
 ``scripted:hard``, ``sb3:PATH``, ...) are parsed in exactly one place, :func:`make_agent`, for CLI
-flags and env keyword arguments alike; ``agents.opponents`` is the env entry point that resolves the
-duel's opponent spec. ``agents.rollout`` is the one rollout and evaluation harness.
+flags and env keyword arguments alike; :func:`make_batched_agent` (``agents.batched``) turns any of them
+into a batched agent acting for N envs at once; ``agents.opponents`` holds the env entry points that resolve
+the duel's opponent spec. ``agents.rollout`` runs single envs episode by episode; ``agents.harness`` runs
+seeded rounds and episodes of batched agents, many at once.
 
 Imports: ``agents``, ``nets`` and ``envs``; never ``experiments``."""
 
@@ -102,3 +104,7 @@ def make_agent(spec: str | Agent, **kwargs) -> Agent:
     module_name, _, func_name = target.partition(":")
     factory = getattr(importlib.import_module(module_name), func_name)
     return factory(arg or None, **kwargs)
+
+
+from agents.batched import BatchedAgent as BatchedAgent  # noqa: E402  (the batched protocol: numpy only)
+from agents.batched import make_batched_agent as make_batched_agent  # noqa: E402

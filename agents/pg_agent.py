@@ -8,6 +8,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from agents.batched import PolicyRows
+
+if TYPE_CHECKING:
+    from gymnasium import spaces
+
+    from nets.policy_gradient import _PolicyGradient
 
 MAX_SIDECAR_BYTES = 1 << 20  # a JSON sidecar beside a checkpoint
 
@@ -50,3 +60,37 @@ def make_pg(arg: str | None, **kwargs):
     if not arg:
         raise ValueError("agent spec 'pg' needs a path: pg:runs/NAME/checkpoints/final.pt")
     return load_pg(arg, kwargs.get("device", "auto"))
+
+
+
+class BatchedLearner(PolicyRows):
+    """Our learner (``pg:PATH``, ``bundled:NAME`` of a ``.pt``, or a live learner) acting for N rows: one
+    :meth:`nets.policy_gradient._PolicyGradient.logits` call on the active rows, then the arg-max or a draw
+    per row (:class:`agents.batched.PolicyRows`). A CW-RNN learner keeps each row's hidden state and clock,
+    zeroed at the row's reset and advanced only when the row acts. The learner is read, never copied: a
+    live learner's opponent plays its current weights."""
+
+    def __init__(self, learner: _PolicyGradient, *, deterministic: bool = False, target: spaces.Space | None = None,
+                 spec: str = "pg"):
+        super().__init__(learner.action_space, deterministic=deterministic, target=target, spec=spec)
+        self.learner = learner
+        self.hidden: np.ndarray | None = None
+        self.clock: np.ndarray | None = None
+
+    def bind_state(self, num_envs: int) -> None:
+        self.hidden = self.clock = None
+        if self.learner.recurrent:
+            st = self.learner.policy.initial_state(num_envs)
+            self.hidden, self.clock = st.hidden.cpu().numpy(), st.step.cpu().numpy()
+
+    def reset_state(self, idx: np.ndarray) -> None:
+        if self.hidden is not None:
+            self.hidden[idx] = 0.0
+            self.clock[idx] = 0
+
+    def scores(self, obs: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
+        if self.hidden is None:
+            return self.learner.logits(obs)[0]
+        logits, (hidden, clock) = self.learner.logits(obs, (self.hidden[rows], self.clock[rows]))
+        self.hidden[rows], self.clock[rows] = hidden, clock
+        return logits

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.batched import PolicyRows
+
 POLICY_JSON = "sandbox_policy.json"
 POLICY_WEIGHTS = "sandbox_policy.pt"
 # recipe "module" -> (RLModule class, its catalog): the only classes a recipe can name
@@ -108,10 +110,12 @@ class RLlibAgent:
         import torch
         from ray.rllib.core.columns import Columns
 
+        from nets.device import inference
+
         obs = np.asarray(observation, dtype=np.float32)
         single = obs.size == self._obs_size()
         batch = obs.reshape(1 if single else -1, self._obs_size())
-        with torch.no_grad():
+        with inference(len(batch)):
             out = self.module.forward_inference({Columns.OBS: torch.from_numpy(batch)})
         return out[Columns.ACTION_DIST_INPUTS].cpu().numpy().astype(np.float64)
 
@@ -150,6 +154,20 @@ class RLlibAgent:
 
     def reset(self) -> None:
         pass
+
+
+class BatchedRLlib(PolicyRows):
+    """An :class:`RLlibAgent` acting for N rows: one ``forward_inference`` over the active rows, then the
+    arg-max of each head's logits or a draw per row (:class:`agents.batched.PolicyRows`)."""
+
+    def __init__(self, agent: RLlibAgent, *, deterministic: bool = False, target: object | None = None,
+                 spec: str = "rllib"):
+        super().__init__(agent.action_space, deterministic=deterministic, target=target, spec=spec)
+        self.agent = agent
+
+    def scores(self, obs: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
+        logits = self.agent.logits(obs.reshape(len(rows), -1))
+        return np.split(logits, np.cumsum(self.agent.heads)[:-1], axis=1)
 
 
 def build_module(recipe: dict, where: str = "rllib policy"):

@@ -7,6 +7,15 @@ is told from the fields the zip holds. Nothing in the file is unpickled: see :fu
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from agents.batched import PolicyRows
+
+if TYPE_CHECKING:
+    from gymnasium import spaces
+    from stable_baselines3.common.base_class import BaseAlgorithm
 
 ALGOS = ("PPO", "A2C", "DQN", "SAC", "TD3", "DDPG")
 
@@ -52,8 +61,12 @@ class SB3Agent:
         self.deterministic = deterministic
 
     def predict(self, observation, state=None, episode_start=None, deterministic=None):
+        from nets.device import inference
+
         det = self.deterministic if deterministic is None else deterministic
-        return self.model.predict(observation, state=state, episode_start=episode_start, deterministic=det)
+        rows = len(observation) if np.ndim(observation) > len(self.model.observation_space.shape) else 1
+        with inference(rows):
+            return self.model.predict(observation, state=state, episode_start=episode_start, deterministic=det)
 
     def action_probs(self, observation) -> list | None:
         """One probability vector per action head for one observation: ``[p(n)]`` for ``Discrete``,
@@ -83,3 +96,74 @@ def make_sb3(arg: str | None, **kwargs) -> SB3Agent:
     # the env's spaces stand in for a model's spaces that its zip cannot describe without a pickle
     return SB3Agent(load_sb3(arg, kwargs.get("device", "auto"), observation_space=kwargs.get("observation_space"),
                              action_space=kwargs.get("action_space")))
+
+
+class BatchedSB3(PolicyRows):
+    """An SB3 model with a categorical policy (PPO, A2C: ``get_distribution``; DQN: its Q-network) acting for
+    N rows: one forward pass over the active rows. The arg-max is SB3's own ``deterministic`` action (the
+    most probable category of each head; DQN's greedy action); sampling draws each row from SB3's
+    probabilities (DQN: epsilon-greedy with the model's ``exploration_rate``, as ``DQN.predict``)."""
+
+    probs = True
+
+    def __init__(self, model: BaseAlgorithm, *, deterministic: bool = False, target: spaces.Space | None = None,
+                 spec: str = "sb3"):
+        super().__init__(model.action_space, deterministic=deterministic, target=target, spec=spec)
+        self.model = model
+        self.q = not hasattr(model.policy, "get_distribution")
+
+    def scores(self, obs: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
+        from nets.device import inference
+
+        policy = self.model.policy
+        policy.set_training_mode(False)
+        with inference(len(rows)):
+            x, _ = policy.obs_to_tensor(obs)
+            if self.q:
+                q = policy.q_net(x).cpu().numpy().astype(np.float64)
+                greedy = np.zeros_like(q)
+                greedy[np.arange(len(q)), q.argmax(-1)] = 1.0
+                if self.deterministic:
+                    return [greedy]
+                eps = float(getattr(self.model, "exploration_rate", 0.0))
+                return [(1.0 - eps) * greedy + eps / q.shape[-1]]
+            dist = policy.get_distribution(x).distribution
+            heads = dist if isinstance(dist, list | tuple) else [dist]
+            return [d.probs.cpu().numpy() for d in heads]
+
+
+class SB3PredictRows:
+    """An SB3 model without categorical actions (SAC, TD3, DDPG): one ``model.predict`` call on the batch
+    of active rows (SB3 draws any noise from torch's generator, not from the rows' seeds)."""
+
+    def __init__(self, model: BaseAlgorithm, *, deterministic: bool = False, spec: str = "sb3"):
+        self.model, self.deterministic, self.spec = model, bool(deterministic), spec
+        self.num_envs = 0
+
+    def bind(self, num_envs: int) -> None:
+        self.num_envs = int(num_envs)
+
+    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
+        pass
+
+    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
+        from nets.device import inference
+
+        rows = np.flatnonzero(active)
+        if rows.size:
+            with inference(len(rows)):
+                a, _ = self.model.predict(obs[rows], deterministic=self.deterministic)
+            out[rows] = np.asarray(a).reshape((len(rows), *out.shape[1:]))
+
+
+def batched_sb3(agent: SB3Agent | BaseAlgorithm, *, deterministic: bool = False, target: spaces.Space | None = None,
+                spec: str = "sb3") -> BatchedSB3 | SB3PredictRows:
+    """The batched form of an :class:`SB3Agent` or an SB3 model."""
+    model = agent.model if isinstance(agent, SB3Agent) else agent
+    policy = model.policy
+    if hasattr(policy, "get_distribution") or hasattr(policy, "q_net"):
+        try:
+            return BatchedSB3(model, deterministic=deterministic, target=target, spec=spec)
+        except ValueError:  # not a Discrete/MultiDiscrete space
+            pass
+    return SB3PredictRows(model, deterministic=deterministic, spec=spec)

@@ -8,7 +8,7 @@ natively batched env, its ``vector_entry_point`` to ``gymnasium.make_vec``).
 Imports: nothing from ``nets``, ``agents`` or ``experiments`` (tests/test_floors.py checks every import,
 those inside functions too). Envs take agent *objects*; spec strings such as ``opponent="scripted:hard"``
 are resolved in ``agents``, reached through entry points given here as strings
-(``agents.opponents:make_duel_env``, ``agents.character.batched:make_duel_vector_env``,
+(``agents.opponents:make_duel_env``, ``agents.opponents:make_duel_vector_env``,
 ``agents.meta.meta_env:DirectorEnv``)."""
 
 from gymnasium.envs.registration import register, registry
@@ -18,7 +18,7 @@ SANDBOX_ENVS: list[tuple[str, str, dict]] = [
     # gym.make resolves the opponent spec in agents (agents.opponents); gym.make_vec picks the natively
     # batched duel, whose opponent spec is resolved in agents too
     ("sandbox/Duel-v0", "agents.opponents:make_duel_env",
-     {"vector_entry_point": "agents.character.batched:make_duel_vector_env"}),
+     {"vector_entry_point": "agents.opponents:make_duel_vector_env"}),
     ("sandbox/Stealth-v0", "envs.stealth.env:StealthEnv",
      {"vector_entry_point": "envs.stealth.vector:StealthVectorEnv"}),
     ("sandbox/Director-v0", "agents.meta.meta_env:DirectorEnv", {}),

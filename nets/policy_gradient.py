@@ -52,6 +52,7 @@ Learners:
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -63,7 +64,7 @@ import torch
 from torch import nn
 
 from nets.clockwork import ClockworkRNN, ClockworkState
-from nets.device import resolve_device
+from nets.device import inference, resolve_device
 from nets.heads import ControllerHead
 from nets.mlp import MLP, init_linear
 
@@ -307,6 +308,91 @@ class PolicyValueNet(nn.Module):
         return logits, values, state
 
 
+_NUMPY_ACTIVATIONS = {nn.Tanh: np.tanh, nn.ReLU: lambda x: np.maximum(x, 0.0, out=x),
+                      nn.Sigmoid: lambda x: 1.0 / (1.0 + np.exp(-x)), nn.Identity: lambda x: x}
+
+
+def _numpy_layers(module: nn.Module) -> list:
+    """``module`` (an :class:`MLP`, a Sequential of Linear and activation layers, or Identity) as a list of
+    NumPy steps: ``("linear", W^T, b)`` (float32) and ``("act", fn)``."""
+    if isinstance(module, MLP):
+        module = module.net
+    children = list(module.children()) if isinstance(module, nn.Sequential) else [module]
+    steps: list = []
+    for m in children:
+        if isinstance(m, nn.Linear):
+            steps.append(("linear", np.ascontiguousarray(m.weight.detach().cpu().numpy().T, dtype=np.float32),
+                          m.bias.detach().cpu().numpy().astype(np.float32)))
+        elif type(m) in _NUMPY_ACTIVATIONS:
+            steps.append(("act", _NUMPY_ACTIVATIONS[type(m)]))
+        elif isinstance(m, MLP | nn.Sequential):
+            steps += _numpy_layers(m)
+        else:
+            raise TypeError(f"no NumPy form for {type(m).__name__}")
+    return steps
+
+
+class NumpyPolicy:
+    """The logits of an MLP :class:`PolicyValueNet` in NumPy (float32), for a few rows at a time.
+
+    An agent acting in one env asks for one row per call; at that size torch's per-call overhead is most of
+    the time, and its intra-op threads can only wait on each other. The weights are copied once (again
+    whenever a parameter changes, read from torch's version counters) and a call is a handful of small
+    matrix products, the same maths as ``PolicyValueNet.forward`` (a test checks they agree). At most
+    :data:`NUMPY_ROWS` rows: OpenBLAS keeps products that small on one thread."""
+
+    def __init__(self, net: PolicyValueNet):
+        if net.recurrent:
+            raise TypeError("NumpyPolicy takes MLP policies only (no recurrent state)")
+        self.net = net
+        self.params = list(net.parameters())
+        self._load()
+
+    def _versions(self) -> tuple[int, ...]:
+        return tuple(p._version for p in self.params)
+
+    def _load(self) -> None:
+        net = self.net
+        self.version = self._versions()
+        self.body = _numpy_layers(net.pi_body)
+        if isinstance(net.heads, ControllerHead):
+            self.body += _numpy_layers(net.heads.trunk)
+            w = torch.cat([net.heads.direction.weight, net.heads.button.weight])
+            b = torch.cat([net.heads.direction.bias, net.heads.button.bias])
+        else:
+            w, b = net.heads.weight, net.heads.bias
+        self.out = (np.ascontiguousarray(w.detach().cpu().numpy().T, dtype=np.float32),
+                    b.detach().cpu().numpy().astype(np.float32))
+        ends = np.cumsum(net.head_sizes).tolist()
+        self.heads = [slice(a, b) for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        """Per head, the logits ``(B, n_h)`` of the flat observations ``x`` ``(B, obs_dim)``."""
+        if self._versions() != self.version:  # trained or loaded since: copy the weights again
+            self._load()
+        h = np.asarray(x, dtype=np.float32)
+        for step in self.body:
+            h = h @ step[1] + step[2] if step[0] == "linear" else step[1](h)
+        z = h @ self.out[0] + self.out[1]
+        return [z[:, k] for k in self.heads]
+
+
+NUMPY_ROWS = 8  # predict() on at most this many rows of an MLP policy on the CPU runs in NumPy
+
+
+def _inverse_cdf_row(logits: list[float], u: float) -> int:
+    """The category of ``softmax(logits)`` that the uniform number ``u`` picks: the first ``j`` with
+    ``u * sum(e) < e_0 + ... + e_j``, ``e = exp(logits - max)``."""
+    m = max(logits)
+    e = [math.exp(v - m) for v in logits]
+    target, acc = u * sum(e), 0.0
+    for j, v in enumerate(e):
+        acc += v
+        if target < acc:
+            return j
+    return len(e) - 1
+
+
 def _log_prob_entropy(logits: list[torch.Tensor], actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Sum over heads of log pi(a_h) and of the entropy; ``actions`` (..., H) zero-based."""
     logp, ent = 0.0, 0.0
@@ -516,10 +602,18 @@ class _PolicyGradient:
         raise ValueError(f"observation has shape {obs.shape}; this learner takes {self._obs_shape} "
                          f"or a batch (B, {', '.join(map(str, self._obs_shape))})")
 
-    @torch.no_grad()
+    def _numpy_logits(self, obs: np.ndarray) -> list[np.ndarray] | None:
+        """Logits from :class:`NumpyPolicy` for a few rows of an MLP policy on the CPU, else None."""
+        if self.recurrent or len(obs) > NUMPY_ROWS or self.device.type != "cpu" \
+                or self.spaces["observation"]["type"] == "Discrete":
+            return None
+        fast = self.__dict__.get("_numpy_policy")
+        if fast is None or fast.net is not self.policy:
+            fast = self._numpy_policy = NumpyPolicy(self.policy)
+        return fast(np.asarray(obs, dtype=np.float32).reshape(len(obs), -1))
+
     def _policy_step(self, observation, state, episode_start):
         obs, single = self._batch(observation)
-        st = self._state_to_device(state, len(obs))
         start = None
         if self.recurrent and episode_start is not None:
             start = np.asarray(episode_start, bool).reshape(-1)
@@ -527,10 +621,41 @@ class _PolicyGradient:
                 start = np.repeat(start, len(obs))
             if start.shape != (len(obs),):
                 raise ValueError(f"episode_start has {start.size} entries for {len(obs)} observations")
-        logits, _, st = self.policy(self._flat_obs(obs)[:, None], st, start, with_value=False)
-        logits = [z[:, 0] for z in logits]
-        new_state = None if st is None else (st.hidden.cpu().numpy(), st.step.cpu().numpy())
+        with inference(len(obs)):  # an agent's forward pass: no autograd, one thread for a small batch
+            st = self._state_to_device(state, len(obs))
+            logits, _, st = self.policy(self._flat_obs(obs)[:, None], st, start, with_value=False)
+            logits = [z[:, 0] for z in logits]
+            new_state = None if st is None else (st.hidden.cpu().numpy(), st.step.cpu().numpy())
         return logits, new_state, single
+
+    def logits(self, observation, state=None, episode_start=None) -> tuple[list[np.ndarray], Any]:
+        """The policy's logits for a batch of observations: one float32 array ``(B, n_h)`` per action head,
+        and the new recurrent state (as :meth:`predict` takes and returns it; None for MLP policies). A few
+        rows of an MLP policy go through :class:`NumpyPolicy`."""
+        obs, _ = self._batch(observation)
+        fast = self._numpy_logits(obs)
+        if fast is not None:
+            return fast, None
+        logits, new_state, _ = self._policy_step(obs, state, episode_start)
+        return [z.cpu().numpy() for z in logits], new_state
+
+    def _sample_numpy(self, logits: list[np.ndarray], deterministic: bool) -> np.ndarray:
+        """:meth:`_sample` on NumPy logits (the same distribution; ``self.rng`` draws one number per row and
+        head, head by head, as there)."""
+        a = np.empty((len(logits[0]), len(logits)), dtype=np.int64)
+        if deterministic:
+            for h, z in enumerate(logits):
+                a[:, h] = z.argmax(-1)
+            return a
+        u = self.rng.random((len(logits), len(logits[0])))
+        if len(logits[0]) == 1:  # one row: plain floats beat a dozen tiny NumPy calls
+            for h, z in enumerate(logits):
+                a[0, h] = _inverse_cdf_row(z[0].tolist(), float(u[h, 0]))
+            return a
+        for h, z in enumerate(logits):
+            c = np.cumsum(np.exp(z - z.max(-1, keepdims=True), dtype=np.float64), axis=-1)
+            a[:, h] = np.minimum((u[h, :, None] * c[:, -1:] >= c).sum(-1), z.shape[-1] - 1)
+        return a
 
     def predict(self, observation, state=None, episode_start=None, deterministic: bool = False):
         """The agent protocol: ``(action, state)`` for one observation or a batch.
@@ -540,8 +665,13 @@ class _PolicyGradient:
         numpy arrays from the previous call (None: zeros), and rows whose ``episode_start`` is true are
         reset first. MLP policies return state None.
         """
-        logits, new_state, single = self._policy_step(observation, state, episode_start)
-        actions = self._env_actions(self._sample(logits, deterministic))
+        obs, single = self._batch(observation)
+        fast = self._numpy_logits(obs) if state is None else None
+        if fast is not None:  # a few rows of an MLP policy: NumPy, no torch call
+            actions, new_state = self._env_actions(self._sample_numpy(fast, deterministic)), None
+        else:
+            logits, new_state, _ = self._policy_step(obs, state, episode_start)
+            actions = self._env_actions(self._sample(logits, deterministic))
         if single:
             actions = int(actions[0]) if self.spaces["action"]["type"] == "Discrete" else actions[0]
         return actions, new_state

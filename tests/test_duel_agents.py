@@ -23,10 +23,6 @@ from envs.duel.rules import Button, Stick
 MD = spaces.MultiDiscrete([9, 4])
 
 
-def scripted(name):
-    return lambda rng: make_agent(f"scripted:{name}", action_space=MD, rng=rng, frame_skip=4)
-
-
 def test_specs_are_registered():
     forms = valid_specs()
     for prefix in ("scripted:", "sb3:PATH", "human"):
@@ -120,11 +116,8 @@ def test_styles_fight_differently():
 @pytest.mark.slow
 def test_strength_order_over_200_seeded_rounds():
     """hard beats normal, normal beats easy, easy beats random, each over 200 seeded rounds."""
-    def rand(rng):
-        return make_agent("random", action_space=MD, rng=rng)
-
-    for strong, weak in ((scripted("hard"), scripted("normal")), (scripted("normal"), scripted("easy")),
-                         (scripted("easy"), rand)):
+    for strong, weak in (("scripted:hard", "scripted:normal"), ("scripted:normal", "scripted:easy"),
+                         ("scripted:easy", "random")):
         result = match(strong, weak, rounds=200, seed=2026, round_seconds=20)
         assert result["wins"] > result["losses"] + 20, result
 
@@ -133,11 +126,8 @@ def test_strength_order_over_200_seeded_rounds():
 def test_difficulty_range_spans_an_even_match_for_a_random_player():
     """At difficulty 0 the scripted fighter (idling) loses to random; at easy it wins. So somewhere in
     [0, easy] a director finds an even match even for the weakest player."""
-    def rand(rng):
-        return make_agent("random", action_space=MD, rng=rng)
-
-    floor = match(rand, lambda rng: make_agent("scripted:0.0", rng=rng), rounds=80, seed=5, round_seconds=10)
-    easy = match(rand, scripted("easy"), rounds=80, seed=5, round_seconds=10)
+    floor = match("random", "scripted:0.0", rounds=80, seed=5, round_seconds=10)
+    easy = match("random", "scripted:easy", rounds=80, seed=5, round_seconds=10)
     assert floor["wins"] > floor["losses"] + 20, floor
     assert easy["losses"] > easy["wins"] + 10, easy
 
@@ -152,7 +142,7 @@ def test_presets_never_idle_and_idling_grows_below_easy():
 
 
 def test_match_alternates_sides_and_counts():
-    result = match(scripted("hard"), scripted("hard"), rounds=6, seed=0, round_seconds=5)
+    result = match("scripted:hard", "scripted:hard", rounds=6, seed=0, round_seconds=5)
     assert result["wins"] + result["losses"] + result["draws"] == 6
 
 

@@ -196,20 +196,20 @@ def test_side_random_uses_the_seed():
 
 
 def test_difficulty_attribute_setter_and_reset_option():
-    env = make_duel_env(opponent="scripted:normal")
+    env = make_duel_env(opponent="scripted:normal")  # the batched fighter of one round: params[0] is its knobs
     env.reset(seed=0)
-    base = env.opponent.params
+    base = env.opponent.params[0]
     env.set_difficulty(0.0)
     env.reset(seed=0)
-    weak = env.opponent.params
+    weak = env.opponent.params[0]
     assert weak.reaction_ticks > base.reaction_ticks and weak.error_rate > base.error_rate
     env.reset(seed=0, options={"difficulty": 1.0})
-    assert env.opponent.params.guard_prob > base.guard_prob and env.episode_difficulty == 1.0
+    assert env.opponent.params[0].guard_prob > base.guard_prob and env.episode_difficulty == 1.0
     env.reset(seed=0)  # the override lasted one episode
-    assert env.opponent.params == weak
+    assert env.opponent.params[0] == weak
     env.set_difficulty(None)
     env.reset()
-    assert env.opponent.params == base
+    assert env.opponent.params[0] == base
     for bad in (-0.1, 1.5, "hard"):
         with pytest.raises(ValueError):
             env.set_difficulty(bad)

@@ -9,18 +9,24 @@ import pytest
 
 from agents.character.batched import make_batched_opponent
 from envs.duel.vector import DuelVectorEnv
-from experiments.train.duel_league import LeagueConfig, LeagueRecorder, PoolOpponent, PredictOpponent, train_league
+from experiments.train.duel_league import LeagueConfig, LeagueRecorder, PoolOpponent, train_league
 from experiments.train.league import MAIN, League
 
 
 class Constant:
-    """An agent that always presses the same (stick, button)."""
+    """A batched agent that always presses the same (stick, button)."""
 
     def __init__(self, stick, button):
         self.action = (stick, button)
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False):
-        return np.tile(self.action, (len(observation), 1)), None
+    def bind(self, num_envs):
+        pass
+
+    def reset_envs(self, idx, seeds, difficulty=None):
+        pass
+
+    def act(self, obs, active, out):
+        out[active] = self.action
 
 
 def test_pool_of_one_plays_exactly_like_that_opponent():
@@ -46,8 +52,8 @@ def test_pool_of_one_plays_exactly_like_that_opponent():
 
 def test_pool_hands_each_member_its_rows():
     league = League(self_play=0.0)
-    league.add("left", "exploiter", PredictOpponent(Constant(3, 2)))
-    league.add("right", "exploiter", PredictOpponent(Constant(5, 1)))
+    league.add("left", "exploiter", Constant(3, 2))
+    league.add("right", "exploiter", Constant(5, 1))
     pool = PoolOpponent(league)
     pool.bind(5)
     pool.assigned[:] = np.array(["left", "right", "left", "right", "right"], dtype=object)

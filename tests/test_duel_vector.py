@@ -17,7 +17,7 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 import envs  # noqa: F401  (registers the ids)
-from agents.character.arena import match, play_round
+from agents.character.arena import play_round
 from agents.character.batched import BatchedScripted, match_batched
 from agents.character.scripted import make_scripted
 from envs.duel import rules
@@ -118,13 +118,27 @@ def test_match_batched_plays_each_round_like_the_single_fighters():
     assert got == {"wins": wins, "losses": losses, "draws": draws, "mean_ticks": ticks / rounds}
 
 
+def _single_match(make0, make1, rounds: int, seed: int) -> dict:
+    """Rounds of single agents on the pure rules (``play_round``), sides alternating, both drawing from one
+    generator per round: the single-env reference (``arena.match`` plays in the batched harness)."""
+    wins = [0, 0]
+    for k in range(rounds):
+        rng = np.random.default_rng([seed, k])
+        a, b = make0(rng), make1(rng)
+        flip = k % 2 == 1
+        winner, _ = play_round(b, a) if flip else play_round(a, b)
+        if winner is not None:
+            wins[(1 - winner) if flip else winner] += 1
+    return {"wins": wins[0], "losses": wins[1]}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("spec_a", "spec_b"), [("scripted:normal", "scripted:turtle"),
                                                 ("scripted:zoner-hard", "scripted:rushdown")])
 def test_scripted_win_rates_match_the_single_env(spec_a, spec_b):
     rounds = 200
-    single = match(lambda rng: make_scripted(spec_a.partition(":")[2], rng=rng),
-                   lambda rng: make_scripted(spec_b.partition(":")[2], rng=rng), rounds, seed=5)
+    single = _single_match(lambda rng: make_scripted(spec_a.partition(":")[2], rng=rng),
+                           lambda rng: make_scripted(spec_b.partition(":")[2], rng=rng), rounds, seed=5)
     batched = match_batched(spec_a, spec_b, 1000, seed=5)
     assert batched["wins"] + batched["losses"] + batched["draws"] == 1000
     p = batched["wins"] / 1000
@@ -211,7 +225,8 @@ def test_pickled_env_continues_identically():
 @pytest.mark.parametrize(("make", "words"), [
     (lambda: gym.make_vec("sandbox/Duel-v0", num_envs=0), "num_envs must be an integer >= 1"),
     (lambda: gym.make_vec("sandbox/Duel-v0", num_envs=2, opponent="scripted:godlike"), "unknown scripted"),
-    (lambda: gym.make_vec("sandbox/Duel-v0", num_envs=2, opponent="ghost:run"), "unknown batched duel opponent"),
+    (lambda: gym.make_vec("sandbox/Duel-v0", num_envs=2, opponent="ghostly:run"), "unknown agent spec"),
+    (lambda: gym.make_vec("sandbox/Duel-v0", num_envs=2, opponent="human"), "plays one env"),
     (lambda: DuelVectorEnv(num_envs=2, opponent="scripted:hard"), "spec strings are resolved by"),
 ])
 def test_bad_construction_says_one_line(make, words):
@@ -231,14 +246,14 @@ def test_two_player_form_without_opponent_actions_says_one_line():
 
 
 def test_scripted_opponent_object_and_single_fighter_agree_on_intents():
-    # the batched fighter records the same intent the single one would (checked through a round)
+    # gym.make's opponent is the batched fighter bound to one round: both forms record the same intents
     spec = "scripted:hard"
     vec = gym.make_vec("sandbox/Duel-v0", num_envs=1, opponent=spec)
     single = gym.make("sandbox/Duel-v0", opponent=spec).unwrapped
     vec.reset(seed=4)
     single.reset(seed=4)
-    assert isinstance(vec.opponent, BatchedScripted)
+    assert isinstance(vec.opponent, BatchedScripted) and isinstance(single.opponent, BatchedScripted)
     for _ in range(120):
         vec.step(np.array([[3, 0]]))
         single.step(np.array([3, 0]))
-        assert int(vec.opponent.last_intent[0]) == int(single.opponent.last_intent)
+        assert int(vec.opponent.last_intent[0]) == int(single.opponent.last_intent[0])

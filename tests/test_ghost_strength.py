@@ -43,10 +43,9 @@ def test_strength_gap_hand_worked():
 
 
 def test_fidelity_of_a_player_against_itself_is_zero():
-    from agents.ghost.batched import BatchedScriptedPlayer, play_batched
+    from agents.ghost.batched import play_batched
 
-    rounds = play_batched(BatchedScriptedPlayer("scripted:zoner", seed=3), "scripted:easy", 4, seed=0,
-                          round_seconds=3)
+    rounds = play_batched("scripted:zoner", "scripted:easy", 4, seed=0, round_seconds=3)
     f = fidelity(rounds, rounds)
     assert f["style"]["divergence"] == 0.0 and f["strength"]["scripted:easy"]["gap"] == 0.0
 
@@ -59,15 +58,12 @@ def test_strength_table_in_the_report():
 
 
 def test_batched_scripted_player_is_seeded_and_plays_its_style():
-    from agents.ghost.batched import BatchedScriptedPlayer, play_batched
+    from agents.ghost.batched import play_batched
 
-    a = play_batched(BatchedScriptedPlayer("scripted:rushdown", seed=5), "scripted:normal", 3, seed=10,
-                     round_seconds=4)
-    b = play_batched(BatchedScriptedPlayer("scripted:rushdown", seed=5), "scripted:normal", 3, seed=10,
-                     round_seconds=4)
+    a = play_batched("scripted:rushdown", "scripted:normal", 3, seed=10, round_seconds=4)
+    b = play_batched("scripted:rushdown", "scripted:normal", 3, seed=10, round_seconds=4)
     assert all(np.array_equal(x.actions, y.actions) and x.winner == y.winner for x, y in zip(a, b, strict=True))
-    c = play_batched(BatchedScriptedPlayer("scripted:rushdown", seed=6), "scripted:normal", 3, seed=10,
-                     round_seconds=4)
+    c = play_batched("scripted:rushdown", "scripted:normal", 3, seed=11, round_seconds=4)
     assert any(not np.array_equal(x.actions, y.actions) for x, y in zip(a, c, strict=True))
     assert all(len(r) == len(r.obs) == len(r.rewards) <= 4 * 60 // 4 + 1 for r in a)
 
@@ -104,12 +100,11 @@ def test_batched_ghost_plays_like_the_ghost_agent():
 
 def _tiny_demos(folder, rounds=6, seconds=3.0):
     from agents.ghost import demo_metadata, round_path, save_round
-    from agents.ghost.batched import BatchedScriptedPlayer, play_batched
+    from agents.ghost.batched import play_batched
 
     k = 0
     for opp in ("scripted:easy", "scripted:hard"):
-        for r in play_batched(BatchedScriptedPlayer("scripted:rushdown", seed=1), opp, rounds // 2, seed=7,
-                              round_seconds=seconds):
+        for r in play_batched("scripted:rushdown", opp, rounds // 2, seed=7, round_seconds=seconds):
             k += 1
             meta = demo_metadata(player="scripted:rushdown", opponent=opp, frame_skip=4, round_seconds=seconds,
                                  steps=len(r), player_spec="scripted:rushdown")
@@ -154,8 +149,8 @@ def test_finetune_refuses_opponents_outside_the_batched_duel(tmp_path, capsys):
     from experiments.cli import main
 
     with pytest.raises(ValueError, match="batched duel"):
-        check_opponents(["bundled:duel-ppo"])
-    check_opponents(["scripted:hard", "scripted:zoner-easy", "random"])
+        check_opponents(["human"])
+    check_opponents(["scripted:hard", "scripted:zoner-easy", "random", "bundled:duel-ppo"])
     assert main(["train", "ghost", "--demos", str(tmp_path), "--finetune-rounds", "3"]) == 2
     assert "need --finetune" in capsys.readouterr().err
 

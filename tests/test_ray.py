@@ -203,6 +203,17 @@ def test_rllib_ppo_on_stealth_writes_a_run_folder_and_rllib_spec_plays(stealth_r
         obs, reward, terminated, truncated, _ = env.step(agent.predict(obs)[0])
         done, steps, total = terminated or truncated, steps + 1, total + float(reward)
     assert steps >= 1 and math.isfinite(total)
+    # batched (make_batched_agent): the same greedy actions, one forward pass over a batched env's rows
+    from agents import make_batched_agent
+
+    vec = gym.make_vec("sandbox/Stealth-v0", num_envs=3, level="tutorial", obs_mode="grid")
+    vobs, _ = vec.reset(seed=3)
+    batched = make_batched_agent(f"rllib:{run}", action_space=vec.single_action_space, deterministic=True)
+    batched.bind(3)
+    batched.reset_envs(np.arange(3), np.arange(3))
+    out = np.zeros(3, np.int64)
+    batched.act(vobs, np.ones(3, bool), out)
+    assert out.tolist() == [agent.predict(o, deterministic=True)[0] for o in vobs]
 
 
 class Payload:
@@ -267,6 +278,13 @@ def test_duel_self_play_adds_a_snapshot_and_the_main_policy_plays(local_ray, tmp
     obs, _ = env.reset(seed=0)
     action, _ = agent.predict(obs)
     assert env.action_space.contains(np.asarray(action, dtype=env.action_space.dtype))
+    # the rllib policy as the opponent of the batched duel
+    vec = gym.make_vec("sandbox/Duel-v0", num_envs=3, opponent=f"rllib:{run}", round_seconds=1)
+    vec.reset(seed=0)
+    ends = 0
+    for _ in range(20):
+        ends += int(vec.step(np.zeros((3, 2), np.int64))[2].sum())
+    assert ends >= 3 and vec.opponent_spec == f"rllib:{run}"
 
 
 @needs_ray

@@ -1,11 +1,10 @@
-"""Head-to-head rounds of two duel agents on the pure rules (no env, no rendering), for strength
-tables and tests. Both agents draw from one generator seeded per round, so results are reproducible."""
+"""Head-to-head rounds of two duel agents, for strength tables and tests.
+
+:func:`match` plays many seeded rounds at once through the batched harness
+(:func:`agents.harness.play_duel`); :func:`play_round` plays one round of two single agents on the pure
+rules (no env, no rendering), a readable reference."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-
-import numpy as np
 
 from envs.duel import rules
 from envs.duel.env import decode_action, observe
@@ -26,18 +25,13 @@ def play_round(agent0, agent1, *, frame_skip: int = 4, round_seconds: float = 60
     return s.winner, s.tick
 
 
-def match(make0: Callable, make1: Callable, rounds: int, seed: int = 0, **kwargs) -> dict:
-    """``rounds`` rounds of ``make0(rng)`` against ``make1(rng)``, alternating sides each round so
-    neither has the left/right start. Returns wins of each maker, draws and the mean round length."""
-    wins, draws, ticks = [0, 0], 0, 0
-    for k in range(rounds):
-        rng = np.random.default_rng([seed, k])
-        a, b = make0(rng), make1(rng)
-        flip = k % 2 == 1
-        winner, t = play_round(b, a, **kwargs) if flip else play_round(a, b, **kwargs)
-        ticks += t
-        if winner is None:
-            draws += 1
-        else:
-            wins[(1 - winner) if flip else winner] += 1
-    return {"wins": wins[0], "losses": wins[1], "draws": draws, "mean_ticks": ticks / max(rounds, 1)}
+def match(agent_a, agent_b, rounds: int, seed: int = 0, *, frame_skip: int = 4, round_seconds: float = 60,
+          chunk: int = 1000) -> dict:
+    """``rounds`` rounds of A against B (each a spec, an agent object or a batched agent; specs sample,
+    objects act as they are built), sides alternating (A left in even rounds) so neither has the left or
+    right start; round ``i`` seeded ``seed + i`` (:func:`agents.harness.play_duel`). Returns A's wins,
+    losses and draws and the mean round length in ticks."""
+    from agents.harness import duel_summary, play_duel
+
+    return duel_summary(play_duel(agent_a, agent_b, rounds, seed=seed, sides="alternate", frame_skip=frame_skip,
+                                  round_seconds=round_seconds, chunk=chunk))

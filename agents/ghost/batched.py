@@ -1,31 +1,36 @@
-"""Many duel rounds at once for ghosts and their demonstrators: the batched duel with a batched player.
+"""The ghost over many duel rounds at once: :class:`BatchedGhost` and :func:`play_batched`.
 
-:func:`play_batched` plays ``rounds`` rounds of a *batched player* against one opponent spec in
-:class:`envs.duel.vector.DuelVectorEnv` (one numba call steps every round) and returns each slot's
-first round as a :class:`PlayedRound` (observations, the player's actions or an oracle's labels,
-winner, final health). Round i is seeded ``seed + i`` as in the batched env; the player's own draws
-come from its generator.
+:class:`BatchedGhost` is a :class:`nets.imitation.GhostPolicy` speaking the batched agent protocol
+(:mod:`agents.batched`): one recurrent state per row, zeroed at the row's reset and advanced only when
+the row acts, and each row's draws from its own numbers (:class:`agents.batched.RowDraws`). It is what
+``make_batched_agent("ghost:PATH")`` builds, and it decides as :class:`agents.ghost.agent.GhostAgent`
+does: the stick from ``softmax(stick / T)``, then the button given it (``@greedy`` or ``deterministic``:
+the most likely of each), holding its input for ``repeat`` env calls when the env steps finer than the
+demos.
 
-A batched player speaks ``reset(n)`` and ``act(obs (n, 76), first (n,) bool) -> actions (n, 2)``:
-
-* :class:`BatchedGhost`: a :class:`nets.imitation.GhostPolicy` over n rounds, one recurrent state per
-  row (reset where ``first``), sampling every row from one generator;
-* :class:`BatchedScriptedPlayer`: a scripted fighter (``scripted:rushdown`` ...) as the player, through
-  :class:`agents.character.batched.BatchedScripted`, each row seeded from its own generator; used for
-  the demonstrators' win rates, for batched demos and as the DAgger oracle (it reads the states the
-  ghost reached and its actions are labels only).
-
-Used by ``sandbox compare ghost`` (the strength gap over hundreds of rounds) and the ghost's
-fine-tuning (:mod:`agents.ghost.finetune`).
+:func:`play_batched` plays ``rounds`` rounds of any player (a spec, an agent object or a batched agent)
+against one opponent through the batched harness (:func:`agents.harness.play_duel`) and returns each round
+as a :class:`PlayedRound` (observations, the player's actions or an oracle's labels, winner, final
+health). Round i is seeded ``seed + i``. Used by ``sandbox compare ghost`` (the strength gap over hundreds
+of rounds), batched demos and the DAgger labels of the ghost study, and the ghost's fine-tuning
+(:mod:`agents.ghost.finetune`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["BatchedGhost", "BatchedScriptedPlayer", "PlayedRound", "play_batched"]
+from agents.batched import RowDraws, inverse_cdf, softmax
+
+if TYPE_CHECKING:
+    import torch
+
+    from agents.ghost.agent import GhostAgent
+
+__all__ = ["BatchedGhost", "PlayedRound", "play_batched"]
 
 
 @dataclass
@@ -44,131 +49,143 @@ class PlayedRound:
 
 
 class BatchedGhost:
-    """A ghost policy deciding for ``n`` rounds per call: per-row recurrent state, reset at ``first``.
+    """A ghost policy deciding for N rows per call (the batched agent protocol).
 
     Args: model: a :class:`nets.imitation.GhostPolicy`; temperature: softmax temperature (1: as learned);
-    greedy: the most likely stick, then the most likely button given it; rng: numpy Generator."""
+    greedy: the most likely stick, then the most likely button given it; repeat: env calls per decision
+    (the input is held in between, as ``GhostAgent`` does when the env steps finer than the demos)."""
 
-    def __init__(self, model, *, temperature: float = 1.0, greedy: bool = False,
-                 rng: np.random.Generator | None = None):
+    def __init__(self, model: torch.nn.Module, *, temperature: float = 1.0, greedy: bool = False, repeat: int = 1,
+                 spec: str = "ghost"):
         if not temperature > 0:
             raise ValueError(f"ghost temperature must be > 0; got {temperature}")
         self.model = model.eval()
         self.temperature, self.greedy = float(temperature), bool(greedy)
-        self.rng = rng if rng is not None else np.random.default_rng()
-        self.state = None
+        self.repeat = max(1, int(repeat))
+        self.spec = spec
+        self.num_envs = 0
+        self.draws = RowDraws(0)
 
-    def reset(self, n: int) -> None:
-        self.state = None
+    @classmethod
+    def from_agent(cls, agent: GhostAgent, *, deterministic: bool = False, spec: str = "ghost") -> BatchedGhost:
+        """The batched form of a :class:`agents.ghost.agent.GhostAgent` (its model, temperature, greedy
+        flag and hold); ``deterministic`` makes it greedy, as ``predict(deterministic=True)`` does."""
+        return cls(agent.model, temperature=agent.temperature, greedy=agent.greedy or deterministic,
+                   repeat=agent.repeat, spec=spec)
 
-    def act(self, obs: np.ndarray, first: np.ndarray) -> np.ndarray:
+    # ---- per-row state (a tuple of tensors, the batch on dim 1 for the LSTM, 0 otherwise)
+    def _batch_dim(self) -> int:
+        return 1 if self.model.encoder_kind == "lstm" else 0
+
+    def _take(self, rows):
+        from nets.clockwork import ClockworkState
+
+        if isinstance(self.state, ClockworkState):
+            return ClockworkState(self.state.hidden[rows], self.state.step[rows])
+        d = self._batch_dim()
+        return tuple(s[:, rows] if d else s[rows] for s in self.state)
+
+    def _put(self, rows, part) -> None:
+        d = self._batch_dim()
+        for s, p in zip(self.state, part, strict=True):
+            if d:
+                s[:, rows] = p
+            else:
+                s[rows] = p
+
+    def bind(self, num_envs: int) -> None:
+        from nets.device import inference
+
+        self.num_envs = n = int(num_envs)
+        with inference(n):
+            self.state = self.model.initial_state(n)
+        self.draws = RowDraws(n)
+        self.calls = np.zeros(n, dtype=np.int64)
+        self.held = np.zeros((n, 2), dtype=np.int64)
+
+    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
         import torch
 
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(obs, dtype=np.float32))[:, None]
-            stick_z, button_z, self.state = self.model(x, self.state, torch.from_numpy(np.asarray(first, bool)))
-        stick_z = stick_z[:, 0].double().numpy() / self.temperature
-        button_z = button_z[:, 0].double().numpy() / self.temperature
-        stick = self._choose(stick_z)
-        if button_z.ndim == 3:  # conditional head: the button softmax of the chosen stick
-            button_z = button_z[np.arange(len(stick)), stick]
-        return np.stack([stick, self._choose(button_z)], -1).astype(np.int64)
+        from nets.device import inference
 
-    def _choose(self, z: np.ndarray) -> np.ndarray:
+        idx = np.asarray(idx, dtype=np.int64)
+        self.draws.reset(idx, seeds)
+        self.calls[idx] = 0
+        with inference(len(idx)):
+            rows = torch.from_numpy(idx)
+            self._put(rows, tuple(p.zero_() for p in self._take(rows)))
+
+    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
+        rows = np.flatnonzero(active)
+        if not rows.size:
+            return
+        deciding = rows[self.calls[rows] % self.repeat == 0]
+        if deciding.size:
+            x = obs if deciding.size == len(obs) else obs[deciding]
+            self.held[deciding] = self._decide(np.ascontiguousarray(x, dtype=np.float32), deciding)
+        self.calls[rows] += 1
+        if out.ndim == 1:
+            out[rows] = self.held[rows, 0] * self.model.buttons + self.held[rows, 1]
+        else:
+            out[rows] = self.held[rows]
+
+    def _decide(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        import torch
+
+        from nets.device import inference
+
+        with inference(len(rows)):
+            r = torch.from_numpy(rows)
+            stick_z, button_z, new = self.model(torch.from_numpy(x)[:, None], self._take(r))
+            self._put(r, new)
+            stick_z = stick_z[:, 0].double().numpy()
+            button_z = button_z[:, 0].double().numpy()
         if self.greedy:
-            return z.argmax(-1)
-        p = np.exp(z - z.max(-1, keepdims=True))
-        c = np.cumsum(p, -1)
-        u = self.rng.random(len(z))[:, None] * c[:, -1:]
-        return np.minimum((u >= c).sum(-1), z.shape[-1] - 1)
+            stick = stick_z.argmax(-1)
+            if button_z.ndim == 3:  # conditional head: the buttons of the chosen stick
+                button_z = button_z[np.arange(len(stick)), stick]
+            return np.stack([stick, button_z.argmax(-1)], -1)
+        u = self.draws.uniform(rows, 2)
+        stick = inverse_cdf(softmax(stick_z / self.temperature), u[:, 0])
+        if button_z.ndim == 3:
+            button_z = button_z[np.arange(len(stick)), stick]
+        return np.stack([stick, inverse_cdf(softmax(button_z / self.temperature), u[:, 1])], -1)
 
 
-class BatchedScriptedPlayer:
-    """A scripted fighter (any ``scripted:NAME`` spec) as the player of ``n`` rounds: at the start of its
-    k-th round after the e-th ``reset``, row i draws its fighter's seed from ``default_rng((seed, e, i, k))``."""
+def play_batched(player: object, opponent: str, rounds: int, *, seed: int = 0, frame_skip: int = 4,
+                 round_seconds: float = 60.0, oracle: object | None = None, chunk: int = 256) -> list[PlayedRound]:
+    """``rounds`` rounds of ``player`` (a spec, an agent object or a batched agent) against ``opponent``,
+    ``chunk`` at once, through :func:`agents.harness.play_duel` (round i seeded ``seed + i``, the player on
+    the left). With ``oracle`` (a spec or a batched agent), the oracle decides on every state the player
+    reached and its decisions are returned as ``actions`` (DAgger labels); the player's actions are what
+    the env plays."""
+    from agents.harness import play_duel
 
-    def __init__(self, spec: str, *, seed: int = 0, frame_skip: int = 4):
-        from agents.character.batched import make_batched_opponent
-
-        self.spec, self.seed, self.frame_skip = spec, int(seed), int(frame_skip)
-        self.fighter = make_batched_opponent(spec, frame_skip)
-        if self.fighter is None:
-            raise ValueError(f"a scripted player needs a scripted spec; got {spec!r}")
-        self._n, self._epoch = 0, -1
-
-    def reset(self, n: int) -> None:
-        self._epoch += 1
-        self.fighter.bind(n)
-        self._n, self._starts = n, np.zeros(n, np.int64)
-        self._out = np.zeros((n, 2), np.int64)
-
-    def act(self, obs: np.ndarray, first: np.ndarray) -> np.ndarray:
-        first = np.asarray(first, bool)
-        if first.any():
-            idx = np.flatnonzero(first)
-            key = (self.seed, self._epoch)
-            seeds = np.array([np.random.default_rng((*key, int(r), int(self._starts[r]))).integers(2**63) for r in idx],
-                             dtype=np.int64)
-            self._starts[idx] += 1
-            self.fighter.reset_envs(idx, seeds, np.full(len(idx), np.nan))
-        self.fighter.act(np.ascontiguousarray(obs, dtype=np.float32), np.ones(self._n, bool), self._out)
-        return self._out.copy()
-
-
-def play_batched(player, opponent: str, rounds: int, *, seed: int = 0, frame_skip: int = 4,
-                 round_seconds: float = 60.0, oracle=None, chunk: int = 256) -> list[PlayedRound]:
-    """``rounds`` rounds of ``player`` against ``opponent``, ``chunk`` at once (round i is seeded
-    ``seed + i``); each slot's first round is kept (finished slots restart and play on unrecorded until
-    the chunk's last round ends). With ``oracle`` (a batched player), the oracle decides on every state
-    the player reached and its decisions are returned as ``actions`` (DAgger labels); the player's
-    actions are what the env plays."""
     if rounds < 1 or chunk < 1:
         raise ValueError(f"rounds and chunk must be >= 1; got {rounds}, {chunk}")
-    out: list[PlayedRound] = []
-    for start in range(0, rounds, chunk):
-        out += _play_chunk(player, opponent, min(chunk, rounds - start), seed + start, frame_skip, round_seconds,
-                           oracle)
-    return out
+    t_max = int(round(round_seconds * 60)) // int(frame_skip) + 2
+    buffers: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
-
-def _play_chunk(player, opponent, rounds, seed, frame_skip, round_seconds, oracle) -> list[PlayedRound]:
-    from agents.character.batched import make_batched_opponent
-    from envs.duel.vector import DuelVectorEnv
-
-    env = DuelVectorEnv(num_envs=rounds, opponent=make_batched_opponent(opponent, frame_skip), frame_skip=frame_skip,
-                        round_seconds=round_seconds)
-    t_max = env.round_ticks // env.frame_skip + 2
-    obs_buf = np.zeros((t_max, rounds, env.single_observation_space.shape[0]), np.float32)
-    act_buf = np.zeros((t_max, rounds, 2), np.int64)
-    rew_buf = np.zeros((t_max, rounds), np.float32)
-    obs, _ = env.reset(seed=seed)
-    for p in (player, oracle):
-        if p is not None:
-            p.reset(rounds)
-    first = np.ones(rounds, bool)
-    live = np.ones(rounds, bool)
-    length = np.zeros(rounds, np.int64)
-    winner = np.full(rounds, "draw", dtype=object)
-    health = np.zeros((rounds, 2), np.int64)
-    t = 0
-    while live.any():
-        if t >= t_max:
+    def record(step) -> None:
+        start = int(step.index[0])
+        if start not in buffers:
+            n = len(step.index)
+            buffers[start] = (np.zeros((t_max, n, step.obs.shape[-1]), np.float32), np.zeros((t_max, n, 2), np.int64),
+                              np.zeros((t_max, n), np.float32))
+        obs, act, rew = buffers[start]
+        if step.t >= t_max:
             raise RuntimeError(f"a round ran past {t_max} decisions")
-        act = player.act(obs, first)
-        label = act if oracle is None else oracle.act(obs, first)
-        obs_buf[t], act_buf[t] = obs, label
-        obs, reward, terminated, truncated, info = env.step(act)
-        rew_buf[t] = reward
-        ended = (terminated | truncated) & live
-        if ended.any():
-            length[ended] = t + 1
-            w = info["winner"]
-            for i in np.flatnonzero(ended):
-                winner[i] = {"agent": "player", "opponent": "opponent"}.get(w[i], "draw")
-            health[ended, 0], health[ended, 1] = info["agent_health"][ended], info["opponent_health"][ended]
-        live &= ~ended
-        first = terminated | truncated
-        t += 1
-    env.close()
-    return [PlayedRound(obs_buf[:length[i], i].copy(), act_buf[:length[i], i].copy(), rew_buf[:length[i], i].copy(),
-                        opponent, str(winner[i]), health[i].copy()) for i in range(rounds)]
+        obs[step.t], rew[step.t] = step.obs, step.rewards
+        act[step.t] = step.actions if step.labels is None else step.labels
+
+    records = play_duel(player, opponent, rounds, seed=seed, sides="left", frame_skip=frame_skip,
+                        round_seconds=round_seconds, oracle=oracle, on_step=record, chunk=chunk)
+    played = []
+    for r in records:
+        start = r.index - r.index % chunk
+        obs, act, rew = buffers[start]
+        j, n = r.index - start, r.length
+        played.append(PlayedRound(obs[:n, j].copy(), act[:n, j].copy(), rew[:n, j].copy(), opponent,
+                                  {"agent": "player", "opponent": "opponent"}.get(r.winner or "", "draw"),
+                                  np.array(r.health, dtype=np.int64)))
+    return played

@@ -75,17 +75,19 @@ def target_win_rates(rounds) -> dict[str, float]:
 
 
 def check_opponents(opponents) -> None:
-    """Fine-tuning plays in the batched duel: every opponent must be a scripted fighter or ``random``."""
-    from agents.character.batched import make_batched_opponent
+    """Fine-tuning plays the demos' opponents in the batched duel: every opponent must be a spec that acts for
+    many rounds at once (:func:`agents.make_batched_agent`; not ``human``)."""
+    from agents.opponents import batched_duel_opponent
 
     for o in opponents:
         try:
-            ok = make_batched_opponent(o) is not None
-        except ValueError:
+            batched_duel_opponent(o).bind(2)
+            ok = True
+        except (ValueError, FileNotFoundError):
             ok = False
         if not ok:
-            raise ValueError(f"--finetune plays the demos' opponents in the batched duel, which takes scripted:NAME "
-                             f"or random; these demos were played against {o!r}")
+            raise ValueError(f"--finetune plays the demos' opponents in the batched duel, which takes any agent spec "
+                             f"that acts for many rounds (not human); these demos were played against {o!r}")
 
 
 def ghost_log_probs(model, obs):
@@ -153,14 +155,13 @@ def finetune_ghost(model, targets: dict[str, float], cfg: FinetuneConfig | None 
                                    value_lr=cfg.value_lr, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
                                    n_epochs=cfg.n_epochs, n_minibatches=cfg.n_minibatches, clip_coef=cfg.clip_coef,
                                    seed=cfg.seed)
-        rng = np.random.default_rng(cfg.seed)
         snapshots = []  # (score, iteration, lambda of the update that made it, state_dict)
         history = []
         made_by = None  # the lambda of the last update (None before the first)
         for it in range(cfg.iterations + 1):
             # ---- rollouts: the current policy against every opponent (seeds apart from evaluation's)
             policy.eval()
-            played = [play_batched(BatchedGhost(policy, rng=rng), opp, cfg.rounds,
+            played = [play_batched(BatchedGhost(policy), opp, cfg.rounds,
                                    seed=10**8 + cfg.seed * 10**6 + it * 1000 + j * 100,
                                    frame_skip=cfg.frame_skip, round_seconds=cfg.round_seconds)
                       for j, opp in enumerate(opponents)]
@@ -196,7 +197,7 @@ def finetune_ghost(model, targets: dict[str, float], cfg: FinetuneConfig | None 
             policy.load_state_dict(sd)
             policy.eval()
             wins = {o: float(np.mean([r.winner == "player" for r in play_batched(
-                BatchedGhost(policy, rng=rng), o, final_rounds, seed=10**8 + cfg.seed * 10**6 + 900_000 + j * 1000,
+                BatchedGhost(policy), o, final_rounds, seed=10**8 + cfg.seed * 10**6 + 900_000 + j * 1000,
                 frame_skip=cfg.frame_skip, round_seconds=cfg.round_seconds)])) for j, o in enumerate(opponents)}
             final = max(abs(wins[o] - targets[o]) for o in opponents)
             echo(f"  finalist: iteration {it} (made with lambda {lam_it}) on {final_rounds} rounds: " + "  ".join(

@@ -7,8 +7,9 @@ optimal (wait now and go later, or go now and wait later, arriving as soon), the
 whose destination is lowest on the flow field (:func:`envs.stealth.features.flow_costs`): it moves as
 soon as moving is as good, and waits only when waiting is strictly better, which a learner that sees
 only a window around it can imitate. :meth:`ExpertTables.act`
-reads them for every env of a batched stealth env (``gym.make_vec("sandbox/Stealth-v0", ...)``) at once:
-what DAgger (:mod:`experiments.train.dagger`) labels its states with. :class:`agents.navigation.planner.
+reads them for every env of a batched stealth env (``gym.make_vec("sandbox/Stealth-v0", ...)``) at once, and
+:class:`ExpertAgent` plays them as a batched agent: what DAgger (:mod:`experiments.train.dagger`) labels its
+states with. :class:`agents.navigation.planner.
 OptimalAgent` plays the same policy in a single env.
 """
 
@@ -20,7 +21,7 @@ from envs.stealth import features
 from envs.stealth.level import Level
 from envs.stealth.rules import Rewards
 
-__all__ = ["ExpertTables"]
+__all__ = ["ExpertAgent", "ExpertTables"]
 
 TIE = 1e-9  # actions whose Q* is within this of the best are all optimal
 
@@ -82,3 +83,26 @@ class ExpertTables:
             code = int(base.phase[i]) * level.world.n_cells + int(base.cell[i])
             actions[k], values[k] = action[code], value[code]
         return actions, values
+
+
+class ExpertAgent:
+    """The teacher as a batched agent (:mod:`agents.batched`): each active env of the batched stealth env
+    ``env`` plays its optimal action from ``tables`` (:meth:`ExpertTables.act`), and ``values[i]`` holds
+    V* of env ``i``'s state when it last acted. Deterministic: it draws nothing."""
+
+    spec = "expert"
+
+    def __init__(self, tables: ExpertTables, env):
+        self.tables, self.env = tables, env
+        self.values = np.zeros(0, dtype=np.float64)
+
+    def bind(self, num_envs: int) -> None:
+        self.values = np.zeros(int(num_envs), dtype=np.float64)
+
+    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
+        pass
+
+    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
+        rows = np.flatnonzero(active)
+        if rows.size:
+            out[rows], self.values[rows] = self.tables.act(self.env, rows)

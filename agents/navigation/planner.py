@@ -142,3 +142,118 @@ def make_optimal(arg: str | None, **kwargs) -> OptimalAgent:
         if not 0.0 < gamma < 1.0:
             raise ValueError(f"agent spec 'optimal:GAMMA' needs a number in (0, 1), got {arg!r}")
     return OptimalAgent(kwargs.get("env"), gamma=gamma)
+
+
+# ---- the batched forms: a batched stealth env's envs, one row each -----------------------------------------
+class _RowView:
+    """Env ``i`` of a batched stealth env as the single-env agents read it: ``world``, ``level``, ``cell``,
+    ``phase``, ``slip``, ``rewards`` and the single observation space."""
+
+    def __init__(self, vec, i: int):
+        self.vec, self.i = vec, int(i)
+        self.observation_space = vec.single_observation_space
+        self.slip, self.rewards = vec.slip, vec.rewards
+
+    @property
+    def level(self):
+        return self.vec.level(self.i)
+
+    @property
+    def world(self):
+        return self.level.world
+
+    @property
+    def cell(self) -> int:
+        return int(self.vec.cell[self.i])
+
+    @property
+    def phase(self) -> int:
+        return int(self.vec.phase[self.i])
+
+
+def _batched_env(env):
+    if env is None:
+        raise ValueError("batched stealth agents need env= (a batched stealth env, gym.make_vec('sandbox/Stealth-v0', "
+                         "...)) to read each env's state")
+    base = getattr(env, "unwrapped", env)
+    if not all(hasattr(base, a) for a in ("level", "cell", "phase", "num_envs")):
+        raise ValueError(f"batched stealth agents need a batched sandbox/Stealth-v0 env, got {type(base).__name__}")
+    return base
+
+
+class BatchedPlanner:
+    """``planner`` for every env of a batched stealth env: env ``i`` played by a :class:`PlannerAgent`
+    reading that env (the same plans, replans and fallbacks, row by row)."""
+
+    spec = "planner"
+
+    def __init__(self, env):
+        self.env = _batched_env(env)
+        self.rows: list[PlannerAgent] = []
+
+    def bind(self, num_envs: int) -> None:
+        if num_envs != self.env.num_envs:
+            raise ValueError(f"planner reads a batched env of {self.env.num_envs} envs; bound to {num_envs}")
+        self.rows = [PlannerAgent(_RowView(self.env, i)) for i in range(num_envs)]
+
+    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
+        for i in np.asarray(idx).tolist():
+            self.rows[i].reset()
+
+    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
+        for i in np.flatnonzero(active).tolist():
+            out[i] = self.rows[i].predict(obs[i])[0]
+
+
+class BatchedOptimal:
+    """``optimal[:GAMMA]`` for every env of a batched stealth env: value iteration on each level's exact MDP
+    (as :class:`OptimalAgent`, solved once per level and shared by the envs playing it), the optimal action
+    of each env's ``(cell, phase)`` read from one table per level."""
+
+    def __init__(self, env, gamma: float = 0.99, tol: float = 1e-8, spec: str = "optimal"):
+        self.env = _batched_env(env)
+        self.gamma, self.tol, self.spec = gamma, tol, spec
+        self._tables: dict[int, tuple[object, np.ndarray, int, int]] = {}
+
+    def _table(self, level) -> tuple[np.ndarray, int, int]:
+        hit = self._tables.get(id(level))
+        if hit is not None and hit[0] is level:
+            return hit[1], hit[2], hit[3]
+        from agents.navigation.mdp import build_mdp
+        from nets.bellman import value_iteration
+
+        env = self.env
+        mdp, index = build_mdp(level, slip=env.slip, rewards=env.rewards, gamma=self.gamma)
+        policy = np.asarray(value_iteration(mdp, tol=self.tol).policy, dtype=np.int64)
+        table = np.full(index.slot.shape, -1, dtype=np.int64)  # phase * N + cell -> action (-1: no state)
+        live = index.slot >= 0
+        table[live] = policy[index.slot[live]]
+        self._tables[id(level)] = (level, table, index.n_cells, index.period)  # kept: its id is never reused
+        return table, index.n_cells, index.period
+
+    def bind(self, num_envs: int) -> None:
+        if num_envs != self.env.num_envs:
+            raise ValueError(f"optimal reads a batched env of {self.env.num_envs} envs; bound to {num_envs}")
+
+    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
+        pass
+
+    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
+        env = self.env
+        for i in np.flatnonzero(active).tolist():
+            table, n_cells, period = self._table(env.level(i))
+            a = table[(int(env.phase[i]) % period) * n_cells + int(env.cell[i])]
+            if a < 0:
+                raise ValueError(f"optimal: env {i} is at cell {int(env.cell[i])}, phase {int(env.phase[i])}, not a "
+                                 "state of its level's MDP (reachable from the start)")
+            out[i] = a
+
+
+def make_batched_planner(spec: str, env=None):
+    """The batched form of ``planner`` or ``optimal[:GAMMA]`` for the batched stealth env ``env``."""
+    prefix, _, arg = spec.partition(":")
+    if prefix == "planner":
+        make_planner(arg or None, env=_RowView(_batched_env(env), 0))  # the single factory's checks
+        return BatchedPlanner(env)
+    gamma = make_optimal(arg or None, env=_RowView(_batched_env(env), 0)).gamma
+    return BatchedOptimal(env, gamma=gamma, spec=spec)

@@ -3,4 +3,5 @@
 table, then ends with one JSON line of its figures.
 """
 
-BENCHMARKS = ("bellman", "envs", "vector_envs", "vector_duel", "cwrnn", "ghost", "pg", "ppo", "train", "rllib")
+BENCHMARKS = ("bellman", "envs", "vector_envs", "vector_duel", "cwrnn", "ghost", "pg", "ppo", "train", "rllib",
+              "inference")

@@ -3,11 +3,12 @@
     sandbox eval duel --agent bundled:duel-ppo --vs scripted:hard,scripted:zoner-hard --rounds 200
     sandbox eval duel --agent random --vs scripted:hard --rounds 100
 
-Each pair plays ``--rounds`` rounds on the pure rules (:func:`agents.character.arena.match`): round ``k``
-has its own generator seeded ``(seed, k)`` for both sides, and the sides alternate every round so neither
-has the left or right start. Both sides sample their actions (a trained agent's policy is sampled, not
-its arg-max), as in FightLadder's protocol. The interval on the win rate is Wilson's (draws count as
-rounds not won). Ends with one JSON line.
+Each pair plays ``--rounds`` rounds at once in the batched duel (:func:`agents.harness.play_duel`): round
+``k`` is seeded ``seed + k`` (the opponent draws what it would draw in ``gym.make("sandbox/Duel-v0")``
+reset with that seed; the agent draws from a stream of its own), and the sides alternate every round so
+neither has the left or right start. Both sides sample their actions (a trained agent's policy is
+sampled, not its arg-max), as in FightLadder's protocol. The interval on the win rate is Wilson's (draws
+count as rounds not won). Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -25,28 +26,21 @@ class EvalDuelConfig:
     agent: str = "bundled:duel-ppo"  # the agent spec
     vs: list[str] = field(default_factory=lambda: list(SCRIPTED))  # opponent specs
     rounds: int = 200  # rounds per opponent, sides alternating
-    seed: int = 0  # round k of a pair is seeded (seed, k)
+    seed: int = 0  # round k of a pair is seeded seed + k
     round_seconds: float = 0.0  # round length; 0: the agent's training rounds (its sidecar), else 60
     frame_skip: int = 4  # ticks per decision
     deterministic: bool = False  # a trained agent plays its arg-max action instead of sampling
 
 
-def agent_maker(spec: str, deterministic: bool):
-    """A factory ``make(rng) -> agent`` for :func:`match`: a trained agent is loaded once (it holds no
-    state between rounds beyond what ``reset`` clears); a scripted or random one is built per round
-    from the round's generator."""
-    from agents import make_agent
+def batched_player(spec: str, deterministic: bool):
+    """The batched agent of ``spec`` for :func:`agents.harness.play_duel`: a trained agent is loaded once and
+    reused for every opponent (its per-round state is rebuilt for each match)."""
+    from agents import make_batched_agent
     from envs.duel.env import duel_spaces
 
     action_space, observation_space = duel_spaces()
-    prefix = spec.partition(":")[0]
-    if prefix in ("scripted", "random"):
-        return lambda rng: make_agent(spec, action_space=action_space, observation_space=observation_space,
-                                      rng=rng)
-    agent = make_agent(spec, action_space=action_space, observation_space=observation_space)
-    if hasattr(agent, "deterministic"):
-        agent.deterministic = deterministic
-    return lambda rng: agent
+    return make_batched_agent(spec, action_space=action_space, observation_space=observation_space,
+                              deterministic=deterministic)
 
 
 def round_seconds_of(agent_spec: str, given: float) -> float:
@@ -64,21 +58,21 @@ def round_seconds_of(agent_spec: str, given: float) -> float:
 
 def eval_duel(cfg: EvalDuelConfig, echo=print) -> dict:
     """Play the pairs ``cfg`` names; prints the table and returns the JSON-able result."""
-    from agents.character.arena import match
+    from agents.harness import duel_summary, play_duel
 
     if cfg.rounds < 1 or cfg.frame_skip < 1:
         raise ValueError(f"--rounds and --frame-skip must be >= 1, got {cfg.rounds}, {cfg.frame_skip}")
     if not cfg.vs:
         raise ValueError("--vs needs at least one opponent spec")
     seconds = round_seconds_of(cfg.agent, cfg.round_seconds)
-    make_agent = agent_maker(cfg.agent, cfg.deterministic)
+    player = batched_player(cfg.agent, cfg.deterministic)
     echo(f"{cfg.agent} against {len(cfg.vs)} opponent(s), {cfg.rounds} rounds each (sides alternating, "
-         f"{seconds:g} s rounds, seeds ({cfg.seed}, k))")
+         f"{seconds:g} s rounds, seeds {cfg.seed} + k)")
     echo(f"{'opponent':<24}{'wins':>6}{'draws':>7}{'losses':>8}{'win rate':>10}{'95% interval':>16}")
     rows = []
     for spec in cfg.vs:
-        result = match(make_agent, agent_maker(spec, cfg.deterministic), cfg.rounds, seed=cfg.seed,
-                       frame_skip=cfg.frame_skip, round_seconds=seconds)
+        result = duel_summary(play_duel(player, batched_player(spec, cfg.deterministic), cfg.rounds, seed=cfg.seed,
+                                        frame_skip=cfg.frame_skip, round_seconds=seconds))
         low, high = wilson_interval(result["wins"], cfg.rounds)
         row = {"vs": spec, "rounds": cfg.rounds, "wins": result["wins"], "draws": result["draws"],
                "losses": result["losses"], "win_rate": result["wins"] / cfg.rounds, "win_low": low,

@@ -4,7 +4,8 @@
     sandbox eval stealth --agent optimal --level tutorial,courtyard --episodes 5
     sandbox eval stealth --agent bundled:stealth-ppo --generated 0.1,0.5,0.9 --levels 20
 
-For each level it runs ``--episodes`` episodes from the level's start (episode ``i`` reset with seed
+For each level it runs ``--episodes`` episodes from the level's start at once, in the batched stealth env
+(:func:`agents.harness.play_episodes`; episode ``i`` is the single env's episode reset with seed
 ``--seed + i``, the agent acting deterministically) and reports the success rate, the mean discounted
 return, V*(start) from value iteration on the level's exact MDP with the same discount, slip and
 rewards, and the ratio of the two (1.0 is optimal; see :func:`optimal_ratio`). ``--generated`` takes
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from envs.stealth.features import nav_spec
 
@@ -100,46 +103,37 @@ def observation_space(agent):
 ENV_BOUND = ("planner", "optimal", "random")  # specs built per env (they read its state or its spaces)
 
 
-def evaluate_level(case: LevelCase, cfg: EvalStealthConfig, agent, env_kwargs: dict, nav: bool) -> dict:
-    """Episodes of the agent on one level, against value iteration's V*(start)."""
-    from agents import make_agent
+def evaluate_level(case: LevelCase, cfg: EvalStealthConfig, agent, env_kwargs: dict, nav) -> dict:
+    """Episodes of the agent on one level (the batched harness), against value iteration's V*(start).
+    ``agent`` is a loaded agent, or None for an env-bound spec (``planner``, ``optimal``, ``random``: built
+    for the level's batched env from ``cfg.agent``)."""
+    import gymnasium as gym
+
+    import envs  # noqa: F401  (registers sandbox/Stealth-v0)
+    from agents.harness import play_episodes
     from agents.navigation.mdp import build_mdp
-    from agents.rollout import evaluate
-    from envs.stealth.env import StealthEnv
     from nets.bellman import value_iteration
 
-    base = env = StealthEnv(level=case.level, slip=cfg.slip, nav_features=nav, **env_kwargs)
+    def make_env(n: int):
+        return gym.make_vec("sandbox/Stealth-v0", num_envs=n, level=case.level, slip=cfg.slip, nav_features=nav,
+                            **env_kwargs)
+
+    env = make_env(cfg.episodes)
     row = {"level": case.label, "difficulty": case.difficulty, "episodes": cfg.episodes}
-    mdp, index = build_mdp(base.level, slip=base.slip, rewards=base.rewards, gamma=cfg.gamma)
+    mdp, index = build_mdp(case.level, slip=env.slip, rewards=env.rewards, gamma=cfg.gamma)
     v_star = float(value_iteration(mdp, tol=1e-8).V[index.start_state])
-    if agent is None:  # an env-bound spec: built for this env
-        actor = make_agent(cfg.agent, env=env, action_space=env.action_space,
-                           observation_space=env.observation_space, rng=base.np_random)
-    else:
-        actor = agent
+    if agent is not None:
         space = observation_space(agent)
-        if space is not None and tuple(space.shape) != tuple(env.observation_space.shape):
+        if space is not None and tuple(space.shape) != tuple(env.single_observation_space.shape):
             env.close()
             return {**row, "success": math.nan, "mean_return": math.nan, "optimal_return": v_star,
                     "optimal_ratio": math.nan, "fits": False}
-    discounted: list[float] = []
-    acc = {"g": 0.0}
-
-    def on_step(step) -> None:
-        acc["g"] += cfg.gamma ** step.t * step.reward
-
-    def on_episode(_episode) -> None:
-        discounted.append(acc["g"])
-        acc["g"] = 0.0
-
-    if hasattr(actor, "rng"):
-        actor.rng = base.np_random
-    result = evaluate(actor, env, cfg.episodes, seed=cfg.seed, deterministic=True, on_step=on_step,
-                      on_episode=on_episode)
-    env.close()
-    mean_return = float(sum(discounted) / len(discounted))
-    return {**row, "success": result.success_rate, "mean_return": mean_return, "optimal_return": v_star,
-            "optimal_ratio": optimal_ratio(mean_return, v_star), "fits": True}
+    records = play_episodes(lambda n: env, cfg.agent if agent is None else agent, cfg.episodes, seed=cfg.seed,
+                            deterministic=True, gamma=cfg.gamma, chunk=cfg.episodes)  # one chunk: this env
+    successes = [float(r.success) for r in records if r.success is not None]
+    mean_return = float(np.mean([r.discounted for r in records]))
+    return {**row, "success": float(np.mean(successes)) if successes else math.nan, "mean_return": mean_return,
+            "optimal_return": v_star, "optimal_ratio": optimal_ratio(mean_return, v_star), "fits": True}
 
 
 def summarise(rows: list[dict]) -> dict:

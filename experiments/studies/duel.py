@@ -9,7 +9,7 @@
    :func:`experiments.train.train_run`, in ``--checkpoints`` equal chunks (the run is resumed for each
    chunk). After each chunk a snapshot of the model is kept and plays ``--eval-rounds`` seeded rounds
    against each of ``scripted:easy``, ``normal`` and ``hard`` (sides alternating, the learner acting
-   greedily, :func:`agents.character.arena.match` on the pure rules).
+   greedily, :func:`agents.character.arena.match`, many rounds at once in the batched duel).
 2. **Elo ladder.** A seeded round robin, ``--rounds`` rounds per pair, over ``random``, the scripted
    presets and styles, each learner's final snapshot (``--ladder all``: every snapshot), the bundled duel
    agents (``bundled:NAME`` for each shipped agent whose sidecar says ``"env": "duel"``) and each ``--ghosts`` run
@@ -92,37 +92,12 @@ def config_from_args(args) -> DuelCompareConfig:
 # ---- players ----------------------------------------------------------------------------------------------------
 
 
-class GreedyPlayer:
-    """A learned agent in the arena: deterministic actions, recurrent state carried across the round's
-    steps and reset at the round's start (the arena calls ``reset()``)."""
+def greedy(agent, **context):
+    """A learned agent as a ladder player: a batched agent acting on its arg-max, recurrent state kept per
+    round and reset at the round's start (:func:`agents.make_batched_agent`)."""
+    from agents import make_batched_agent
 
-    def __init__(self, agent):
-        self.agent = agent
-        self.reset()
-
-    def reset(self) -> None:
-        self.state, self.start = None, np.ones(1, dtype=bool)
-        if hasattr(self.agent, "reset"):
-            self.agent.reset()
-
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
-        action, self.state = self.agent.predict(observation, state=self.state, episode_start=self.start,
-                                                deterministic=True)
-        self.start = np.zeros(1, dtype=bool)
-        return action, None
-
-
-def spec_maker(spec: str, **context):
-    """``make(rng)`` for the arena: a fresh agent from a spec, drawing from the round's generator."""
-    from agents import make_agent
-
-    return lambda rng: make_agent(spec, rng=rng, **context)
-
-
-def fixed_maker(agent):
-    """``make(rng)`` for an agent that draws no random numbers (a learned agent acting greedily)."""
-    player = GreedyPlayer(agent)
-    return lambda rng: player
+    return make_batched_agent(agent, deterministic=True, **context)
 
 
 def duel_context() -> dict:
@@ -205,7 +180,7 @@ def win_rates(agent, cfg: DuelCompareConfig, context: dict, cache: Path | None =
             return stored["win_rates"]
     out = {}
     for k, spec in enumerate(PRESETS):
-        r = match(fixed_maker(agent), spec_maker(spec, **context), cfg.eval_rounds, seed=cfg.seed * 1000 + k,
+        r = match(greedy(agent, **context), spec, cfg.eval_rounds, seed=cfg.seed * 1000 + k,
                   frame_skip=context["frame_skip"], round_seconds=cfg.round_seconds)
         out[spec.split(":")[1]] = (r["wins"] + 0.5 * r["draws"]) / cfg.eval_rounds
     if cache is not None:
@@ -332,15 +307,15 @@ def run_duel(args) -> int:
         curves[algo] = rows
 
     # ---- 2. the ladder's players
-    makers = {ANCHOR: spec_maker(ANCHOR, **context)}
+    makers: dict = {ANCHOR: ANCHOR}  # a spec (sampling) or a learned agent's greedy batched form
     for spec in (*PRESETS, *STYLES):
-        makers[spec.split(":")[1]] = spec_maker(spec, **context)
+        makers[spec.split(":")[1]] = spec
     for name, agent in ladder_learned.items():
-        makers[name] = fixed_maker(agent)
+        makers[name] = greedy(agent, **context)
     if cfg.bundled:
         for spec in bundled_duel_agents():
             try:
-                makers[spec] = fixed_maker(make_agent(spec, device="cpu", **context))
+                makers[spec] = greedy(make_agent(spec, device="cpu", **context), **context)
             except Exception as exc:  # a broken bundle must not sink the ladder
                 warn(f"skipping {spec}: {type(exc).__name__}: {exc}")
     for ghost in cfg.ghosts:
@@ -350,7 +325,7 @@ def run_duel(args) -> int:
         except Exception as exc:
             warn(f"skipping {spec}: {type(exc).__name__}: {exc}")
             continue
-        makers[f"ghost:{Path(ghost).name}"] = spec_maker(spec, **context)
+        makers[f"ghost:{Path(ghost).name}"] = spec
 
     # ---- 3. round robin
     names = list(makers)

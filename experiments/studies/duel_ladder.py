@@ -1,6 +1,7 @@
 """Strength ladder of the duel's scripted presets: head-to-head win rates over seeded rounds.
 
-Runs on the pure rules (agents.character.arena), sides alternating every round, frame_skip 4.
+Runs in the batched duel (agents.character.arena.match), sides alternating every round, frame_skip 4; round k
+of a pairing is seeded seed + k.
 Prints a table, then one JSON line. Run: ``python -m experiments.studies.duel_ladder [--rounds 200]``
 """
 
@@ -10,13 +11,11 @@ import argparse
 import json
 from dataclasses import dataclass
 
-from gymnasium import spaces
-
 
 @dataclass
 class Config:
     rounds: int = 200  # rounds per pairing
-    seed: int = 2026  # seed of the pairing's generators (one per round)
+    seed: int = 2026  # round k of a pairing is seeded seed + k
     round_seconds: float = 20.0  # round length (time-outs go to the healthier fighter)
 
 
@@ -37,18 +36,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=Config.seed, help="seed")
     parser.add_argument("--round-seconds", type=float, default=Config.round_seconds, help="round length")
     args = parser.parse_args(argv)
-    from agents import make_agent
     from agents.character.arena import match
-
-    space = spaces.MultiDiscrete([9, 4])
-
-    def maker(spec):
-        return lambda rng: make_agent(spec, action_space=space, rng=rng, frame_skip=4)
 
     print(f"{'pairing':<40}{'wins':>6}{'losses':>8}{'draws':>7}{'win rate':>10}")
     figures = {}
     for a, b in PAIRS:
-        r = match(maker(a), maker(b), args.rounds, seed=args.seed, round_seconds=args.round_seconds)
+        r = match(a, b, args.rounds, seed=args.seed, frame_skip=4, round_seconds=args.round_seconds)
         rate = r["wins"] / args.rounds
         print(f"{a + ' vs ' + b:<40}{r['wins']:>6}{r['losses']:>8}{r['draws']:>7}{rate:>10.2f}")
         figures[f"{a} vs {b}"] = {**r, "win_rate": round(rate, 3)}

@@ -360,7 +360,7 @@ def record_style_demos(style: str, index: int, cfg: GhostCompareConfig, opponent
     k mod len(opponents), as ``sandbox record`` cycles them), played in the batched duel; rounds already
     there are kept and only the missing ones are played."""
     from agents.ghost import demo_metadata, next_round_index, round_path, save_round
-    from agents.ghost.batched import BatchedScriptedPlayer, play_batched
+    from agents.ghost.batched import play_batched
 
     have = next_round_index(folder) - 1 if folder.is_dir() else 0
     if have >= cfg.style_rounds:
@@ -373,8 +373,7 @@ def record_style_demos(style: str, index: int, cfg: GhostCompareConfig, opponent
             continue
         first = sum(1 for k in range(have) if k % len(opponents) == j)  # this opponent's rounds already there
         base = DEMO_SEEDS * (cfg.seed + 1) + index * 10**5 + j * 10**4 + first
-        player = BatchedScriptedPlayer(spec, seed=base, frame_skip=4)
-        played = play_batched(player, opp, len(ks), seed=base, round_seconds=cfg.round_seconds)
+        played = play_batched(spec, opp, len(ks), seed=base, round_seconds=cfg.round_seconds)
         for k, r in zip(ks, played, strict=True):
             meta = demo_metadata(player=spec, opponent=opp, frame_skip=4, round_seconds=cfg.round_seconds,
                                  steps=len(r), player_spec=spec, winner=r.winner, seed=base + ks.index(k))
@@ -423,7 +422,7 @@ def strength_table(ghost_wins: dict, demo_wins: dict) -> dict:
 def _ghost_maker(model, cfg: GhostCompareConfig, i: int):
     from agents.ghost.batched import BatchedGhost
 
-    return lambda: BatchedGhost(model, temperature=cfg.temperature, rng=np.random.default_rng((cfg.seed, 7, i)))
+    return lambda: BatchedGhost(model, temperature=cfg.temperature)
 
 
 def dagger_batched(model, dataset, style: str, opponents: list[str], cfg: GhostCompareConfig, train_cfg, echo=print):
@@ -432,18 +431,16 @@ def dagger_batched(model, dataset, style: str, opponents: list[str], cfg: GhostC
     demonstrator labels every state it reached, the rounds join the data and the ghost is retrained from
     its current weights. Returns the last ghost."""
     from agents.ghost import DemoDataset, Round
-    from agents.ghost.batched import BatchedGhost, BatchedScriptedPlayer, play_batched
+    from agents.ghost.batched import BatchedGhost, play_batched
     from nets.imitation import train_ghost
 
     rounds = list(dataset.rounds)
     meta = dict(dataset.rounds[0].meta)
     for it in range(cfg.dagger_iters):
-        rng = np.random.default_rng((cfg.seed, 11, it))
         for j, opp in enumerate(opponents):
-            oracle = BatchedScriptedPlayer(f"scripted:{style}", seed=2 * 10**8 + it * 100 + j)
-            played = play_batched(BatchedGhost(model, temperature=cfg.temperature, rng=rng), opp, cfg.dagger_rounds,
+            played = play_batched(BatchedGhost(model, temperature=cfg.temperature), opp, cfg.dagger_rounds,
                                   seed=2 * 10**8 + it * 10**5 + j * 10**4, round_seconds=cfg.round_seconds,
-                                  oracle=oracle)
+                                  oracle=f"scripted:{style}")
             rounds += [Round(Path(f"dagger-{it}-{j}-{k}"), p.obs, p.actions, p.rewards, opp, p.winner,
                              p.final_health, meta) for k, p in enumerate(played)]
         res = train_ghost(DemoDataset.from_rounds(rounds), train_cfg, device="cpu", init_state_dict=model.state_dict())
@@ -455,7 +452,6 @@ def dagger_batched(model, dataset, style: str, opponents: list[str], cfg: GhostC
 
 def run_styles(cfg: GhostCompareConfig, echo=print) -> dict:
     from agents.ghost import DemoDataset, load_ghost, save_ghost, stats_divergence, stats_from_counts
-    from agents.ghost.batched import BatchedScriptedPlayer
     from experiments.train.ghost import train_ghost_run
     from nets.imitation import GhostTrainConfig
 
@@ -506,8 +502,7 @@ def run_styles(cfg: GhostCompareConfig, echo=print) -> dict:
             save_ghost(fr.model, out / "ghosts" / f"{s}-finetune" / "checkpoints" / "ghost.pt", frame_skip=4,
                        finetune={k: v for k, v in finetune_info[s].items() if k != "history"})
     # ---- evaluation on seeds apart from the demos': the demonstrators, then every method's ghosts
-    demo_eval = {s: evaluate_player(lambda s=s, i=i: BatchedScriptedPlayer(f"scripted:{s}", seed=EVAL_SEEDS + i),
-                                    opponents, cfg.rounds, cfg) for i, s in enumerate(STYLES)}
+    demo_eval = {s: evaluate_player(lambda s=s: f"scripted:{s}", opponents, cfg.rounds, cfg) for s in STYLES}
     demo_stats = {s: stats_from_counts(demo_eval[s]["counts"]) for s in STYLES}
     demo_matrix = {a: {b: round(stats_divergence(stats_from_counts(demo_eval[a]["halves"][0]),
                                                  stats_from_counts(demo_eval[b]["halves"][1]))["divergence"], 4)

@@ -2,10 +2,12 @@
 --set warm_start=dagger``.
 
 Dataset aggregation (Ross, Gordon and Bagnell 2011) with the level's exact MDP as the expert
-(:class:`agents.navigation.expert.ExpertTables`). Round r runs the batched stealth env for ``steps``
-steps; each env acts with the expert's action with probability ``beta_r = beta ** r`` (round 0: the
-expert alone) and with the learner's sampled action otherwise, so later rounds visit the states the
-learner's own mistakes lead to. Every visited state is labelled with the expert's action and V*. After
+(:class:`agents.navigation.expert.ExpertTables`, played by :class:`agents.navigation.expert.ExpertAgent`).
+Round r runs the batched stealth env for ``steps`` steps through the batched harness
+(:func:`agents.harness.run_steps`, the expert as the oracle); each env acts with the expert's action with
+probability ``beta_r = beta ** r`` (round 0: the expert alone) and with the learner's sampled action
+otherwise (:class:`agents.batched.Mixture`), so later rounds visit the states the learner's own mistakes
+lead to. Every visited state is labelled with the expert's action and V*. After
 each round the learner's policy is fitted to all labels so far by cross-entropy, and its value head to
 V* by squared error (so PPO, which follows, starts from a critic that already knows the optimum's
 values; the unshaped rewards, the same discount).
@@ -37,47 +39,49 @@ def dagger(learner, env, *, rounds: int = 6, steps: int = 512, epochs: int = 4, 
     the previous step (next-step autoreset: this step only resets them) are not labelled."""
     import torch
 
-    from agents.navigation.expert import ExpertTables
+    from agents.batched import Mixture, make_batched_agent
+    from agents.harness import run_steps
+    from agents.navigation.expert import ExpertAgent, ExpertTables
 
     base = _base(env)
     if base.slip:
         raise ValueError("DAgger's expert solves the deterministic level; train with slip 0")
-    expert = ExpertTables(gamma=gamma, slip=base.slip, rewards=base.rewards)
+    tables = ExpertTables(gamma=gamma, slip=base.slip, rewards=base.rewards)
+    oracle = ExpertAgent(tables, base)
+    mixture = Mixture(ExpertAgent(tables, base), make_batched_agent(learner, deterministic=False), p=0.0)
     rng = np.random.default_rng(seed)
     policy, device = learner.policy, learner.device
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
-    n = base.num_envs
     obs_shape = base.single_observation_space.shape
     data_obs: list[np.ndarray] = []
     data_act: list[np.ndarray] = []
     data_val: list[np.ndarray] = []
     obs, _ = env.reset(seed=seed)
-    pending = np.zeros(n, dtype=bool)
+    pending = None
     figures: dict = {}
     for r in range(rounds):
         t0 = time.time()
         mix = beta**r
-        episodes = successes = agree = labelled = 0
-        for _ in range(steps):
-            rows = np.flatnonzero(~pending)
-            a_exp, v_exp = expert.act(base, rows)
-            actions = np.zeros(n, dtype=np.int64)
-            actions[rows] = a_exp
+        mixture.p = 1.0 - mix  # the learner's share
+        count = {"episodes": 0, "successes": 0, "agree": 0, "labelled": 0}
+
+        def collect(step, count=count, mix=mix) -> None:
+            rows = np.flatnonzero(step.live)
+            data_obs.append(np.asarray(step.obs, dtype=np.float16)[rows].reshape(len(rows), *obs_shape))
+            data_act.append(step.labels[rows].copy())
+            data_val.append(oracle.values[rows].astype(np.float32))
+            count["labelled"] += len(rows)
             if mix < 1.0:
-                own, _ = learner.predict(obs, deterministic=False)
-                own = np.asarray(own, dtype=np.int64).reshape(n)
-                use_own = rng.random(n) >= mix
-                actions = np.where(use_own, own, actions)
-                agree += int((own[rows] == a_exp).sum())
-            data_obs.append(np.asarray(obs, dtype=np.float16)[rows].reshape(len(rows), *obs_shape))
-            data_act.append(a_exp)
-            data_val.append(v_exp.astype(np.float32))
-            labelled += len(rows)
-            obs, _, terminated, truncated, info = env.step(actions)
-            pending = np.asarray(terminated) | np.asarray(truncated)
-            if pending.any():
-                episodes += int(pending.sum())
-                successes += int(np.asarray(info.get("is_success", np.zeros(n, bool)))[pending].sum())
+                count["agree"] += int((mixture.last_b[rows] == step.labels[rows]).sum())
+            ended = np.asarray(step.terminated) | np.asarray(step.truncated)
+            if ended.any():
+                count["episodes"] += int(ended.sum())
+                success = step.info.get("is_success", np.zeros(len(ended), bool))
+                count["successes"] += int(np.asarray(success)[ended].sum())
+
+        obs, pending = run_steps(env, mixture, steps, obs, seed=seed + r, oracle=oracle, on_step=collect,
+                                 fresh=r == 0, pending=pending)
+        episodes, successes, agree, labelled = (count[k] for k in ("episodes", "successes", "agree", "labelled"))
         # ---- fit the policy (cross-entropy) and the value (to V*) to every label so far
         x_all = torch.as_tensor(np.concatenate(data_obs))
         a_all = torch.as_tensor(np.concatenate(data_act))
@@ -106,7 +110,7 @@ def dagger(learner, env, *, rounds: int = 6, steps: int = 512, epochs: int = 4, 
                    "success": successes / episodes if episodes else float("nan"),
                    "agreement": agree / labelled if mix < 1.0 and labelled else float("nan"),
                    "cross_entropy": loss_sum / max(count, 1), "accuracy": acc_sum / max(count, 1),
-                   "levels_solved": expert.solved, "seconds": round(time.time() - t0, 1)}
+                   "levels_solved": tables.solved, "seconds": round(time.time() - t0, 1)}
         if log is not None:
             log(figures)
     return figures

@@ -4,9 +4,10 @@ How it plays. One batched duel (:class:`envs.duel.vector.DuelVectorEnv`, ``side=
 the learner (``nets.ppo.PPO``) plays one fighter of every round, from its own view. The other fighter is
 :class:`PoolOpponent`, a batched opponent that, at each round's start, draws that round's opponent from
 the league (:class:`experiments.train.league.League`, prioritised fictitious self-play) and then, every
-step, hands each member the rows it plays: scripted presets and styles and ``random`` through their
-batched kernels (:mod:`agents.character.batched`), frozen past selves, exploiters and the live main agent
-as torch policies on the batch of their rows' observations (:class:`PredictOpponent`, sampling). At each
+step, hands each member the rows it plays. Every member is a batched agent
+(:func:`agents.make_batched_agent`): scripted presets and styles through their batched kernels, ``random``,
+frozen past selves, exploiters and the live main agent as one forward pass of their policy over their rows'
+observations, sampling per row. At each
 round's end :class:`LeagueRecorder` books the result (win 1, draw 1/2, loss 0) with the league: the
 opponent's win rate, the gate's window and the Elo ladder.
 
@@ -29,11 +30,10 @@ import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from agents.character.batched import make_batched_opponent
+from agents.opponents import batched_duel_opponent
 from envs.duel.vector import DuelVectorEnv
 from envs.fileio import atomic_save, atomic_write_text
 from experiments.train.league import MAIN, League
@@ -48,59 +48,11 @@ METRIC_FIELDS = ("steps", "train_return", "main_win_rate", "elo", "elo_fit", "po
 # ==================================================================================================
 # Opponents on the batch
 # ==================================================================================================
-class PredictOpponent:
-    """Any agent with ``predict`` (a ppo-pg learner, an SB3 model, ...) as a batched duel opponent: one
-    ``predict(obs[rows], deterministic=False)`` call on the observations of the rows it plays (the
-    batch of its views), sampling. Stateless agents only (MLP policies; recurrent state is not kept)."""
-
-    def __init__(self, agent, spec: str = "policy"):
-        self.agent, self.spec = agent, spec
-
-    def bind(self, num_envs: int) -> None:
-        self.num_envs = int(num_envs)
-
-    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
-        pass
-
-    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
-        rows = np.flatnonzero(active)
-        if len(rows):
-            a, _ = self.agent.predict(obs[rows], deterministic=False)
-            out[rows] = np.asarray(a, dtype=np.int64).reshape(len(rows), 2)
-
-
-def batched_opponent(spec: Any, frame_skip: int = 4, **agent_kwargs):
-    """A batched duel opponent from a spec: ``random`` and ``scripted:*`` through their kernels, any other
-    spec (``bundled:duel-ppo``, ``sb3:PATH``, a ppo-pg ``.pt`` run) through :func:`agents.make_agent` and
-    :class:`PredictOpponent`; objects with ``predict`` are wrapped, batched opponents pass through."""
-    if not isinstance(spec, str):
-        if all(hasattr(spec, a) for a in ("bind", "reset_envs", "act")):
-            return spec
-        return PredictOpponent(spec, getattr(spec, "spec", type(spec).__name__))
-    prefix = spec.partition(":")[0]
-    if prefix in ("random", "scripted"):
-        return make_batched_opponent(spec, frame_skip)
-    if spec.endswith(".pt"):
-        from nets.policy_gradient import load_learner
-
-        return PredictOpponent(load_learner(spec, device="cpu"), spec)
-    from gymnasium import spaces
-
-    from agents import make_agent
-    from envs.duel.env import OBS_SIZE
-    from envs.duel.rules import N_BUTTON, N_STICK
-
-    obs_space = spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
-    act_space = spaces.MultiDiscrete([N_STICK, N_BUTTON])
-    return PredictOpponent(make_agent(spec, observation_space=obs_space, action_space=act_space, **agent_kwargs),
-                           spec)
-
-
 class PoolOpponent:
     """The league as one batched opponent: round i is played by member ``assigned[i]``, drawn from the
-    league's PFSP probabilities when the round starts (from this object's own generator). Members'
-    batched opponents are the league members' payloads; each is bound to all N rounds and acts on its
-    own rows only."""
+    league's PFSP probabilities when the round starts (from this object's own generator). The members'
+    payloads are batched agents (the protocol of :mod:`agents.batched`); each is bound to all N rounds and
+    acts on its own rows only."""
 
     spec = "league"
 
@@ -244,7 +196,7 @@ def build_league(cfg: LeagueConfig) -> League:
                     opp_window=cfg.opp_window, k=cfg.k)
     for spec in [s.strip() for s in cfg.pool.split(",") if s.strip()]:
         league.add(spec, "scripted" if spec.partition(":")[0] in ("random", "scripted") else "fixed",
-                   batched_opponent(spec, cfg.frame_skip))
+                   batched_duel_opponent(spec, frame_skip=cfg.frame_skip, device="cpu"))
     return league
 
 
@@ -274,7 +226,7 @@ def train_league(cfg: LeagueConfig, out: str | Path, progress: bool = True) -> d
                                        round_seconds=cfg.round_seconds),
                          league, pool)
     learner = PPO(env, seed=cfg.seed, device=cfg.device, **cfg.hyper)
-    league.members[MAIN].payload = PredictOpponent(learner, MAIN)
+    league.members[MAIN].payload = batched_duel_opponent(learner)  # the live learner: its current weights
     writer = SummaryWriter(str(run_dir / "tb" / "sandbox"))
     meta = {"env": "duel", "env_id": "sandbox/Duel-v0", "league": True, "nav_features": False, "shaping": False,
             "env_kwargs": {"side": "random", "frame_skip": cfg.frame_skip, "round_seconds": cfg.round_seconds}}
@@ -287,7 +239,7 @@ def train_league(cfg: LeagueConfig, out: str | Path, progress: bool = True) -> d
         k, rate = league.snapshots + 1, league.gate_rate
         path = learner.save(run_dir / "checkpoints" / f"snapshot-{k}.pt", {**meta, "steps": learner.num_timesteps})
         frozen = load_learner(path, device="cpu")
-        league.add(f"snapshot-{k}", "snapshot", PredictOpponent(frozen, f"snapshot-{k}"))
+        league.add(f"snapshot-{k}", "snapshot", batched_duel_opponent(frozen))
         if progress:
             print(f"{learner.num_timesteps:>9} steps  snapshot-{k} joins (score {rate:.2f} over "
                   f"the last {cfg.window}); pool {len(league)}", flush=True)
@@ -298,12 +250,11 @@ def train_league(cfg: LeagueConfig, out: str | Path, progress: bool = True) -> d
         state["exploiters"] += 1
         k = state["exploiters"]
         path = learner.save(run_dir / "checkpoints" / f"main-for-exploiter-{k}.pt", {**meta})
-        frozen = PredictOpponent(load_learner(path, device="cpu"), MAIN)
+        frozen = load_learner(path, device="cpu")
         br = train_best_response(frozen, steps=cfg.exploiter_steps, n_envs=cfg.n_envs, seed=cfg.seed + 1000 * k,
                                  device=cfg.device, hyper=cfg.hyper)
         br_path = br.save(run_dir / "checkpoints" / f"exploiter-{k}.pt", {**meta, "exploits": path.name})
-        league.add(f"exploiter-{k}", "exploiter", PredictOpponent(load_learner(br_path, device="cpu"),
-                                                                  f"exploiter-{k}"))
+        league.add(f"exploiter-{k}", "exploiter", batched_duel_opponent(load_learner(br_path, device="cpu")))
 
     def log_row() -> None:
         fit = league.refit()

@@ -73,8 +73,8 @@ def make_vector_env(env: str, env_kwargs: dict | None, n_envs: int, seed: int, n
 
     When :func:`native_vector`, the env's natively batched form, which takes the same keywords as
     :func:`make_env` (the training aids of :func:`stealth_aids`; listed stealth levels and duel opponents as
-    lists, env ``i`` playing item ``i % len``). Otherwise, or when the batched form refuses the options, a
-    ``SyncVectorEnv`` of :func:`make_env` envs."""
+    lists, env ``i`` playing item ``i % len``); options it cannot take are a one-line ValueError (never a
+    silent fall back to single envs). Other Gymnasium ids: a ``SyncVectorEnv`` of :func:`make_env` envs."""
     import gymnasium as gym
 
     def single_envs():
@@ -89,12 +89,11 @@ def make_vector_env(env: str, env_kwargs: dict | None, n_envs: int, seed: int, n
     kwargs = dict(env_kwargs or {})
     kwargs.update(cycled_kwargs(kwargs))
     kwargs.update(stealth_aids(env, nav_features, exploring_starts, shaping, gamma))
+    env_id = ENV_IDS[env_kind(env)]
     try:
-        vec = gym.make_vec(ENV_IDS[env_kind(env)], num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs)
-    except (TypeError, ValueError):
-        # options the batched form does not take (a list of duel opponents, a ghost or sb3 opponent): single
-        # envs, which take them or say in one line what is wrong
-        return single_envs()
+        vec = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs)
+    except TypeError as exc:  # an option the batched env has no keyword for
+        raise ValueError(f"{env_id} (batched) does not accept these options {sorted(kwargs)}: {exc}") from None
     vec.reset(seed=seed)
     return vec
 
