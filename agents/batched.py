@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from envs.duel.config import DuelConfig
+
 if TYPE_CHECKING:
     from gymnasium import spaces
     from gymnasium.vector import VectorEnv
@@ -428,7 +430,8 @@ def batched_from_object(agent: object, *, deterministic: bool = False, target: s
 
 def make_batched_agent(spec: str | Sequence[str] | BatchedAgent | Agent, *,
                        action_space: spaces.Space | None = None, observation_space: spaces.Space | None = None,
-                       frame_skip: int = 4, deterministic: bool = False, env: VectorEnv | None = None,
+                       frame_skip: int = DuelConfig.frame_skip, deterministic: bool = False,
+                       env: VectorEnv | None = None,
                        device: str = "auto", **context: object) -> BatchedAgent:
     """A :class:`BatchedAgent` for ``spec``: any spec :func:`agents.make_agent` accepts, a comma-separated
     list or a list of them (env ``i`` plays item ``i % len``), or an agent object (see the module

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agents.batched import BatchedAgent, is_batched, make_batched_agent
+from envs.duel.config import DuelConfig
 
 if TYPE_CHECKING:
     from gymnasium.vector import VectorEnv
@@ -106,7 +107,7 @@ def _resolve(agent: object, **context: object) -> BatchedAgent:
 # Duel rounds, both sides batched
 # ==================================================================================================
 def play_duel(agent: object, opponent: object, rounds: int, *, seed: int = 0, sides: str = "alternate",
-              frame_skip: int = 4, round_seconds: float = 60.0, deterministic: bool = False,
+              frame_skip: int = DuelConfig.frame_skip, round_seconds: float = 60.0, deterministic: bool = False,
               oracle: object | None = None, on_step: Callable[[StepBatch], object] | None = None,
               chunk: int = 1000) -> list[Record]:
     """``rounds`` duel rounds of ``agent`` against ``opponent`` (specs, agent objects or batched agents),

@@ -27,6 +27,7 @@ from agents.character.params import PREFERRED_GAP, STYLES, CharacterParams, Inte
 from envs.duel import env as E
 from envs.duel import layout as _layout
 from envs.duel.character import SHIPPED as _CHARACTERS
+from envs.duel.config import DuelConfig
 from envs.duel.rules import (
     FRAME_DATA,
     N_BUTTON,
@@ -322,7 +323,7 @@ class BatchedScripted:
     ``(N, 76)`` batch of the fighter's own views.
     """
 
-    def __init__(self, params: CharacterParams, spec: str = "scripted", frame_skip: int = 4):
+    def __init__(self, params: CharacterParams, spec: str = "scripted", frame_skip: int = DuelConfig.frame_skip):
         self.base_params = params
         self.spec = spec
         self.frame_skip = max(1, int(frame_skip))

@@ -11,6 +11,7 @@ import numpy as np
 
 from agents.character.fighter import BatchedScripted
 from agents.character.params import IDLE_BELOW, PRESETS, STYLES, CharacterParams, Intent
+from envs.duel.config import DuelConfig
 from envs.duel.env import OBS_SIZE
 from envs.duel.rules import N_BUTTON
 
@@ -29,7 +30,7 @@ class ScriptedFighter:
     """
 
     def __init__(self, params: CharacterParams, rng: np.random.Generator | None = None,
-                 frame_skip: int = 4, flat: bool = False):
+                 frame_skip: int = DuelConfig.frame_skip, flat: bool = False):
         self.rng = rng if rng is not None else np.random.default_rng()
         self.flat = flat
         self._one = BatchedScripted(params, frame_skip=frame_skip)
@@ -132,7 +133,7 @@ def scripted_params(arg: str | None) -> CharacterParams:
 
 
 def make_scripted(
-    arg: str | None, *, action_space=None, rng=None, frame_skip: int = 4, **_
+    arg: str | None, *, action_space=None, rng=None, frame_skip: int = DuelConfig.frame_skip, **_
 ) -> ScriptedFighter:
     """Factory for the ``scripted:NAME`` spec (the forms of :func:`scripted_params`); a ``Discrete``
     ``action_space`` makes it return flat actions."""

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from envs.duel.config import DuelConfig
+
 __all__ = ["GhostAgent", "make_ghost", "parse_ghost_arg"]
 
 
@@ -44,7 +46,7 @@ class GhostAgent:
         self._inv_t = 1.0 / self.temperature
         self.rng = rng if rng is not None else np.random.default_rng()
         self.flat = flat
-        demo_skip = int(meta.get("frame_skip", 4))
+        demo_skip = int(meta.get("frame_skip", DuelConfig.frame_skip))
         env_skip = int(frame_skip) if frame_skip else demo_skip
         self.repeat = max(1, round(demo_skip / env_skip))  # env calls per ghost decision
         self._device = next(model.parameters()).device

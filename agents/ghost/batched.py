@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agents.batched import RowDraws, inverse_cdf, softmax
+from envs.duel.config import DuelConfig
 
 if TYPE_CHECKING:
     import torch
@@ -152,7 +153,7 @@ class BatchedGhost:
         return np.stack([stick, inverse_cdf(softmax(button_z / self.temperature), u[:, 1])], -1)
 
 
-def play_batched(player: object, opponent: str, rounds: int, *, seed: int = 0, frame_skip: int = 4,
+def play_batched(player: object, opponent: str, rounds: int, *, seed: int = 0, frame_skip: int = DuelConfig.frame_skip,
                  round_seconds: float = 60.0, oracle: object | None = None, chunk: int = 256) -> list[PlayedRound]:
     """``rounds`` rounds of ``player`` (a spec, an agent object or a batched agent) against ``opponent``,
     ``chunk`` at once, through :func:`agents.harness.play_duel` (round i seeded ``seed + i``, the player on

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.duel.config import DuelConfig
 from envs.duel.env import OBS_SIZE, obs_layout_hash
 from envs.duel.rules import N_BUTTON, N_STICK
 from envs.fileio import atomic_save, atomic_write_text, check_npz_member_sizes
@@ -225,7 +226,7 @@ class DemoDataset:
             raise ValueError("from_rounds needs at least one round")
         ds = cls.__new__(cls)
         ds.rounds, ds.skipped = list(rounds), []
-        ds.frame_skip = int(rounds[0].meta.get("frame_skip", 4))
+        ds.frame_skip = int(rounds[0].meta.get("frame_skip", DuelConfig.frame_skip))
         return ds
 
     def __len__(self) -> int:

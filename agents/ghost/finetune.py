@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agents.ghost.batched import BatchedGhost, play_batched
+from envs.duel.config import DuelConfig
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "check_opponents", "finetune_ghost", "ghost_log_probs",
            "target_win_rates"]
@@ -55,7 +56,7 @@ class FinetuneConfig:
     gae_lambda: float = 0.95  # GAE lambda
     seed: int = 0  # rollouts and shuffling; rollout seeds are 10**8 + ..., apart from evaluation seeds
     round_seconds: float = 60.0  # round length
-    frame_skip: int = 4  # ticks per decision (the demos')
+    frame_skip: int = DuelConfig.frame_skip  # ticks per decision (the demos')
 
 
 @dataclass

@@ -83,8 +83,8 @@ REFERENCES: list[tuple[str, Callable[[], gym.Env]]] = [
 ]
 SANDBOX: list[tuple[str, Callable[[], gym.Env]]] = [
     # duel: random actions for the agent, the scripted:normal AI as the opponent, 4 ticks per step
-    ("sandbox/Duel-v0", lambda: gym.make("sandbox/Duel-v0", opponent="scripted:normal", frame_skip=4)),
-    ("sandbox/Duel-v0 (vs random)", lambda: gym.make("sandbox/Duel-v0", opponent="random", frame_skip=4)),
+    ("sandbox/Duel-v0", lambda: gym.make("sandbox/Duel-v0", opponent="scripted:normal")),
+    ("sandbox/Duel-v0 (vs random)", lambda: gym.make("sandbox/Duel-v0", opponent="random")),
     # stealth: gym.make defaults (the tutorial level), one row per observation mode
     *[
         (f"sandbox/Stealth-v0 ({mode})", lambda mode=mode: gym.make("sandbox/Stealth-v0", obs_mode=mode))

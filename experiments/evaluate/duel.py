@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from envs.duel.config import DuelConfig
 from experiments.evaluate.stats import wilson_interval
 
 SCRIPTED = ("scripted:easy", "scripted:normal", "scripted:hard", "scripted:rushdown", "scripted:zoner",
@@ -28,7 +29,7 @@ class EvalDuelConfig:
     rounds: int = 200  # rounds per opponent, sides alternating
     seed: int = 0  # round k of a pair is seeded seed + k
     round_seconds: float = 0.0  # round length; 0: the agent's training rounds (its sidecar), else 60
-    frame_skip: int = 4  # ticks per decision
+    frame_skip: int = DuelConfig.frame_skip  # ticks per decision
     deterministic: bool = False  # a trained agent plays its arg-max action instead of sampling
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from envs.duel.config import DuelConfig
+
 GAMES = ("duel",)
 
 
@@ -18,7 +20,7 @@ class RecordConfig:
     rounds: int = 10  # rounds to record
     out: str = "demos/me"  # folder of the rounds (created; existing rounds are kept)
     seed: int | None = None  # seed of the first round (None: fresh entropy)
-    frame_skip: int = 4  # ticks per decision (the ghost acts at this rate)
+    frame_skip: int = DuelConfig.frame_skip  # ticks per decision (the ghost acts at this rate)
     round_seconds: float = 60.0  # length of a round
     name: str = ""  # player name stored in the metadata (default: the player spec)
     input: str = "auto"  # a human player's input: auto (keyboard and pad), keyboard or pad

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from envs.duel.config import DuelConfig
 from envs.fileio import atomic_write_bytes
 
 DEFAULT_POLICY = os.path.join("runs", "director", "policy.zip")
@@ -46,7 +47,7 @@ class DirectorCompareConfig:
     target: float = 0.5  # the flow channel's centre
     band: float = 0.1  # its half-width
     round_seconds: float = 60.0  # duel round length
-    frame_skip: int = 4  # duel ticks per step
+    frame_skip: int = DuelConfig.frame_skip  # duel ticks per step
     opponent: str = "scripted:normal"  # the duel opponent the director tunes (its difficulty is overridden)
     seed: int = 0  # seeds players, envs and (if trained here) the learned director
     policy: str = DEFAULT_POLICY  # LearnedDirector zip; trained first when missing

@@ -11,6 +11,8 @@ import argparse
 import json
 from dataclasses import dataclass
 
+from envs.duel.config import DuelConfig
+
 
 @dataclass
 class Config:
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'pairing':<40}{'wins':>6}{'losses':>8}{'draws':>7}{'win rate':>10}")
     figures = {}
     for a, b in PAIRS:
-        r = match(a, b, args.rounds, seed=args.seed, frame_skip=4, round_seconds=args.round_seconds)
+        r = match(a, b, args.rounds, seed=args.seed, frame_skip=DuelConfig.frame_skip, round_seconds=args.round_seconds)
         rate = r["wins"] / args.rounds
         print(f"{a + ' vs ' + b:<40}{r['wins']:>6}{r['losses']:>8}{r['draws']:>7}{rate:>10.2f}")
         figures[f"{a} vs {b}"] = {**r, "win_rate": round(rate, 3)}

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from envs.duel.config import DuelConfig
+
 STYLES = ("rushdown", "zoner", "turtle")
 METRICS = ("js_stick", "js_button", "js_moves", "js_gap")
 
@@ -375,7 +377,8 @@ def record_style_demos(style: str, index: int, cfg: GhostCompareConfig, opponent
         base = DEMO_SEEDS * (cfg.seed + 1) + index * 10**5 + j * 10**4 + first
         played = play_batched(spec, opp, len(ks), seed=base, round_seconds=cfg.round_seconds)
         for k, r in zip(ks, played, strict=True):
-            meta = demo_metadata(player=spec, opponent=opp, frame_skip=4, round_seconds=cfg.round_seconds,
+            meta = demo_metadata(player=spec, opponent=opp, frame_skip=DuelConfig.frame_skip,
+                                 round_seconds=cfg.round_seconds,
                                  steps=len(r), player_spec=spec, winner=r.winner, seed=base + ks.index(k))
             save_round(round_path(folder, k + 1), r.obs, r.actions, r.rewards, opponent=opp, winner=r.winner,
                        final_health=r.final_health, meta=meta)
@@ -483,7 +486,8 @@ def run_styles(cfg: GhostCompareConfig, echo=print) -> dict:
         for s in STYLES:
             tc = GhostTrainConfig(epochs=5, batch_size=32, head=cfg.head, seed=cfg.seed)  # a fine-tune of the clone
             models["dagger"][s] = dagger_batched(models["bc"][s], demos[s], s, opponents, cfg, tc, echo)
-            save_ghost(models["dagger"][s], out / "ghosts" / f"{s}-dagger" / "checkpoints" / "ghost.pt", frame_skip=4,
+            save_ghost(models["dagger"][s], out / "ghosts" / f"{s}-dagger" / "checkpoints" / "ghost.pt",
+                       frame_skip=DuelConfig.frame_skip,
                        dagger_iterations=cfg.dagger_iters, dagger_rounds=cfg.dagger_rounds)
     if cfg.finetune:
         from agents.ghost.finetune import FinetuneConfig, finetune_ghost, target_win_rates
@@ -499,7 +503,8 @@ def run_styles(cfg: GhostCompareConfig, echo=print) -> dict:
             models["finetune"][s] = fr.model
             finetune_info[s] = {"lambda": fr.lam, "best_iteration": fr.best_iteration, "targets": targets,
                                 "history": [{k: v for k, v in h.items() if k != "update"} for h in fr.history]}
-            save_ghost(fr.model, out / "ghosts" / f"{s}-finetune" / "checkpoints" / "ghost.pt", frame_skip=4,
+            save_ghost(fr.model, out / "ghosts" / f"{s}-finetune" / "checkpoints" / "ghost.pt",
+                       frame_skip=DuelConfig.frame_skip,
                        finetune={k: v for k, v in finetune_info[s].items() if k != "history"})
     # ---- evaluation on seeds apart from the demos': the demonstrators, then every method's ghosts
     demo_eval = {s: evaluate_player(lambda s=s: f"scripted:{s}", opponents, cfg.rounds, cfg) for s in STYLES}

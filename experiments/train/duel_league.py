@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.opponents import batched_duel_opponent
+from envs.duel.config import DuelConfig
 from envs.duel.vector import DuelVectorEnv
 from envs.fileio import atomic_save, atomic_write_text
 from experiments.train.league import MAIN, League
@@ -146,7 +147,7 @@ class LeagueConfig:
     exploiter_steps: int = 100_000  # each exploiter's training budget
     max_snapshots: int = 50  # stop adding snapshots beyond this many
     log_every: int = 20_000  # a metrics row (and checkpoints/latest.pt) every N steps
-    frame_skip: int = 4  # env ticks per decision
+    frame_skip: int = DuelConfig.frame_skip  # env ticks per decision
     round_seconds: float = 60  # a round's time limit (a short one makes short test runs finish rounds)
     hyper: dict = field(default_factory=dict)  # the PPO's options (nets.ppo.PPO)
 

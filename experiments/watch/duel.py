@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from envs.duel.config import DuelConfig
 from experiments.watch.agents import (
     OpponentSlot,
     agent_info,
@@ -55,7 +56,7 @@ class DuelSession:
         p1 = build_agent(self.names[0], **context, player=1)
         info = agent_info(p1)
         env_kwargs = info.get("env_kwargs", {}) if isinstance(info.get("env_kwargs"), dict) else {}
-        self.skip = int(env_kwargs.get("frame_skip", 4))
+        self.skip = int(env_kwargs.get("frame_skip", DuelConfig.frame_skip))
         context["frame_skip"] = self.skip
         if hasattr(p1, "frame_skip"):  # a human: its presses are held for the ticks between decisions
             p1.frame_skip = self.skip
