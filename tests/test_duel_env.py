@@ -267,3 +267,25 @@ def test_pettingzoo_views_are_symmetric_and_rewards_zero_sum():
     frame = parallel_env(render_mode="rgb_array")
     frame.reset(seed=0)
     assert frame.render().shape == (450, 800, 3)
+
+
+def test_a_predict_opponent_gets_its_recurrent_state_back():
+    """An agent object with only ``predict`` (the single-env protocol) is given back the state it returned,
+    with ``episode_start`` on the first decision of each round only."""
+
+    class Counter:
+        def __init__(self):
+            self.seen = []
+
+        def predict(self, observation, state=None, episode_start=None, deterministic=False):
+            self.seen.append((state, bool(episode_start[0])))
+            return np.array([0, 0]), (0 if state is None else state + 1)
+
+    agent = Counter()
+    env = make_duel_env(opponent=agent, round_seconds=1)
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(np.array([0, 0]))
+    env.reset()
+    env.step(np.array([0, 0]))
+    assert agent.seen == [(None, True), (0, False), (1, False), (None, True)]

@@ -101,11 +101,14 @@ def decode_action(action: Any) -> tuple[int, int]:
 
 class PredictOpponent:
     """An agent speaking the single-env protocol (``predict``, optional ``reset`` and ``rng``) as the
-    opponent of a batch of one: it is given the env's generator at every reset, as before batching."""
+    opponent of a batch of one: it is given the env's generator at every reset, as before batching, and
+    its recurrent state is passed back to it with ``episode_start`` set on the round's first decision."""
 
     def __init__(self, agent: Any):
         self.agent = agent
         self.spec = getattr(agent, "spec", type(agent).__name__)
+        self.state: Any = None
+        self.first = np.ones(1, dtype=np.bool_)
 
     def bind(self, num_envs: int) -> None:
         if num_envs != 1:
@@ -120,9 +123,12 @@ class PredictOpponent:
             agent.set_difficulty(difficulty)
         if hasattr(agent, "reset"):
             agent.reset()
+        self.state, self.first[0] = None, True
 
     def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
-        action, _ = self.agent.predict(obs[0], deterministic=False)
+        action, self.state = self.agent.predict(obs[0], state=self.state, episode_start=self.first,
+                                                deterministic=False)
+        self.first[0] = False
         out[0] = decode_action(action)
 
 
