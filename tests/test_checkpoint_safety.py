@@ -391,7 +391,14 @@ def test_the_formerly_bundled_sb3_agents_act_as_before(name, on_random, on_rollo
     obs = _random_obs(agent.model.observation_space)
     assert _encode(agent.predict(o, deterministic=True)[0] for o in obs) == on_random
     info = read_sidecar(SB3_FIXTURES / f"{name}.zip")
-    env = make_env(info["env"], info["env_kwargs"], info["nav_features"], index=0)
+    env_kwargs = dict(info["env_kwargs"])
+    if name == "duel-ppo":  # env 0 plays `random`: as recorded, the single-env agent drawing from the env's generator
+        from agents import RandomAgent
+        from envs.duel.env import duel_spaces
+
+        assert env_kwargs["opponent"].split(",")[0] == "random"
+        env_kwargs["opponent"] = RandomAgent(duel_spaces()[0])
+    env = make_env(info["env"], env_kwargs, info["nav_features"], index=0)
     o, _ = env.reset(seed=7)
     actions = []
     for _ in range(120):

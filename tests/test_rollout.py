@@ -127,7 +127,7 @@ def test_director_env_success_is_the_flow_channel():
 def test_duel_make_resolves_the_spec_and_pickles():
     env = gym.make("sandbox/Duel-v0", opponent="scripted:hard")
     assert env.unwrapped.opponent_spec == "scripted:hard"
-    assert type(env.unwrapped.opponent).__name__ == "ScriptedFighter"
+    assert type(env.unwrapped.opponent).__name__ == "BatchedScripted"  # the batched fighter, one round
     obs, _ = env.reset(seed=3)
     copy = pickle.loads(pickle.dumps(env.unwrapped))
     a = [env.unwrapped.step([0, 1])[1] for _ in range(20)]

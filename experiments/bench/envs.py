@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -173,13 +174,16 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     import envs  # noqa: F401  (registers sandbox/* ids)
 
+    load_start = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} cores, load average {load_start:.2f} at the start (ratios hold only when "
+          "it is under 1.5)", flush=True)
     rates = interleaved_rates(dict(REFERENCES + SANDBOX), args.seconds, args.seed)
     cartpole = rates.get("CartPole-v1", np.nan)
     minigrid = rates.get("MiniGrid-Empty-8x8-v0", np.nan)
     print(f"{'env':<34}{'steps/s':>12}{'x CartPole':>12}{'x MiniGrid':>12}")
     for label, rate in rates.items():
         print(f"{label:<34}{rate:>12,.0f}{rate / cartpole:>12.2f}{rate / minigrid:>12.2f}")
-    figures = {"steps_per_s": {k: round(v, 1) for k, v in rates.items()}}
+    figures = {"load_start": round(load_start, 2), "steps_per_s": {k: round(v, 1) for k, v in rates.items()}}
     duel_ticks = duel_rules_ticks_per_second(args.seconds, args.seed)
     print(f"{'duel rules alone (ticks/s)':<34}{duel_ticks:>12,.0f}{duel_ticks / cartpole:>12.2f}")
     figures["duel_rules_ticks_per_s"] = round(duel_ticks, 1)
@@ -195,6 +199,8 @@ def main(argv: list[str] | None = None) -> dict:
         + (f"; quantecon VI {solve['quantecon_vi_s']:.2f} s" if "quantecon_vi_s" in solve else "")
     )
     figures["stealth_solve"] = solve
+    figures["load_end"] = round(os.getloadavg()[0], 2)
+    print(f"load average {figures['load_end']:.2f} at the end")
     print(json.dumps(figures))
     return figures
 
