@@ -75,43 +75,32 @@ def is_batched(agent: object) -> bool:
 # ==================================================================================================
 # Per-row random numbers
 # ==================================================================================================
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-
-
-def splitmix64(z: np.ndarray) -> np.ndarray:
-    """SplitMix64's output function (Steele, Lea and Flood 2014) on uint64 ``z``:
-    ``z ^= z >> 30; z *= 0xBF58476D1CE4E5B9; z ^= z >> 27; z *= 0x94D049BB133111EB; z ^= z >> 31``
-    (arithmetic mod 2**64). ``splitmix64(0x9E3779B97F4A7C15)`` is 0xE220A8397B1DCDAF, the first output of
-    the generator seeded 0."""
-    z = np.asarray(z, dtype=np.uint64)
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
-
-
 class RowDraws:
-    """Uniform numbers in [0, 1) per row, row ``r``'s ``k``-th draw of an episode being SplitMix64's ``k``-th
-    output from the row's seed (``splitmix64(seed + k * golden)``, its 53 high bits / 2**53): a function of
-    the row's seed and of how many numbers it drew, never of the other rows. Rows never reset draw from
-    fresh entropy."""
+    """Uniform numbers in [0, 1) per row, from the row's own counter-based stream (:mod:`agents.stream`):
+    row ``r``'s ``k``-th draw of an episode is SplitMix64's ``k``-th output from the row's seed (its 53 high
+    bits / 2**53), a function of the row's seed and of how many numbers it drew, never of the other rows.
+    Rows never reset draw from fresh entropy."""
 
     def __init__(self, num_envs: int):
+        from agents import stream
+
+        self.stream = stream.new_streams(num_envs)
         entropy = np.random.SeedSequence().generate_state(2 * num_envs, dtype=np.uint32).astype(np.uint64)
-        self.key = (entropy[0::2] << np.uint64(32)) | entropy[1::2]
-        self.count = np.zeros(num_envs, dtype=np.uint64)
+        self.stream[:, stream.KEY] = (entropy[0::2] << np.uint64(32)) | entropy[1::2]
 
     def reset(self, idx: np.ndarray, seeds: np.ndarray) -> None:
         """Rows ``idx`` start an episode keyed by ``seeds`` (ints in [0, 2**63))."""
-        self.key[idx] = np.asarray(seeds, dtype=np.int64).astype(np.uint64)
-        self.count[idx] = 0
+        from agents import stream
+
+        stream.seed_streams(self.stream, np.asarray(idx, dtype=np.int64), np.asarray(seeds, dtype=np.int64))
 
     def uniform(self, rows: np.ndarray, k: int = 1) -> np.ndarray:
         """The next ``k`` numbers of each of ``rows``: shape ``(len(rows), k)``, float64 in [0, 1)."""
-        steps = self.count[rows][:, None] + np.arange(1, k + 1, dtype=np.uint64)[None, :]
-        z = splitmix64(self.key[rows][:, None] + steps * _GOLDEN)
-        self.count[rows] += np.uint64(k)
-        return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+        from agents import stream
+
+        out = np.empty((len(rows), k), dtype=np.float64)
+        stream.uniform_rows(self.stream, np.asarray(rows, dtype=np.int64), out)
+        return out
 
 
 def inverse_cdf(p: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -244,6 +233,7 @@ class UniformAgent:
         self.action_space = space
         self.writer = ActionWriter(space, target)
         self.n = np.asarray(self.writer.heads, dtype=np.float64)
+        self._n = np.asarray(self.writer.heads, dtype=np.int64)
         self.spec = spec
         self.num_envs = 0
         self.draws = RowDraws(0)
@@ -256,6 +246,14 @@ class UniformAgent:
         self.draws.reset(np.asarray(idx, dtype=np.int64), seeds)
 
     def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
+        heads = len(self.writer.heads)
+        if out.ndim == 1 and heads == 1 or out.ndim == 2 and out.shape[1] == heads:
+            # the buffer has the agent's form: one kernel call draws and writes every active row
+            from agents import stream
+
+            stream.uniform_choices(self.draws.stream, active, self._n, self.writer.start,
+                                   out[:, None] if out.ndim == 1 else out)
+            return
         rows = np.flatnonzero(active)
         if rows.size:
             u = self.draws.uniform(rows, len(self.n))
@@ -361,11 +359,13 @@ class Mixture:
         self.last_a = self.last_b = None
 
     def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
+        from agents.stream import mix64_array
+
         seeds = np.asarray(seeds, dtype=np.int64)
-        keys = splitmix64(seeds.astype(np.uint64))  # three streams from one seed: the coin, a, b
+        keys = mix64_array(seeds.astype(np.uint64))  # three streams from one seed: the coin, a, b
         self.draws.reset(idx, seeds)
         self.a.reset_envs(idx, (keys >> np.uint64(1)).astype(np.int64), difficulty)
-        self.b.reset_envs(idx, (splitmix64(keys) >> np.uint64(1)).astype(np.int64), difficulty)
+        self.b.reset_envs(idx, (mix64_array(keys) >> np.uint64(1)).astype(np.int64), difficulty)
 
     def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
         rows = np.flatnonzero(active)

@@ -1,4 +1,4 @@
-"""The scripted fighter, written once (agents.character.fighter) and its random stream (agents.character.stream).
+"""The scripted fighter, written once (agents.character.fighter) and its random stream (agents.stream).
 
 - The stream: SplitMix64's published outputs, the counter-based form against the sequential one, 53-bit
   uniforms, unbiased ``below(36)`` (its rejection reached on purpose), and uniformity.
@@ -22,8 +22,8 @@ from scipy.stats import chi2
 from scripted_oracle import MASK64, ReferenceFighter, SplitMix64, splitmix64_output
 
 from agents import make_agent
+from agents import stream as S
 from agents.character import PRESETS, STYLES, CharacterParams, Intent, ScriptedFighter
-from agents.character import stream as S
 from agents.character.arena import play_round
 from agents.character.batched import BatchedScripted, make_batched_opponent, match_batched
 from envs.duel import env as E

@@ -1,7 +1,7 @@
 """The batched duel's built-in opponents.
 
 :class:`BatchedScripted` (from :mod:`agents.character.fighter`, the scripted fighter's one body) plays
-every ``scripted:`` spec for N rounds; :class:`BatchedRandom` presses uniform random inputs. Round i of
+every ``scripted:`` spec for N rounds (``random`` is :class:`agents.batched.UniformAgent`). Round i of
 ``gym.make_vec(..., num_envs=N)`` reset with seed s plays exactly like ``gym.make`` reset with seed s + i
 against a scripted opponent, episode after episode: both draw the round's key from the same generator and
 run the same kernel.
@@ -11,44 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
-import numpy as np
-
-from agents.character import stream as S
 from agents.character.fighter import BatchedScripted
 from agents.character.scripted import PRESETS, STYLES, scripted_params
-from envs.duel import layout as _layout
 from envs.duel.config import DuelConfig
-from envs.duel.layout import N_BUTTON, N_STICK
 from envs.duel.vector import TWO_PLAYER
-from envs.jit import refresh_cache
-
-refresh_cache(__file__, [S.__file__, _layout.__file__])
-
-
-class BatchedRandom:
-    """Uniform random inputs for N rounds, each round drawing from its own counter-based stream keyed by
-    its seed (:mod:`agents.character.stream`), so a round plays the same in a batch of one or of many."""
-
-    spec = "random"
-
-    def bind(self, num_envs: int) -> None:
-        self.num_envs = int(num_envs)
-        self._stream = np.zeros((self.num_envs, 2), dtype=np.uint64)
-
-    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
-        S.seed_streams(self._stream, np.asarray(idx, dtype=np.int64), np.asarray(seeds, dtype=np.int64))
-
-    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
-        _random_inputs(self._stream, active, out)
-
-
-@numba.njit(cache=True, nogil=True)
-def _random_inputs(stream, active, out):
-    for r in range(stream.shape[0]):
-        if active[r]:
-            out[r, 0] = S.below(stream, r, N_STICK)
-            out[r, 1] = S.below(stream, r, N_BUTTON)
 
 
 def make_batched_opponent(spec: Any, frame_skip: int = DuelConfig.frame_skip):
@@ -66,7 +32,10 @@ def make_batched_opponent(spec: Any, frame_skip: int = DuelConfig.frame_skip):
     if prefix == "scripted":
         return BatchedScripted(scripted_params(arg or None), spec=spec, frame_skip=frame_skip)
     if prefix == "random" and not arg:
-        return BatchedRandom()
+        from agents.batched import UniformAgent
+        from envs.duel.env import duel_spaces
+
+        return UniformAgent(duel_spaces()[0], spec="random")
     raise ValueError(f"unknown batched duel opponent {spec!r}; valid: {_VALID}")
 
 

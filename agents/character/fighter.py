@@ -2,7 +2,7 @@
 
 :class:`BatchedScripted` owns the per-round arrays (struct of arrays, one row per round): the knobs (so
 rounds may differ in difficulty and style), the delayed view of the opponent (a ring of what it perceived
-in its last decisions), and its random stream (:mod:`agents.character.stream`, SplitMix64 keyed by the
+in its last decisions), and its random stream (:mod:`agents.stream`, SplitMix64 keyed by the
 round's seed). :class:`agents.character.scripted.ScriptedFighter`, the single-env agent, is a batch of one
 of the same class, so ``gym.make`` and ``gym.make_vec`` play one body.
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from agents.character import stream as S
+from agents import stream as S
 from agents.character.params import PREFERRED_GAP, STYLES, CharacterParams, Intent
 from envs.duel import env as E
 from envs.duel import layout as _layout

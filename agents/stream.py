@@ -1,4 +1,8 @@
-"""The random stream the scripted fighter's kernels own: SplitMix64, counter-based, one stream per round.
+"""The random stream the agents' kernels own: SplitMix64, counter-based, one stream per round (or row).
+
+The scripted fighter (:mod:`agents.character.fighter`), the uniform random agent and every sampling
+batched agent (:class:`agents.batched.RowDraws`) draw from it, so a row draws the same numbers in a
+batch of one or of many.
 
 A round's stream is a row ``(key, counter)`` of a ``(N, 2)`` uint64 array (columns :data:`KEY` and
 :data:`COUNTER`). Draw number ``c`` (0-based) of key ``k`` is SplitMix64's (c + 1)-th output from state k:
@@ -87,3 +91,31 @@ def new_streams(n: int) -> np.ndarray:
 
 __all__ = ["COUNTER", "GAMMA", "KEY", "below", "draw_u64", "mix64", "new_streams", "next_u64", "seed_streams",
            "uniform"]
+
+
+@_jit
+def uniform_rows(stream, rows, out):
+    """``out[j, h]`` = the next uniforms of row ``rows[j]``, ``out.shape[1]`` of them in order."""
+    for j in range(rows.shape[0]):
+        for h in range(out.shape[1]):
+            out[j, h] = uniform(stream, rows[j])
+
+
+@_jit
+def uniform_choices(stream, active, n, start, out):
+    """For every active row r: ``out[r, h] = start[h] + floor(u * n[h])`` with u r's next uniform, one per
+    head h (``out`` (N, H)): a uniform choice among ``n[h]`` categories."""
+    for r in range(stream.shape[0]):
+        if active[r]:
+            for h in range(n.shape[0]):
+                k = np.int64(uniform(stream, r) * n[h])
+                out[r, h] = start[h] + (k if k < n[h] else n[h] - 1)
+
+
+@_jit
+def mix64_array(z):
+    """:func:`mix64` of every element of a uint64 array (a new array): child keys derived from seeds."""
+    out = np.empty_like(z)
+    for i in range(z.shape[0]):
+        out[i] = mix64(z[i])
+    return out
