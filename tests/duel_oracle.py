@@ -480,7 +480,7 @@ def observe(s: DuelState, me: int) -> np.ndarray:
 def write_arrays(s: DuelState, F_i: np.ndarray, P_i: np.ndarray, G_i: np.ndarray) -> None:
     """Write one oracle state into one round's kernel arrays."""
     for k, f in enumerate(s.fighters):
-        F_i[k] = [int(getattr(f, name)) for name in L.FIGHTER_FIELDS]
+        F_i[k, : len(L.FIGHTER_FIELDS)] = [int(getattr(f, name)) for name in L.FIGHTER_FIELDS]
         p = s.projectiles[k]
         P_i[k] = (0, 0, 0) if p is None else (1, p.x, p.vx)
     G_i[:] = (s.tick, int(s.over), -1 if s.winner is None else s.winner)
@@ -488,7 +488,7 @@ def write_arrays(s: DuelState, F_i: np.ndarray, P_i: np.ndarray, G_i: np.ndarray
 
 def same_state(s: DuelState, F_i: np.ndarray, P_i: np.ndarray, G_i: np.ndarray) -> bool:
     """The kernel arrays of one round hold exactly the oracle's state."""
-    F2, P2, G2 = np.zeros_like(F_i), np.zeros_like(P_i), np.zeros_like(G_i)
+    F2, P2, G2 = F_i.copy(), np.zeros_like(P_i), np.zeros_like(G_i)  # F2 keeps the round's character column
     write_arrays(s, F2, P2, G2)
     if not s.over:
         G2[L.G_WINNER] = G_i[L.G_WINNER]  # meaningful once over only

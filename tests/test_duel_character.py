@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 import envs  # noqa: F401  (registers the ids)
+from envs.duel import layout as L
 from envs.duel import parallel_env, rules
 from envs.duel.character import (
     CharacterError,
     character_arrays,
+    character_table,
     default_character,
     load_character,
     parse_character,
@@ -189,6 +191,9 @@ def test_several_rule_sets_per_batch_and_arrays():
     assert env._core.F[:, :, 5].tolist() == [[200, 200], [300, 300], [300, 200], [200, 200]]
     C, D = character_arrays([default_character(), heavy])
     assert C.shape[0] == 2 and D[1, Move.JAB, 0] == 4
+    T = character_table([default_character(), heavy])  # what the kernels read: body, then each move's row
+    assert T[1, L.C_MAX_HEALTH] == 300 and T[0, L.T_MOVES + Move.HEAVY * L.ND + L.D_STARTUP] == 10
+    assert env._core.F[:, :, L.CHARACTER].tolist() == env._core.who.tolist()
     with pytest.raises(ValueError, match="a list of 4"):
         DuelVectorEnv(num_envs=4, opponent=None, character=["default", heavy])
 

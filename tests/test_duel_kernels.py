@@ -242,7 +242,7 @@ def test_the_game_is_the_one_before_the_kernels_became_the_only_rules():
             h.update(obs.tobytes())
             h.update(r.tobytes())
             h.update(term.tobytes())
-            h.update(env._F.tobytes())
+            h.update(np.ascontiguousarray(env._F[:, :, :13]).tobytes())  # the fighter fields recorded then
             total += float(r[:, 0].sum())
         assert h.hexdigest() == want[f"fs{frame_skip}"]["sha256"], frame_skip
         assert total == want[f"fs{frame_skip}"]["reward_sum"]

@@ -298,6 +298,13 @@ def check_character_spec(spec: Any) -> None:
     character_set(spec, len(spec) if isinstance(spec, list) else 1)
 
 
+def character_table(characters: Sequence[Character]) -> np.ndarray:
+    """``T[n, NT]`` (int64): each character's body, then its moves' frame data, one row each (the layout's
+    ``T_MOVES``), the table the kernels read."""
+    C, D = character_arrays(characters)
+    return np.concatenate([C, D.reshape(len(characters), -1)], axis=1)
+
+
 def character_set(spec: Any, num_envs: int) -> tuple[list[Character], np.ndarray]:
     """The distinct characters of a ``character=`` argument and ``who[N, 2]``, each round's fighters'
     rows. ``spec`` is one character (a shipped name, a file, a :class:`Character`) for both fighters,

@@ -22,7 +22,7 @@ import numpy as np
 from envs.duel import kernels as K
 from envs.duel import layout as L
 from envs.duel import rules
-from envs.duel.character import Character, character_arrays, character_set, default_character
+from envs.duel.character import Character, character_set, character_table, default_character
 from envs.duel.config import DuelConfig
 
 
@@ -35,8 +35,9 @@ class DuelCore:
         self.frame_skip, self.round_ticks = config.frame_skip, config.round_ticks
         characters, self.who = character_set(config.character, n)
         self.characters: list[Character] = characters
-        self.C, self.D = character_arrays(characters)
+        self.T = character_table(characters)
         self.F = np.zeros((n, 2, L.NF), dtype=np.int32)
+        self.F[:, :, L.CHARACTER] = self.who  # each fighter's row of the table, for good
         self.P = np.zeros((n, 2, L.NP), dtype=np.int32)
         self.G = np.zeros((n, L.NG), dtype=np.int32)
         self.BH = np.zeros((n, 2), dtype=np.int64)  # healths at the start of the decision
@@ -47,8 +48,7 @@ class DuelCore:
         self.terminated = np.zeros(n, dtype=np.bool_)
         self.restart = np.zeros(n, dtype=np.bool_)
         room = L.EVENTS_PER_TICK * self.frame_skip if events else 0
-        self.EV = np.zeros((n, room, 4), dtype=np.int32)
-        self.EVN = np.zeros(n, dtype=np.int64)
+        self.EV = np.zeros((n, 1 + room, 4), dtype=np.int32)  # EV[i, 0, 0]: the count; EV[i, 1:]: the events
         self.obs_me, self.obs_other = self.obs[:, 0], self.obs[:, 1]
         self._all = np.ones(n, dtype=np.bool_)
         self._default = all(ch == default_character() for ch in characters)
@@ -73,9 +73,9 @@ class DuelCore:
     def _step_args(self) -> tuple:
         args = self.__dict__.get("_args")
         if args is None:  # the arrays never change identity, so the argument tuple is built once
-            args = self._args = (self.F, self.P, self.G, self.C, self.D, self.who, self.BH, self.round_ticks,
-                                 self.frame_skip, self.act, self.me, self.restart, self.reward, self.terminated,
-                                 self.obs_me, self.obs_other, self.EV, self.EVN)
+            args = self._args = (self.F, self.P, self.G, self.T, self.BH, self.round_ticks, self.frame_skip, self.act,
+                                 self.me, self.restart, self.reward, self.terminated, self.obs_me, self.obs_other,
+                                 self.EV)
         return args
 
     def step_by_tick(self, on_tick: Callable[[int], object]) -> None:
@@ -84,15 +84,14 @@ class DuelCore:
         if self.restart.any():
             raise RuntimeError("step_by_tick plays decisions only; reset restarting rounds first")
         playing = self._all
-        K.begin_batch(self.F, self.BH, self.EVN, playing)
+        K.begin_batch(self.F, self.BH, self.EV, playing)
         for k in range(1, self.frame_skip + 1):
             if self.G[:, L.G_OVER].all():
                 break
-            K.tick_batch(self.F, self.P, self.G, self.C, self.D, self.who, self.round_ticks, self.act, self.me,
-                         playing, self.EV, self.EVN)
+            K.tick_batch(self.F, self.P, self.G, self.T, self.round_ticks, self.act, self.me, playing, self.EV)
             on_tick(k)
-        K.finish_batch(self.F, self.P, self.G, self.C, self.D, self.who, self.BH, self.round_ticks, self.me, playing,
-                       self.reward, self.terminated, self.obs_me, self.obs_other)
+        K.finish_batch(self.F, self.P, self.G, self.T, self.BH, self.round_ticks, self.me, playing, self.reward,
+                       self.terminated, self.obs_me, self.obs_other)
 
     def reset(self, idx: np.ndarray | None = None) -> None:
         """Start new rounds in ``idx`` (all by default) and write every round's observations."""
@@ -104,8 +103,7 @@ class DuelCore:
 
     def observe(self) -> None:
         """Rewrite both observations of every round from the state (after the state was written)."""
-        K.observe_batch(self.F, self.P, self.G, self.C, self.D, self.who, self.round_ticks, self.me, self.obs_me,
-                        self.obs_other)
+        K.observe_batch(self.F, self.P, self.G, self.T, self.round_ticks, self.me, self.obs_me, self.obs_other)
 
     # ---- reading ---------------------------------------------------------------------------------------------
     def characters_of(self, i: int) -> tuple[Character, Character] | None:
@@ -125,12 +123,9 @@ class DuelCore:
 
     def events(self, i: int) -> list[dict]:
         """Round ``i``'s events of the last decision (needs ``events=True``)."""
-        return rules.events_of(self.EV[i], int(self.EVN[i]))
+        return rules.events_of(self.EV[i])
 
     def health(self, i: int, k: int) -> int:
         return int(self.F[i, k, L.HEALTH])
 
 
-def default_tables() -> tuple[np.ndarray, np.ndarray]:
-    """The shipped character's ``(C, D)`` tables (one row)."""
-    return character_arrays([default_character()])

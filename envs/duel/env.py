@@ -71,10 +71,9 @@ _ROLES = (("agent", "opponent"), ("opponent", "agent"))
 
 def observe(s: rules.DuelState, me: int) -> np.ndarray:
     """The float32 feature vector of fighter ``me`` (0 or 1) in state ``s``; see :class:`DuelEnv` for the layout."""
-    C, D, who = rules.tables(s.characters)
     F, P, G = rules.to_arrays(s)
     O = np.zeros((1, OBS_SIZE), dtype=np.float32)
-    K.observe(O, F, P, G, C, D, who, 0, s.round_ticks, int(me))
+    K.observe(O, F, P, G, rules.table(s.characters), 0, s.round_ticks, int(me))
     return O[0]
 
 
@@ -316,7 +315,7 @@ class DuelEnv(gym.Env):
             core.step_by_tick(self._tick_hook)
         terminated = bool(core.terminated[0])
         self._over = terminated
-        self._last_events = core.events(0) if core.EVN[0] else []
+        self._last_events = core.events(0) if core.EV[0, 0, 0] else []
         return core.obs[0, 0].copy(), float(core.reward[0]), terminated, False, self._info()
 
     def _tick_hook(self, k: int) -> None:

@@ -89,7 +89,8 @@ OBS_ADVANTAGE_SCALE = 30.0  # frame advantage is observed over this many ticks, 
 FIGHTER_FIELDS = ("x", "y", "vx", "vy", "facing", "health", "state", "move", "frame", "stun", "guard",
                   "connected", "air_attacked")
 X, Y, VX, VY, FACING, HEALTH, STATE, MOVE, FRAME, STUN, GUARD, CONNECTED, AIR_ATTACKED = range(len(FIGHTER_FIELDS))
-NF = len(FIGHTER_FIELDS)
+CHARACTER = len(FIGHTER_FIELDS)  # one more column: the fighter's row of the character table (set when built)
+NF = CHARACTER + 1
 P_ON, P_X, P_VX = range(3)  # projectile present, its x, its horizontal speed
 NP = 3
 G_TICK, G_OVER, G_WINNER = range(3)  # winner: 0, 1, or -1 for a draw (meaningful once over)
@@ -104,8 +105,9 @@ EV_HIT, EV_BLOCK, EV_GRAB, EV_THROW, EV_TECH, EV_PROJECTILE, EV_CLASH, EV_KO, EV
 EV_KIND, EV_BY, EV_MOVE, EV_DAMAGE = range(4)
 EVENTS_PER_TICK = 12  # at most: 2 grabs or escapes, 4 hits, a clash, 2 spawns, the end, with room
 
-# ---- the character table (int64 arrays the kernels read, one row per character) --------------------
-# C[n, NC]: the body; the last columns are derived from the others when the table is built.
+# ---- the character table (one int64 row per character: T[n, NT]) ------------------------------------
+# Columns 0..NC-1: the body (C_*), the last of them derived from the others when the table is built;
+# then the frame data of each move m at T_MOVES + m * ND (D_*; move NONE's row is zeros).
 BODY_FIELDS = ("max_health", "half_width", "stand_height", "crouch_height", "walk_forward_speed",
                "walk_back_speed", "jump_speed", "jump_drift", "gravity", "air_hit_speed", "projectile_speed",
                "projectile_half_width", "tech_window", "tech_pushback")
@@ -116,7 +118,7 @@ C_MAX_JUMP = len(BODY_FIELDS)  # the apex of a jump, for the observation's y
 C_VY_SCALE = C_MAX_JUMP + 1  # jump_speed + 1: |vy| never exceeds it
 C_MAX_STUN = C_MAX_JUMP + 2  # the longest hitstun or blockstun of the table, for the observation's stun
 NC = C_MAX_JUMP + 3
-# D[n, N_MOVES, ND]: the frame data of each move (row Move.NONE is zeros); TOTAL and CROUCH are derived.
+# The frame data of a move, ND columns; TOTAL and CROUCH are derived.
 MOVE_FIELDS = ("startup", "active", "recovery", "damage", "chip", "hitstun", "blockstun", "knockback", "reach",
                "box_low", "box_high")
 (D_STARTUP, D_ACTIVE, D_RECOVERY, D_DAMAGE, D_CHIP, D_HITSTUN, D_BLOCKSTUN, D_KNOCKBACK, D_REACH, D_BOX_LOW,
@@ -125,6 +127,8 @@ D_LEVEL = len(MOVE_FIELDS)  # a Level
 D_TOTAL = D_LEVEL + 1  # startup + active + recovery
 D_CROUCH = D_LEVEL + 2  # 1 for the moves done crouched (the body is crouch_height tall)
 ND = D_LEVEL + 3
+T_MOVES = NC
+NT = T_MOVES + N_MOVES * ND
 CROUCH_MOVES = frozenset({Move.LOW, Move.ANTI_AIR, Move.PROJECTILE})
 
 # ---- the observation (76 float32 in [-1, 1], in the viewer's frame) ----------------------------------

@@ -26,7 +26,7 @@ import numpy as np
 
 from envs.duel import kernels as K
 from envs.duel import layout as L
-from envs.duel.character import Character, FrameData, character_arrays, default_character
+from envs.duel.character import Character, FrameData, character_table, default_character
 from envs.duel.layout import (  # noqa: F401  (the layout's names, re-exported under their old home)
     DEFAULT_ROUND_TICKS,
     N_BUTTON,
@@ -58,7 +58,7 @@ PROJECTILE_SPEED, PROJECTILE_HALF_WIDTH = _DEFAULT.projectile_speed, _DEFAULT.pr
 THROW_TECH_WINDOW, TECH_PUSHBACK = _DEFAULT.tech_window, _DEFAULT.tech_pushback
 MAX_MOVE_TICKS = max(fd.total for fd in FRAME_DATA.values())
 MAX_STUN = _DEFAULT.max_stun
-_TABLES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_TABLES: dict[tuple, np.ndarray] = {}
 
 
 # ---- one round as values -----------------------------------------------------------------------------
@@ -121,20 +121,21 @@ class DuelState:
 
 
 # ---- to and from the kernels' arrays -------------------------------------------------------------------------
-def tables(characters: tuple[Character, Character] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(C, D, who)`` of one round whose fighters play ``characters`` (None: the shipped one)."""
+def table(characters: tuple[Character, Character] | None) -> np.ndarray:
+    """The character table of one round whose fighters play ``characters`` (None: the shipped one): rows
+    0 and 1, fighter 0's and fighter 1's."""
     pair = characters or (_DEFAULT, _DEFAULT)
     key = (id(pair[0]), id(pair[1]))
     if key not in _TABLES:
-        _TABLES[key] = character_arrays(list(pair))
-        _TABLES[key + ("pair",)] = pair  # keep the characters alive while their id is a key
-    C, D = _TABLES[key]
-    return C, D, np.array([[0, 1]], dtype=np.int64)
+        _TABLES[key] = character_table(list(pair))
+        _TABLES[key + ("pair",)] = pair  # type: ignore[assignment]  # keep the characters alive while their id is a key
+    return _TABLES[key]
 
 
 def to_arrays(s: DuelState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(F, P, G)``: one round (a batch of one) holding ``s``."""
+    """``(F, P, G)``: one round (a batch of one) holding ``s``, its fighters on rows 0 and 1 of :func:`table`."""
     F = np.zeros((1, 2, L.NF), dtype=np.int32)
+    F[0, :, L.CHARACTER] = (0, 1)
     P = np.zeros((1, 2, L.NP), dtype=np.int32)
     G = np.zeros((1, L.NG), dtype=np.int32)
     write_arrays(s, F[0], P[0], G[0])
@@ -142,9 +143,9 @@ def to_arrays(s: DuelState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def write_arrays(s: DuelState, F_i: np.ndarray, P_i: np.ndarray, G_i: np.ndarray) -> None:
-    """Write ``s`` into one round's arrays."""
+    """Write ``s`` into one round's arrays (every field but the fighters' rows of the character table)."""
     for k, f in enumerate(s.fighters):
-        F_i[k] = [int(getattr(f, name)) for name in L.FIGHTER_FIELDS]
+        F_i[k, : len(L.FIGHTER_FIELDS)] = [int(getattr(f, name)) for name in L.FIGHTER_FIELDS]
         p = s.projectiles[k]
         P_i[k] = (0, 0, 0) if p is None else (1, p.x, p.vx)
     G_i[:] = (s.tick, int(s.over), -1 if s.winner is None else s.winner)
@@ -154,7 +155,7 @@ def read_arrays(s: DuelState, F_i: np.ndarray, P_i: np.ndarray, G_i: np.ndarray)
     """Update ``s`` in place from one round's arrays (the same Fighter objects); returns ``s``."""
     for k, f in enumerate(s.fighters):
         for j, name in enumerate(L.FIGHTER_FIELDS):
-            v = int(F_i[k, j])
+            v = int(F_i[k, j])  # (the character column is the round's, not the fighter value's)
             setattr(f, name, bool(v) if j in (L.CONNECTED, L.AIR_ATTACKED) else v)
         p = s.projectiles[k]
         if not P_i[k, L.P_ON]:
@@ -176,10 +177,11 @@ def from_arrays(F_i: np.ndarray, P_i: np.ndarray, G_i: np.ndarray, round_ticks: 
     return read_arrays(s, F_i, P_i, G_i)
 
 
-def events_of(EV_i: np.ndarray, count: int) -> list[dict]:
-    """The event rows of one round as dicts ``{"type", "by", "move", "damage"}`` (``by``: 0, 1 or -1)."""
+def events_of(EV_i: np.ndarray) -> list[dict]:
+    """One round's events (``EV_i[1:]``, ``EV_i[0, 0]`` of them) as dicts ``{"type", "by", "move", "damage"}``
+    (``by``: 0, 1 or -1)."""
     out = []
-    for kind, by, move, damage in EV_i[: min(count, len(EV_i))].tolist():
+    for kind, by, move, damage in EV_i[1: 1 + min(int(EV_i[0, 0]), len(EV_i) - 1)].tolist():
         out.append({"type": L.EVENT_KINDS[kind], "by": by, "move": MOVE_NAMES[Move(move)], "damage": damage})
     return out
 
@@ -188,23 +190,20 @@ def events_of(EV_i: np.ndarray, count: int) -> list[dict]:
 def initial_state(round_ticks: int = DEFAULT_ROUND_TICKS,
                   characters: tuple[Character, Character] | None = None) -> DuelState:
     """Fighter 0 on the left facing right, fighter 1 on the right facing left, START_GAP apart."""
-    C, _, who = tables(characters)
     F, P, G = to_arrays(DuelState([Fighter(0), Fighter(0)]))
-    K.reset_round(F, P, G, C, who, 0)
+    K.reset_round(F, P, G, table(characters), 0)
     return from_arrays(F[0], P[0], G[0], int(round_ticks), characters)
 
 
 def advance(s: DuelState, inputs, events: list) -> None:
     """Advance ``s`` by one tick in place; ``inputs[i] = (stick, button)`` of fighter ``i``; the tick's
     events (dicts, see :func:`events_of`) are appended to ``events``."""
-    C, D, who = tables(s.characters)
     F, P, G = to_arrays(s)
-    EV = np.zeros((1, L.EVENTS_PER_TICK, 4), dtype=np.int32)
-    EVN = np.zeros(1, dtype=np.int64)
+    EV = np.zeros((1, 1 + L.EVENTS_PER_TICK, 4), dtype=np.int32)
     (s0, b0), (s1, b1) = inputs
-    K.tick(F, P, G, C, D, who, 0, s.round_ticks, int(s0), int(b0), int(s1), int(b1), EV, EVN)
+    K.tick(F, P, G, table(s.characters), 0, s.round_ticks, int(s0), int(b0), int(s1), int(b1), EV)
     read_arrays(s, F[0], P[0], G[0])
-    events += events_of(EV[0], int(EVN[0]))
+    events += events_of(EV[0])
 
 
 def step(state: DuelState, inputs) -> tuple[DuelState, list[dict]]:
@@ -241,10 +240,9 @@ def swap(state: DuelState) -> DuelState:
 
 def _geometry(f: Fighter, characters: Any = None) -> np.ndarray:
     """``kernels.boxes`` of a round holding ``f`` as fighter 0 (the other fighter far away)."""
-    C, D, who = tables(characters)
     F, P, _ = to_arrays(DuelState([f, Fighter(0)]))
     out = np.zeros((2, 11), dtype=np.int64)
-    K.boxes(F, P, C, D, who, 0, out)
+    K.boxes(F, P, table(characters), 0, out)
     return out
 
 

@@ -37,25 +37,24 @@ def decision_step(state: DuelState, p0_input: tuple[int, int], p1_input: tuple[i
     tick. Calling it on a finished round is an error."""
     if state.over:
         raise RuntimeError("the round is over; start a new one")
-    C, D, who = rules.tables(state.characters)
+    T = rules.table(state.characters)
     F, P, G = rules.to_arrays(state)
     BH = np.zeros((1, 2), dtype=np.int64)
-    EV = np.zeros((1, L.EVENTS_PER_TICK * frame_skip, 4), dtype=np.int32)
-    EVN = np.zeros(1, dtype=np.int64)
-    K.begin_decision(F, BH, EVN, 0)
+    EV = np.zeros((1, 1 + L.EVENTS_PER_TICK * frame_skip, 4), dtype=np.int32)
+    K.begin_decision(F, BH, EV, 0)
     (s0, b0), (s1, b1) = p0_input, p1_input
     events: list[dict] = []
     ticks = 0
     for _ in range(frame_skip):
-        K.tick(F, P, G, C, D, who, 0, state.round_ticks, int(s0), int(b0), int(s1), int(b1), EV, EVN)
+        K.tick(F, P, G, T, 0, state.round_ticks, int(s0), int(b0), int(s1), int(b1), EV)
         ticks += 1
         if on_tick is not None:
             rules.read_arrays(state, F[0], P[0], G[0])
-            events[:] = rules.events_of(EV[0], int(EVN[0]))
+            events[:] = rules.events_of(EV[0])
             on_tick(state, events)
         if G[0, L.G_OVER]:
             break
     rules.read_arrays(state, F[0], P[0], G[0])
-    events[:] = rules.events_of(EV[0], int(EVN[0]))
-    reward0 = float(K.decision_reward(F, G, C, who, BH, 0))
+    events[:] = rules.events_of(EV[0])
+    reward0 = float(K.decision_reward(F, G, T, BH, 0))
     return DecisionResult(events, ticks, reward0, state.over, state.winner if state.over else None)

@@ -149,14 +149,14 @@ def duel_rules_ticks_per_second(seconds: float, seed: int, rounds: int = 1024) -
     inputs = [np.stack([rng.integers(9, size=(rounds, 2)), rng.integers(4, size=(rounds, 2))], axis=2)
               for _ in range(64)]
     active = np.ones(rounds, dtype=bool)
-    args = (core.F, core.P, core.G, core.C, core.D, core.who, core.round_ticks)
-    K.tick_batch(*args, inputs[0], core.me, active, core.EV, core.EVN)  # compiled (or loaded) before timing
+    args = (core.F, core.P, core.G, core.T, core.round_ticks)
+    K.tick_batch(*args, inputs[0], core.me, active, core.EV)  # compiled (or loaded) before timing
     ticks = 0
     start = time.perf_counter()
     deadline = start + seconds
     while True:
         for act in inputs:
-            K.tick_batch(*args, act, core.me, active, core.EV, core.EVN)
+            K.tick_batch(*args, act, core.me, active, core.EV)
             over = core.G[:, G_OVER] != 0
             if over.any():
                 core.reset(np.flatnonzero(over))

@@ -103,9 +103,8 @@ def parts_ns_per_env(n: int, seed: int, repeats: int = 100) -> dict:
     parts = {
         "step_total": per_env(lambda: env.step(actions)),
         "kernel_rules_and_obs": per_env(env._core.step),
-        "observations_only": per_env(lambda: K.observe_batch(env._F, env._P, env._G, env._core.C, env._core.D,
-                                                             env._core.who, env.round_ticks, env._me, scratch[:, 0],
-                                                             scratch[:, 1])),
+        "observations_only": per_env(lambda: K.observe_batch(env._F, env._P, env._G, env._core.T, env.round_ticks,
+                                                             env._me, scratch[:, 0], scratch[:, 1])),
         "scripted_opponent": per_env(lambda: env.opponent.act(env._obs[:, 1], ~env._restart, env._act[:, 1])),
         "obs_copy": per_env(lambda: env._obs[:, 0].copy()),
     }
