@@ -154,7 +154,7 @@ def read_text_limited(path: str | os.PathLike, max_bytes: int, error: Callable[.
     except OSError as exc:
         raise error(f"cannot read the {what}: {exc.strerror or exc}", str(path), None) from None
     if len(data) > max_bytes:
-        raise error(f"the {what} is larger than the limit of {max_bytes} bytes", str(path), None)
+        raise error(f"the file is larger than the limit of {max_bytes} bytes", str(path), None)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

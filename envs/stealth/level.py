@@ -67,6 +67,7 @@ from pathlib import Path
 
 import numpy as np
 
+from envs.fileio import read_text_limited
 from envs.stealth import rules
 
 MAPS_PACKAGE = "envs.stealth.maps"
@@ -511,19 +512,7 @@ def load_level(name_or_path: str | os.PathLike, *, allow_unsolvable: bool = Fals
 def read_level_text(path: str | os.PathLike) -> str:
     """The text of a level file: at most ``MAX_FILE_BYTES``, UTF-8; else a :class:`LevelError` naming
     the file (so does an unreadable file)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise LevelError(f"cannot read the level file: {exc.strerror or exc}", str(path)) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise LevelError(f"the file is larger than the limit of {MAX_FILE_BYTES} bytes", str(path))
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise LevelError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})", str(path),
-                         line) from None
+    return read_text_limited(path, MAX_FILE_BYTES, LevelError, "level file")
 
 
 # --------------------------------------------------------------------------------------------
