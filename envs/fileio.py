@@ -184,3 +184,17 @@ def toml_line(text: str, table: str | None, key: str | None = None) -> int | Non
         if pattern.match(lines[i]):
             return i + 1
     return None
+
+
+class FileFormatError(ValueError):
+    """An untrusted file that cannot be used, in one line: ``file:line: reason`` (the line when it is known).
+    Subclasses name what the file was (a level, a character) by their ``WHAT``."""
+
+    WHAT = "file"
+
+    def __init__(self, reason: str, file: str | None = None, line: int | None = None):
+        self.reason, self.file, self.line = reason, file, line
+        where = file or f"<{self.WHAT}>"
+        if line is not None:
+            where += f":{line}"
+        super().__init__(f"{where}: {reason}")

@@ -38,7 +38,7 @@ import numpy as np
 
 from envs.duel import layout as L
 from envs.duel.layout import Level, Move
-from envs.fileio import read_text_limited, toml_line
+from envs.fileio import FileFormatError, read_text_limited, toml_line
 
 MAX_FILE_BYTES = 64 * 1024
 MAX_MOVE_TICKS = 300  # a move lasts at most 5 seconds
@@ -59,15 +59,10 @@ MOVE_KEYS = {m.name.lower(): m for m in Move if m != Move.NONE}
 SHIPPED = Path(__file__).with_name("characters")
 
 
-class CharacterError(ValueError):
+class CharacterError(FileFormatError):
     """A character that cannot be used: ``file:line: reason`` (the line when it is known)."""
 
-    def __init__(self, reason: str, file: str | None = None, line: int | None = None):
-        self.reason, self.file, self.line = reason, file, line
-        where = file or "<character>"
-        if line is not None:
-            where += f":{line}"
-        super().__init__(f"{where}: {reason}")
+    WHAT = "character"
 
 
 class FrameData(NamedTuple):

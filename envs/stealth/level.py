@@ -67,7 +67,7 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.fileio import read_text_limited
+from envs.fileio import FileFormatError, read_text_limited
 from envs.stealth import rules
 
 MAPS_PACKAGE = "envs.stealth.maps"
@@ -88,15 +88,10 @@ MAX_TABLE = 1 << 20
 MAX_VISION_WORK = 4_000_000
 
 
-class LevelError(ValueError):
+class LevelError(FileFormatError):
     """A level that cannot be loaded: ``file:line: reason`` (the line when it is known)."""
 
-    def __init__(self, reason: str, file: str | None = None, line: int | None = None):
-        self.reason, self.file, self.line = reason, file, line
-        where = file or "<level>"
-        if line is not None:
-            where += f":{line}"
-        super().__init__(f"{where}: {reason}")
+    WHAT = "level"
 
 
 @dataclass(frozen=True)
