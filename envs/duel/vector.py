@@ -13,7 +13,7 @@ opponent interface below. Spec strings (``"scripted:hard"``) are resolved in ``a
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -38,25 +38,6 @@ except ImportError:  # pragma: no cover - gymnasium 1.0
 TWO_PLAYER = ("external", None)
 
 
-class BatchedOpponent(Protocol):
-    """What the batched duel needs from an opponent: the batched agent protocol
-    (``agents.batched.BatchedAgent``, which every agent spec can be turned into).
-
-    - ``bind(num_envs)``: size per-round memory; called once by the env.
-    - ``reset_envs(idx, seeds, difficulty)``: rounds ``idx`` start; ``seeds[j]`` (an int in
-      [0, 2**63), drawn by the env from round ``idx[j]``'s generator) keys that round's random draws;
-      ``difficulty[j]`` is a float in [0, 1] or NaN for the opponent's own preset.
-    - ``act(obs, active, out)``: write ``(stick, button)`` for every round with ``active[i]`` into
-      ``out[i]`` (int64, shape (N, 2)), reading ``obs[i]``, the opponent's own view (float32, (N, 76)).
-    """
-
-    def bind(self, num_envs: int) -> None: ...
-
-    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None: ...
-
-    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None: ...
-
-
 def draw_seeds(rngs: list, idx) -> np.ndarray:
     """One seed in [0, 2**63) per round of ``idx``, drawn from that round's generator (an agent's key)."""
     return np.array([int(rngs[i].integers(2**63)) for i in idx], dtype=np.int64)
@@ -66,8 +47,9 @@ class DuelVectorEnv(VectorEnv):
     """N rounds of :class:`envs.duel.env.DuelEnv` in one batched env (natively, no sub-env objects).
 
     Arguments are those of ``DuelEnv`` plus ``num_envs`` and ``copy``; ``opponent`` is ``None`` or
-    ``"external"`` for the two-player form, else an object with the :class:`BatchedOpponent` interface
-    (``gym.make_vec`` turns spec strings into one). ``difficulty`` is None, one float in [0, 1] or one
+    ``"external"`` for the two-player form, else an object speaking the batched agent protocol (``bind``,
+    ``reset_envs``, ``act``: ``agents.batched.BatchedAgent``, which envs, the floor below agents, knows by
+    its methods only; ``gym.make_vec`` turns spec strings into one). ``difficulty`` is None, one float in [0, 1] or one
     per round. ``copy=False`` returns the env's own observation buffer (overwritten by the next step).
 
     **One-player form.** Observations ``(N, 76)`` float32, actions ``(N, 2)`` ``[stick, button]`` (or
