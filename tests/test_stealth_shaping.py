@@ -51,3 +51,24 @@ def test_shaping_rejects_other_envs_and_bad_discounts():
     with pytest.raises(ValueError, match=r"shaping_gamma must be in \[0, 1\]"):
         StealthEnv(shaping_gamma=1.5)
     assert np.isfinite(goal_potential(load_level("fortress"))).all()
+
+
+def test_sb3_monitor_records_the_games_returns_while_the_learner_gets_shaped_rewards():
+    """Shaping is the env's keyword, inside any wrapper: SB3's Monitor, put on by the trainer, must still
+    record the game's own episode return, and the learner above it the shaped rewards."""
+    import gymnasium as gym
+    from stable_baselines3.common.monitor import Monitor
+
+    import envs  # noqa: F401
+    from experiments.train.envs import monitored_unshaped
+
+    env = monitored_unshaped(gym.make("sandbox/Stealth-v0", level="tutorial", shaping_gamma=0.99), Monitor)
+    env.reset(seed=0)
+    shaped_total, game_total, done = 0.0, 0.0, False
+    while not done:
+        _, reward, terminated, truncated, info = env.step(3)  # east, toward the goal
+        shaped_total += reward
+        game_total += info["unshaped_reward"]
+        done = terminated or truncated
+    assert info["episode"]["r"] == pytest.approx(game_total, abs=1e-5)  # the monitor: the game's return
+    assert shaped_total != pytest.approx(game_total)  # the learner: shaped rewards

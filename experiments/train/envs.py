@@ -107,6 +107,27 @@ def shaped(env, gamma: float):
     return GoalShaping(env, gamma=gamma)
 
 
+def monitored_unshaped(env, monitor):
+    """``monitor(env)`` (SB3's ``Monitor``) recording the game's own returns while the learner above it gets
+    the shaped rewards: below the monitor the reward is ``info["unshaped_reward"]`` (the shaped one kept
+    as ``info["shaped_reward"]``), above it the shaped reward again. An env that does not shape passes."""
+    import gymnasium as gym
+
+    class _Game(gym.Wrapper):
+        def step(self, action):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            if "unshaped_reward" in info:
+                info["shaped_reward"], reward = reward, info["unshaped_reward"]
+            return obs, reward, terminated, truncated, info
+
+    class _Shaped(gym.Wrapper):
+        def step(self, action):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            return obs, info.get("shaped_reward", reward), terminated, truncated, info
+
+    return _Shaped(monitor(_Game(env)))
+
+
 CYCLED_KEYS = ("level", "opponent")  # keyword arguments that may list several values, one per vector env
 
 

@@ -12,7 +12,14 @@ from pathlib import Path
 from envs.fileio import atomic_save, atomic_write_text
 from envs.stealth.features import nav_spec
 from experiments.train.config import PG_ALGOS, SB3_ALGOS, env_kind, resolve_config
-from experiments.train.envs import check_compatible, make_env, make_vector_env, native_vector, shaped
+from experiments.train.envs import (
+    check_compatible,
+    make_env,
+    make_vector_env,
+    monitored_unshaped,
+    native_vector,
+    shaped,
+)
 from experiments.train.run import RunTracker, TrainResult, _checkpoint_name, _sidecar, _write_sidecar, read_metrics
 
 
@@ -54,9 +61,11 @@ def _monitored(fn, seed: int, shaping_gamma: float | None):
 
         ignore_interrupt_in_worker()  # Ctrl-C: the main process stops and closes the workers
 
-        env = Monitor(fn())
-        if shaping_gamma is not None:
-            env = shaped(env, shaping_gamma)
+        env = fn()
+        if shaping_gamma is not None:  # shaping is the env's own keyword: the monitor still sees the game's returns
+            env = monitored_unshaped(shaped(env, shaping_gamma), Monitor)
+        else:
+            env = Monitor(env)
         env.action_space.seed(seed)
         return env
 
