@@ -237,6 +237,9 @@ class DuelEnv(gym.Env):
         self.opponent_spec = getattr(opponent, "spec", type(opponent).__name__)  # make_duel_env sets the spec
         self.on_tick = None  # optional hook on_tick(state, events) after every tick (the watcher draws)
         self._core = DuelCore(1, self.config, events=True)
+        if render_mode is not None:  # a watched env steps tick by tick: load those kernels now, not mid-round
+            self._core.reset()
+            self._core.step_by_tick(lambda k: None)
         self._core.reset()
         self.me = 0
         self.episode_difficulty = self.difficulty
