@@ -20,6 +20,7 @@ A state's fighters play the shipped character unless ``DuelState.characters`` na
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,6 @@ PROJECTILE_SPEED, PROJECTILE_HALF_WIDTH = _DEFAULT.projectile_speed, _DEFAULT.pr
 THROW_TECH_WINDOW, TECH_PUSHBACK = _DEFAULT.tech_window, _DEFAULT.tech_pushback
 MAX_MOVE_TICKS = max(fd.total for fd in FRAME_DATA.values())
 MAX_STUN = _DEFAULT.max_stun
-_TABLES: dict[tuple, np.ndarray] = {}
 
 
 # ---- one round as values -----------------------------------------------------------------------------
@@ -124,12 +124,12 @@ class DuelState:
 def table(characters: tuple[Character, Character] | None) -> np.ndarray:
     """The character table of one round whose fighters play ``characters`` (None: the shipped one): rows
     0 and 1, fighter 0's and fighter 1's."""
-    pair = characters or (_DEFAULT, _DEFAULT)
-    key = (id(pair[0]), id(pair[1]))
-    if key not in _TABLES:
-        _TABLES[key] = character_table(list(pair))
-        _TABLES[key + ("pair",)] = pair  # type: ignore[assignment]  # keep the characters alive while their id is a key
-    return _TABLES[key]
+    return _table(characters or (_DEFAULT, _DEFAULT))
+
+
+@lru_cache(maxsize=64)
+def _table(pair: tuple[Character, Character]) -> np.ndarray:
+    return character_table(list(pair))
 
 
 def to_arrays(s: DuelState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
