@@ -12,6 +12,8 @@ import importlib
 import os
 import sys
 
+from experiments.options import CliError
+
 # verb name -> module that implements it, in the order `sandbox --help` lists them.
 VERBS: dict[str, str] = {
     "watch": "experiments.cli.watch",
@@ -24,9 +26,6 @@ VERBS: dict[str, str] = {
     "tune": "experiments.cli.tune",
 }
 
-
-class CliError(Exception):
-    """A user-facing error: printed as one line, exit status 2, no traceback."""
 
 
 def add_targets(subparsers, verb: str, help_text: str, targets: dict, *, claims_out: bool = False) -> None:

@@ -29,7 +29,7 @@ from nets.imitation import ENCODERS, HEADS, GhostTrainConfig
 
 def add_arguments(parser) -> None:
     """The ghost's options (the shared ones, ``--seed`` among them, come from ``sandbox train``)."""
-    from experiments.cli.args import add_config_args
+    from experiments.options import add_config_args
 
     parser.add_argument("--demos", action="append", default=None, metavar="DIR",
                         help="demo folder (or .npz round) to learn from; repeatable")
@@ -45,7 +45,7 @@ def add_arguments(parser) -> None:
 
 
 def config_from_args(args) -> GhostTrainConfig:
-    from experiments.cli.args import config_from_args as from_args
+    from experiments.options import config_from_args as from_args
 
     cfg = from_args(GhostTrainConfig, args, seed=getattr(args, "seed", 0) or 0)
     periods = cfg.periods

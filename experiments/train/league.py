@@ -33,9 +33,9 @@ opponent every game is self-play.
 snapshot (:meth:`League.add`, kind ``snapshot``) empties the window, so the next snapshot needs W new games.
 
 **Elo ladder.** After each game against a rated opponent, both ratings move by Elo's update
-(:func:`experiments.studies.elo.update`, k = 32); self-play games are not rated. Every result is also
+(:func:`experiments.train.elo.update`, k = 32); self-play games are not rated. Every result is also
 tallied per pair, and :meth:`League.refit` returns the maximum-likelihood Bradley-Terry ratings of all of
-them (:func:`experiments.studies.elo.fit_ratings`, one virtual draw per pair as its prior), anchored at
+them (:func:`experiments.train.elo.fit_ratings`, one virtual draw per pair as its prior), anchored at
 ``random`` = 1000 when ``random`` is in the pool, else at the first scripted opponent. A new snapshot
 starts at the main agent's current rating (it is a copy of it).
 """
@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.studies.elo import ANCHOR_RATING, fit_ratings, update
+from experiments.train.elo import ANCHOR_RATING, fit_ratings, update
 
 KINDS = ("main", "snapshot", "scripted", "exploiter", "fixed")
 WEIGHTINGS = ("hard", "variance", "linear", "uniform")
