@@ -90,8 +90,10 @@ def read_json_file(path: Path, what: str) -> dict:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} not found; is {Path(path).parent} a run folder?") from None
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: unreadable {what} ({exc})") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: unreadable {what} ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}); not a {what}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: not a {what} (a JSON object expected)")
     return data
