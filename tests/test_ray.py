@@ -368,7 +368,7 @@ def test_rllib_resume_continues_the_run(stealth_run, tmp_path):
     ckpt_steps = json.loads((latest / POLICY_JSON).read_text())["steps"]
     saved = load_tensors(latest / POLICY_WEIGHTS, max_bytes=2**26)
     before = rows_of(run)
-    assert ckpt_steps == 1000 and before[-1]["steps"] == 1000
+    assert ckpt_steps >= 1000 and before[-1]["steps"] == ckpt_steps
     # resumed with nothing left to train: the final policy is the checkpoint's weights, as loaded into the learner
     train_rllib("stealth", out=run, resume=True, progress=False)
     final = load_tensors(run / "checkpoints" / "final" / POLICY_WEIGHTS, max_bytes=2**26)
@@ -379,11 +379,12 @@ def test_rllib_resume_continues_the_run(stealth_run, tmp_path):
     rows = rows_of(run)
     assert rows[:len(before)] == before
     new = rows[len(before):]
-    assert [r["steps"] for r in new] == [1500, 2000] and all(r["seconds"] >= before[-1]["seconds"] for r in new)
+    assert len(new) == 2 and ckpt_steps < new[0]["steps"] < 2000 <= new[1]["steps"]  # eval_every 500: 1500, 2000
+    assert all(r["seconds"] >= before[-1]["seconds"] for r in new)
     config = check_rllib_run(run, "stealth", 2000)
     assert config["steps"] == 2000 and config["device"] == "auto" and config["gpus"] == 0.0
     assert json.loads((run / "checkpoints" / "final" / POLICY_JSON).read_text())["steps"] >= 2000
-    assert read_marker(run)["status"] == "complete" and result.curve[-1]["steps"] == 2000
+    assert read_marker(run)["status"] == "complete" and result.curve[-1]["steps"] == new[-1]["steps"]
     final = load_tensors(run / "checkpoints" / "final" / POLICY_WEIGHTS, max_bytes=2**26)
     assert not all(torch.equal(final[k], saved[k]) for k in saved)  # it trained on
     agent = make_agent(f"rllib:{run}")
