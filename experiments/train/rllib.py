@@ -213,7 +213,7 @@ def make_self_play_callback(gate: float, window: int, max_snapshots: int, league
 def build_config(config: dict, step_offset: int = 0):
     """The ``PPOConfig`` of a run's ``config`` dict (as written to ``config.json``). ``step_offset``: the env
     steps of the run before this segment (a resumed run's checkpoint steps): the self-play league counts
-    from there, and RLlib is seeded with ``seed + step_offset`` so a resumed segment does not replay the
+    from there, and RLlib is seeded with ``seed + step_offset`` (mod 2**32) so a resumed segment does not replay the
     episodes the run began with."""
     from ray.rllib.algorithms.ppo import PPOConfig
     hyper = dict(config["hyper"])
@@ -235,7 +235,7 @@ def build_config(config: dict, step_offset: int = 0):
            .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
            .rl_module(model_config=dict(model))
            .reporting(metrics_num_episodes_for_smoothing=20)
-           .debugging(seed=int(config["seed"]) + int(step_offset), log_level="ERROR"))
+           .debugging(seed=(int(config["seed"]) + int(step_offset)) % 2**32, log_level="ERROR"))
     try:
         ppo = ppo.training(**hyper)
     except (TypeError, AttributeError) as exc:
