@@ -30,7 +30,7 @@ except ImportError as exc:  # the extra is optional; CI installs it (`make venv`
 needs_ray = pytest.mark.skipif(not HAVE_RAY, reason=WHY)
 
 # A tiny PPO: 500-step batches, 2 envs on 1 env runner.
-TINY = ["--backend", "rllib", "--workers", "1", "--envs-per-worker", "2", "--eval-episodes", "2", "--quiet",
+TINY = ["--backend", "rllib", "--workers", "1", "--envs", "2", "--eval-episodes", "2", "--quiet",
         "--set", "train_batch_size_per_learner=500", "--set", "minibatch_size=125", "--set", "num_epochs=2"]
 
 

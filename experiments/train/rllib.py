@@ -39,7 +39,7 @@ import numpy as np
 
 from envs.fileio import atomic_write_text
 from envs.stealth.features import nav_spec
-from experiments.train.config import ENV_IDS, RLLIB_ALGOS, env_kind, resolve_config
+from experiments.train.config import ENV_IDS, METRIC_FIELDS, RLLIB_ALGOS, env_kind, resolve_config
 from experiments.train.gate import SnapshotGate
 
 SINGLE_ENV = "sandbox-rllib-single"
@@ -316,21 +316,21 @@ def save_checkpoint(algo, folder: Path, mid: str, recipe: dict, steps: int) -> N
 
 # ---- the run -------------------------------------------------------------------------------------------------
 
-def resolve_rllib(env: str, algo: str, *, steps=None, workers=None, envs_per_worker=None, gpus=None, seed=0,
+def resolve_rllib(env: str, algo: str, *, steps=None, workers=None, n_envs=None, gpus=None, seed=0,
                   env_kwargs=None, nav_features=None, shaping=None, exploring_starts=None, eval_every=None,
-                  eval_episodes=None, hyper=None, self_play=False, file_tables=None) -> dict:
-    """The ``config.json`` of an RLlib run: the ``rllib-ALGO`` tables, a ``--config`` file, then options.
-    ``gpus`` (kept for the CLI's ``--gpus`` until it passes ``--device``): a count above 0 overrides the device,
-    as a ``gpus`` key in the tables does (``config["gpus_override"]``; the device is mapped in
-    :func:`train_rllib`)."""
+                  eval_episodes=None, hyper=None, self_play=False, file_tables=None, device=None) -> dict:
+    """The ``config.json`` of an RLlib run: the ``rllib-ALGO`` tables, a ``--config`` file, then options
+    (``n_envs``: envs per env runner, ``sandbox train --envs``). ``gpus``: a count above 0 overrides the
+    device, as a ``gpus`` key in the tables does (``config["gpus_override"]``; ``device`` is mapped to a GPU
+    count in :func:`train_rllib`, and only recorded here)."""
     from experiments.train.trainers import MAX_EVALS, check_run_numbers
 
     kind = env_kind(env)
     if self_play and kind != "duel":
         raise ValueError(f"--self-play needs a two-player env (duel); {env} has one player")
-    check_run_numbers(seed=seed, steps=steps, n_envs=envs_per_worker)
+    check_run_numbers(seed=seed, steps=steps, n_envs=n_envs)
     overrides = dict(hyper or {})
-    for key, value in (("steps", steps), ("n_envs", envs_per_worker), ("eval_every", eval_every),
+    for key, value in (("steps", steps), ("n_envs", n_envs), ("eval_every", eval_every),
                        ("eval_episodes", eval_episodes), ("workers", workers)):
         if value is not None:
             overrides[key] = value
@@ -362,6 +362,8 @@ def resolve_rllib(env: str, algo: str, *, steps=None, workers=None, envs_per_wor
     if config["steps"] // config["eval_every"] > MAX_EVALS:
         raise ValueError(f"--steps {config['steps']} / --eval-every {config['eval_every']}: more than {MAX_EVALS} "
                          "evaluations; evaluate less often")
+    if device is not None:
+        config["device"] = str(device)
     return config
 
 
@@ -424,11 +426,10 @@ def train_rllib(env: str, algo: str = "ppo", *, out=None, address: str | None = 
     :func:`build_config`), and for self-play the league: ``main_v0`` is the resumed weights and the earlier
     snapshots are not restored (``league.json`` starts again at the checkpoint's steps). A folder stopped
     before its first checkpoint (marked ``incomplete``) has nothing to resume: the run starts anew."""
-    from experiments.runfolder import claim_folder, read_marker, set_status
     from experiments.train import raysession
     from experiments.train.envs import make_env
-    from experiments.train.run import RunTracker, TrainResult, read_metrics
-    from experiments.train.trainers import default_out
+    from experiments.train.run import Run, TrainResult
+    from experiments.train.trainers import Loop, default_out
 
     if algo not in RLLIB_ALGOS:
         raise ValueError(f"--backend rllib trains {', '.join(RLLIB_ALGOS)}; not {algo!r}")
@@ -436,34 +437,33 @@ def train_rllib(env: str, algo: str = "ppo", *, out=None, address: str | None = 
     if resume and out is None:
         raise ValueError("--resume needs the run folder to continue: --out RUN_FOLDER")
     run_dir = Path(out) if out is not None else default_out(env, f"rllib-{algo}")
-    marker = read_marker(run_dir) if resume and run_dir.is_dir() and not force else None
-    if resume and marker is not None and marker["writer"] == "train" and marker["status"] == "incomplete":
-        resume = False  # stopped before its first checkpoint: nothing to resume, start it again
-    start_steps, weights, rows = 0, None, []
-    if resume:
-        claim_folder(run_dir, "train", resume=True, create=False)
-        config = read_rllib_config(run_dir / "config.json")
-        if env_kind(env) != config["env"] or algo != config["algo"]:
-            raise ValueError(f"{run_dir} holds an RLlib {config['algo']} run on {config['env']}, not {algo} on "
-                             f"{env_kind(env)}")
-        if options.get("steps") is not None:
-            from experiments.train.trainers import check_run_numbers
+    point: dict = {}
 
-            check_run_numbers(steps=options["steps"])
-            config["steps"] = int(options["steps"])
-        if options.get("gpus"):
-            config["gpus_override"] = _gpus_override(options["gpus"], None)
-        start_steps, weights, saved_recipe = read_resume_point(run_dir / "checkpoints" / "latest")
-        rows = [r for r in read_metrics(run_dir) if r["steps"] <= start_steps]
-    else:
-        config = resolve_rllib(env, algo, **options)
-        claim_folder(run_dir, "train", force=force, create=False)  # refused before Ray starts
-    _check_evaluations(config)
-    local = address is None
-    if local:
-        rllib_gpus(device)  # a bad --device fails before Ray starts
-    else:
-        rllib_gpus(device, cluster_gpus=1)  # its spelling, at least
+    def configure(stored: dict | None) -> dict:
+        if stored is not None:
+            config = read_rllib_config(run_dir / "config.json")
+            if env_kind(env) != config["env"] or algo != config["algo"]:
+                raise ValueError(f"{run_dir} holds an RLlib {config['algo']} run on {config['env']}, not {algo} on "
+                                 f"{env_kind(env)}")
+            if options.get("steps") is not None:
+                from experiments.train.trainers import check_run_numbers
+
+                check_run_numbers(steps=options["steps"])
+                config["steps"] = int(options["steps"])
+            if options.get("gpus"):
+                config["gpus_override"] = _gpus_override(options["gpus"], None)
+            point["steps"], point["weights"], point["recipe"] = read_resume_point(run_dir / "checkpoints" / "latest")
+        else:
+            config = resolve_rllib(env, algo, **options)
+        _check_evaluations(config)
+        rllib_gpus(device, cluster_gpus=None if address is None else 1)  # a bad --device fails before Ray starts
+        return config
+
+    # the folder is claimed (and config.json written) before Ray starts
+    run = Run.start(run_dir, "train", configure, METRIC_FIELDS, resume=resume, force=force, progress=progress)
+    config = run.config
+    start_steps = int(point.get("steps", 0))
+    run.rows[:] = [r for r in run.rows if r["steps"] <= start_steps]
     probe = make_env(config["env"], config["env_kwargs"], config["nav_features"])
     try:
         obs_space, act_space = probe.observation_space, probe.action_space
@@ -480,14 +480,10 @@ def train_rllib(env: str, algo: str = "ppo", *, out=None, address: str | None = 
 
     flat_obs = gym.spaces.flatten_space(obs_space) if len(obs_space.shape) > 1 else obs_space
     started = not _ray_up()
-    where = raysession.init(address, num_cpus=max(config["workers"], 1) if local else None)
+    where = raysession.init(address, num_cpus=max(config["workers"], 1) if address is None else None)
     config["device"] = str(device if device is not None else "auto")
     config["gpus"] = config["gpus_override"] if config.get("gpus_override") is not None else float(
         rllib_gpus(device, cluster_gpus=None if where["local"] else where["gpus"]))
-    if not resume:
-        claim_folder(run_dir, "train", force=force)
-    (run_dir / "checkpoints").mkdir(exist_ok=True)
-    (run_dir / "plots").mkdir(exist_ok=True)
     if config["self_play"]:
         config["self_play_settings"]["league_file"] = str((run_dir / "league.json").resolve())
     config["ray"] = {"address": where["address"], "cpus": where["cpus"], "gpus": where["gpus"]}
@@ -496,53 +492,51 @@ def train_rllib(env: str, algo: str = "ppo", *, out=None, address: str | None = 
     ppo, model = build_config(config, step_offset=start_steps)
     recipe = policy_recipe(config, model, flat_obs, act_space)
     mid = module_id(config)
-    if resume:
-        _check_recipe(saved_recipe, recipe, run_dir / "checkpoints" / "latest")
-    atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
-    if progress:
-        mode = "self-play " if config["self_play"] else ""
-        verb = f"resuming at step {start_steps:,}" if resume else "training"
-        print(f"{verb} RLlib {algo} {mode}on {config['env']} for {config['steps']:,} steps, {config['workers']} env "
-              f"runners x {config['n_envs']} envs, {config['gpus']:g} GPU, Ray {where['address']} "
-              f"({where['cpus']} CPUs) -> {run_dir}", flush=True)
+    if run.resumed:
+        _check_recipe(point["recipe"], recipe, run_dir / "checkpoints" / "latest")
+    run.write_json("config.json", config)
+    mode = "self-play " if config["self_play"] else ""
+    verb = f"resuming at step {start_steps:,}" if run.resumed else "training"
+    run.say(f"{verb} RLlib {algo} {mode}on {config['env']} for {config['steps']:,} steps, {config['workers']} env "
+            f"runners x {config['n_envs']} envs, {config['gpus']:g} GPU, Ray {where['address']} "
+            f"({where['cpus']} CPUs) -> {run_dir}")
     algo_obj = None
-    tracker = None
+    loop = None
+    now = {"steps": start_steps}
     try:
         algo_obj = ppo.build_algo()
-        if weights is not None:
-            load_weights(algo_obj, weights, [mid, "main_v0"] if config["self_play"] else [mid],
+        if point.get("weights") is not None:
+            load_weights(algo_obj, point["weights"], [mid, "main_v0"] if config["self_play"] else [mid],
                          run_dir / "checkpoints" / "latest")
 
-        def save(path: Path, steps: int) -> None:
-            save_checkpoint(algo_obj, path.with_suffix(""), mid, recipe, steps)
+        def save(path: Path) -> None:
+            save_checkpoint(algo_obj, path, mid, recipe, now["steps"])
 
-        tracker = RunTracker(run_dir, config, lambda: current_agent(algo_obj, mid, recipe), save, rows, start_steps,
-                             progress, on_eval)
+        loop = Loop(run, lambda: current_agent(algo_obj, mid, recipe), save, "", [], start_steps, on_eval)
         steps, t0 = start_steps, time.time()
         while steps < config["steps"]:
             result = algo_obj.train()
-            steps = start_steps + _steps(result)
+            steps = now["steps"] = start_steps + _steps(result)
             ret = _train_return(result, mid)
-            tracker.update(steps, [] if ret is None or (isinstance(ret, float) and math.isnan(ret)) else [ret])
-            _log_result(tracker.writer, result, steps)
+            loop.update(steps, [] if ret is None or (isinstance(ret, float) and math.isnan(ret)) else [ret])
+            _log_result(run, result, steps)
+        final, _ = loop.finish(steps)
         sps = (steps - start_steps) / max(time.time() - t0, 1e-9)
-        tracker.steps = max(tracker.steps, steps)
-        tracker.evaluate_now()
-        final = run_dir / "checkpoints" / "final"
-        save_checkpoint(algo_obj, final, mid, recipe, steps)
-        set_status(run_dir, "complete", "train")
+        run.finish()
     finally:
-        if tracker is not None:
-            tracker.close()
+        if loop is not None:
+            loop.close()
+        run.close()
         if algo_obj is not None:
             algo_obj.stop()
         raysession.shutdown_if_started(started)
-    if progress and rows:
+    rows = run.rows
+    if rows:
         last = rows[-1]
         msg = f"done: {steps:,} steps at {sps:.0f} steps/s; final eval return {last['eval_return']:.3f}"
         if not math.isnan(last["eval_success"]):
             msg += f", success {last['eval_success']:.1%}"
-        print(msg + f"; policy {final} (agent spec rllib:{run_dir})", flush=True)
+        run.say(msg + f"; policy {final} (agent spec rllib:{run_dir})")
     return TrainResult(run_dir=run_dir, model_path=final, curve=rows, steps_per_second=sps)
 
 
@@ -677,22 +671,22 @@ def _steps(result: dict) -> int:
     raise RuntimeError("RLlib's result has no num_env_steps_sampled_lifetime")
 
 
-def _log_result(writer, result: dict, steps: int) -> None:
-    """A few of RLlib's own figures next to the sandbox's, under ``rllib/`` in TensorBoard."""
+def _log_result(run, result: dict, steps: int) -> None:
+    """A few of RLlib's own figures next to the sandbox's, ``rllib/NAME`` in TensorBoard."""
     runners = result.get("env_runners", {})
     for key in ("episode_return_mean", "episode_len_mean"):
         value = runners.get(key)
         if isinstance(value, (int, float)) and not math.isnan(value):
-            writer.add_scalar(f"rllib/{key}", value, steps)
+            run.scalar(f"rllib/{key}", value, steps)
     for mid, stats in (result.get("learners", {}) or {}).items():
         if not isinstance(stats, dict):
             continue
         for key in ("policy_loss", "vf_loss", "entropy", "mean_kl_loss"):
             value = stats.get(key)
             if isinstance(value, (int, float)) and not math.isnan(value):
-                writer.add_scalar(f"rllib/{mid}/{key}", value, steps)
+                run.scalar(f"rllib/{mid}/{key}", value, steps)
     sp = result.get("self_play")
     if sp:
-        writer.add_scalar("rllib/league_size", sp["league_size"], steps)
+        run.scalar("rllib/league_size", sp["league_size"], steps)
         if sp["win_rate"] is not None:
-            writer.add_scalar("rllib/main_win_rate", sp["win_rate"], steps)
+            run.scalar("rllib/main_win_rate", sp["win_rate"], steps)
