@@ -349,14 +349,33 @@ def _command_problems(words: list[str]) -> list[str]:
     return []
 
 
+AGENT_OPTIONS = ("--agent", "--vs", "--p1", "--p2", "--opponent", "--player")
+
+
+def agent_spec_problems(args: list[str]) -> list[str]:
+    """The values of the options that take agent specs (comma-separated lists too) must start with a known
+    spec prefix (``scripted:``, ``pg:``, ``bundled:``...): a bare path is not a spec."""
+    from agents import AGENT_SPECS
+
+    problems = []
+    for option, value in zip(args, args[1:]):
+        if option not in AGENT_OPTIONS or value.startswith("-"):
+            continue
+        for spec in filter(None, value.split(",")):
+            prefix = spec.partition(":")[0]
+            if prefix not in AGENT_SPECS and not is_placeholder(spec):
+                problems.append(f"{option} {spec}: not an agent spec (valid prefixes: {', '.join(AGENT_SPECS)})")
+    return problems
+
+
 def _sandbox_problems(args: list[str]) -> list[str]:
     if args and (args[0].endswith(":") or (not args[0].startswith("-") and is_placeholder(args[0]))):
         return []  # `sandbox play: error: ...` (a message), `sandbox VERB` (any verb)
     problems = []
     for variant in expand_synopsis(args):
-        message = check_sandbox_args(variant)
-        if message and message not in problems:
-            problems.append(f"{message}  [as: sandbox {shlex.join(variant)}]")
+        for message in [check_sandbox_args(variant), *agent_spec_problems(variant)]:
+            if message and not any(p.startswith(message + "  [as:") for p in problems):
+                problems.append(f"{message}  [as: sandbox {shlex.join(variant)}]")
     return problems
 
 
@@ -480,9 +499,12 @@ def test_a_made_up_flag_is_caught():
         "",
         "Then `sandbox eval duel --agent SPEC",
         "--vs scripted:hard --rounds lots` and `make no-such-target`.",
+        "`sandbox eval exploit --agent runs/x/final.pt`",
     ])
     problems = command_problems("page.md", page)
-    assert len(problems) == 3, problems
+    assert len(problems) == 4, problems
+    assert problems[3].startswith("page.md:12: `sandbox eval exploit --agent runs/x/final.pt`: --agent runs/x/final.pt: "
+                                  "not an agent spec")
     assert problems[0].startswith("page.md:6: `SDL_VIDEODRIVER=dummy sandbox watch stealth --seed 0")
     assert "unrecognized arguments: --no-such-flag 3" in problems[0]
     assert problems[1].startswith("page.md:10: `sandbox eval duel --agent SPEC --vs scripted:hard --rounds lots`")
