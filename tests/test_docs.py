@@ -358,7 +358,7 @@ def agent_spec_problems(args: list[str]) -> list[str]:
     from agents import AGENT_SPECS
 
     problems = []
-    for option, value in zip(args, args[1:]):
+    for option, value in zip(args, args[1:], strict=False):
         if option not in AGENT_OPTIONS or value.startswith("-"):
             continue
         for spec in filter(None, value.split(",")):
@@ -503,8 +503,8 @@ def test_a_made_up_flag_is_caught():
     ])
     problems = command_problems("page.md", page)
     assert len(problems) == 4, problems
-    assert problems[3].startswith("page.md:12: `sandbox eval exploit --agent runs/x/final.pt`: --agent runs/x/final.pt: "
-                                  "not an agent spec")
+    assert problems[3].startswith("page.md:12: `sandbox eval exploit --agent runs/x/final.pt`: "
+                                  "--agent runs/x/final.pt: not an agent spec")
     assert problems[0].startswith("page.md:6: `SDL_VIDEODRIVER=dummy sandbox watch stealth --seed 0")
     assert "unrecognized arguments: --no-such-flag 3" in problems[0]
     assert problems[1].startswith("page.md:10: `sandbox eval duel --agent SPEC --vs scripted:hard --rounds lots`")
