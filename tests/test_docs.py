@@ -92,11 +92,12 @@ def fence_commands(first_line: int, lines: list[str]) -> list[tuple[int, str]]:
         line = _strip_comment(raw)
         stripped = line.strip()
         synopsis_tail = raw[:1].isspace() and stripped[:1] in ("[", "(", "-") and out
+        words = stripped.rstrip("\\").strip()
         if (continued or synopsis_tail) and out:
             number, text = out[-1]
-            out[-1] = (number, f"{text} {stripped.rstrip(chr(92)).strip()}")
+            out[-1] = (number, f"{text} {words}")
         elif stripped:
-            out.append((first_line + offset, stripped.rstrip("\\").strip()))
+            out.append((first_line + offset, words))
         continued = stripped.endswith("\\")
     return out
 
@@ -144,9 +145,8 @@ def cut_at_shell_operators(words: list[str]) -> list[str]:
         if depth == 0 and (word in _SHELL_STOPS or re.match(r"^\d?[<>]", word)):
             break
         out.append(word)
-        depth += len(re.findall(r"^[\[(]+", word)[0]) if re.match(r"^[\[(]", word) else 0
-        depth -= len(re.findall(r"[\])]+$", word)[0]) if re.search(r"[\])]$", word) else 0
-        depth = max(depth, 0)
+        depth += len(word) - len(word.lstrip("[("))
+        depth = max(depth - (len(word) - len(word.rstrip("])"))), 0)
     return out
 
 
