@@ -1,10 +1,10 @@
 """Command-line options written once, from a config dataclass; and the one-line user error.
 
-A verb's or study's settings are a documented dataclass, one line per field with its comment (STYLE.md,
-"experiments read top to bottom"). :func:`add_config_args` turns each field into an option: the name
-(``round_seconds`` -> ``--round-seconds``), the type from the annotation, the default from the dataclass and
-the help from the field's comment. :func:`config_from_args` builds the dataclass back from the parsed
-arguments. Nothing is written twice, so a new field is a new option.
+A verb's or study's settings are a documented dataclass, one line per field with its comment, so that an
+experiment reads top to bottom (docs/architecture.md, ``experiments/cli/``). :func:`add_config_args` turns each
+field into an option: the name (``round_seconds`` -> ``--round-seconds``), the type from the annotation, the
+default from the dataclass and the help from the field's comment. :func:`config_from_args` builds the
+dataclass back from the parsed arguments. Nothing is written twice, so a new field is a new option.
 
 Types: ``int``, ``float``, ``str`` (each optionally ``| None``), ``bool`` (a switch: ``--x`` when the default
 is False, ``--x/--no-x`` when it is True), ``tuple[int, ...]`` / ``tuple[float, ...]`` (comma-separated) and

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from gymnasium.vector import VectorEnv
+from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.checks import check_difficulty
@@ -27,13 +27,6 @@ from envs.duel import rules
 from envs.duel.config import DuelConfig
 from envs.duel.core import DuelCore
 from envs.duel.layout import N_BUTTON, N_STICK, OBS_SIZE, TICKS_PER_SECOND
-
-try:  # gymnasium >= 1.1 names the autoreset mode; 1.0 always autoresets on the next step
-    from gymnasium.vector import AutoresetMode
-
-    _NEXT_STEP = {"autoreset_mode": AutoresetMode.NEXT_STEP}
-except ImportError:  # pragma: no cover - gymnasium 1.0
-    _NEXT_STEP = {}
 
 TWO_PLAYER = ("external", None)
 
@@ -70,7 +63,7 @@ class DuelVectorEnv(VectorEnv):
     the one-player form, ``is_success`` (the agent won).
     """
 
-    metadata = {"render_modes": [], "render_fps": TICKS_PER_SECOND, **_NEXT_STEP}
+    metadata = {"render_modes": [], "render_fps": TICKS_PER_SECOND, "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, *, num_envs: int = 1, opponent: Any = None, config: DuelConfig | None = None,
                  difficulty: Any = None, render_mode: str | None = None, copy: bool = True, **settings: Any):

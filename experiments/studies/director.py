@@ -61,7 +61,6 @@ def add_director_args(parser: argparse.ArgumentParser) -> None:
     from experiments.options import add_config_args
 
     add_config_args(parser, DirectorCompareConfig)
-    parser.add_argument("--no-docs", action="store_true", help=argparse.SUPPRESS)  # old scripts
 
 
 def config_from_args(args) -> DirectorCompareConfig:

@@ -69,7 +69,6 @@ def add_ghost_args(parser: argparse.ArgumentParser) -> None:
     from experiments.options import add_config_args
 
     add_config_args(parser, GhostCompareConfig, choices={"head": ("conditional", "independent")})
-    parser.add_argument("--no-docs", action="store_true", help=argparse.SUPPRESS)  # old scripts
 
 
 def config_from_args(args) -> GhostCompareConfig:

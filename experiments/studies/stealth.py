@@ -5,7 +5,7 @@
 
 For each level (default: the first four bundled levels, easiest first):
 
-* **value iteration** on the level's exact MDP (:func:`envs.stealth.mdp.build_mdp`, the env's rewards,
+* **value iteration** on the level's exact MDP (:func:`agents.navigation.build_mdp`, the env's rewards,
   slip 0, gamma 0.99, the same discount every learner trains with): V*(start), the discounted value,
   and the optimal policy (:class:`OptimalAgent`) rolled out in the env: its success rate and its
   undiscounted return, the "optimal return";
