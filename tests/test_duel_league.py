@@ -132,11 +132,12 @@ def test_league_resumes_mid_run_with_its_pool_and_step_count(tmp_path):
     state = side["parts"]["league"]["league"]
     snapshots = [n for n, m in state["members"].items() if m["kind"] == "snapshot"] \
         if isinstance(state["members"], dict) else [m["name"] for m in state["members"] if m["kind"] == "snapshot"]
-    assert side["steps"] == 512 and snapshots  # the league's members ride in the checkpoint's sidecar
-    second = league_run(run, 1024, resume=True)
+    assert side["steps"] == before[-1]["steps"] >= 512 and snapshots  # the league's state rides in the sidecar
+    second = league_run(run, side["steps"] + 512, resume=True)
     rows = second.curve
     assert rows[:len(before)] == before  # the rows up to the checkpoint are kept as they were
-    assert [r["steps"] for r in rows[len(before):]] == [768, 1024]  # and the run goes on from 512, not from 0
+    later = [r["steps"] for r in rows[len(before):]]
+    assert later and min(later) > side["steps"] and max(later) >= side["steps"] + 512  # on from it, not from 0
     assert second.extra["games"] > first.extra["games"]  # the league's tallies continue
     assert set(first.extra["opponents"]) <= set(second.extra["opponents"])  # snapshots come back frozen
 

@@ -325,11 +325,11 @@ def make_parts(config: dict) -> list[Part]:
     return [PARTS[name](config) for name in config.get("parts") or {}]
 
 
-def _pg_vec_env(config: dict, n_envs: int, seed: int, extra_kwargs: dict | None = None):
+def _pg_vec_env(config: dict, n_envs: int, seed: int, extra_kwargs: dict | None = None, reset: bool = True):
     gamma = _shaping_gamma(config)
     return make_vector_env(config["env"], {**config["env_kwargs"], **(extra_kwargs or {})}, n_envs, seed,
                            nav_features=config["nav_features"], shaping=gamma is not None, gamma=gamma or 0.99,
-                           exploring_starts=float(config.get("exploring_starts", 0.0)))
+                           exploring_starts=float(config.get("exploring_starts", 0.0)), reset=reset)
 
 
 def _train_pg(run: Run, device, on_eval=None) -> tuple[Path, float, list[Part]]:
@@ -342,7 +342,7 @@ def _train_pg(run: Run, device, on_eval=None) -> tuple[Path, float, list[Part]]:
     extra: dict = {}
     for part in parts:
         extra.update(part.env_kwargs(config))
-    vec = _pg_vec_env(config, int(config["n_envs"]), int(config["seed"]), extra)
+    vec = _pg_vec_env(config, int(config["n_envs"]), int(config["seed"]), extra, reset=not parts)
     for part in parts:
         vec = part.wrap(vec)
     if run.resume_from is not None:
