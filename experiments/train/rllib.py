@@ -459,6 +459,8 @@ def train_rllib(env: str, algo: str = "ppo", *, out=None, address: str | None = 
         rllib_gpus(device, cluster_gpus=None if address is None else 1)  # a bad --device fails before Ray starts
         return config
 
+    if address not in (None, "auto"):  # a head nobody answers fails before any folder is written
+        raysession.probe(*raysession.parse_address(address))
     # the folder is claimed (and config.json written) before Ray starts
     run = Run.start(run_dir, "train", configure, METRIC_FIELDS, resume=resume, force=force, progress=progress)
     config = run.config
