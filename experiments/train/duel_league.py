@@ -16,7 +16,7 @@ not a trainer of its own: ``sandbox train duel --algo ppo-pg --league`` is ``san
 as the opponent. After every PPO update: when the gate is open (the main agent scored > ``gate`` over its
 last ``window`` games), the learner is saved as ``checkpoints/snapshot-K.pt`` and joins the pool, frozen;
 with ``exploiter_every`` > 0, every that many steps a best response is trained against the frozen main
-agent (:func:`experiments.evaluate.exploit.train_best_response`) and joins the pool as an exploiter.
+agent (:func:`experiments.train.best_response.train_best_response`) and joins the pool as an exploiter.
 
 The run folder is the run's (:class:`experiments.train.run.Run`): ``metrics.csv`` gains the league's
 columns (the main agent's recent score, its live and refitted Elo, pool size, snapshots, exploiters,

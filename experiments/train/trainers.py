@@ -41,7 +41,7 @@ from experiments.train.parts import Part
 from experiments.train.run import Run, TrainResult
 
 
-def _sb3_vec_env(config: dict, n_envs: int, seed: int):
+def sb3_vec_env(config: dict, n_envs: int, seed: int):
     """SB3's training envs: the natively batched env through :class:`nets.sb3.GymnasiumVecEnv` when the run
     fits it and it can reset single envs (SB3 resets on the ending step), else subprocess (or dummy) envs."""
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
@@ -218,7 +218,7 @@ def _train_sb3(run: Run, device, on_eval=None) -> tuple[Path, float]:
 
     config = run.config
     cls = getattr(sb3, SB3_ALGOS[config["algo"]])
-    vec = _sb3_vec_env(config, int(config["n_envs"]), int(config["seed"]))
+    vec = sb3_vec_env(config, int(config["n_envs"]), int(config["seed"]))
     if run.resume_from is not None:
         from agents.sb3_agent import load_sb3  # never unpickles; schedules come from config["hyper"]
 
