@@ -139,12 +139,13 @@ class Run:
         rows: list[dict] = []
         resume_from, meta = None, {}
         if resume:
+            claim_folder(folder, writer, resume=True, create=False)  # another command's folder: refused first
             stored = read_json_file(folder / "config.json", f"run config of sandbox {writer}")
+            cfg = config(stored) if callable(config) else config
             resume_from = find_checkpoint(folder / "checkpoints", latest)
             if resume_from is None:
                 raise FileNotFoundError(f"--resume: no checkpoints/{latest} in {folder} yet; start the run again "
                                         "without --resume")
-            cfg = config(stored) if callable(config) else config
             for key in same:
                 if stored.get(key) != cfg.get(key):
                     raise ValueError(f"{folder} holds a run with {key} {stored.get(key)!r}, not {cfg.get(key)!r}; "
