@@ -145,3 +145,23 @@ def test_curriculum_run_end_to_end_logs_the_difficulty_curve(tmp_path):
     assert more.curve[-1]["steps"] >= last + 256
     assert (tmp_path / "run" / "checkpoints" / "final.pt").is_file()
     assert (tmp_path / "run" / "plots" / "curriculum.png").is_file()
+
+
+@pytest.mark.slow
+def test_the_dagger_warm_start_is_a_part_of_the_run_and_not_redone_on_resume(tmp_path):
+    pytest.importorskip("nets.ppo")
+    from experiments.train import train_run
+    from experiments.train.run import read_metrics
+
+    hyper = {"curriculum.bundled": "tutorial", "curriculum.bundled_share": 0.5, "curriculum.warm_start": "dagger",
+             "curriculum.dagger_rounds": 2, "curriculum.dagger_steps": 16, "n_steps": 16, "hidden": [16, 16]}
+    res = train_run("stealth", "ppo-pg", steps=256, n_envs=4, seed=0, device="cpu", out=tmp_path / "run",
+                    shaping=False, exploring_starts=0.0, eval_every=128, eval_episodes=2, progress=False,
+                    parts=("curriculum",), hyper=hyper)
+    dagger_rows = read_metrics(tmp_path / "run", "dagger.csv")
+    assert [r["round"] for r in dagger_rows] == [0.0, 1.0]  # two rounds, logged beside the run's metrics
+    assert (tmp_path / "run" / "checkpoints" / "dagger.pt").is_file()
+    before = (tmp_path / "run" / "dagger.csv").read_text()
+    train_run("stealth", "ppo-pg", steps=int(res.curve[-1]["steps"]) + 128, out=tmp_path / "run", resume=True,
+              progress=False)
+    assert (tmp_path / "run" / "dagger.csv").read_text() == before  # the warm start is in the checkpoint already
