@@ -77,11 +77,20 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _stdout_is_broken() -> bool:
+    """Is stdout a pipe whose reader has gone (``| head``)? A flush that fails says so; after a failed print
+    the buffer may already be empty, so the pipe is also polled: its writer end reports POLLERR then."""
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         return True
-    return False
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLERR)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no fileno (captured), or no poll on this platform
+        return False
 
 
 def build_parser() -> argparse.ArgumentParser:

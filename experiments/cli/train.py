@@ -58,7 +58,40 @@ def part_items(args: argparse.Namespace) -> dict:
     return out
 
 
+def _defaults(cls, skip: tuple[str, ...] = ()) -> dict:
+    return {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+            for f in dataclasses.fields(cls) if f.name not in skip}
+
+
+def _given(args: argparse.Namespace, defaults: dict) -> list[str]:
+    """The options of ``defaults`` (dest -> default) given on the command line, as flags."""
+    return ["--" + dest.replace("_", "-") for dest, default in defaults.items()
+            if hasattr(args, dest) and getattr(args, dest) != default]
+
+
+def check_applies(args: argparse.Namespace) -> None:
+    """``sandbox train ghost`` takes the ghost's options and the shared ones (--seed --device --out --force
+    --quiet --resume); every other ENV takes the rest. An option given where it does nothing is refused."""
+    from nets.imitation import GhostTrainConfig
+
+    ghost = {"demos": None, "skip_bad": False, "finetune": False, "finetune_iterations": None,
+             "finetune_rounds": None, **_defaults(GhostTrainConfig, skip=("seed",))}
+    shared = ("seed", "device", "out", "force", "quiet")
+    rest = {**_defaults(RunOptions, skip=shared), **_defaults(EnvOptions), **_defaults(RayOptions),
+            "config_file": None, "show_config": False, "league": False, "curriculum": False, "self_play": False}
+    if args.env == "ghost":
+        wrong = _given(args, rest) + sorted("--" + k for k in part_items(args))
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)}: not an option of sandbox train ghost (behaviour cloning takes "
+                             "--demos and the ghost's options; see sandbox train --help)")
+    else:
+        wrong = _given(args, ghost)
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)}: an option of sandbox train ghost, not of {args.env}")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_applies(args)
     if args.env == "ghost":
         from experiments.train import ghost as train_ghost
 

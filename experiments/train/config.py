@@ -132,9 +132,23 @@ def load_config_file(path: str | Path) -> dict:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"--config {p}: not valid TOML ({exc})") from None
+    tables = (*ENV_IDS, "search")
     for name, value in data.items():
         if not isinstance(value, dict):
             raise ValueError(f"--config {p}: top-level key {name!r} must be a table such as [stealth.ppo]")
+        if name not in tables:
+            raise ValueError(f"--config {p}: [{name}] is not a table of the sandbox; valid: "
+                             f"{', '.join(f'[{t}]' for t in tables)} and [ENV.ALGO] under them")
+        if name == "search":
+            continue
+        for key, sub in value.items():
+            names = (*ALGOS, *(f"rllib-{a}" for a in RLLIB_ALGOS))
+            if key not in ENV_KEYS and key not in names:
+                raise ValueError(f"--config {p}: [{name}] {key}: neither an env setting ({', '.join(ENV_KEYS)}) nor "
+                                 f"an algorithm table ({', '.join(names)})")
+            if key in names and not isinstance(sub, dict):
+                raise ValueError(f"--config {p}: [{name}] {key} must be a table such as [{name}.{key}]")
+    data["__path__"] = str(p)
     return data
 
 

@@ -16,6 +16,7 @@ from envs.stealth.features import nav_spec
 from experiments.runfolder import deferred_interrupt
 from experiments.train.config import (
     ENV_IDS,
+    RUN_KEYS,
     METRIC_FIELDS,
     PART_SETTINGS,
     PG_ALGOS,
@@ -285,8 +286,9 @@ def hyper_errors(vec):
         raise
 
 
-def check_hyper(algo: str, hyper: dict) -> None:
-    """Each hyper-parameter must be a keyword of the learner, and a number where its default is one."""
+def check_hyper(algo: str, hyper: dict, where: str = "--set") -> None:
+    """Each hyper-parameter must be a keyword of the learner, and a number where its default is one (a
+    one-line ValueError naming the key after ``where``, the option or file it came from)."""
     import inspect
 
     if algo in SB3_ALGOS:
@@ -303,13 +305,13 @@ def check_hyper(algo: str, hyper: dict) -> None:
     valid = sorted(k for k, p in params.items() if k not in fixed and p.kind in named)
     for key, value in hyper.items():
         if key in fixed or key.startswith("_") or key not in params:
-            raise ValueError(f"--set {key}: not a hyper-parameter of {algo}; valid: {', '.join(valid)}")
+            raise ValueError(f"{where} {key}: not a hyper-parameter of {algo}; valid: {', '.join(valid)}")
         default = params[key].default if key in params else None
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if isinstance(default, int | float) and not isinstance(default, bool) and not number:
-            raise ValueError(f"--set {key}={value!r}: expected a number (default {default!r})")
+            raise ValueError(f"{where} {key}={value!r}: expected a number (default {default!r})")
         if number and not math.isfinite(value):
-            raise ValueError(f"--set {key}={value!r}: expected a finite number")
+            raise ValueError(f"{where} {key}={value!r}: expected a finite number")
 
 
 PARTS: dict[str, type[Part]] = {"league": LeaguePart, "curriculum": CurriculumPart}
@@ -454,8 +456,17 @@ def resolve_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | 
                        ("eval_episodes", eval_episodes)):
         if value is not None:
             overrides[key] = value
-    resolved = resolve_config(env, algo, overrides, file_tables=file_tables)
     kind = env_kind(env)
+    if file_tables:  # a --config file's keys are checked apart, so an error names the file
+        where = f"--config {file_tables.get('__path__', 'FILE')} [{kind}.{algo}]"
+        table = {k: v for k, v in file_tables.get(kind, {}).get(algo, {}).items()
+                 if k not in RUN_KEYS and k not in PART_SETTINGS}
+        check_hyper(algo, table, where)
+        for name, cls in PART_SETTINGS.items():
+            sub = file_tables.get(kind, {}).get(algo, {}).get(name)
+            if sub is not None:
+                typed_settings(cls, sub if isinstance(sub, dict) else {"?": sub}, f"{where} {name}.")
+    resolved = resolve_config(env, algo, overrides, file_tables=file_tables)
     config = {
         "env": kind,
         "algo": algo,
