@@ -16,10 +16,10 @@ from envs.stealth.features import nav_spec
 from experiments.runfolder import deferred_interrupt
 from experiments.train.config import (
     ENV_IDS,
-    RUN_KEYS,
     METRIC_FIELDS,
     PART_SETTINGS,
     PG_ALGOS,
+    RUN_KEYS,
     SB3_ALGOS,
     env_kind,
     resolve_config,
