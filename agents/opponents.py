@@ -34,7 +34,7 @@ def duel_opponent(spec: Any, *, flat_actions: bool = False, frame_skip: int = Du
     """The duel opponent named by ``spec`` (a spec string; an agent object passes through), built for
     a duel env with these settings (its action space, frame skip). The env gives it its generator at
     every reset, so it is built without one."""
-    from agents import make_agent
+    from agents.specs import make_agent
 
     if isinstance(spec, str) and spec.partition(":")[0] == "human" and render_mode != "human":
         raise ValueError("opponent 'human' needs render_mode='human' (it reads the keyboard)")
