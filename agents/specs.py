@@ -9,10 +9,14 @@ Imports: ``agents.protocol`` (and, through the spec table, the module of the spe
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from agents.protocol import Agent
+
+if TYPE_CHECKING:
+    from gymnasium import spaces
 
 __all__ = ["AGENT_SPECS", "RandomAgent", "make_agent", "make_random", "valid_specs"]
 
@@ -23,12 +27,14 @@ class RandomAgent:
     Pass the env's ``np_random`` as ``rng`` so that seeded rollouts stay deterministic.
     """
 
-    def __init__(self, action_space, rng: np.random.Generator | None = None):
+    def __init__(self, action_space: spaces.Space, rng: np.random.Generator | None = None) -> None:
         self.action_space = action_space
         self.rng = rng if rng is not None else np.random.default_rng()
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False):
-        space = self.action_space
+    def predict(self, observation: Any, state: Any = None, episode_start: Any = None,
+                deterministic: bool = False) -> tuple[Any, Any]:
+        """A uniform draw from the action space (``int`` for ``Discrete``, an array for ``MultiDiscrete``)."""
+        space: Any = self.action_space  # duck-typed: anything with n (Discrete) or nvec (MultiDiscrete), and start
         if hasattr(space, "nvec"):
             action = (space.start + self.rng.integers(space.nvec)).astype(space.dtype)
         elif hasattr(space, "n"):
@@ -38,7 +44,7 @@ class RandomAgent:
         return action, state
 
 
-def make_random(arg: str | None, **kwargs) -> RandomAgent:
+def make_random(arg: str | None, **kwargs: Any) -> RandomAgent:
     """Factory for the agent spec ``random`` (it needs the env's ``action_space``)."""
     if "action_space" not in kwargs:
         raise ValueError("agent spec 'random' needs the env's action_space")
@@ -73,7 +79,7 @@ def valid_specs() -> str:
     return ", ".join(forms)
 
 
-def make_agent(spec: str | Agent, **kwargs) -> Agent:
+def make_agent(spec: str | Agent, **kwargs: Any) -> Agent:
     """Build an agent from a spec string such as ``"scripted:hard"``; agent objects pass through.
 
     ``kwargs`` carry the context a factory may need (``action_space``, ``observation_space``,

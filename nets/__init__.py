@@ -2,8 +2,8 @@
 Exact Bellman solvers for tabular MDPs (``bellman``), the MLP (``mlp``), the clockwork RNN
 (``clockwork``), controller heads (``heads``), policy-gradient learners (``policy_gradient``; PPO in
 ``ppo``; their public base, :class:`nets.on_policy.OnPolicyLearner`, in ``on_policy``; returns and
-advantages in ``returns``), sequence behaviour cloning (``imitation``), tabular Q-learning (``tabular``), SB3 glue (``sb3``)
-and the one torch-file loader (``torchfile``). Device and torch threads are chosen in one place,
+advantages in ``returns``), sequence behaviour cloning (``imitation``), tabular Q-learning (``tabular``),
+SB3 glue (``sb3``) and the one torch-file loader (``torchfile``). Device and torch threads are chosen in one place,
 ``nets.device``.
 
 Imports: ``nets`` and third-party libraries, plus the one game-free utility of the ground floor,
