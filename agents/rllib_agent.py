@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.batched import PolicyRows
+from agents.protocol import PolicyRows
 
 POLICY_JSON = "sandbox_policy.json"
 POLICY_WEIGHTS = "sandbox_policy.pt"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agents.batched import PolicyRows
+from agents.protocol import PolicyRows
 
 if TYPE_CHECKING:
     from gymnasium import spaces

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from nets.ppo import masked_mean, ppo_objective
+from nets.returns import gae_advantages
 
 __all__ = ["KLRegularisedPPO", "categorical_kl", "kl_regularised_objective", "kl_weights"]
 
@@ -57,7 +58,9 @@ def kl_weights(lam: float) -> tuple[float, float]:
     return 1.0 / (1.0 + lam), lam / (1.0 + lam)
 
 
-def kl_regularised_objective(logp, ent, values, old_logp, old_values, adv, returns, mask, kl, *, lam: float,
+def kl_regularised_objective(logp: torch.Tensor, ent: torch.Tensor, values: torch.Tensor, old_logp: torch.Tensor,
+                             old_values: torch.Tensor, adv: torch.Tensor, returns: torch.Tensor,
+                             mask: torch.Tensor | None, kl: torch.Tensor, *, lam: float,
                              clip_coef: float, clip_vf: float | None, vf_coef: float, ent_coef: float,
                              normalize_advantage: bool = True) -> dict:
     """``L_lambda`` of the module docstring on one minibatch: :func:`nets.ppo.ppo_objective` of the same
@@ -119,8 +122,6 @@ class KLRegularisedPPO:
 
     def advantages(self, rewards: np.ndarray, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """GAE over (B, T) episodes that end terminally at their last unmasked step (then 0 beyond)."""
-        from nets.policy_gradient import gae_advantages
-
         r, v, m = rewards.T.astype(np.float64), values.T.astype(np.float64), mask.T
         nxt = np.concatenate([v[1:], np.zeros_like(v[:1])])
         last = m & ~np.concatenate([m[1:], np.zeros_like(m[:1])])  # each episode's final step
@@ -128,7 +129,8 @@ class KLRegularisedPPO:
                              self.gamma, self.gae_lambda)
         return np.where(m, adv, 0.0).T
 
-    def losses(self, obs, actions, mask, old_logp, old_values, adv, returns) -> dict:
+    def losses(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor, old_logp: torch.Tensor,
+               old_values: torch.Tensor, adv: torch.Tensor, returns: torch.Tensor) -> dict[str, torch.Tensor]:
         """:func:`kl_regularised_objective` of the current policy on one minibatch of episodes."""
         lp_all = self.log_probs(self.policy, obs)
         with torch.no_grad():
