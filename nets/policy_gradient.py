@@ -41,15 +41,13 @@ stepping the envs, is their public base :class:`nets.on_policy.OnPolicyLearner`:
   sidecar with its own run metadata.
 * **Predicting on a few rows.** ``predict`` on at most ``NUMPY_ROWS`` rows of an MLP policy on the CPU runs
   in NumPy (:class:`NumpyPolicy`). The threshold is read in :mod:`nets.on_policy`; assigning
-  ``nets.policy_gradient.NUMPY_ROWS`` sets it there (the benchmarks switch the NumPy path off that way).
+  ``nets.on_policy.NUMPY_ROWS`` sets it (the benchmarks switch the NumPy path off that way).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
-import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -57,7 +55,6 @@ from typing import Any, Self
 import numpy as np
 import torch
 
-from nets import on_policy
 from nets.clockwork import ClockworkState
 from nets.on_policy import (
     ENCODERS,
@@ -338,21 +335,3 @@ def load_learner(path: str | os.PathLike[str], env: EnvLike | None = None,
     learner.num_updates = int(config["num_updates"])
     return learner
 
-
-class _ThresholdForwarding(types.ModuleType):
-    """This module, forwarding ``NUMPY_ROWS`` to :mod:`nets.on_policy`, where ``predict`` reads it: reading
-    ``nets.policy_gradient.NUMPY_ROWS`` gives the threshold in force, and assigning it sets it there."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "NUMPY_ROWS":
-            return on_policy.NUMPY_ROWS
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "NUMPY_ROWS":
-            on_policy.NUMPY_ROWS = value
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _ThresholdForwarding

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import nets.device as device
-from nets.policy_gradient import NUMPY_ROWS, NumpyPolicy, PolicyValueNet
+from nets.on_policy import NUMPY_ROWS, NumpyPolicy, PolicyValueNet
 
 
 @pytest.fixture()
@@ -75,7 +75,7 @@ def test_predict_on_a_few_rows_equals_the_torch_path():
     """The learner's predict: NumPy for a few rows, torch beyond; greedy actions agree, and sampling draws
     the learner's generator in the same order (the same seed, the same actions on the NumPy path)."""
     import envs  # noqa: F401
-    import nets.policy_gradient as pg
+    import nets.on_policy as pg
     from nets.ppo import PPO
 
     vec = gym.make_vec("sandbox/Duel-v0", num_envs=2, opponent="random")

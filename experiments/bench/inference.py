@@ -50,7 +50,7 @@ def form(name: str):
     import torch
 
     import nets.device as device
-    import nets.policy_gradient as pg
+    import nets.on_policy as pg
 
     saved = pg.NUMPY_ROWS, device.SMALL_BATCH, torch.get_num_threads()
     pg.NUMPY_ROWS = saved[0] if name == "numpy" else 0
