@@ -257,3 +257,13 @@ def test_show_config_prints_the_merged_layers_and_bad_keys_are_one_line(tmp_path
     assert main(["train", "ghost", "--demos", "x", "--steps", "5"]) == 2
     assert "--steps: not an option of sandbox train ghost" in capsys.readouterr().err
     assert not (tmp_path / "never").exists()
+
+
+def test_the_nav_features_help_names_every_channel(capsys):
+    from envs.stealth.features import NAV_FEATURES
+
+    for verb in ("train", "tune"):
+        with pytest.raises(SystemExit):
+            main([verb, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert all(name in text for name in NAV_FEATURES), verb

@@ -9,7 +9,7 @@ import json
 
 from experiments.options import add_config_args, config_from_args
 from experiments.train.config import ALGOS, PART_SETTINGS, env_kind, load_config_file, parse_set
-from experiments.train.options import EnvOptions, RayOptions, RunOptions, env_kwargs_of
+from experiments.train.options import EnvOptions, RayOptions, RunOptions, env_help, env_kwargs_of
 
 
 def add_parser(subparsers) -> None:
@@ -29,7 +29,7 @@ def add_parser(subparsers) -> None:
                         "`sandbox tune` wrote); its keys override the defaults, options and --set override both")
     p.add_argument("--show-config", action="store_true",
                    help="print the merged configuration of this run (as config.json will hold it) and exit")
-    add_config_args(p.add_argument_group("env"), EnvOptions)
+    add_config_args(p.add_argument_group("env"), EnvOptions, help=env_help())
     parts = p.add_argument_group("parts of the loop (--algo ppo-pg)")
     parts.add_argument("--league", action="store_true",
                        help="duel: self-play against a league (past selves, every scripted preset and style, "

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from experiments.options import add_config_args, config_from_args
 from experiments.train.config import ALGOS, parse_set
-from experiments.train.options import EnvOptions, RayOptions, RunOptions, env_kwargs_of
+from experiments.train.options import EnvOptions, RayOptions, RunOptions, env_help, env_kwargs_of
 
 
 @dataclass
@@ -37,7 +37,7 @@ def add_parser(subparsers) -> None:
                           "out": "sweep folder (default runs/tune-ENV-ALGO-TIMESTAMP)",
                           "eval_every": "evaluate (and report) every N steps (default steps/4)",
                           "eval_episodes": "held-out episodes per evaluation (default 10)"})
-    add_config_args(p.add_argument_group("env"), EnvOptions)
+    add_config_args(p.add_argument_group("env"), EnvOptions, help=env_help())
     add_config_args(p.add_argument_group("Ray"), RayOptions, skip=("workers",))
     p.set_defaults(run=run)
 

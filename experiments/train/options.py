@@ -23,7 +23,7 @@ class EnvOptions:
 
     level: str | None = None  # stealth: level name or file (default tutorial)
     obs_mode: str | None = field(default=None, metadata={"argparse": {"choices": ("grid", "vector", "local")}})  # stealth observation
-    nav_features: str | None = field(default=None, metadata={"argparse": {"nargs": "?", "const": "all", "metavar": "NAMES"}})  # stealth: add the navigation AI's channels: all of them, or the comma-separated NAMES (threat, hiding, danger_next, trap_next, flow, lookahead)
+    nav_features: str | None = field(default=None, metadata={"argparse": {"nargs": "?", "const": "all", "metavar": "NAMES"}})  # stealth: add the navigation AI's channels: all of them, or the comma-separated NAMES
     shaping: bool | None = None  # stealth: potential-based shaping toward the goal while training (evaluation never shapes); default from the config
     exploring_starts: float | None = field(default=None, metadata={"argparse": {"metavar": "P"}})  # stealth: start a training episode at a random safe cell and phase with probability P; default from the config
     opponent: str | None = None  # duel: opponent agent spec (default scripted:normal)
@@ -56,6 +56,14 @@ class RayOptions:
     backend: str = field(default="native", metadata={"argparse": {"choices": ("native", "rllib")}})  # native (SB3 / our learners, this process) or rllib (RLlib PPO, new API stack)
     address: str | None = None  # join a Ray cluster: auto or HOST:PORT of its head; default: a local Ray on this machine's cores
     workers: int | None = None  # RLlib env runners, one CPU each (0: sample in the driver); default from the config
+
+
+def env_help() -> dict[str, str]:
+    """Help texts made from the code's own lists (so they cannot fall behind it)."""
+    from envs.stealth.features import NAV_FEATURES
+
+    return {"nav_features": "stealth: add the navigation AI's channels: all of them, or the comma-separated NAMES "
+                            f"({', '.join(NAV_FEATURES)})"}
 
 
 def env_kwargs_of(env: str, opts: Any) -> dict:
