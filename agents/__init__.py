@@ -14,22 +14,31 @@ Imports: ``agents``, ``nets`` and ``envs``; never ``experiments``."""
 from __future__ import annotations
 
 import importlib
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only
+    from gymnasium import spaces
 
 
 @runtime_checkable
 class Agent(Protocol):
-    """The agent protocol (SB3's ``PolicyPredictor``); ``reset()`` is optional."""
+    """The agent protocol (SB3's ``PolicyPredictor``); ``reset()`` is optional (callers test for it).
+
+    ``predict`` returns ``(action, state)``: the action an int (``Discrete``) or an integer array
+    (``MultiDiscrete``, or one row per observation of a batch), and the recurrent state to hand back on the
+    next call (a tuple of arrays; None for agents without memory). It is the same protocol as
+    :class:`envs.protocols.Agent`, the name the envs (the floor below) know it by.
+    """
 
     def predict(
         self,
-        observation: Any,
-        state: Any = None,
-        episode_start: Any = None,
+        observation: np.ndarray,
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
         deterministic: bool = False,
-    ) -> tuple[Any, Any]: ...
+    ) -> tuple[np.ndarray | int, tuple[np.ndarray, ...] | None]: ...
 
 
 class RandomAgent:
@@ -38,22 +47,27 @@ class RandomAgent:
     Pass the env's ``np_random`` as ``rng`` so that seeded rollouts stay deterministic.
     """
 
-    def __init__(self, action_space, rng: np.random.Generator | None = None):
+    def __init__(self, action_space: spaces.Space, rng: np.random.Generator | None = None):
         self.action_space = action_space
         self.rng = rng if rng is not None else np.random.default_rng()
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+    def predict(self, observation: np.ndarray, state: tuple[np.ndarray, ...] | None = None,
+                episode_start: np.ndarray | None = None,
+                deterministic: bool = False) -> tuple[np.ndarray | int, tuple[np.ndarray, ...] | None]:
         space = self.action_space
-        if hasattr(space, "nvec"):
-            action = (space.start + self.rng.integers(space.nvec)).astype(space.dtype)
-        elif hasattr(space, "n"):
-            action = int(space.start + self.rng.integers(space.n))
+        action: np.ndarray | int
+        if hasattr(space, "nvec"):  # MultiDiscrete, or any space shaped like it
+            multi = cast("spaces.MultiDiscrete", space)
+            action = (multi.start + self.rng.integers(multi.nvec)).astype(multi.dtype)
+        elif hasattr(space, "n"):  # Discrete, or any space shaped like it
+            one = cast("spaces.Discrete", space)
+            action = int(one.start) + int(self.rng.integers(int(one.n)))  # (gymnasium types n and start loosely)
         else:
             raise TypeError(f"RandomAgent cannot sample from {space!r}")
         return action, state
 
 
-def _make_random(arg: str | None, **kwargs) -> RandomAgent:
+def _make_random(arg: str | None, **kwargs: Any) -> RandomAgent:
     if "action_space" not in kwargs:
         raise ValueError("agent spec 'random' needs the env's action_space")
     return RandomAgent(kwargs["action_space"], kwargs.get("rng"))
@@ -87,7 +101,7 @@ def valid_specs() -> str:
     return ", ".join(forms)
 
 
-def make_agent(spec: str | Agent, **kwargs) -> Agent:
+def make_agent(spec: str | Agent, **kwargs: Any) -> Agent:
     """Build an agent from a spec string such as ``"scripted:hard"``; agent objects pass through.
 
     ``kwargs`` carry the context a factory may need (``action_space``, ``observation_space``,

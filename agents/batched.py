@@ -40,15 +40,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from envs.duel.config import DuelConfig
+from envs.protocols import BatchedAgent
 
 if TYPE_CHECKING:
     from gymnasium import spaces
     from gymnasium.vector import VectorEnv
+    from typing_extensions import TypeIs  # typing.TypeIs from Python 3.13
 
     from agents import Agent
 
@@ -56,18 +58,11 @@ __all__ = ["BatchedAgent", "Mixture", "PolicyRows", "RowDraws", "RowsAgent", "Si
            "make_batched_agent"]
 
 
-@runtime_checkable
-class BatchedAgent(Protocol):
-    """An agent acting for N envs per call (see the module docstring for the contract)."""
-
-    def bind(self, num_envs: int) -> None: ...
-
-    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None: ...
-
-    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None: ...
+# BatchedAgent, the protocol (see the module docstring for the contract), is defined on the ground floor
+# (envs.protocols), where the envs that host an opponent can name it too.
 
 
-def is_batched(agent: object) -> bool:
+def is_batched(agent: object) -> TypeIs[BatchedAgent]:
     """Whether ``agent`` speaks the batched protocol (``bind``, ``reset_envs``, ``act``)."""
     return all(callable(getattr(agent, name, None)) for name in ("bind", "reset_envs", "act"))
 
@@ -274,7 +269,7 @@ class SingleAgent:
         self.why = why or (f"agent {self.spec!r} has only predict() and acts for one env; pass a spec string or a "
                            "BatchedAgent (agents.make_batched_agent) to act for many")
         self.num_envs = 0
-        self._state: object = None
+        self._state: tuple[np.ndarray, ...] | None = None
         self._start = np.ones(1, dtype=bool)
 
     def bind(self, num_envs: int) -> None:
@@ -356,7 +351,8 @@ class Mixture:
         self.a.bind(n)
         self.b.bind(n)
         self.draws = RowDraws(n)
-        self.last_a = self.last_b = None
+        self.last_a: np.ndarray | None = None
+        self.last_b: np.ndarray | None = None
 
     def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
         from agents.stream import mix64_array
@@ -371,14 +367,15 @@ class Mixture:
         rows = np.flatnonzero(active)
         if not rows.size:
             return
-        if self.last_a is None or self.last_a.shape != out.shape:
-            self.last_a, self.last_b = np.zeros_like(out), np.zeros_like(out)
+        last_a, last_b = self.last_a, self.last_b
+        if last_a is None or last_b is None or last_a.shape != out.shape:  # (both are None or neither)
+            last_a, last_b = self.last_a, self.last_b = np.zeros_like(out), np.zeros_like(out)
         if self.p < 1.0:
-            self.a.act(obs, active, self.last_a)
+            self.a.act(obs, active, last_a)
         if self.p > 0.0:
-            self.b.act(obs, active, self.last_b)
+            self.b.act(obs, active, last_b)
         take_b = self.draws.uniform(rows)[:, 0] < self.p
-        out[rows] = np.where(take_b.reshape((-1,) + (1,) * (out.ndim - 1)), self.last_b[rows], self.last_a[rows])
+        out[rows] = np.where(take_b.reshape((-1,) + (1,) * (out.ndim - 1)), last_b[rows], last_a[rows])
 
 
 # ==================================================================================================
@@ -397,31 +394,34 @@ def batched_from_object(agent: object, *, deterministic: bool = False, target: s
     builds (ghost, our learners, SB3 models and agents, RLlib policies) are batched as their specs are; any
     other object with ``predict`` is a batch of one (:class:`SingleAgent`)."""
     if is_batched(agent):
-        return agent  # type: ignore[return-value]
+        return agent
     name = spec or getattr(agent, "spec", None) or type(agent).__name__
+    # Below, the agent's class is told by module and name (_instance), without importing (or naming) it: mypy
+    # cannot follow that, so the object is Any from here.
+    agent_: Any = agent
     if _instance(agent, "agents.ghost.agent", "GhostAgent"):
         from agents.ghost.batched import BatchedGhost
 
-        return BatchedGhost.from_agent(agent, deterministic=deterministic, spec=name)
+        return BatchedGhost.from_agent(agent_, deterministic=deterministic, spec=name)
     if _instance(agent, "nets.policy_gradient", "_PolicyGradient"):
         from agents.pg_agent import BatchedLearner
 
-        return BatchedLearner(agent, deterministic=deterministic, target=target, spec=name)
+        return BatchedLearner(agent_, deterministic=deterministic, target=target, spec=name)
     if _instance(agent, "agents.sb3_agent", "SB3Agent") or _instance(agent, "stable_baselines3.common.base_class",
                                                                       "BaseAlgorithm"):
         from agents.sb3_agent import batched_sb3
 
-        return batched_sb3(agent, deterministic=deterministic, target=target, spec=name)
+        return batched_sb3(agent_, deterministic=deterministic, target=target, spec=name)
     if _instance(agent, "agents.rllib_agent", "RLlibAgent"):
         from agents.rllib_agent import BatchedRLlib
 
-        return BatchedRLlib(agent, deterministic=deterministic, target=target, spec=name)
+        return BatchedRLlib(agent_, deterministic=deterministic, target=target, spec=name)
     if _instance(agent, "agents", "RandomAgent"):
-        return UniformAgent(agent.action_space, target, spec=name)  # type: ignore[attr-defined]
+        return UniformAgent(agent_.action_space, target, spec=name)
     if _instance(agent, "agents.character.scripted", "ScriptedFighter"):
         from agents.character.batched import BatchedScripted
 
-        return BatchedScripted(agent.base_params, spec=name, frame_skip=frame_skip or 4)  # type: ignore[attr-defined]
+        return BatchedScripted(agent_.base_params, spec=name, frame_skip=frame_skip or 4)
     if callable(getattr(agent, "predict", None)):
         return SingleAgent(agent, deterministic=deterministic, target=target, spec=name)  # type: ignore[arg-type]
     raise TypeError(f"an agent must be a spec string, a BatchedAgent (bind, reset_envs, act) or have predict(); "
@@ -432,7 +432,7 @@ def make_batched_agent(spec: str | Sequence[str] | BatchedAgent | Agent, *,
                        action_space: spaces.Space | None = None, observation_space: spaces.Space | None = None,
                        frame_skip: int = DuelConfig.frame_skip, deterministic: bool = False,
                        env: VectorEnv | None = None,
-                       device: str = "auto", **context: object) -> BatchedAgent:
+                       device: str = "auto", **context: Any) -> BatchedAgent:
     """A :class:`BatchedAgent` for ``spec``: any spec :func:`agents.make_agent` accepts, a comma-separated
     list or a list of them (env ``i`` plays item ``i % len``), or an agent object (see the module
     docstring).
@@ -444,8 +444,9 @@ def make_batched_agent(spec: str | Sequence[str] | BatchedAgent | Agent, *,
     that cannot be batched raises a one-line ValueError saying why."""
     from agents import AGENT_SPECS, make_agent, valid_specs
 
-    common = {"action_space": action_space, "observation_space": observation_space, "frame_skip": frame_skip,
-              "deterministic": deterministic, "env": env, "device": device, **context}
+    common: dict[str, Any] = {"action_space": action_space, "observation_space": observation_space,
+                              "frame_skip": frame_skip, "deterministic": deterministic, "env": env, "device": device,
+                              **context}
     if not isinstance(spec, str):
         if isinstance(spec, list | tuple):
             return RowsAgent([make_batched_agent(s, **common) for s in spec], spec=",".join(map(str, spec)))
