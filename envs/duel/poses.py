@@ -91,6 +91,7 @@ _BASES = {"stand": _STAND, "crouch": _CROUCH, "air": _AIR}
 
 def local_pose(f) -> dict[str, tuple[float, float]]:
     """The pose in the fighter's frame: u forward from its centre, v up from its feet."""
+    pose: dict[str, tuple[float, float]]
     if f.health <= 0:
         return dict(_KO)
     st = f.state

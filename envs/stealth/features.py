@@ -148,11 +148,11 @@ def flow_costs(level: Level) -> np.ndarray:
     passable = ~walls.reshape(-1) & (threat < 1.0)
     cost = 1.0 + FLOW_THREAT_COST * threat
     index = np.arange(h * w).reshape(h, w)
-    src, dst = [], []
+    src_parts, dst_parts = [], []
     for a, b in ((index[:, :-1], index[:, 1:]), (index[:-1, :], index[1:, :])):  # each pair of neighbours
-        src += [a.reshape(-1), b.reshape(-1)]
-        dst += [b.reshape(-1), a.reshape(-1)]
-    src, dst = np.concatenate(src), np.concatenate(dst)
+        src_parts += [a.reshape(-1), b.reshape(-1)]
+        dst_parts += [b.reshape(-1), a.reshape(-1)]
+    src, dst = np.concatenate(src_parts), np.concatenate(dst_parts)
     keep = passable[src] & passable[dst]
     # reversed edges (dst -> src, weight = the cost of entering dst) so one search from the goal gives
     # every cell's cost *to* the goal

@@ -25,6 +25,7 @@ into a ``TabularMDP``, and :func:`agents.navigation.build_mdp` does both in one 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -70,12 +71,12 @@ class StateIndex:
 
     def has(self, cell, phase: int) -> bool:
         """Is ``(cell, phase)`` a state of the MDP?"""
-        flat = cell if np.isscalar(cell) else int(cell[0]) * self.width + int(cell[1])
+        flat = cast(int, cell) if np.isscalar(cell) else int(cell[0]) * self.width + int(cell[1])
         return bool(self.slot[(int(phase) % self.period) * self.n_cells + int(flat)] >= 0)
 
     def state(self, cell, phase: int) -> int:
         """State number of ``cell`` (flat index or ``(row, col)``) at ``phase``."""
-        flat = cell if np.isscalar(cell) else int(cell[0]) * self.width + int(cell[1])
+        flat = cast(int, cell) if np.isscalar(cell) else int(cell[0]) * self.width + int(cell[1])
         s = int(self.slot[(int(phase) % self.period) * self.n_cells + int(flat)])
         if s < 0:
             raise ValueError(

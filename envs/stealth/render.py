@@ -54,8 +54,8 @@ class Renderer:
         self.pygame = pygame
         self.world, self.mode, self.fps = world, mode, fps
         self.cell_px = cell_px or max(6, min(40, 640 // max(world.height, world.width)))
-        self.window = None
-        self.clock = None
+        self.window: pygame.Surface | None = None
+        self.clock: pygame.time.Clock | None = None
 
     def _surface(self, cell: int, phase: int, overlays: dict | None = None, path=None, arrows=None):
         pygame, world, px = self.pygame, self.world, self.cell_px
@@ -126,6 +126,7 @@ class Renderer:
             self.window = pygame.display.set_mode(surf.get_size())
             self.clock = pygame.time.Clock()
         pygame.event.pump()
+        assert self.clock is not None  # made with the window
         self.window.blit(surf, (0, 0))
         pygame.display.flip()
         self.clock.tick(self.fps)

@@ -46,7 +46,7 @@ import math
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import reduce
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numba
 import numpy as np
@@ -68,7 +68,7 @@ class Action(IntEnum):
 # (d_row, d_col) of each action, indexed by Action.
 DELTAS: tuple[tuple[int, int], ...] = ((0, 0), (-1, 0), (1, 0), (0, 1), (0, -1))
 # The two directions perpendicular to each action (STAY has none: it never slips).
-PERPENDICULAR: dict[int, tuple[int, int]] = {
+PERPENDICULAR: dict[int, tuple[int, ...]] = {
     Action.STAY: (),
     Action.NORTH: (Action.EAST, Action.WEST),
     Action.SOUTH: (Action.EAST, Action.WEST),
@@ -155,7 +155,9 @@ def guard_track(guard: Guard) -> list[tuple[tuple[int, int], float]]:
     stands still and holds each of its facings for ``turn_every`` steps.
     """
     if guard.kind == "sentry":
-        return [(tuple(guard.at), float(f)) for f in guard.facings for _ in range(guard.turn_every)]
+        assert guard.at is not None  # a sentry stands somewhere
+        at = cast("tuple[int, int]", tuple(guard.at))
+        return [(at, float(f)) for f in guard.facings for _ in range(guard.turn_every)]
     cells = patrol_cells(guard.route, guard.mode)
     n = len(cells)
     if n == 1:
