@@ -22,10 +22,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from agents.batched import PolicyRows
+
+if TYPE_CHECKING:
+    from gymnasium import spaces
 
 POLICY_JSON = "sandbox_policy.json"
 POLICY_WEIGHTS = "sandbox_policy.pt"
@@ -160,7 +164,7 @@ class BatchedRLlib(PolicyRows):
     """An :class:`RLlibAgent` acting for N rows: one ``forward_inference`` over the active rows, then the
     arg-max of each head's logits or a draw per row (:class:`agents.batched.PolicyRows`)."""
 
-    def __init__(self, agent: RLlibAgent, *, deterministic: bool = False, target: object | None = None,
+    def __init__(self, agent: RLlibAgent, *, deterministic: bool = False, target: spaces.Space | None = None,
                  spec: str = "rllib"):
         super().__init__(agent.action_space, deterministic=deterministic, target=target, spec=spec)
         self.agent = agent

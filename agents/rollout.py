@@ -141,7 +141,8 @@ def evaluate(agent, env, n_episodes: int, *, seed: int | None = 0, seeds: Sequen
     episodes = []
     for i in range(n_episodes):
         if seeds is not None:
-            s = None if seeds[i] is None else int(seeds[i])
+            given = seeds[i]
+            s = None if given is None else int(given)
         else:
             s = None if seed is None else seed + i
         ep = run_episode(agent, envs[i % len(envs)], seed=s, options=options, deterministic=deterministic,

@@ -88,6 +88,7 @@ class ScriptedFighter:
         ``state`` is passed through. A true ``episode_start`` resets first."""
         if (episode_start is not None and np.any(episode_start)) or not self._keyed:
             self.reset()
+        obs: np.ndarray
         if type(observation) is np.ndarray and observation.dtype is _FLOAT32 and observation.ndim == 1:
             obs = observation.reshape(1, OBS_SIZE)  # the env's own observation: a view, no copy
             vectorized = False

@@ -27,9 +27,9 @@ from agents.batched import RowDraws, inverse_cdf, softmax
 from envs.duel.config import DuelConfig
 
 if TYPE_CHECKING:
-    import torch
 
     from agents.ghost.agent import GhostAgent
+    from nets.imitation import GhostModel
 
 __all__ = ["BatchedGhost", "PlayedRound", "play_batched"]
 
@@ -56,7 +56,7 @@ class BatchedGhost:
     greedy: the most likely stick, then the most likely button given it; repeat: env calls per decision
     (the input is held in between, as ``GhostAgent`` does when the env steps finer than the demos)."""
 
-    def __init__(self, model: torch.nn.Module, *, temperature: float = 1.0, greedy: bool = False, repeat: int = 1,
+    def __init__(self, model: GhostModel, *, temperature: float = 1.0, greedy: bool = False, repeat: int = 1,
                  spec: str = "ghost"):
         if not temperature > 0:
             raise ValueError(f"ghost temperature must be > 0; got {temperature}")
@@ -137,10 +137,10 @@ class BatchedGhost:
 
         with inference(len(rows)):
             r = torch.from_numpy(rows)
-            stick_z, button_z, new = self.model(torch.from_numpy(x)[:, None], self._take(r))
+            stick_t, button_t, new = self.model(torch.from_numpy(x)[:, None], self._take(r))
             self._put(r, new)
-            stick_z = stick_z[:, 0].double().numpy()
-            button_z = button_z[:, 0].double().numpy()
+            stick_z = stick_t[:, 0].double().numpy()
+            button_z = button_t[:, 0].double().numpy()
         if self.greedy:
             stick = stick_z.argmax(-1)
             if button_z.ndim == 3:  # conditional head: the buttons of the chosen stick

@@ -10,7 +10,7 @@ directed by the outcomes of its own episodes only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, cast
 
 import gymnasium as gym
 import numpy as np
@@ -41,6 +41,12 @@ def episode_outcome(info: dict, env) -> tuple[bool, dict]:
     return bool(info["is_success"]), details
 
 
+class _Adjustable(Protocol):
+    """An env whose difficulty a director sets."""
+
+    def set_difficulty(self, difficulty: float) -> None: ...
+
+
 class DirectedEnv(gym.Wrapper):
     """Applies ``director.difficulty`` at every reset and feeds it each episode's outcome.
 
@@ -66,7 +72,7 @@ class DirectedEnv(gym.Wrapper):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         difficulty = float(self.director.difficulty)
-        self.env.unwrapped.set_difficulty(difficulty)
+        cast(_Adjustable, self.env.unwrapped).set_difficulty(difficulty)  # (checked in __init__)
         if options and "difficulty" in options:
             difficulty = float(options["difficulty"])
         self.episode_difficulty = difficulty

@@ -80,6 +80,7 @@ class PlannerAgent:
         if plan is None or self._step >= len(plan) - 1 or plan[self._step] != cell or phase != expected_phase:
             self._replan(world, cell, phase)
             plan = self._plan
+        action: int
         if plan is None or len(plan) < 2:
             action = Action.STAY
             for d in Action:
