@@ -84,6 +84,23 @@ class DirectorEnv(gym.Env[np.ndarray, DirectorAction]):
 
     ## Version History
     * v0: initial version.
+
+    ## Examples
+    A short meta-episode of 20 inner episodes, the difficulty left where it starts:
+
+    >>> import gymnasium as gym
+    >>> import numpy as np
+    >>> import envs  # registers the sandbox/* ids
+    >>> env = gym.make("sandbox/Director-v0", horizon=20)
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape, env.action_space.shape
+    ((41,), (1,))
+    >>> truncated = False
+    >>> while not truncated:
+    ...     obs, reward, terminated, truncated, info = env.step(np.zeros(1, dtype=np.float32))
+    ...     assert -1.0 <= reward <= 0.0 and not terminated
+    >>> info["difficulty"], "is_success" in info, 0.0 <= info["rolling_win_rate"] <= 1.0
+    (0.5, True, True)
     """
 
     metadata = {"render_modes": ["ansi"]}

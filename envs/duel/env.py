@@ -224,6 +224,24 @@ class DuelEnv(gym.Env[np.ndarray, DuelAction]):
       fighters are character tables (``character=``); events include ``grab``; the scripted opponents
       draw from a counter-based stream, so seeded rollouts differ from earlier releases while the game,
       its observation and its rewards are unchanged.
+
+    ## Examples
+    One round against the hard scripted fighter, walking forward and jabbing:
+
+    >>> import gymnasium as gym
+    >>> import numpy as np
+    >>> import envs  # registers the sandbox/* ids
+    >>> env = gym.make("sandbox/Duel-v0", opponent="scripted:hard")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape, obs.dtype, env.action_space
+    ((76,), dtype('float32'), MultiDiscrete([9 4]))
+    >>> terminated = truncated = False
+    >>> while not (terminated or truncated):
+    ...     obs, reward, terminated, truncated, info = env.step(np.array([3, 1]))  # forward, light
+    ...     assert -2.0 <= reward <= 2.0 and -1.0 <= obs.min() <= obs.max() <= 1.0
+    >>> info["winner"] in ("agent", "opponent", "draw"), info["is_success"] == (info["winner"] == "agent")
+    (True, True)
+    >>> env.close()
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": TICKS_PER_SECOND}

@@ -26,7 +26,25 @@ class DuelParallelEnv(ParallelEnv):
     (the :class:`envs.duel.env.DuelEnv` layout) and acts ``MultiDiscrete([9, 4])`` (or ``Discrete(36)``
     with ``flat_actions``); rewards are each player's change of normalised health difference plus
     +-1 for the round. Both terminate together at KO or time-out. Settings: those of
-    :class:`envs.duel.config.DuelConfig` (``config=`` or keywords; ``side`` must stay ``"left"``)."""
+    :class:`envs.duel.config.DuelConfig` (``config=`` or keywords; ``side`` must stay ``"left"``).
+
+    Examples:
+        A round of self-play: player 0 walks forward and jabs, player 1 stands still.
+
+        >>> import numpy as np
+        >>> from envs.duel.pz import DuelParallelEnv
+        >>> env = DuelParallelEnv()
+        >>> obs, infos = env.reset(seed=0)
+        >>> env.agents, obs["player_0"].shape
+        (['player_0', 'player_1'], (76,))
+        >>> actions = {"player_0": np.array([3, 1]), "player_1": np.array([0, 0])}
+        >>> while env.agents:
+        ...     obs, rewards, terminations, truncations, infos = env.step(actions)
+        ...     assert rewards["player_0"] == -rewards["player_1"] and -2.0 <= rewards["player_0"] <= 2.0
+        >>> winner = infos["player_0"]["winner"]
+        >>> winner in ("player_0", "player_1", "draw"), infos["player_0"]["is_success"] == (winner == "player_0")
+        (True, True)
+    """
 
     metadata: dict[str, Any] = {"name": "duel_v0", "render_modes": ["rgb_array"], "render_fps": L.TICKS_PER_SECOND,
                 "is_parallelizable": True}

@@ -75,6 +75,25 @@ class DuelVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     ``opponent_health`` and ``tick`` every step (two-player: ``health`` of shape (N, 2)); at a round's
     end ``winner`` (``"agent"``, ``"opponent"``, ``"draw"``; two-player: 0, 1 or -1 for a draw) and, in
     the one-player form, ``is_success`` (the agent won).
+
+    **Examples.** Eight rounds against the hard scripted fighter, stepped together until one ends:
+
+    >>> import gymnasium as gym
+    >>> import numpy as np
+    >>> import envs  # registers the sandbox/* ids
+    >>> vec = gym.make_vec("sandbox/Duel-v0", num_envs=8, opponent="scripted:hard")
+    >>> obs, info = vec.reset(seed=0)
+    >>> obs.shape, vec.action_space.shape
+    ((8, 76), (8, 2))
+    >>> terminated = np.zeros(8, dtype=bool)
+    >>> while not terminated.any():
+    ...     obs, rewards, terminated, truncated, info = vec.step(np.tile([3, 1], (8, 1)))  # forward, light
+    ...     assert rewards.shape == (8,) and np.all(np.abs(rewards) <= 2.0)
+    >>> bool(np.array_equal(info["_is_success"], terminated))
+    True
+    >>> set(info["winner"][terminated]) <= {"agent", "opponent", "draw"}
+    True
+    >>> vec.close()
     """
 
     metadata = {"render_modes": [], "render_fps": TICKS_PER_SECOND, **_NEXT_STEP}

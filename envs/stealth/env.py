@@ -129,6 +129,23 @@ class StealthEnv(gym.Env[np.ndarray, StealthAction]):
       held-out pool; the last step's info has ``is_success``; ``nav_features`` and ``exploring_starts``.
       Since one implementation: ``config=``, and goal shaping as the ``shaping_gamma``/``shaping_weight``
       keywords (the observations, rewards and infos of every other argument unchanged).
+
+    ## Examples
+    An episode on the ``courtyard`` level, standing still until a guard sees the player or time runs out:
+
+    >>> import gymnasium as gym
+    >>> import envs  # registers the sandbox/* ids
+    >>> env = gym.make("sandbox/Stealth-v0", level="courtyard", obs_mode="grid")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape, obs.dtype, env.action_space
+    ((6, 11, 17), dtype('float32'), Discrete(5))
+    >>> terminated = truncated = False
+    >>> while not (terminated or truncated):
+    ...     obs, reward, terminated, truncated, info = env.step(0)  # stay
+    ...     assert -1.02 < reward < 0.0 and obs.min() >= 0.0 and obs.max() <= 1.0
+    >>> info["is_success"], info["at_goal"]
+    (False, False)
+    >>> env.close()
     """
 
     metadata = {"render_modes": ["human", "rgb_array", "ansi"], "render_fps": 8}

@@ -97,6 +97,26 @@ class StealthVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     Arrays over envs: ``cell`` (N, 2) as (row, col), ``phase``, ``caught``, ``at_goal``, ``slipped`` (and
     ``unshaped_reward`` when shaping), each with its all-True mask ``_cell`` etc., and ``is_success`` with
     the mask ``_is_success`` of the envs whose episode ended on this step.
+
+    ## Examples
+    Four envs on two bundled levels, every one moving east until one episode ends:
+
+    >>> import gymnasium as gym
+    >>> import numpy as np
+    >>> import envs  # registers the sandbox/* ids
+    >>> vec = gym.make_vec("sandbox/Stealth-v0", num_envs=4, level=["courtyard", "tutorial"], obs_mode="local")
+    >>> obs, info = vec.reset(seed=0)
+    >>> obs.shape, obs.dtype, info["cell"].shape
+    ((4, 6, 7, 7), dtype('float32'), (4, 2))
+    >>> ended = np.zeros(4, dtype=bool)
+    >>> while not ended.any():
+    ...     obs, rewards, terminated, truncated, info = vec.step(np.full(4, 3))  # east
+    ...     ended = terminated | truncated
+    ...     assert rewards.shape == (4,) and np.all((rewards > -1.02) & (rewards < 1.0))
+    >>> bool(np.array_equal(info["_is_success"], ended))
+    True
+    >>> bool(np.all(info["is_success"][ended] == info["at_goal"][ended]))  # success: the goal reached
+    True
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": [], "reset_mask": True}
