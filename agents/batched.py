@@ -460,7 +460,9 @@ def make_batched_agent(spec: str | Sequence[str] | BatchedAgent | Agent, *,
     if prefix == "scripted":
         from agents.character.batched import make_batched_opponent
 
-        return make_batched_opponent(spec, int(frame_skip))
+        opponent = make_batched_opponent(spec, int(frame_skip))
+        assert opponent is not None  # (None only for the two-player form's "external")
+        return opponent
     if prefix == "random":
         if arg:
             raise ValueError(f"agent spec 'random' takes no argument, got {spec!r}")

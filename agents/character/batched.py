@@ -15,9 +15,11 @@ from agents.character.fighter import BatchedScripted
 from agents.character.scripted import PRESETS, STYLES, scripted_params
 from envs.duel.config import DuelConfig
 from envs.duel.vector import TWO_PLAYER
+from envs.protocols import BatchedAgent
 
 
-def make_batched_opponent(spec: Any, frame_skip: int = DuelConfig.frame_skip):
+def make_batched_opponent(spec: str | BatchedAgent | None,
+                          frame_skip: int = DuelConfig.frame_skip) -> BatchedAgent | None:
     """A batched opponent from a spec: ``scripted:NAME`` (every form ``make_scripted`` takes),
     ``random``, or an object already speaking the batched interface. ``None``/``"external"`` (the
     two-player form) return None. Anything else raises a one-line ValueError."""
@@ -43,7 +45,7 @@ _VALID = (f"scripted:{'|'.join(PRESETS)}|{'|'.join(STYLES[1:])}|STYLE-PRESET|0..
           "external (two-player), or a batched opponent object")
 
 
-def match_batched(spec_a: Any, spec_b: Any, rounds: int, seed: int = 0, **kwargs) -> dict:
+def match_batched(spec_a: Any, spec_b: Any, rounds: int, seed: int = 0, **kwargs: Any) -> dict[str, Any]:
     """``rounds`` rounds of A against B, sides alternating: :func:`agents.character.arena.match` (the batched
     harness), under the name it had before the harness. ``kwargs``: ``frame_skip``, ``round_seconds``."""
     from agents.character.arena import match

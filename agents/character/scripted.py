@@ -7,6 +7,8 @@ knobs, presets, styles and intents are data (:mod:`agents.character.params`, re-
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from agents.character.fighter import BatchedScripted
@@ -14,6 +16,10 @@ from agents.character.params import IDLE_BELOW, PRESETS, STYLES, CharacterParams
 from envs.duel.config import DuelConfig
 from envs.duel.env import OBS_SIZE
 from envs.duel.rules import N_BUTTON
+from envs.protocols import RecurrentState
+
+if TYPE_CHECKING:
+    from gymnasium import spaces
 
 _INTENTS = tuple(Intent)  # intent code -> Intent
 _FLOAT32 = np.dtype(np.float32)
@@ -83,7 +89,8 @@ class ScriptedFighter:
         else:
             self.params = CharacterParams.from_difficulty(difficulty, self.base_params.style)
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+    def predict(self, observation: np.ndarray, state: RecurrentState = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = False) -> tuple[np.ndarray | int, RecurrentState]:
         """``(action, state)``: ``[stick, button]`` (int64) or, with ``flat``, ``stick * 4 + button``;
         ``state`` is passed through. A true ``episode_start`` resets first."""
         if (episode_start is not None and np.any(episode_start)) or not self._keyed:
@@ -134,7 +141,8 @@ def scripted_params(arg: str | None) -> CharacterParams:
 
 
 def make_scripted(
-    arg: str | None, *, action_space=None, rng=None, frame_skip: int = DuelConfig.frame_skip, **_
+    arg: str | None, *, action_space: spaces.Space | None = None, rng: np.random.Generator | None = None,
+    frame_skip: int = DuelConfig.frame_skip, **_: Any
 ) -> ScriptedFighter:
     """Factory for the ``scripted:NAME`` spec (the forms of :func:`scripted_params`); a ``Discrete``
     ``action_space`` makes it return flat actions."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -34,7 +35,9 @@ from envs.duel.config import DuelConfig
 if TYPE_CHECKING:
     import torch
 
+    from agents.ghost.demos import Round
     from envs.protocols import BatchedAgent
+    from nets.imitation import GhostModel
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "check_opponents", "finetune_ghost", "ghost_log_probs",
            "target_win_rates"]
@@ -73,7 +76,7 @@ class FinetuneResult:
     history: list[dict] = field(default_factory=list)  # per iteration: lam, win rates, gaps, score, update logs
 
 
-def target_win_rates(rounds) -> dict[str, float]:
+def target_win_rates(rounds: Iterable[Round]) -> dict[str, float]:
     """The demonstrator's win rate against each opponent of its demo rounds (``winner == "player"``)."""
     by: dict[str, list[bool]] = {}
     for r in rounds:
@@ -81,7 +84,7 @@ def target_win_rates(rounds) -> dict[str, float]:
     return {o: float(np.mean(v)) for o, v in by.items()}
 
 
-def check_opponents(opponents) -> None:
+def check_opponents(opponents: Iterable[str]) -> None:
     """Fine-tuning plays the demos' opponents in the batched duel: every opponent must be a spec that acts for
     many rounds at once (:func:`agents.make_batched_agent`; not ``human``)."""
     from agents.opponents import batched_duel_opponent
@@ -97,7 +100,7 @@ def check_opponents(opponents) -> None:
                              f"that acts for many rounds (not human); these demos were played against {o!r}")
 
 
-def ghost_log_probs(model, obs):
+def ghost_log_probs(model: torch.nn.Module, obs: torch.Tensor) -> torch.Tensor:
     """Log-probabilities (B, T, sticks * buttons) of the ghost's (stick, button) pairs over whole rounds
     ``obs`` (B, T, D) from a zero state; the pair (s, b) is index ``s * buttons + b``."""
     from nets.imitation import pair_log_probs
@@ -136,7 +139,8 @@ def _pad(rounds, weights):
     return obs, act, rew, mask
 
 
-def finetune_ghost(model, targets: dict[str, float], cfg: FinetuneConfig | None = None, echo=print) -> FinetuneResult:
+def finetune_ghost(model: GhostModel, targets: dict[str, float], cfg: FinetuneConfig | None = None,
+                   echo: Callable[[str], object] = print) -> FinetuneResult:
     """Fine-tune a copy of ``model`` (a ghost policy) against the opponents of ``targets`` (opponent spec
     -> the demonstrator's win rate) as the module docstring says; returns the best iterate."""
     import torch
@@ -156,10 +160,10 @@ def finetune_ghost(model, targets: dict[str, float], cfg: FinetuneConfig | None 
     policy = copy.deepcopy(model).train()
     with threads(1):
         torch.manual_seed(cfg.seed)
-        learner = KLRegularisedPPO(policy, _value_net(policy.obs_size), ghost_log_probs, lam=lam, lr=cfg.lr,
-                                   value_lr=cfg.value_lr, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
-                                   n_epochs=cfg.n_epochs, n_minibatches=cfg.n_minibatches, clip_coef=cfg.clip_coef,
-                                   seed=cfg.seed)
+        learner = KLRegularisedPPO(cast("torch.nn.Module", policy), _value_net(policy.obs_size), ghost_log_probs,
+                                   lam=lam, lr=cfg.lr, value_lr=cfg.value_lr, gamma=cfg.gamma,
+                                   gae_lambda=cfg.gae_lambda, n_epochs=cfg.n_epochs,
+                                   n_minibatches=cfg.n_minibatches, clip_coef=cfg.clip_coef, seed=cfg.seed)
         # (score, iteration, lambda of the update that made it, state_dict)
         snapshots: list[tuple[float, int, float | None, dict[str, Any]]] = []
         history = []

@@ -7,12 +7,24 @@ on in an env already built and returns it, so that code written for the wrapper 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeVar
+
 from envs.stealth.features import EXTRA_CHANNELS, NAV_FEATURES, nav_names
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+    from gymnasium.vector import VectorEnv
+
+    from envs.stealth.env import StealthEnv
+    from envs.stealth.vector import StealthVectorEnv
+
+#: An env, as the functions that switch one of its keywords on take it and give it back.
+EnvT = TypeVar("EnvT", bound="gym.Env | VectorEnv")
 
 __all__ = ["EXTRA_CHANNELS", "NAV_FEATURES", "NavFeatures", "stealth_env"]
 
 
-def stealth_env(env, name: str, batched: bool = False):
+def stealth_env(env: gym.Env | VectorEnv, name: str, batched: bool = False) -> StealthEnv | StealthVectorEnv:
     """The stealth env under ``env``'s wrappers (the batch when ``batched``), or a ValueError naming ``name``."""
     from envs.stealth.env import StealthEnv
     from envs.stealth.vector import StealthVectorEnv

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from envs.protocols import RecurrentState
 from envs.stealth import rules
 from envs.stealth.level import Level
 from envs.stealth.rules import DELTAS, Action
 
 
-def plan_safe_path(level: Level, start_phase: int = 0, start=None) -> list[tuple[int, int]] | None:
+def plan_safe_path(level: Level, start_phase: int = 0,
+                   start: tuple[int, int] | None = None) -> list[tuple[int, int]] | None:
     """The shortest path that is never seen, from the start (or ``start``, a ``(row, col)``).
 
     A breadth-first, time-expanded search over ``(cell, phase)`` states (see
@@ -54,7 +58,7 @@ class PlannerAgent:
     in the order stay, N, S, E, W, that is not caught on the next step (stay if none).
     """
 
-    def __init__(self, env):
+    def __init__(self, env):  # a stealth env (wrapped or not), or one env's view of a batch
         self.env = _unwrapped(env)
         self.reset()
 
@@ -68,7 +72,8 @@ class PlannerAgent:
         self._plan = rules.safe_path(world, cell, phase)
         self._step, self._phase0 = 0, phase
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+    def predict(self, observation: np.ndarray, state: RecurrentState = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = False) -> tuple[np.ndarray | int, RecurrentState]:
         env = self.env
         world, cell, phase = env.world, int(env.cell), int(env.phase)
         if episode_start is not None and np.any(episode_start):
@@ -100,7 +105,7 @@ class OptimalAgent:
     It reads the player's ``(cell, phase)`` from ``env`` and solves again when the level changes.
     """
 
-    def __init__(self, env, gamma: float = 0.99, tol: float = 1e-8):
+    def __init__(self, env, gamma: float = 0.99, tol: float = 1e-8):  # a stealth env (wrapped or not)
         self.env = _unwrapped(env)
         self.gamma, self.tol = gamma, tol
         self._level = None
@@ -117,7 +122,8 @@ class OptimalAgent:
         self.solution = value_iteration(self.mdp, tol=self.tol)
         self._level = env.level
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+    def predict(self, observation: np.ndarray, state: RecurrentState = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = False) -> tuple[np.ndarray | int, RecurrentState]:
         env = self.env
         if self._level is not env.level:
             self._solve()
@@ -125,14 +131,14 @@ class OptimalAgent:
         return _batched(observation, env, action), state
 
 
-def make_planner(arg: str | None, **kwargs) -> PlannerAgent:
+def make_planner(arg: str | None, **kwargs: Any) -> PlannerAgent:
     """Factory for the agent spec ``planner``."""
     if arg:
         raise ValueError(f"agent spec 'planner' takes no argument, got 'planner:{arg}'")
     return PlannerAgent(kwargs.get("env"))
 
 
-def make_optimal(arg: str | None, **kwargs) -> OptimalAgent:
+def make_optimal(arg: str | None, **kwargs: Any) -> OptimalAgent:
     """Factory for the agent spec ``optimal`` or ``optimal:GAMMA``."""
     gamma = 0.99
     if arg:
