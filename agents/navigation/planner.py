@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -10,6 +10,9 @@ from envs.protocols import RecurrentState
 from envs.stealth import rules
 from envs.stealth.level import Level
 from envs.stealth.rules import DELTAS, Action
+
+if TYPE_CHECKING:
+    from gymnasium.vector import VectorEnv
 
 
 def plan_safe_path(level: Level, start_phase: int = 0,
@@ -256,7 +259,7 @@ class BatchedOptimal:
             out[i] = a
 
 
-def make_batched_planner(spec: str, env=None):
+def make_batched_planner(spec: str, env: VectorEnv | None = None) -> BatchedPlanner | BatchedOptimal:
     """The batched form of ``planner`` or ``optimal[:GAMMA]`` for the batched stealth env ``env``."""
     prefix, _, arg = spec.partition(":")
     if prefix == "planner":
