@@ -32,24 +32,9 @@ if TYPE_CHECKING:
 #: the batched duel), or an agent object.
 OpponentSpec: TypeAlias = "str | Sequence[str] | BatchedAgent | Agent"
 
-__all__ = ["batched_duel_opponent", "duel_opponent", "make_duel_env", "make_duel_vector_env"]
+__all__ = ["batched_duel_opponent", "make_duel_env", "make_duel_vector_env"]
 
 DEFAULT_OPPONENT = "scripted:normal"
-
-
-def duel_opponent(spec: str | Agent, *, flat_actions: bool = False, frame_skip: int = DuelConfig.frame_skip,
-                  render_mode: str | None = None,
-                  player: int = 2) -> Agent:
-    """The duel opponent named by ``spec`` (a spec string; an agent object passes through), built for
-    a duel env with these settings (its action space, frame skip). The env gives it its generator at
-    every reset, so it is built without one."""
-    from agents import make_agent
-
-    if isinstance(spec, str) and spec.partition(":")[0] == "human" and render_mode != "human":
-        raise ValueError("opponent 'human' needs render_mode='human' (it reads the keyboard)")
-    action_space, observation_space = duel_spaces(flat_actions)
-    return make_agent(spec, action_space=action_space, observation_space=observation_space, rng=None,
-                      frame_skip=int(frame_skip), player=player)
 
 
 def make_duel_env(*, opponent: str | BatchedAgent | Agent = DEFAULT_OPPONENT, config: DuelConfig | None = None,

@@ -349,23 +349,12 @@ def _build_policy_class() -> Callable[..., GhostModel]:
 _CLASSES: dict[str, Callable[..., GhostModel]] = {}
 
 
-# the duel-specific names that moved to agents.ghost (they know the game), for a helpful ImportError
-_MOVED = {name: "agents.ghost" for name in (
-    "DemoError", "Round", "DemoDataset", "obs_layout_hash", "env_version", "demo_metadata", "save_round",
-    "load_round", "round_path", "next_round_index", "save_ghost", "load_ghost", "find_checkpoint",
-    "behaviour_stats", "stats_divergence", "GAP_BINS", "ENV_ID", "DEMO_FORMAT", "GHOST_FORMAT", "MAX_GHOST_BYTES",
-    "MAX_GHOST_SIDECAR_BYTES")}
-
-
 def __getattr__(name: str) -> Callable[..., GhostModel]:
     # GhostPolicy is built on first use so that `import nets.imitation` needs no torch
     if name == "GhostPolicy":
         if name not in _CLASSES:
             _CLASSES[name] = _build_policy_class()
         return _CLASSES[name]
-    if name in _MOVED:
-        raise ImportError(f"nets.imitation.{name} moved to {_MOVED[name]}.{name}: the duel's demo format, ghost "
-                          "checkpoints and fidelity statistics live beside the game's agents (nets knows no game)")
     raise AttributeError(f"module 'nets.imitation' has no attribute {name!r}")
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -128,16 +128,3 @@ def q_learning(
             s = state_fn(env)
     evaluate_now(t)
     return QLearningResult(Q=Q, policy=greedy(Q), curve=curve, visits=visits, steps=t)
-
-
-_MOVED = {
-    "stealth_state_fn": "envs.stealth.mdp.stealth_state_fn (the state function lives beside the game)",
-    "TabularAgent": "agents.navigation.TabularAgent (everything that acts lives in agents)",
-    "evaluate_policy": "agents.navigation.mdp.policy_evaluator (built on the rollout harness agents.rollout)",
-}
-
-
-def __getattr__(name: str) -> NoReturn:
-    if name in _MOVED:  # nets knows no game and runs no agent: say where the name went
-        raise ImportError(f"nets.tabular.{name} moved to {_MOVED[name]}")
-    raise AttributeError(f"module 'nets.tabular' has no attribute {name!r}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from experiments.cli.args import add_config_args, config_from_args, field_help
+from experiments.options import add_config_args, config_from_args, field_help
 
 
 @dataclass

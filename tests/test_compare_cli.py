@@ -8,7 +8,7 @@ import pytest
 from stealth_levels import ALCOVE  # the corridor where the optimum waits in the alcove
 
 from experiments.cli import main
-from experiments.studies.elo import fit_ratings
+from experiments.train.elo import fit_ratings
 
 
 def last_json(out: str) -> dict:

@@ -117,12 +117,13 @@ def test_curriculum_run_end_to_end_logs_the_difficulty_curve(tmp_path):
     pytest.importorskip("envs.stealth.vector")
     import csv
 
-    from experiments.train.curriculum import CurriculumConfig, train_curriculum
+    from experiments.train import train_run
 
-    cfg = CurriculumConfig(steps=1024, n_envs=8, seed=0, device="cpu", bundled="tutorial", bundled_share=0.25,
-                           shaping=False, exploring_starts=0.0, log_every=256,
-                           hyper={"n_steps": 16, "hidden": [16, 16]})
-    out = train_curriculum(cfg, tmp_path / "run", progress=False)
+    res = train_run("stealth", "ppo-pg", steps=1024, n_envs=8, seed=0, device="cpu", out=tmp_path / "run",
+                    shaping=False, exploring_starts=0.0, eval_every=256, eval_episodes=2, progress=False,
+                    parts=("curriculum",), hyper={"curriculum.bundled": "tutorial", "curriculum.bundled_share": 0.25,
+                                                  "n_steps": 16, "hidden": [16, 16]})
+    out = res.extra
     with open(tmp_path / "run" / "metrics.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert {"difficulty", "difficulty_min", "difficulty_max", "generated_success", "bundled_success"} <= set(rows[0])
@@ -132,6 +133,35 @@ def test_curriculum_run_end_to_end_logs_the_difficulty_curve(tmp_path):
         for key in ("difficulty_min", "difficulty_max"):
             assert abs(float(row[key]) / 0.05 - round(float(row[key]) / 0.05)) < 1e-9
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["env_kwargs"]["level"] == ["random"] * 6 + ["tutorial"] * 2
+    assert config["parts"]["curriculum"]["bundled"] == "tutorial" and config["env_kwargs"]["obs_mode"] == "local"
+    side = json.loads((tmp_path / "run" / "checkpoints" / "final.json").read_text())
+    state = side["parts"]["curriculum"]["curriculum"]
+    assert len(state["directors"]) == 8 and sum(state["episodes"]) > 0
+    # resume: the directors come back where they were, and the run goes on from its step count
+    last = int(res.curve[-1]["steps"])
+    more = train_run("stealth", "ppo-pg", steps=last + 256, out=tmp_path / "run", resume=True, progress=False)
+    assert [r["steps"] for r in more.curve[:len(res.curve)]] == [r["steps"] for r in res.curve]
+    assert len(more.curve) > len(res.curve) and more.curve[len(res.curve)]["steps"] > last
+    assert more.curve[-1]["steps"] >= last + 256
     assert (tmp_path / "run" / "checkpoints" / "final.pt").is_file()
     assert (tmp_path / "run" / "plots" / "curriculum.png").is_file()
+
+
+@pytest.mark.slow
+def test_the_dagger_warm_start_is_a_part_of_the_run_and_not_redone_on_resume(tmp_path):
+    pytest.importorskip("nets.ppo")
+    from experiments.train import train_run
+    from experiments.train.run import read_metrics
+
+    hyper = {"curriculum.bundled": "tutorial", "curriculum.bundled_share": 0.5, "curriculum.warm_start": "dagger",
+             "curriculum.dagger_rounds": 2, "curriculum.dagger_steps": 16, "n_steps": 16, "hidden": [16, 16]}
+    res = train_run("stealth", "ppo-pg", steps=256, n_envs=4, seed=0, device="cpu", out=tmp_path / "run",
+                    shaping=False, exploring_starts=0.0, eval_every=128, eval_episodes=2, progress=False,
+                    parts=("curriculum",), hyper=hyper)
+    dagger_rows = read_metrics(tmp_path / "run", "dagger.csv")
+    assert [r["round"] for r in dagger_rows] == [0.0, 1.0]  # two rounds, logged beside the run's metrics
+    assert (tmp_path / "run" / "checkpoints" / "dagger.pt").is_file()
+    before = (tmp_path / "run" / "dagger.csv").read_text()
+    train_run("stealth", "ppo-pg", steps=int(res.curve[-1]["steps"]) + 128, out=tmp_path / "run", resume=True,
+              progress=False)
+    assert (tmp_path / "run" / "dagger.csv").read_text() == before  # the warm start is in the checkpoint already

@@ -25,8 +25,8 @@ def session(director, skill: float, seed: int) -> tuple[list[float], list[bool]]
 def test_ppo_director_learns_to_hold_the_channel(tmp_path):
     from experiments.train.director import TrainConfig, train_director
 
-    model = train_director(TrainConfig(steps=30_000, seed=1, out=str(tmp_path / "policy.zip")), verbose=False)
-    assert (tmp_path / "policy.zip").is_file()
+    model = train_director(TrainConfig(steps=30_000, seed=1, out=str(tmp_path / "run")), verbose=False)
+    assert (tmp_path / "run" / "checkpoints" / "final.zip").is_file()
     director = LearnedDirector(model)
     for skill in (0.2, 0.5, 0.8):
         fractions, centres = [], []

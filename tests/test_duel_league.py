@@ -9,7 +9,7 @@ import pytest
 
 from agents.character.batched import make_batched_opponent
 from envs.duel.vector import DuelVectorEnv
-from experiments.train.duel_league import LeagueConfig, LeagueRecorder, PoolOpponent, train_league
+from experiments.train.duel_league import LeagueRecorder, PoolOpponent
 from experiments.train.league import MAIN, League
 
 
@@ -89,33 +89,68 @@ def test_recorder_books_every_round_with_its_result():
     assert league.members["random"].games == league.games
 
 
+LEAGUE = {"league.pool": "random,scripted:easy", "league.gate": 0.0, "league.window": 2,
+          "n_steps": 32, "hidden": [16, 16], "n_epochs": 1}
+
+
+def league_run(out, steps, **kw):
+    from experiments.train import train_run
+
+    return train_run("duel", "ppo-pg", steps=steps, n_envs=8, seed=0, device="cpu", out=out, progress=False,
+                     eval_every=256, eval_episodes=2, env_kwargs={"round_seconds": 1}, parts=("league",), **kw)
+
+
 def test_tiny_league_run_end_to_end_adds_snapshots(tmp_path):
-    pytest.importorskip("nets.ppo")
-    cfg = LeagueConfig(steps=1024, n_envs=8, seed=0, device="cpu", pool="random,scripted:easy", gate=0.0, window=2,
-                       log_every=256, round_seconds=1, exploiter_every=512, exploiter_steps=256,
-                       hyper={"n_steps": 32, "hidden": [16, 16], "n_epochs": 1})
-    out = train_league(cfg, tmp_path / "run", progress=False)
+    res = league_run(tmp_path / "run", 1024,
+                     hyper={**LEAGUE, "league.exploiter_every": 512, "league.exploiter_steps": 256})
+    out = res.extra
     run = tmp_path / "run"
     config = json.loads((run / "config.json").read_text())
-    assert config["league"] is True and config["gate"] == 0.0
+    assert config["parts"]["league"]["gate"] == 0.0 and config["parts"]["league"]["window"] == 2
     with open(run / "metrics.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert {"steps", "elo", "elo_fit", "pool", "snapshots", "games"} <= set(rows[0])
+    assert {"steps", "eval_return", "elo", "elo_fit", "pool", "snapshots", "games"} <= set(rows[0])
     # the gate (forced to 0 over 2 games) is open after every update that finished two games
     assert out["snapshots"] >= 1
-    # an exploiter trained against the frozen main agent joins at 512 steps (and at 1024, after the last row)
+    # an exploiter trained against the frozen main agent joins at 512 steps (and at 1024)
     assert out["opponents"]["exploiter-1"]["kind"] == "exploiter"
     exploiters = sum(o["kind"] == "exploiter" for o in out["opponents"].values())
     assert len(out["opponents"]) == 3 + out["snapshots"] + exploiters  # main, random, scripted:easy, the rest
     assert int(rows[-1]["games"]) > 0
     assert (run / "checkpoints" / "snapshot-1.pt").is_file() and (run / "checkpoints" / "final.pt").is_file()
-    assert list((run / "tb" / "sandbox").glob("events.out.tfevents.*"))
+    assert list((run / "tb").glob("events.out.tfevents.*"))
     ladder = json.loads((run / "ladder.json").read_text())
     assert ladder["ladder"]["random"] == 1000.0
     assert "snapshot-1" in ladder["opponents"]
 
 
-def test_league_config_rejects_unknown_weighting(tmp_path):
-    with pytest.raises(ValueError, match="valid: hard"):
-        train_league(LeagueConfig(weighting="softest", pool="random"), tmp_path / "never-written")
-    assert not (tmp_path / "never-written").exists()
+def test_league_resumes_mid_run_with_its_pool_and_step_count(tmp_path):
+    run = tmp_path / "run"
+    first = league_run(run, 512, hyper=LEAGUE)
+    before = [dict(r) for r in first.curve]
+    side = json.loads((run / "checkpoints" / "latest.json").read_text())
+    state = side["parts"]["league"]["league"]
+    snapshots = [n for n, m in state["members"].items() if m["kind"] == "snapshot"] \
+        if isinstance(state["members"], dict) else [m["name"] for m in state["members"] if m["kind"] == "snapshot"]
+    assert side["steps"] == before[-1]["steps"] >= 512 and snapshots  # the league's state rides in the sidecar
+    second = league_run(run, side["steps"] + 512, resume=True)
+    rows = second.curve
+    assert rows[:len(before)] == before  # the rows up to the checkpoint are kept as they were
+    later = [r["steps"] for r in rows[len(before):]]
+    assert later and min(later) > side["steps"] and max(later) >= side["steps"] + 512  # on from it, not from 0
+    assert second.extra["games"] > first.extra["games"]  # the league's tallies continue
+    assert set(first.extra["opponents"]) <= set(second.extra["opponents"])  # snapshots come back frozen
+
+
+def test_league_settings_are_typed(tmp_path):
+    from experiments.train import train_run
+
+    for bad, match in (({"league.weighting": "softest"}, "valid: hard"),
+                       ({"league.window": "abc"}, r"--league\.window='abc': expected int"),
+                       ({"league.nonsense": 1}, r"--league\.nonsense: not a setting")):
+        with pytest.raises(ValueError, match=match):
+            train_run("duel", "ppo-pg", out=tmp_path / "never-written", parts=("league",), hyper=bad,
+                      progress=False)
+        assert not (tmp_path / "never-written").exists()
+    with pytest.raises(ValueError, match="add --league"):
+        train_run("duel", "ppo-pg", out=tmp_path / "never-written", hyper={"league.gate": 0.5}, progress=False)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.studies.elo import expected_score, fit_ratings, gap_for_score, score_matrix, update
+from experiments.train.elo import expected_score, fit_ratings, gap_for_score, score_matrix, update
 
 
 def test_expected_score_known_values():

@@ -2,7 +2,7 @@
 
 Every module under ``envs``, ``nets``, ``agents`` and ``experiments`` is parsed with :mod:`ast` and every
 ``import`` / ``from ... import`` in it is checked, those inside functions and ``if TYPE_CHECKING:`` blocks
-included (a lazy import is still a dependency). The rules (DESIGN.md):
+included (a lazy import is still a dependency). The rules (docs/architecture.md):
 
 * ``envs`` imports nothing from ``nets``, ``agents`` or ``experiments``;
 * ``nets`` imports no particular env (``envs.duel``, ``envs.stealth``, nor ``envs`` itself, whose import

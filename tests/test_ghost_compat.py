@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import agents.ghost as ghost
 from agents import make_agent
@@ -41,14 +40,6 @@ def test_old_fidelity_statistics_are_unchanged():
     assert got.keys() == want.keys()
     for key, value in want.items():
         assert np.allclose(got[key], value), key
-
-
-def test_old_import_paths_say_where_the_names_went():
-    with pytest.raises(ImportError, match="agents.ghost.load_ghost"):
-        from nets.imitation import load_ghost  # noqa: F401
-    with pytest.raises(ImportError, match="agents.ghost.DemoDataset"):
-        from nets.imitation import DemoDataset  # noqa: F401
-    from nets.imitation import GhostStepper, make_policy, train_ghost  # the learning stays in nets  # noqa: F401
 
 
 def test_the_training_config_matches_the_saved_model_config():

@@ -66,6 +66,12 @@ def test_end_to_end_record_train_fight(tmp_path, capsys, monkeypatch):
     assert list((run / "tb").glob("events.out.tfevents.*"))
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     assert 1 <= len(rows) <= 3 and {"train_loss", "val_loss", "val_joint_acc"} <= set(rows[0])
+    # --resume continues from checkpoints/ghost.pt: the rows so far stay, the epochs count on
+    assert main(["train", "ghost", "--demos", str(demos), "--epochs", "2", "--window", "16", "--batch-size", "4",
+                 "--device", "cpu", "--out", str(run), "--quiet", "--resume"]) == 0
+    more = list(csv.DictReader((run / "metrics.csv").open()))
+    assert more[:len(rows)] == rows and int(more[len(rows)]["epoch"]) == int(rows[-1]["epoch"]) + 1
+    assert json.loads((run / "checkpoints" / "ghost.json").read_text())["epoch"] == int(more[-1]["epoch"])
     metrics = json.loads((run / "metrics.json").read_text())
     assert np.asarray(metrics["stick_confusion"]).shape == (9, 9) and metrics["val_rounds"] == 2
     assert np.asarray(metrics["stick_confusion"]).sum() == metrics["steps"]

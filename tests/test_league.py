@@ -1,6 +1,7 @@
 """League bookkeeping (experiments.train.league) against hand-worked numbers: PFSP weights, the pool's
 probabilities, the snapshot gate at exactly its threshold, Elo updates and the Bradley-Terry refit."""
 
+import json
 import math
 
 import numpy as np
@@ -115,3 +116,151 @@ def test_refit_bradley_terry_hand_worked():
     assert fit["random"] == 1000.0
     assert fit[MAIN] == pytest.approx(1000 + 400 * math.log10(3.5 / 1.5), abs=1e-6)
     assert league.summary()["pool"] == 3
+
+
+# ---- the snapshot gate, shared with RLlib's self-play (experiments.train.gate) ------------------------------
+
+def test_snapshot_gate_hand_worked():
+    from experiments.train.gate import SnapshotGate
+
+    gate = SnapshotGate(window=20, gate=0.9)
+    assert math.isnan(gate.rate) and not gate.open() and len(gate) == 0
+    for s in [0.0] + [1.0] * 18:
+        gate.record(s)
+    assert gate.rate == pytest.approx(18 / 19) and not gate.open()  # 18/19 > 0.9, but 19 games: not full
+    gate.record(0.0)
+    assert gate.full and gate.rate == 0.9 and not gate.open()  # 18 of 20 is exactly the gate: closed
+    gate.record(1.0)  # the first loss leaves: 18 + 1 of 20 = 0.95
+    assert gate.rate == pytest.approx(0.95) and gate.open() and gate.games == 21
+    state = gate.state()
+    assert state == {"window": 20, "gate": 0.9, "scores": [1.0] * 18 + [0.0, 1.0], "games": 21}
+    back = SnapshotGate.from_state(json.loads(json.dumps(state)))
+    assert back.state() == state and back.open() and back.rate == gate.rate
+    gate.reset()  # a snapshot empties it
+    assert len(gate) == 0 and gate.games == 0 and not gate.open() and math.isnan(gate.rate)
+    assert back.open()  # the copy is its own
+    # batches of unknown order: each game of a batch scores the batch's mean
+    g = SnapshotGate(window=10, gate=0.9)
+    g.record_many(1, 5)
+    g.record_many(9, 10)  # the window holds this batch alone: 9/10, exactly the gate: closed
+    assert g.rate == pytest.approx(0.9) and not g.open() and g.games == 15
+    g.record_many(3, 4)  # 4 games at 3/4 and the newest 6 of the batch before at 9/10: (3 + 5.4) / 10
+    assert g.rate == pytest.approx(0.84) and not g.open()
+    g.record_many(10, 10)
+    assert g.rate == 1.0 and g.open()
+    g.record_many(0, 0)  # nothing
+    assert g.games == 29 and len(g) == 10
+    # 19 wins of 20 in two batches opens it; 18 of 20 does not, however the sum rounds
+    for wins, opens in ((19, True), (18, False)):
+        h = SnapshotGate(20, 0.9)
+        h.record_many(wins - 9, 10)
+        h.record_many(9, 10)
+        assert h.open() is opens, wins
+    h = SnapshotGate(3, -1.0)  # a gate below 0 opens once the window is full
+    h.record_many(0, 2)
+    assert not h.open()
+    h.record(0.0)
+    assert h.open()
+    for bad in (lambda: SnapshotGate(0, 0.5), lambda: SnapshotGate(2.5, 0.5), lambda: SnapshotGate(5, math.nan),
+                lambda: SnapshotGate(5, 0.5).record(1.5), lambda: SnapshotGate(5, 0.5).record_many(6, 5),
+                lambda: SnapshotGate(5, 0.5).record_many(1, -1),
+                lambda: SnapshotGate.from_state({"window": 2, "gate": 0.5, "scores": [1, 1, 1]}),
+                lambda: SnapshotGate.from_state({"window": 2, "gate": 0.5})):
+        with pytest.raises(ValueError):
+            bad()
+
+
+def test_league_gate_is_the_snapshot_gate():
+    league = League(window=4, gate=0.5)
+    league.add("random", "scripted")
+    for s in (1.0, 0.5, 0.5, 1.0):
+        league.record("random", s)
+    assert league.snapshot_gate.state()["scores"] == [1.0, 0.5, 0.5, 1.0]
+    assert league.gate_rate == 0.75 and league.gate_open()
+    league.add("snapshot-1", "snapshot")
+    assert league.snapshot_gate.games == 0 and not league.gate_open()
+
+
+# ---- the league's state, for resuming ------------------------------------------------------------------------
+
+def played_league() -> League:
+    rng = np.random.default_rng(7)
+    league = League(weighting="variance", p=3.0, self_play=0.3, window=6, gate=0.6, opp_window=5, prior_games=2.0,
+                    k=24.0)
+    league.add("random", "scripted", payload="random-player")
+    league.add("scripted:hard", "scripted", payload="hard-player")
+    league.add("bundle", "fixed", payload="bundle-player")
+    for i in range(60):
+        name = league.sample(rng)[0]
+        league.record(name, float(rng.choice([0.0, 0.5, 1.0], p=[0.3, 0.2, 0.5])))
+        if league.gate_open():
+            league.add(f"snapshot-{league.snapshots + 1}", "snapshot", payload=f"weights-{i}")
+    league.record("random", 1.0)  # a few games into the window after the last snapshot
+    league.record("random", 0.5)
+    return league
+
+
+def test_league_state_round_trips():
+    league = played_league()
+    assert league.snapshots >= 1 and 0 < len(league.snapshot_gate) < league.window  # the test covers both
+    state = league.state()
+    text = json.dumps(state)  # plain JSON
+    assert "player" not in text and "weights-" not in text  # payloads are not part of it
+    back = League.from_state(json.loads(text), payloads={"random": "R"})
+    assert back.state() == state
+    assert back.members["random"].payload == "R" and back.members["bundle"].payload is None
+    assert back.names == league.names and back.settings() == league.settings()
+    assert back.probabilities() == league.probabilities()
+    assert back.ratings() == league.ratings()
+    assert back.refit() == league.refit()
+    assert back.gate_rate == league.gate_rate and back.gate_open() == league.gate_open()
+    assert back.main_win_rate == league.main_win_rate and back.summary() == league.summary()
+    # both go on the same way: the same draws, the same results, the same gate
+    for a, b in ((league, back), (back, league)):
+        assert a.sample(np.random.default_rng(3), 50) == b.sample(np.random.default_rng(3), 50)
+    for s in (1.0, 1.0, 1.0, 1.0, 0.0, 1.0):
+        league.record("scripted:hard", s)
+        back.record("scripted:hard", s)
+        assert back.gate_open() == league.gate_open() and back.ratings() == league.ratings()
+    assert back.state() == league.state()
+    # load_state into a league that holds the payloads: they are kept by name; the rest are None
+    fresh = League()
+    fresh.add("random", "scripted", payload="random-player")
+    fresh.add("elsewhere", "fixed", payload="gone")
+    fresh.load_state(state)
+    assert fresh.state() == state and fresh.settings() == league.settings()
+    assert fresh.members["random"].payload == "random-player" and fresh.members["snapshot-1"].payload is None
+    assert "elsewhere" not in fresh.members
+    fresh.add(f"snapshot-{fresh.snapshots + 1}", "snapshot")  # and it goes on: the count continues
+    assert fresh.snapshots == league.snapshots + 1 and len(fresh.snapshot_gate) == 0
+
+
+def test_league_state_refuses_malformed():
+    state = played_league().state()
+
+    def member(**change):  # the state with its second member changed
+        return {**state, "members": [state["members"][0], {**state["members"][1], **change}, *state["members"][2:]]}
+
+    assert League.from_state(member()).state() == state
+    broken = [
+        {**state, "format": "other"},
+        {k: v for k, v in state.items() if k != "gate"},
+        {**state, "settings": {**state["settings"], "gate": 2.0}},
+        {**state, "settings": {**state["settings"], "unknown": 1}},
+        {**state, "members": state["members"][1:]},
+        {**state, "members": state["members"] + [state["members"][1]]},
+        member(kind="teacher"),
+        member(recent=[0.7]),
+        member(rating=float("nan")),
+        member(games=-1),
+        member(recent=[1.0] * 6),  # opp_window is 5
+        member(name="main"),
+        {**state, "gate": {**state["gate"], "window": 99}},
+        {**state, "results": [["main", "nobody", 1, 0, 0]]},
+        {**state, "results": state["results"] + state["results"][:1]},
+        {**state, "games": 1.5},
+    ]
+    for i, bad in enumerate(broken):
+        with pytest.raises(ValueError):
+            League.from_state(bad)
+            pytest.fail(f"broken state {i} was accepted")

@@ -16,6 +16,8 @@ import pytest
 
 from experiments.cli import main
 
+MAIN_NAME = "main"  # the league's and RLlib's learner
+
 try:
     import ray  # noqa: F401
     import ray.rllib  # noqa: F401
@@ -28,7 +30,7 @@ except ImportError as exc:  # the extra is optional; CI installs it (`make venv`
 needs_ray = pytest.mark.skipif(not HAVE_RAY, reason=WHY)
 
 # A tiny PPO: 500-step batches, 2 envs on 1 env runner.
-TINY = ["--backend", "rllib", "--workers", "1", "--envs-per-worker", "2", "--eval-episodes", "2", "--quiet",
+TINY = ["--backend", "rllib", "--workers", "1", "--envs", "2", "--eval-episodes", "2", "--quiet",
         "--set", "train_batch_size_per_learner=500", "--set", "minibatch_size=125", "--set", "num_epochs=2"]
 
 
@@ -131,21 +133,111 @@ def test_unreachable_address_fails_fast(capsys, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_device_maps_to_rllib_gpus():
+    import torch
+
+    from experiments.train.rllib import resolve_rllib, rllib_gpus
+
+    assert rllib_gpus("cpu") == 0
+    assert rllib_gpus("auto") == rllib_gpus(None) == int(torch.cuda.is_available())
+    if torch.cuda.is_available():
+        assert rllib_gpus("cuda") == rllib_gpus("cuda:0") == 1
+    else:
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            rllib_gpus("cuda")
+    # joining a cluster: its GPUs decide, wherever the driver runs
+    assert rllib_gpus("auto", cluster_gpus=0) == 0 and rllib_gpus("auto", cluster_gpus=4) == 1
+    assert rllib_gpus("cuda:1", cluster_gpus=2) == 1 and rllib_gpus("cpu", cluster_gpus=2) == 0
+    with pytest.raises(ValueError, match="no GPU"):
+        rllib_gpus("cuda", cluster_gpus=0)
+    for bad in ("tpu", "gpu", "mps"):
+        with pytest.raises(ValueError, match="valid: auto, cpu, cuda"):
+            rllib_gpus(bad, cluster_gpus=1)
+        with pytest.raises(ValueError, match="valid: auto, cpu, cuda"):
+            rllib_gpus(bad)
+    # a count overrides the device: the table's `gpus` (fractions), or gpus= above 0; else the device decides
+    assert resolve_rllib("stealth", "ppo")["gpus_override"] is None
+    assert resolve_rllib("stealth", "ppo", gpus=0.0)["gpus_override"] is None  # the CLI's --gpus default
+    assert resolve_rllib("stealth", "ppo", hyper={"gpus": 0.5})["gpus_override"] == 0.5
+    assert resolve_rllib("stealth", "ppo", gpus=2, hyper={"gpus": 0.5})["gpus_override"] == 2.0
+    assert "gpus" not in resolve_rllib("stealth", "ppo", hyper={"gpus": 0.5})["hyper"]
+    with pytest.raises(ValueError, match="gpus must be"):
+        resolve_rllib("stealth", "ppo", hyper={"gpus": -1})
+
+
+@needs_ray
+def test_rllib_resume_refuses_what_it_cannot_resume(tmp_path):
+    from experiments.runfolder import set_status
+    from experiments.train.rllib import train_rllib
+
+    with pytest.raises(ValueError, match="--out"):
+        train_rllib("stealth", resume=True)
+    with pytest.raises(FileNotFoundError, match="config.json not found"):
+        train_rllib("stealth", out=tmp_path / "nowhere", resume=True)
+    run = tmp_path / "run"
+    run.mkdir()
+    set_status(run, "resumable", "train")
+    (run / "config.json").write_text(json.dumps({"env": "stealth", "algo": "ppo", "backend": "native"}))
+    with pytest.raises(ValueError, match="not a run config of sandbox train --backend rllib"):
+        train_rllib("stealth", out=run, resume=True)
+    config = {"env": "stealth", "algo": "ppo", "backend": "rllib", "seed": 0, "steps": 1000, "n_envs": 2,
+              "workers": 1, "eval_every": 500, "eval_episodes": 2, "env_kwargs": {}, "nav_features": False,
+              "shaping": False, "exploring_starts": 0.0, "self_play": False, "hyper": {}}
+    (run / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="holds an RLlib ppo run on stealth, not ppo on duel"):
+        train_rllib("duel", out=run, resume=True)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train_rllib("stealth", out=run, resume=True)
+    latest = run / "checkpoints" / "latest"
+    latest.mkdir(parents=True)
+    (latest / "sandbox_policy.json").write_text(json.dumps({"module": "ppo", "steps": 500}))
+    (latest / "sandbox_policy.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="sandbox_policy.pt"):
+        train_rllib("stealth", out=run, resume=True)
+    marker = tmp_path / "ran"
+    import torch
+
+    torch.save({"w": Payload(str(marker))}, latest / "sandbox_policy.pt")
+    with pytest.raises(ValueError, match="sandbox_policy.pt"):
+        train_rllib("stealth", out=run, resume=True)
+    assert not marker.exists()  # never unpickled
+    other = tmp_path / "other"
+    other.mkdir()
+    set_status(other, "complete", "record")
+    with pytest.raises(ValueError, match="record run"):
+        train_rllib("stealth", out=other, resume=True)
+
+
 # ---- self-play bookkeeping (no training) ---------------------------------------------------------------------
 
 @needs_ray
 def test_self_play_gate_counts_recent_rounds_by_hand():
+    from experiments.train.league import League
     from experiments.train.rllib import league_mapping, main_side, make_self_play_callback
 
     cb = make_self_play_callback(gate=0.9, window=10, max_snapshots=3, league_file="/dev/null")()
     assert cb.win_rate() is None  # no round yet
-    cb.recent.extend([(1.0, 5), (9.0, 10)])
-    assert cb.win_rate() == pytest.approx(0.9)  # the last iteration alone holds 10 rounds: 9/10
-    cb.recent.append((3.0, 4))
-    assert cb.win_rate() == pytest.approx((3 + 9) / 14)  # 4 rounds < 10: the one before joins
-    cb.recent.clear()
-    cb.recent.append((4.0, 4))
-    assert cb.win_rate() is None  # fewer than `window` rounds since the last snapshot
+    cb.record(1.0, 5)
+    cb.record(9.0, 10)  # the last iteration fills the window alone: 9/10, exactly the gate: closed
+    assert cb.win_rate() == pytest.approx(0.9) and cb.gate.full and not cb.gate.open()
+    cb.record(3.0, 4)  # 4 rounds at 3/4, then the newest 6 of the iteration before at 9/10: (3 + 5.4) / 10
+    assert cb.win_rate() == pytest.approx(0.84) and not cb.gate.open()
+    cb.record(10.0, 10)
+    assert cb.win_rate() == 1.0 and cb.gate.open() and cb.gate.games == 29
+    cb.gate.reset()  # a snapshot empties the window
+    cb.record(4.0, 4)
+    assert cb.win_rate() == 1.0 and not cb.gate.open()  # fewer than `window` rounds since the last snapshot
+    cb.record(0, 0)  # an iteration that finished no round changes nothing
+    assert cb.gate.games == 4
+    # the one semantics: rounds fed one at a time open the gate exactly when the native league's opens
+    for wins in (9, 10):
+        rllib_cb = make_self_play_callback(gate=0.9, window=10, max_snapshots=3, league_file="/dev/null")()
+        league = League(window=10, gate=0.9)
+        for i in range(10):
+            won = float(i < wins)
+            rllib_cb.record(won, 1)
+            league.record(MAIN_NAME, won)
+        assert rllib_cb.gate.open() == league.gate_open() == (wins == 10)
 
     class Episode:
         def __init__(self, id_):
@@ -256,6 +348,52 @@ def test_rllib_policy_files_are_data(stealth_run, tmp_path):
 
 
 @needs_ray
+def test_rllib_resume_continues_the_run(stealth_run, tmp_path):
+    import shutil
+
+    import torch
+
+    from agents import make_agent
+    from agents.rllib_agent import POLICY_JSON, POLICY_WEIGHTS
+    from experiments.runfolder import read_marker
+    from experiments.train.rllib import train_rllib
+    from nets.torchfile import load_tensors
+
+    run = tmp_path / "stealth"
+    shutil.copytree(stealth_run, run)
+    latest = run / "checkpoints" / "latest"
+    for path in latest.iterdir():  # RLlib's own checkpoint (pickles): resuming never needs it
+        if path.name not in (POLICY_JSON, POLICY_WEIGHTS):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    ckpt_steps = json.loads((latest / POLICY_JSON).read_text())["steps"]
+    saved = load_tensors(latest / POLICY_WEIGHTS, max_bytes=2**26)
+    before = rows_of(run)
+    assert ckpt_steps >= 1000 and before[-1]["steps"] == ckpt_steps
+    # resumed with nothing left to train: the final policy is the checkpoint's weights, as loaded into the learner
+    train_rllib("stealth", out=run, resume=True, progress=False)
+    final = load_tensors(run / "checkpoints" / "final" / POLICY_WEIGHTS, max_bytes=2**26)
+    assert set(final) == set(saved) and all(torch.equal(final[k], saved[k]) for k in saved)
+    assert rows_of(run) == before
+    # 1000 more steps: the rows up to the checkpoint stay, new ones continue above its steps
+    result = train_rllib("stealth", out=run, resume=True, steps=2000, progress=False)
+    rows = rows_of(run)
+    assert rows[:len(before)] == before
+    new = rows[len(before):]
+    assert len(new) == 2 and ckpt_steps < new[0]["steps"] < 2000 <= new[1]["steps"]  # eval_every 500: 1500, 2000
+    assert all(r["seconds"] >= before[-1]["seconds"] for r in new)
+    config = check_rllib_run(run, "stealth", 2000)
+    assert config["steps"] == 2000 and config["device"] == "auto" and config["gpus"] == 0.0
+    assert json.loads((run / "checkpoints" / "final" / POLICY_JSON).read_text())["steps"] >= 2000
+    assert read_marker(run)["status"] == "complete" and result.curve[-1]["steps"] == new[-1]["steps"]
+    final = load_tensors(run / "checkpoints" / "final" / POLICY_WEIGHTS, max_bytes=2**26)
+    assert not all(torch.equal(final[k], saved[k]) for k in saved)  # it trained on
+    agent = make_agent(f"rllib:{run}")
+    assert agent.info["steps"] >= 2000
+    obs = np.zeros(agent.module.observation_space.shape, np.float32)
+    assert agent.action_space.contains(agent.predict(obs)[0])
+
+
+@needs_ray
 def test_duel_self_play_adds_a_snapshot_and_the_main_policy_plays(local_ray, tmp_path):
     import gymnasium as gym
 
@@ -263,16 +401,18 @@ def test_duel_self_play_adds_a_snapshot_and_the_main_policy_plays(local_ray, tmp
     from agents import make_agent
 
     run = tmp_path / "duel"
-    # gate 0 over 1 round: the first iteration that finishes a round adds main_v1, so the mechanism is exercised
+    # a gate below 0 over 1 round opens once the window holds a round: the first iteration that finishes one
+    # adds main_v1, so the mechanism is exercised
     argv = ["train", "duel", "--self-play", "--steps", "500", "--eval-every", "500", "--out", str(run), *TINY,
-            "--env-kwarg", "round_seconds=3", "--set", "snapshot_gate=0.0", "--set", "snapshot_window=1"]
+            "--env-kwarg", "round_seconds=3", "--set", "snapshot_gate=-1.0", "--set", "snapshot_window=1"]
     assert main(argv) == 0
     config = check_rllib_run(run, "duel", 500)
-    assert config["self_play"] and config["self_play_settings"]["snapshot_gate"] == 0.0
+    assert config["self_play"] and config["self_play_settings"]["snapshot_gate"] == -1.0
     league = json.loads((run / "league.json").read_text())
     assert league["league"][:2] == ["main_v0", "main_v1"]
     assert [s["module"] for s in league["snapshots"]][:2] == ["main_v0", "main_v1"]
     assert league["snapshots"][1]["steps"] >= 500
+    assert league["gate_state"]["window"] == 1 and league["gate_state"]["games"] >= 0
     agent = make_agent(f"rllib:{run}")
     env = gym.make("sandbox/Duel-v0", opponent="scripted:easy", round_seconds=3)
     obs, _ = env.reset(seed=0)

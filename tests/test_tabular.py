@@ -59,13 +59,6 @@ def test_learns_q_star_on_the_two_step_env():
     assert env.s == 1  # the evaluation ran in its own env
 
 
-def test_moved_names_say_where_they_went():
-    with pytest.raises(ImportError, match="envs.stealth.mdp.stealth_state_fn"):
-        from nets.tabular import stealth_state_fn  # noqa: F401
-    with pytest.raises(ImportError, match="agents.navigation.build_mdp"):
-        from envs.stealth.mdp import build_mdp  # noqa: F401
-
-
 def test_seed_reproduces_and_changes_the_run():
     level = parse_level(ALCOVE)
     mdp, index = build_mdp(level, gamma=GAMMA)

@@ -212,3 +212,48 @@ def test_bundle_ships_our_ppo_run(tmp_path, monkeypatch):
     assert not slim.optimizer.state_dict()["state"] and original.optimizer.state_dict()["state"]
     obs = train.make_env("stealth", {"level": "crossing", "obs_mode": "local"}).reset(seed=0)[0]
     assert original.action_probs(obs)[0].tolist() == slim.action_probs(obs)[0].tolist()
+
+
+def test_show_config_prints_the_merged_layers_and_bad_keys_are_one_line(tmp_path, capsys):
+    """The one configuration path: the learner's defaults, the [ENV.ALGO] table, a --config file, then the
+    options and --set; --show-config prints the result. Unknown keys and ill-typed values name the key."""
+    import json
+
+    assert main(["train", "stealth", "--algo", "ppo-pg", "--show-config", "--set", "lr=1e-3"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["hyper"]["lr"] == 1e-3 and shown["hyper"]["n_steps"] == 32  # --set, then [stealth.ppo-pg]
+    assert shown["steps"] == 300_000 and shown["parts"] == {}
+    assert main(["train", "duel", "--algo", "ppo-pg", "--league", "--league.gate", "0.8", "--show-config"]) == 0
+    league = json.loads(capsys.readouterr().out)["parts"]["league"]
+    assert league["gate"] == 0.8 and league["window"] == 20  # the option, then LeagueSettings' default
+    conf = tmp_path / "best.toml"
+    conf.write_text("[stealth.ppo-pg]\nlr = 2e-3\ncurriculum = { target = 0.6 }\n")
+    assert main(["train", "stealth", "--algo", "ppo-pg", "--curriculum", "--config", str(conf), "--show-config",
+                 "--curriculum.band", "0.05"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["hyper"]["lr"] == 2e-3 and shown["parts"]["curriculum"]["target"] == 0.6
+    assert shown["parts"]["curriculum"]["band"] == 0.05 and shown["env_kwargs"]["obs_mode"] == "local"
+    cases = [
+        (["--algo", "ppo-pg", "--set", "nonsense=1"], "--set nonsense: not a hyper-parameter of ppo-pg"),
+        (["--algo", "ppo-pg", "--set", "lr=fast"], "--set lr='fast': expected a number"),
+        (["--algo", "ppo-pg", "--curriculum", "--set", "curriculum.target=high"],
+         "--curriculum.target='high': expected float"),
+        (["--algo", "ppo-pg", "--curriculum", "--set", "curriculum.nope=1"], "--curriculum.nope: not a setting"),
+        (["--algo", "ppo-pg", "--curriculum.target", "0.5"], "a setting of the curriculum; add --curriculum"),
+        (["--algo", "ppo", "--curriculum"], "trains with ppo-pg"),
+        (["--epochs", "3"], "an option of sandbox train ghost"),
+    ]
+    for extra, message in cases:
+        assert main(["train", "stealth", "--out", str(tmp_path / "never"), "--quiet", *extra]) == 2, extra
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, (extra, err)
+    conf.write_text("[stealth.ppo-pg]\nlearning_rat = 2e-3\n")
+    assert main(["train", "stealth", "--algo", "ppo-pg", "--config", str(conf), "--out", str(tmp_path / "never")]) == 2
+    err = capsys.readouterr().err
+    assert f"--config {conf} [stealth.ppo-pg] learning_rat: not a hyper-parameter" in err
+    conf.write_text("[stealth.ppo-pg]\nleague = { gate = 0.5 }\n[stealth]\nlevel_name = 'x'\n")
+    assert main(["train", "stealth", "--algo", "ppo-pg", "--config", str(conf), "--out", str(tmp_path / "never")]) == 2
+    assert "[stealth] level_name: neither an env setting" in capsys.readouterr().err
+    assert main(["train", "ghost", "--demos", "x", "--steps", "5"]) == 2
+    assert "--steps: not an option of sandbox train ghost" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()

@@ -121,7 +121,7 @@ def test_corrupt_config_or_sidecar_on_resume_is_one_line(tmp_path, capsys):
     (out / "config.json").write_text(config)
     (out / "checkpoints" / "latest.json").write_text("[1, 2")
     assert main(["train", "stealth", "--out", str(out), "--resume", "--quiet"]) == 2
-    one_line_error(capsys, "latest.json: unreadable checkpoint sidecar")
+    one_line_error(capsys, "latest.json: not valid JSON")
 
 
 def test_a_bug_still_shows_its_traceback(monkeypatch):
@@ -267,27 +267,29 @@ HOOK = textwrap.dedent("""
         os.killpg(os.getpgid(0), signal.SIGINT)
 
     if where == "rollout":
-        update, calls = run.RunTracker.update, []
+        update, calls = trainers.Loop.update, []
         def hooked(self, steps, new):
             calls.append(steps)
             if len(calls) == 40:
                 ctrl_c()
             return update(self, steps, new)
-        run.RunTracker.update = hooked
+        trainers.Loop.update = hooked
     elif where == "evaluation":
-        evaluate, calls = run.evaluate, []
+        evaluate, calls = trainers.evaluate, []
         def hooked(*a, **k):
             calls.append(1)
             if len(calls) == 2:  # the second evaluation: the first left a checkpoint
                 ctrl_c()
             return evaluate(*a, **k)
-        run.evaluate = hooked
+        trainers.evaluate = hooked
     elif where == "checkpoint":
-        sidecar = trainers._write_sidecar
-        def hooked(path, config, steps):
-            ctrl_c()  # between the zip and its sidecar
-            return sidecar(path, config, steps)
-        trainers._write_sidecar = hooked
+        save = trainers.atomic_save
+        def hooked(path, *a, **k):
+            out = save(path, *a, **k)
+            if path.name.endswith(".zip"):
+                ctrl_c()  # between the zip and its sidecar
+            return out
+        trainers.atomic_save = hooked
     from experiments.cli import main
     sys.exit(main(sys.argv[1:]))
 """)

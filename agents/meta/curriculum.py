@@ -98,6 +98,21 @@ class Curriculum:
             return np.flatnonzero(self.generated)
         return np.unique(np.array(moved, dtype=np.int64))
 
+    def state(self) -> dict[str, Any]:
+        """The directors' state and the episode tallies, JSON-able (to resume a curriculum)."""
+        return {"directors": [d.state_dict() for d in self.directors], "episodes": self.episodes.tolist(),
+                "successes": self.successes.tolist()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Take back a :meth:`state` of a curriculum of the same envs and mode."""
+        if len(state["directors"]) != len(self.directors) or len(state["episodes"]) != self.num_envs:
+            raise ValueError(f"a curriculum state of {len(state['episodes'])} envs and {len(state['directors'])} "
+                             f"directors; this one has {self.num_envs} envs and {len(self.directors)}")
+        for director, saved in zip(self.directors, state["directors"], strict=True):
+            director.load_state_dict(saved)
+        self.episodes[:] = np.asarray(state["episodes"], dtype=np.int64)
+        self.successes[:] = np.asarray(state["successes"], dtype=np.int64)
+
     def summary(self) -> dict[str, float]:
         """Mean next difficulty over the generated envs, and the success rate so far on generated and on
         bundled levels (NaN where none)."""

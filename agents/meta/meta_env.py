@@ -205,10 +205,10 @@ class LearnedDirector:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **kwargs: Any) -> LearnedDirector:
-        """A director from an SB3 PPO zip written by ``experiments/train/director.py``."""
+        """A director from an SB3 PPO zip written by ``sandbox train director`` (``checkpoints/final.zip``)."""
         if not os.path.exists(path):
             raise FileNotFoundError(f"no director policy at {path}; train one with "
-                                    "`python -m experiments.train.director`")
+                                    "`sandbox train director`")
         from agents.sb3_agent import load_sb3  # never unpickles from the file (SB3's PPO.load would)
 
         return cls(load_sb3(path, device="cpu"), **kwargs)

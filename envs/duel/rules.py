@@ -254,11 +254,6 @@ def attack_box(f: Fighter) -> tuple[int, int, int, int] | None:
     return (int(g[5]), int(g[6]), int(g[7]), int(g[8])) if g[4] else None
 
 
-def hitbox(f: Fighter) -> tuple[int, int, int, int] | None:
-    """The live hitbox of a melee move (None once it connected)."""
-    return None if f.connected else attack_box(f)
-
-
 def hurtbox(f: Fighter) -> tuple[int, int, int, int]:
     g = _geometry(f)[0]
     return int(g[0]), int(g[1]), int(g[2]), int(g[3])

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from gymnasium.vector import VectorEnv
+from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.checks import check_difficulty
@@ -34,13 +34,6 @@ from envs.protocols import BatchedAgent
 #: The difficulty of the scripted opponent per round: None (its preset), one number in [0, 1], or one value per
 #: round (None or NaN entries keep the preset).
 Difficulty: TypeAlias = "float | Sequence[float | None] | np.ndarray | None"
-
-try:  # gymnasium >= 1.1 names the autoreset mode; 1.0 always autoresets on the next step
-    from gymnasium.vector import AutoresetMode
-
-    _NEXT_STEP: dict[str, object] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
-except ImportError:  # pragma: no cover - gymnasium 1.0
-    _NEXT_STEP = {}
 
 TWO_PLAYER = ("external", None)
 
@@ -96,7 +89,7 @@ class DuelVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     >>> vec.close()
     """
 
-    metadata = {"render_modes": [], "render_fps": TICKS_PER_SECOND, **_NEXT_STEP}
+    metadata = {"render_modes": [], "render_fps": TICKS_PER_SECOND, "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, *, num_envs: int = 1, opponent: BatchedAgent | str | None = None,
                  config: DuelConfig | None = None, difficulty: Difficulty = None, render_mode: str | None = None,

@@ -211,14 +211,6 @@ def stealth_state_fn(index: StateIndex) -> Callable[[gym.Env], int]:
     return state_fn
 
 
-def __getattr__(name: str):
-    if name == "build_mdp":  # the (TabularMDP, StateIndex) builder needs nets, a floor above envs
-        raise ImportError("envs.stealth.mdp.build_mdp moved to agents.navigation.build_mdp (same arguments, "
-                          "returns (TabularMDP, StateIndex)); envs imports no solver: mdp_arrays(level, ...) "
-                          "here gives the plain arrays")
-    raise AttributeError(f"module 'envs.stealth.mdp' has no attribute {name!r}")
-
-
 def greedy_path(mdp: Any, index: StateIndex, policy: Sequence[int] | np.ndarray, start_phase: int = 0,
                 max_len: int | None = None) -> list[int] | None:
     """Follow a deterministic policy in a deterministic MDP (slip 0) from the start.

@@ -262,8 +262,8 @@ def reference(mdp, tol: float) -> dict:
 def level_solve(level_name: str, which: str) -> dict:
     """Solve a stealth level's MDP (gamma 0.99, tol 1e-8, as `sandbox solve stealth`): the old method
     or today's default; the MDP is built before the clock starts."""
+    from agents.navigation.mdp import build_mdp
     from envs.stealth.level import load_level
-    from envs.stealth.mdp import build_mdp
 
     mdp, index = build_mdp(load_level(level_name), gamma=0.99)
     if which == "old":  # value iteration before issue 17: Jacobi from V = 0, CSR rows, no closed form

@@ -50,12 +50,12 @@ def sb3_subproc(level: str, steps: int) -> float:
     from stable_baselines3 import PPO
 
     from experiments.train import resolve_config
-    from experiments.train.trainers import _sb3_vec_env
+    from experiments.train.trainers import sb3_vec_env
 
     cfg = resolve_config("stealth", "ppo")
     config = {"env": "stealth", "env_kwargs": {**cfg["env_kwargs"], "level": level}, "nav_features": False,
               "shaping": True, "exploring_starts": cfg["exploring_starts"], "hyper": cfg["hyper"], "subproc": True}
-    vec = _sb3_vec_env(config, int(cfg["n_envs"]), 0)
+    vec = sb3_vec_env(config, int(cfg["n_envs"]), 0)
     try:
         model = PPO("MlpPolicy", vec, seed=0, device="cpu", verbose=0, **cfg["hyper"])
         rollout = model.n_steps * vec.num_envs

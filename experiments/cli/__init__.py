@@ -12,6 +12,8 @@ import importlib
 import os
 import sys
 
+from experiments.options import CliError
+
 # verb name -> module that implements it, in the order `sandbox --help` lists them.
 VERBS: dict[str, str] = {
     "watch": "experiments.cli.watch",
@@ -24,9 +26,6 @@ VERBS: dict[str, str] = {
     "tune": "experiments.cli.tune",
 }
 
-
-class CliError(Exception):
-    """A user-facing error: printed as one line, exit status 2, no traceback."""
 
 
 def add_targets(subparsers, verb: str, help_text: str, targets: dict, *, claims_out: bool = False) -> None:
@@ -78,11 +77,20 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _stdout_is_broken() -> bool:
+    """Is stdout a pipe whose reader has gone (``| head``)? A flush that fails says so; after a failed print
+    the buffer may already be empty, so the pipe is also polled: its writer end reports POLLERR then."""
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         return True
-    return False
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLERR)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no fileno (captured), or no poll on this platform
+        return False
 
 
 def build_parser() -> argparse.ArgumentParser:

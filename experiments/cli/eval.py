@@ -29,7 +29,7 @@ def _json_line(result: dict) -> str:
 
 
 def _target(config_cls, run_fn, doc):
-    from experiments.cli.args import add_config_args, config_from_args
+    from experiments.options import add_config_args, config_from_args
 
     def add_args(parser) -> None:
         parser.description = doc

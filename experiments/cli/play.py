@@ -12,7 +12,7 @@ from experiments.play.duel import GAMES, INPUTS, PlayConfig
 
 
 def add_parser(subparsers) -> None:
-    from experiments.cli.args import add_config_args
+    from experiments.options import add_config_args
 
     p = subparsers.add_parser("play", help="play a game yourself against an agent (needs a display)",
                               description=__doc__)
@@ -21,7 +21,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from experiments.cli.args import config_from_args
+    from experiments.options import config_from_args
     from experiments.play.duel import play_duel
 
     return play_duel(config_from_args(PlayConfig, args))

@@ -19,7 +19,7 @@ from experiments.play.record import GAMES, RecordConfig
 
 
 def add_parser(subparsers) -> None:
-    from experiments.cli.args import add_config_args
+    from experiments.options import add_config_args
 
     p = subparsers.add_parser("record", help="record a player's rounds as demos for a ghost", description=__doc__)
     add_config_args(p, RecordConfig, positional=("game",), choices={"game": GAMES, "input": INPUTS})
@@ -27,7 +27,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from experiments.cli.args import config_from_args
+    from experiments.options import config_from_args
     from experiments.play.record import record_rounds
 
     cfg = config_from_args(RecordConfig, args)

@@ -9,7 +9,7 @@ from experiments.watch.config import DEFAULT_P2, DIRECTORS, GAMES, Config
 
 
 def add_parser(subparsers) -> None:
-    from experiments.cli.args import add_config_args
+    from experiments.options import add_config_args
 
     p = subparsers.add_parser("watch", help="watch agents play in a pygame window (a GIF where there is no display)",
                               description=_doc(), formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -25,7 +25,7 @@ def _doc() -> str:
 
 
 def run(args) -> int:
-    from experiments.cli.args import config_from_args
+    from experiments.options import config_from_args
     from experiments.watch.app import watch
 
     return watch(config_from_args(Config, args))

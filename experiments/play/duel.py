@@ -27,7 +27,7 @@ def play_duel(args: PlayConfig) -> int:
 
     use_controls_file(getattr(args, "controls", None))  # a bad file fails first, with its one line
     if not display_available():
-        from experiments.cli import CliError
+        from experiments.options import CliError
 
         raise CliError("no display to open the game window on (DISPLAY is unset or SDL_VIDEODRIVER is "
                        "dummy); run it on a desktop, or headless with: xvfb-run -a sandbox play duel")
@@ -48,7 +48,7 @@ def play_duel(args: PlayConfig) -> int:
     except Exception as exc:  # pygame cannot open a window after all (e.g. a broken X server)
         env.close()
         if type(exc).__name__ == "error":
-            from experiments.cli import CliError
+            from experiments.options import CliError
 
             raise CliError(
                 f"cannot open the game window ({exc}); headless, try: xvfb-run -a sandbox play duel"

@@ -53,7 +53,7 @@ def record_rounds(cfg: RecordConfig, echo=print) -> list[Path]:
         from envs.display import display_available
 
         if not display_available():
-            from experiments.cli import CliError
+            from experiments.options import CliError
 
             raise CliError("--player human needs a display for the game window (DISPLAY is unset or "
                            "SDL_VIDEODRIVER is dummy); record a scripted player headless with --player "

@@ -2,7 +2,7 @@
 
     sandbox solve stealth --level NAME|PATH [--slip 0.0] [--gamma 0.99] [--show [--out PNG]]
 
-Builds the level's exact MDP (:func:`envs.stealth.mdp.build_mdp`), solves it, and prints V*(start),
+Builds the level's exact MDP (:func:`agents.navigation.build_mdp`), solves it, and prints V*(start),
 the optimal path length (following the optimal policy from the start, when slip is 0) and the time
 taken. ``--show`` draws the optimal path and the phase-0 policy over the level: in a pygame window
 when a display is available, else to a PNG.

@@ -213,7 +213,7 @@ def _finite_mean(arr: np.ndarray) -> float:
 
 
 def parse_args(argv=None) -> Config:
-    from experiments.cli.args import add_config_args, config_from_args
+    from experiments.options import add_config_args, config_from_args
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_config_args(parser, Config)

@@ -33,7 +33,7 @@ import numpy as np
 from envs.duel.config import DuelConfig
 from envs.fileio import atomic_write_bytes
 
-DEFAULT_POLICY = os.path.join("runs", "director", "policy.zip")
+DEFAULT_POLICY = os.path.join("runs", "director", "checkpoints", "final.zip")
 # where a trained PPO duel agent is looked for when --ppo is not given (first existing wins)
 PPO_CANDIDATES = (os.path.join("runs", "duel_ppo", "model.zip"), os.path.join("runs", "duel_ppo.zip"))
 SETTINGS = ("fixed 0.5", "rule", "learned")
@@ -58,14 +58,13 @@ class DirectorCompareConfig:
 
 
 def add_director_args(parser: argparse.ArgumentParser) -> None:
-    from experiments.cli.args import add_config_args
+    from experiments.options import add_config_args
 
     add_config_args(parser, DirectorCompareConfig)
-    parser.add_argument("--no-docs", action="store_true", help=argparse.SUPPRESS)  # old scripts
 
 
 def config_from_args(args) -> DirectorCompareConfig:
-    from experiments.cli.args import config_from_args as from_args
+    from experiments.options import config_from_args as from_args
 
     cfg = from_args(DirectorCompareConfig, args)
     if cfg.episodes <= cfg.warmup:
@@ -129,7 +128,13 @@ def load_or_train_policy(cfg: DirectorCompareConfig):
     if not os.path.isfile(cfg.policy):
         print(f"[compare] no director policy at {cfg.policy}: training one ({cfg.train_steps} meta-steps)",
               file=sys.stderr, flush=True)
-        train_director(TrainConfig(steps=cfg.train_steps, seed=cfg.seed, out=cfg.policy), verbose=False)
+        in_run = cfg.policy.endswith(os.path.join("checkpoints", "final.zip"))
+        run_dir = os.path.dirname(os.path.dirname(cfg.policy)) if in_run else os.path.join(cfg.out, "director-run")
+        model = train_director(TrainConfig(steps=cfg.train_steps, seed=cfg.seed, out=run_dir), verbose=False)
+        if not in_run:  # a --policy outside a run folder: the trained policy is written there too
+            from envs.fileio import atomic_save
+
+            atomic_save(cfg.policy, model.save, suffix=".zip")
     from agents.sb3_agent import load_sb3  # never unpickles from the file
 
     return load_sb3(cfg.policy, device="cpu")

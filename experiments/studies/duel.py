@@ -14,7 +14,7 @@
    presets and styles, each learner's final snapshot (``--ladder all``: every snapshot), the bundled duel
    agents (``bundled:NAME`` for each shipped agent whose sidecar says ``"env": "duel"``) and each ``--ghosts`` run
    folder (spec ``ghost:PATH``; one that fails to load is skipped with a warning). Ratings are the
-   maximum-likelihood Elo fit of all the results (:func:`experiments.studies.elo.fit_ratings`: Bradley-Terry on
+   maximum-likelihood Elo fit of all the results (:func:`experiments.train.elo.fit_ratings`: Bradley-Terry on
    the 400-point scale, one virtual draw per pair as a prior), anchored at ``random`` = 1000.
 
 Output in ``--out``: the learners' run folders under ``runs/``, ``winrates.csv``, ``winrate.png``,
@@ -66,7 +66,7 @@ class DuelCompareConfig:
 
 
 def add_duel_args(parser: argparse.ArgumentParser) -> None:
-    from experiments.cli.args import add_config_args
+    from experiments.options import add_config_args
 
     add_config_args(parser, DuelCompareConfig, choices={"ladder": ("final", "all")})
 
@@ -84,7 +84,7 @@ def config_from_args(args) -> DuelCompareConfig:
     from agents.opponents import make_duel_env
 
     make_agent(args.opponent, action_space=make_duel_env().action_space)  # a bad spec fails here, before training
-    from experiments.cli.args import config_from_args as from_args
+    from experiments.options import config_from_args as from_args
 
     return from_args(DuelCompareConfig, args, algos=algos)
 
@@ -271,8 +271,8 @@ def run_duel(args) -> int:
     from agents import make_agent
     from agents.character.arena import match
     from experiments.studies.common import warn
-    from experiments.studies.elo import fit_ratings
     from experiments.train import load_trained
+    from experiments.train.elo import fit_ratings
 
     cfg = config_from_args(args)
     from nets.device import set_threads

@@ -66,14 +66,13 @@ class GhostCompareConfig:
 
 
 def add_ghost_args(parser: argparse.ArgumentParser) -> None:
-    from experiments.cli.args import add_config_args
+    from experiments.options import add_config_args
 
     add_config_args(parser, GhostCompareConfig, choices={"head": ("conditional", "independent")})
-    parser.add_argument("--no-docs", action="store_true", help=argparse.SUPPRESS)  # old scripts
 
 
 def config_from_args(args) -> GhostCompareConfig:
-    from experiments.cli.args import config_from_args as from_args
+    from experiments.options import config_from_args as from_args
 
     cfg = from_args(GhostCompareConfig, args)
     if not cfg.styles and not (cfg.ghost and cfg.demos):

@@ -5,7 +5,7 @@
 
 For each level (default: the first four bundled levels, easiest first):
 
-* **value iteration** on the level's exact MDP (:func:`envs.stealth.mdp.build_mdp`, the env's rewards,
+* **value iteration** on the level's exact MDP (:func:`agents.navigation.build_mdp`, the env's rewards,
   slip 0, gamma 0.99, the same discount every learner trains with): V*(start), the discounted value,
   and the optimal policy (:class:`OptimalAgent`) rolled out in the env: its success rate and its
   undiscounted return, the "optimal return";
@@ -76,7 +76,7 @@ class StealthCompareConfig:
 
 
 def add_stealth_args(parser: argparse.ArgumentParser) -> None:
-    from experiments.cli.args import add_config_args
+    from experiments.options import add_config_args
 
     add_config_args(parser, StealthCompareConfig)
 
@@ -86,7 +86,7 @@ def config_from_args(args) -> StealthCompareConfig:
 
     check_positive(steps=args.steps, seeds=args.seeds, eval_episodes=args.eval_episodes,
                    eval_points=args.eval_points)
-    from experiments.cli.args import config_from_args as from_args
+    from experiments.options import config_from_args as from_args
 
     levels = parse_list(",".join(args.levels), "--levels") if args.levels else []
     algos = parse_list(",".join(args.algos), "--algos", valid=list(LEARNERS))

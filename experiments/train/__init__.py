@@ -43,5 +43,5 @@ from experiments.train.envs import (  # noqa: F401
     shaped,
 )
 from experiments.train.evaluate import evaluate  # noqa: F401
-from experiments.train.run import RunTracker, TrainResult, read_metrics  # noqa: F401
-from experiments.train.trainers import default_out, load_trained, train_run  # noqa: F401
+from experiments.train.run import Run, TrainResult, read_metrics  # noqa: F401
+from experiments.train.trainers import default_out, load_trained, resolve_run, train_run  # noqa: F401

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import tomllib
+import types
+import typing
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from envs.stealth.features import nav_spec
 
@@ -13,11 +19,81 @@ PG_ALGOS = {"reinforce": "Reinforce", "a2c-pg": "A2C", "ppo-pg": "PPO"}  # class
 ALGOS = (*SB3_ALGOS, *PG_ALGOS)
 RLLIB_ALGOS = {"ppo": "PPO"}  # --backend rllib: RLlib's algorithms (new API stack); tables [ENV.rllib-ALGO]
 BACKENDS = ("native", "rllib")
-ENV_IDS = {"stealth": "sandbox/Stealth-v0", "duel": "sandbox/Duel-v0"}
+ENV_IDS = {"stealth": "sandbox/Stealth-v0", "duel": "sandbox/Duel-v0", "director": "sandbox/Director-v0"}
 RUN_KEYS = ("steps", "n_envs", "eval_every", "eval_episodes")
+# the run keys' defaults for every env and algorithm; an [ENV.ALGO] table overrides them
+RUN_DEFAULTS = {"steps": 200_000, "n_envs": 8, "eval_every": 20_000, "eval_episodes": 20}
 ENV_KEYS = ("env_kwargs", "nav_features", "shaping", "exploring_starts")  # an [ENV] table's own settings
 EVAL_SEED = 1_000_000  # held-out evaluation seeds start here; training envs use seed, seed+1, ...
 METRIC_FIELDS = ("steps", "eval_return", "eval_success", "train_return", "seconds")
+DEFAULT_POOL = ("random,scripted:easy,scripted:normal,scripted:hard,scripted:rushdown,scripted:zoner,"
+                "scripted:turtle,scripted:rushdown-hard,scripted:zoner-hard,scripted:turtle-hard")
+
+
+# ---- the loop's parts: their settings, typed (``--league.gate 0.8``, ``--set league.gate=0.8``, a
+# ``league = { gate = 0.8 }`` key of an [ENV.ALGO] table) ------------------------------------------------------
+
+@dataclass
+class LeagueSettings:
+    """``sandbox train duel --algo ppo-pg --league``: self-play against a league (experiments/train/duel_league.py)."""
+
+    pool: str = DEFAULT_POOL  # the fixed members, comma-separated agent specs
+    weighting: str = "hard"  # PFSP: hard (1-x)^p, variance x(1-x), linear, uniform
+    p: float = 2.0  # the exponent of hard PFSP
+    self_play: float = 0.2  # share of rounds against the live main agent itself
+    window: int = 20  # the snapshot gate's window (games of the main agent)
+    gate: float = 0.9  # a snapshot joins when the window's score rate is strictly above this
+    opp_window: int = 50  # games per opponent its win rate is estimated from
+    k: float = 32.0  # Elo's k-factor
+    exploiter_every: int = 0  # train an exploiter against the frozen main agent every N steps (0: never)
+    exploiter_steps: int = 100_000  # each exploiter's training budget
+    max_snapshots: int = 50  # stop adding snapshots beyond this many
+
+
+@dataclass
+class CurriculumSettings:
+    """``sandbox train stealth --algo ppo-pg --curriculum``: generated levels, the director as teacher."""
+
+    bundled: str = "all"  # bundled levels mixed in (comma-separated names, "all", or "" for none)
+    bundled_share: float = 0.25  # share of the envs that play bundled levels
+    mode: str = "env"  # env: a director per env; batch: one director for all generated envs
+    target: float = 0.7  # the success rate each director aims at
+    band: float = 0.1  # ... within target +- band
+    grid: float = 0.05  # difficulties reach the env rounded to this grid (bounded level-pool cache)
+    warm_start: str = ""  # "dagger": first imitate the exact optimum (experiments/train/dagger.py), then PPO
+    init: str = ""  # start from this checkpoint's policy (a ppo-pg .pt with the same observation and network)
+    dagger_rounds: int = 6  # DAgger rounds (round r follows the expert with probability 0.5 ** r)
+    dagger_steps: int = 512  # batch steps per DAgger round (times n_envs states labelled)
+
+
+PART_SETTINGS = {"league": LeagueSettings, "curriculum": CurriculumSettings}
+
+
+def _kind_ok(value: Any, kind: Any) -> bool:
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def typed_settings(cls: type, values: dict, where: str) -> Any:
+    """``cls(**values)`` for a settings dataclass, refusing an unknown key or an ill-typed value in one line
+    naming the key (after the prefix ``where``, e.g. ``--league.``) and what is valid."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    out = {}
+    for key, value in values.items():
+        if key not in hints:
+            raise ValueError(f"{where}{key}: not a setting; valid: {', '.join(names)}")
+        kind = hints[key]
+        kinds = typing.get_args(kind) if isinstance(kind, types.UnionType) else (kind,)
+        if not any(_kind_ok(value, k) for k in kinds if k is not type(None)) \
+                and not (value is None and type(None) in kinds):
+            shown = " or ".join(getattr(k, "__name__", str(k)) for k in kinds)
+            raise ValueError(f"{where}{key}={value!r}: expected {shown}")
+        out[key] = float(value) if kind is float else value
+    return cls(**out)
 
 
 def load_defaults() -> dict:
@@ -56,9 +132,23 @@ def load_config_file(path: str | Path) -> dict:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"--config {p}: not valid TOML ({exc})") from None
+    tables = (*ENV_IDS, "search")
     for name, value in data.items():
         if not isinstance(value, dict):
             raise ValueError(f"--config {p}: top-level key {name!r} must be a table such as [stealth.ppo]")
+        if name not in tables:
+            raise ValueError(f"--config {p}: [{name}] is not a table of the sandbox; valid: "
+                             f"{', '.join(f'[{t}]' for t in tables)} and [ENV.ALGO] under them")
+        if name == "search":
+            continue
+        for key, sub in value.items():
+            names = (*ALGOS, *(f"rllib-{a}" for a in RLLIB_ALGOS))
+            if key not in ENV_KEYS and key not in names:
+                raise ValueError(f"--config {p}: [{name}] {key}: neither an env setting ({', '.join(ENV_KEYS)}) nor "
+                                 f"an algorithm table ({', '.join(names)})")
+            if key in names and not isinstance(sub, dict):
+                raise ValueError(f"--config {p}: [{name}] {key} must be a table such as [{name}.{key}]")
+    data["__path__"] = str(p)
     return data
 
 
@@ -79,13 +169,27 @@ def resolve_config(env: str, algo: str, overrides: dict | None = None, backend: 
     for table in (load_defaults(), file_tables or {}):
         source = table.get(kind, {}) if kind in ENV_IDS else {}
         env_table.update({k: v for k, v in source.items() if k in ENV_KEYS})
-    merged.update(overrides or {})
-    cfg = {key: merged.pop(key) for key in RUN_KEYS}
+    parts: dict[str, dict] = {}
+    for name in PART_SETTINGS:  # a table's `league = { ... }` sub-table, then `--set league.KEY=VALUE`
+        sub = merged.pop(name, {})
+        if not isinstance(sub, dict):
+            raise ValueError(f"{name} in a [{kind}.{name}] table must be a table such as {name} = {{ ... }}")
+        parts[name] = dict(sub)
+    for key, value in (overrides or {}).items():
+        head, dot, rest = key.partition(".")
+        if dot and head in PART_SETTINGS:
+            parts[head][rest] = value
+        elif dot:
+            raise ValueError(f"--set {key}: {head!r} is not a part of the loop; valid: {', '.join(PART_SETTINGS)}")
+        else:
+            merged[key] = value
+    cfg = {key: merged.pop(key, RUN_DEFAULTS[key]) for key in RUN_KEYS}
     cfg["env_kwargs"] = dict(env_table.get("env_kwargs", {}))
     cfg["nav_features"] = nav_spec(env_table.get("nav_features", False))
     cfg["shaping"] = bool(env_table.get("shaping", False))
     cfg["exploring_starts"] = float(env_table.get("exploring_starts", 0.0))
     cfg["hyper"] = merged
+    cfg["parts"] = parts
     return cfg
 
 

@@ -11,39 +11,37 @@ observations, sampling per row. At each
 round's end :class:`LeagueRecorder` books the result (win 1, draw 1/2, loss 0) with the league: the
 opponent's win rate, the gate's window and the Elo ladder.
 
-After every PPO update: when the gate is open (the main agent scored > ``gate`` over its last ``window``
-games), the learner is saved as ``checkpoints/snapshot-K.pt`` and joins the pool, frozen; with
-``exploiter_every`` > 0, every that many steps a best response is trained against the frozen main agent
-(:func:`experiments.evaluate.exploit.train_best_response`) and joins the pool as an exploiter.
+The league is a part of the one training loop (:class:`LeaguePart`, see :mod:`experiments.train.parts`),
+not a trainer of its own: ``sandbox train duel --algo ppo-pg --league`` is ``sandbox train`` with the pool
+as the opponent. After every PPO update: when the gate is open (the main agent scored > ``gate`` over its
+last ``window`` games), the learner is saved as ``checkpoints/snapshot-K.pt`` and joins the pool, frozen;
+with ``exploiter_every`` > 0, every that many steps a best response is trained against the frozen main
+agent (:func:`experiments.train.best_response.train_best_response`) and joins the pool as an exploiter.
 
-The run folder: ``config.json``, ``metrics.csv`` (one row per ``log_every`` steps: training return, the
-main agent's recent score, its live and refitted Elo, pool size, snapshots, games), TensorBoard under
-``tb/`` (the same, plus each member's rating and draw probability), ``ladder.json`` (the league's summary
-and the Bradley-Terry ladder), ``plots/elo.png``, ``checkpoints/`` (``latest.pt``, ``final.pt``,
-``snapshot-K.pt``; each with its JSON sidecar).
+The run folder is the run's (:class:`experiments.train.run.Run`): ``metrics.csv`` gains the league's
+columns (the main agent's recent score, its live and refitted Elo, pool size, snapshots, exploiters,
+games), TensorBoard each member's rating and draw probability (``league_elo/NAME``, ``league_p/NAME``);
+``ladder.json`` holds the league's summary and the Bradley-Terry ladder, ``plots/elo.png`` the Elo curve.
+Every checkpoint's sidecar holds the league's state, so ``--resume`` continues the league where it was.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import time
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from agents.opponents import batched_duel_opponent
 from envs.duel.config import DuelConfig
 from envs.duel.vector import DuelVectorEnv
-from envs.fileio import atomic_save, atomic_write_text
+from envs.fileio import atomic_save
+from experiments.train.config import DEFAULT_POOL, LeagueSettings, typed_settings
 from experiments.train.league import MAIN, League
-from experiments.train.run import log_scalars, write_metrics
+from experiments.train.parts import Part
 
-DEFAULT_POOL = ("random,scripted:easy,scripted:normal,scripted:hard,scripted:rushdown,scripted:zoner,"
-                "scripted:turtle,scripted:rushdown-hard,scripted:zoner-hard,scripted:turtle-hard")
-METRIC_FIELDS = ("steps", "train_return", "main_win_rate", "elo", "elo_fit", "pool", "snapshots", "exploiters",
-                 "games", "seconds")
+__all__ = ["DEFAULT_POOL", "LeaguePart", "LeagueRecorder", "PoolOpponent", "build_league"]
 
 
 # ==================================================================================================
@@ -125,52 +123,8 @@ class LeagueRecorder(_vector_wrapper()):
 
 
 # ==================================================================================================
-# The trainer
+# The part of the training loop
 # ==================================================================================================
-@dataclass
-class LeagueConfig:
-    """``sandbox train duel --algo ppo-pg --league``; league options come through ``--set KEY=VALUE``."""
-
-    steps: int = 1_000_000  # total learner env steps
-    n_envs: int = 64  # rounds stepped at once
-    seed: int = 0  # the learner, the envs (seed, seed+1, ...) and the league's draws
-    device: str = "auto"  # the learner's device
-    pool: str = DEFAULT_POOL  # the scripted (and any other fixed) members, comma-separated agent specs
-    weighting: str = "hard"  # PFSP: hard (1-x)^p, variance x(1-x), linear, uniform
-    p: float = 2.0  # the exponent of hard PFSP
-    self_play: float = 0.2  # share of rounds against the live main agent itself
-    window: int = 20  # the snapshot gate's window (games of the main agent)
-    gate: float = 0.9  # a snapshot joins when the window's score rate is strictly above this
-    opp_window: int = 50  # games per opponent its win rate is estimated from
-    k: float = 32.0  # Elo's k-factor
-    exploiter_every: int = 0  # train an exploiter against the frozen main agent every N steps (0: never)
-    exploiter_steps: int = 100_000  # each exploiter's training budget
-    max_snapshots: int = 50  # stop adding snapshots beyond this many
-    log_every: int = 20_000  # a metrics row (and checkpoints/latest.pt) every N steps
-    frame_skip: int = DuelConfig.frame_skip  # env ticks per decision
-    round_seconds: float = 60  # a round's time limit (a short one makes short test runs finish rounds)
-    hyper: dict = field(default_factory=dict)  # the PPO's options (nets.ppo.PPO)
-
-
-def split_options(options: dict) -> tuple[dict, dict]:
-    """``--set`` items -> (league fields, PPO options)."""
-    names = {f.name for f in fields(LeagueConfig)} - {"hyper"}
-    return {k: v for k, v in options.items() if k in names}, {k: v for k, v in options.items() if k not in names}
-
-
-def config_from_cli(*, steps: int | None, n_envs: int | None, seed: int, device: str, options: dict) -> LeagueConfig:
-    """The league's config from ``sandbox train duel --algo ppo-pg --league``: PPO defaults from
-    ``train_configs.toml`` (``[default.ppo-pg]``, ``[duel.ppo-pg]``), ``--steps``/``--envs``, and ``--set``
-    items, league fields (``gate=0.8``, ``pool=...``) and PPO options (``lr=1e-3``) alike."""
-    from experiments.train.config import resolve_config
-
-    league_opts, ppo_opts = split_options(options)
-    run = {k: v for k, v in {"steps": steps, "n_envs": n_envs}.items() if v is not None}
-    base = resolve_config("duel", "ppo-pg", run)
-    return LeagueConfig(steps=int(base["steps"]), n_envs=int(base["n_envs"]), seed=seed, device=device,
-                        hyper={**base["hyper"], **ppo_opts}, **league_opts)
-
-
 def _plot_elo(run_dir: Path, rows: list[dict]) -> None:
     import matplotlib
 
@@ -191,112 +145,109 @@ def _plot_elo(run_dir: Path, rows: list[dict]) -> None:
     plt.close(fig)
 
 
-def build_league(cfg: LeagueConfig) -> League:
+def build_league(cfg: LeagueSettings, frame_skip: int = DuelConfig.frame_skip) -> League:
     """The league with its fixed members (``cfg.pool``), each played by its batched opponent."""
     league = League(weighting=cfg.weighting, p=cfg.p, self_play=cfg.self_play, window=cfg.window, gate=cfg.gate,
                     opp_window=cfg.opp_window, k=cfg.k)
-    for spec in [s.strip() for s in cfg.pool.split(",") if s.strip()]:
+    specs = [s.strip() for s in cfg.pool.split(",") if s.strip()]
+    if not specs:
+        raise ValueError("--league.pool is empty; give comma-separated agent specs such as random,scripted:hard")
+    for spec in specs:
         league.add(spec, "scripted" if spec.partition(":")[0] in ("random", "scripted") else "fixed",
-                   batched_duel_opponent(spec, frame_skip=cfg.frame_skip, device="cpu"))
+                   batched_duel_opponent(spec, frame_skip=frame_skip, device="cpu"))
     return league
 
 
-def train_league(cfg: LeagueConfig, out: str | Path, progress: bool = True) -> dict:
-    """Train the main agent in the league; returns the league's summary and the run folder."""
-    # ---- setup: the league (its options checked before anything is written), the run folder, the batched
-    # duel with the pool as its opponent, the learner
-    league = build_league(cfg)
-    from torch.utils.tensorboard import SummaryWriter
+class LeaguePart(Part):
+    """The league around the one loop: the pool is the training env's opponent, every round's result is
+    booked, snapshots and exploiters join after updates, and the league's state rides in every checkpoint."""
 
-    from nets.device import cpu_threads_for_training, resolve_device
-    from nets.policy_gradient import load_learner
-    from nets.ppo import PPO
+    name = "league"
+    fields = ("main_win_rate", "elo", "elo_fit", "pool", "snapshots", "exploiters", "games")
 
-    # one torch thread (SANDBOX_TORCH_THREADS): the league's small MLPs ran ~7x slower on torch's default
-    # of one thread per core, contending with the env kernels and every other process for the cores
-    cpu_threads_for_training(resolve_device(cfg.device))
+    def __init__(self, config: dict):
+        self.settings = typed_settings(LeagueSettings, config["parts"]["league"], "--league.")
+        self.frame_skip = int(config["env_kwargs"].get("frame_skip", DuelConfig.frame_skip))
+        self.round_seconds = float(config["env_kwargs"].get("round_seconds", 60.0))
+        self.config = config
+        self.league = build_league(self.settings, self.frame_skip)
+        self.pool = PoolOpponent(self.league, seed=int(config["seed"]))
+        self.exploiters = 0
+        self.next_exploiter = float(self.settings.exploiter_every or math.inf)
+        self.learner: Any = None
 
-    run_dir = Path(out)
-    if (run_dir / "config.json").exists():
-        raise FileExistsError(f"{run_dir} already holds a run; pick another --out")
-    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-    config = {"env": "duel", "algo": "ppo-pg", "league": True, **asdict(cfg)}
-    atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
-    pool = PoolOpponent(league, seed=cfg.seed)
-    env = LeagueRecorder(DuelVectorEnv(num_envs=cfg.n_envs, opponent=pool, side="random", frame_skip=cfg.frame_skip,
-                                       round_seconds=cfg.round_seconds),
-                         league, pool)
-    learner = PPO(env, seed=cfg.seed, device=cfg.device, **cfg.hyper)
-    league.members[MAIN].payload = batched_duel_opponent(learner)  # the live learner: its current weights
-    writer = SummaryWriter(str(run_dir / "tb" / "sandbox"))
-    meta = {"env": "duel", "env_id": "sandbox/Duel-v0", "league": True, "nav_features": False, "shaping": False,
-            "env_kwargs": {"side": "random", "frame_skip": cfg.frame_skip, "round_seconds": cfg.round_seconds}}
-    rows: list[dict] = []
-    recent: list[float] = []
-    t0 = time.time()
-    state = {"next_log": cfg.log_every, "next_exploiter": cfg.exploiter_every or math.inf, "exploiters": 0}
+    def env_kwargs(self, config: dict) -> dict:
+        if "opponent" in config["env_kwargs"] and config["env_kwargs"]["opponent"] != "scripted:normal":
+            raise ValueError("--opponent does not apply to --league (the league picks the opponents)")
+        return {"opponent": self.pool, "side": "random"}
 
-    def add_snapshot() -> None:
-        k, rate = league.snapshots + 1, league.gate_rate
-        path = learner.save(run_dir / "checkpoints" / f"snapshot-{k}.pt", {**meta, "steps": learner.num_timesteps})
-        frozen = load_learner(path, device="cpu")
-        league.add(f"snapshot-{k}", "snapshot", batched_duel_opponent(frozen))
-        if progress:
-            print(f"{learner.num_timesteps:>9} steps  snapshot-{k} joins (score {rate:.2f} over "
-                  f"the last {cfg.window}); pool {len(league)}", flush=True)
+    def wrap(self, env: Any) -> Any:
+        return LeagueRecorder(env, self.league, self.pool)
 
-    def add_exploiter() -> None:
-        from experiments.evaluate.exploit import train_best_response
+    def _frozen(self, path: Path):
+        from nets.policy_gradient import load_learner
 
-        state["exploiters"] += 1
-        k = state["exploiters"]
-        path = learner.save(run_dir / "checkpoints" / f"main-for-exploiter-{k}.pt", {**meta})
-        frozen = load_learner(path, device="cpu")
-        br = train_best_response(frozen, steps=cfg.exploiter_steps, n_envs=cfg.n_envs, seed=cfg.seed + 1000 * k,
-                                 device=cfg.device, hyper=cfg.hyper)
-        br_path = br.save(run_dir / "checkpoints" / f"exploiter-{k}.pt", {**meta, "exploits": path.name})
-        league.add(f"exploiter-{k}", "exploiter", batched_duel_opponent(load_learner(br_path, device="cpu")))
+        return batched_duel_opponent(load_learner(path, device="cpu"))
 
-    def log_row() -> None:
-        fit = league.refit()
-        row = {"steps": int(learner.num_timesteps),
-               "train_return": float(np.mean(recent)) if recent else math.nan,
-               "main_win_rate": league.main_win_rate, "elo": league.members[MAIN].rating,
-               "elo_fit": fit.get(MAIN, math.nan), "pool": len(league), "snapshots": league.snapshots,
-               "exploiters": state["exploiters"], "games": league.games, "seconds": round(time.time() - t0, 2)}
-        rows.append(row)
-        log_scalars(writer, "league", row)
-        summary = league.summary()
+    def start(self, learner: Any, run: Any) -> None:
+        self.learner = learner
+        self.league.members[MAIN].payload = batched_duel_opponent(learner)  # the live learner: its current weights
+        state = run.resumed_meta.get("parts", {}).get("league") if run.resumed else None
+        if state:
+            self.league.load_state(state["league"])
+            for name, member in self.league.members.items():
+                if member.kind in ("snapshot", "exploiter"):
+                    member.payload = self._frozen(run.folder / "checkpoints" / f"{name}.pt")
+            self.exploiters = int(state["exploiters"])
+            nxt = state.get("next_exploiter")
+            self.next_exploiter = math.inf if nxt is None else float(nxt)
+            self.pool.rng.bit_generator.state = state["rng"]
+
+    def after_update(self, learner: Any, run: Any, steps: int) -> None:
+        cfg = self.settings
+        if self.league.gate_open() and self.league.snapshots < cfg.max_snapshots:
+            k, rate = self.league.snapshots + 1, self.league.gate_rate
+            path = run.checkpoint(f"snapshot-{k}", lambda p: learner.save(p), steps, {"league": True})
+            self.league.add(f"snapshot-{k}", "snapshot", self._frozen(path))
+            run.say(f"{steps:>9} steps  snapshot-{k} joins (score {rate:.2f} over the last {cfg.window}); "
+                    f"pool {len(self.league)}")
+        if steps >= self.next_exploiter:
+            self.next_exploiter += cfg.exploiter_every
+            self.add_exploiter(learner, run, steps)
+
+    def add_exploiter(self, learner: Any, run: Any, steps: int) -> None:
+        from experiments.train.best_response import train_best_response
+
+        self.exploiters += 1
+        k = self.exploiters
+        path = run.checkpoint(f"main-for-exploiter-{k}", lambda p: learner.save(p), steps, {"league": True})
+        frozen = self._frozen(path)
+        br = train_best_response(frozen, steps=self.settings.exploiter_steps, n_envs=int(self.config["n_envs"]),
+                                 seed=int(self.config["seed"]) + 1000 * k, device=learner.device,
+                                 hyper=self.config["hyper"], round_seconds=self.round_seconds)
+        br_path = run.checkpoint(f"exploiter-{k}", lambda p: br.save(p), steps, {"exploits": path.name})
+        self.league.add(f"exploiter-{k}", "exploiter", self._frozen(br_path))
+
+    def row(self) -> dict:
+        fit = self.league.refit()
+        return {"main_win_rate": self.league.main_win_rate, "elo": self.league.members[MAIN].rating,
+                "elo_fit": fit.get(MAIN, math.nan), "pool": len(self.league), "snapshots": self.league.snapshots,
+                "exploiters": self.exploiters, "games": self.league.games}
+
+    def state(self) -> dict:
+        return {"league": self.league.state(), "exploiters": self.exploiters,
+                "next_exploiter": self.next_exploiter if math.isfinite(self.next_exploiter) else None,
+                "rng": self.pool.rng.bit_generator.state}
+
+    def logged(self, run: Any) -> None:
+        """After a metrics row: the ladder, the members' ratings in TensorBoard, the Elo plot."""
+        summary = self.league.summary()
+        x = int(run.rows[-1]["steps"])
         for name, o in summary["opponents"].items():
-            writer.add_scalar(f"league_elo/{name}", o["rating"], row["steps"])
-            writer.add_scalar(f"league_p/{name}", o["p"], row["steps"])
-        writer.flush()
-        write_metrics(run_dir, rows, METRIC_FIELDS)
-        atomic_write_text(run_dir / "ladder.json", json.dumps({**summary, "ladder": fit}, indent=2) + "\n")
-        _plot_elo(run_dir, rows)
-        learner.save(run_dir / "checkpoints" / "latest.pt", {**meta, "steps": row["steps"]})
-        if progress:
-            print(f"{row['steps']:>9} steps  return {row['train_return']:6.3f}  score(last {cfg.window}) "
-                  f"{row['main_win_rate']:.2f}  Elo {row['elo']:7.1f} (fit {row['elo_fit']:7.1f})  "
-                  f"pool {row['pool']}  snapshots {row['snapshots']}", flush=True)
+            run.scalar(f"league_elo/{name}", o["rating"], x)
+            run.scalar(f"league_p/{name}", o["p"], x)
+        run.write_json("ladder.json", {**summary, "ladder": self.league.refit()})
+        _plot_elo(run.folder, run.rows)
 
-    def callback(info: dict):
-        recent.extend(info["episode_returns"])
-        del recent[:-100]
-        steps = info["steps"]
-        if league.gate_open() and league.snapshots < cfg.max_snapshots:
-            add_snapshot()
-        if steps >= state["next_exploiter"]:
-            state["next_exploiter"] += cfg.exploiter_every
-            add_exploiter()
-        if steps >= state["next_log"]:
-            state["next_log"] += cfg.log_every
-            log_row()
-
-    # ---- the loop
-    learner.learn(cfg.steps, callback=callback)
-    if not rows or rows[-1]["steps"] < learner.num_timesteps:
-        log_row()
-    learner.save(run_dir / "checkpoints" / "final.pt", {**meta, "steps": int(learner.num_timesteps)})
-    writer.close()
-    return {"run_dir": str(run_dir), "rows": rows, **league.summary(), "ladder": league.refit()}
+    def summary(self) -> dict:
+        return {**self.league.summary(), "ladder": self.league.refit()}

@@ -68,8 +68,9 @@ def native_vector(env: str) -> bool:
 
 
 def make_vector_env(env: str, env_kwargs: dict | None, n_envs: int, seed: int, nav_features: bool = False,
-                    shaping: bool = False, gamma: float = 0.99, exploring_starts: float = 0.0):
-    """The training envs as one ``gymnasium.vector.VectorEnv`` (next-step autoreset), reset with ``seed``.
+                    shaping: bool = False, gamma: float = 0.99, exploring_starts: float = 0.0, reset: bool = True):
+    """The training envs as one ``gymnasium.vector.VectorEnv`` (next-step autoreset), reset with ``seed``
+    (unless ``reset=False``: the learner resets it, once the parts around it are in place).
 
     When :func:`native_vector`, the env's natively batched form, which takes the same keywords as
     :func:`make_env` (the training aids of :func:`stealth_aids`; listed stealth levels and duel opponents as
@@ -94,7 +95,8 @@ def make_vector_env(env: str, env_kwargs: dict | None, n_envs: int, seed: int, n
         vec = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs)
     except TypeError as exc:  # an option the batched env has no keyword for
         raise ValueError(f"{env_id} (batched) does not accept these options {sorted(kwargs)}: {exc}") from None
-    vec.reset(seed=seed)
+    if reset:
+        vec.reset(seed=seed)
     return vec
 
 

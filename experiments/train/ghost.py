@@ -18,9 +18,6 @@ it wins about as often as the demos did (:mod:`agents.ghost.finetune`); the clon
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import time
 from pathlib import Path
 
@@ -29,7 +26,7 @@ from nets.imitation import ENCODERS, HEADS, GhostTrainConfig
 
 def add_arguments(parser) -> None:
     """The ghost's options (the shared ones, ``--seed`` among them, come from ``sandbox train``)."""
-    from experiments.cli.args import add_config_args
+    from experiments.options import add_config_args
 
     parser.add_argument("--demos", action="append", default=None, metavar="DIR",
                         help="demo folder (or .npz round) to learn from; repeatable")
@@ -45,7 +42,7 @@ def add_arguments(parser) -> None:
 
 
 def config_from_args(args) -> GhostTrainConfig:
-    from experiments.cli.args import config_from_args as from_args
+    from experiments.options import config_from_args as from_args
 
     cfg = from_args(GhostTrainConfig, args, seed=getattr(args, "seed", 0) or 0)
     periods = cfg.periods
@@ -59,12 +56,7 @@ def config_from_args(args) -> GhostTrainConfig:
     return cfg
 
 
-def _csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
+GHOST_FIELDS = ("epoch", "train_loss", "val_loss", "val_stick_acc", "val_button_acc", "val_joint_acc", "seconds")
 
 
 def _plots(run_dir: Path, history: list[dict], metrics: dict) -> None:
@@ -117,8 +109,7 @@ def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: st
     :class:`agents.ghost.finetune.FinetuneConfig`), the clone is kept as ``checkpoints/ghost-bc.pt`` and
     ``ghost.pt`` is the ghost fine-tuned towards the demos' win rates (:func:`finetune_ghost`)."""
     from agents.ghost import DemoDataset, load_ghost, save_ghost
-    from envs.fileio import atomic_write_text
-    from experiments.runfolder import claim_folder, set_status
+    from experiments.train.run import Run
     from nets.device import describe, resolve_device
     from nets.imitation import config_dict, train_ghost
 
@@ -129,50 +120,39 @@ def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: st
         from agents.ghost.finetune import check_opponents
 
         check_opponents(dataset.opponents)
-    init = None
-    ckpt = run_dir / "checkpoints" / "ghost.pt"
-    if resume:
-        if not ckpt.is_file():
-            raise FileNotFoundError(f"--resume: {ckpt} does not exist")
-        model, meta = load_ghost(ckpt)
-        if meta["model"] != cfg.model_config(**dataset.sizes):
-            raise ValueError(f"--resume: {ckpt} has model config {meta['model']}, the options ask for "
-                             f"{cfg.model_config(**dataset.sizes)}")
-        init = model.state_dict()
-    claim_folder(run_dir, "train ghost", resume=resume, force=force)
-    echo(f"ghost: {len(dataset)} rounds ({dataset.steps} decisions, frame_skip {dataset.frame_skip}) from "
-         f"{', '.join(map(str, demos))}; {len(dataset.skipped)} skipped; encoder {cfg.encoder}; device {describe(dev)}")
     config = {"kind": "ghost", "demos": [str(d) for d in demos], "rounds": len(dataset), "steps": dataset.steps,
               "frame_skip": dataset.frame_skip, "opponents": dataset.opponents, "device": str(dev),
               "train": config_dict(cfg), "skipped": [[str(p), r] for p, r in dataset.skipped]}
-    atomic_write_text(run_dir / "config.json", json.dumps(config, indent=1) + "\n")
-    # ---- TensorBoard scalars and metrics.csv, after every epoch
-    from torch.utils.tensorboard import SummaryWriter
+    run = Run.start(run_dir, "train ghost", config, GHOST_FIELDS, resume=resume, force=force, progress=progress,
+                    latest="ghost")
+    init, first_epoch = None, 0
+    ckpt = run_dir / "checkpoints" / "ghost.pt"
+    if run.resumed:  # continue from the checkpoint's weights; the epochs count on from its rows
+        model, meta = load_ghost(run.resume_from)
+        if meta["model"] != cfg.model_config(**dataset.sizes):
+            raise ValueError(f"--resume: {run.resume_from} has model config {meta['model']}, the options ask for "
+                             f"{cfg.model_config(**dataset.sizes)}")
+        init = model.state_dict()
+        first_epoch = int(run.rows[-1]["epoch"]) if run.rows else 0
+    echo(f"ghost: {len(dataset)} rounds ({dataset.steps} decisions, frame_skip {dataset.frame_skip}) from "
+         f"{', '.join(map(str, demos))}; {len(dataset.skipped)} skipped; encoder {cfg.encoder}; device {describe(dev)}")
 
-    writer = SummaryWriter(str(run_dir / "tb"))
-    rows: list[dict] = []
-
-    def on_epoch(row: dict) -> None:
-        rows.append(row)
-        for k, v in row.items():
-            if k != "epoch":
-                writer.add_scalar(f"ghost/{k}", v, row["epoch"])
-        writer.flush()
-        atomic_write_text(run_dir / "metrics.csv", _csv(rows))
+    def on_epoch(row: dict) -> None:  # metrics.csv and TensorBoard (metrics/COLUMN against the epoch)
+        run.log({**row, "epoch": first_epoch + int(row["epoch"])})
 
     t0 = time.perf_counter()
-    try:
+    with run:
         res = train_ghost(dataset, cfg, device=dev, progress=progress, on_epoch=on_epoch, init_state_dict=init)
-    finally:
-        writer.close()
     seconds = time.perf_counter() - t0
     # ---- checkpoint, final metrics, plots
     m = res.metrics
     summary = {k: m[k] for k in ("loss", "stick_acc", "button_acc", "joint_acc", "steps")}
     summary["baseline"] = m["baseline"]
-    save_ghost(res.model, ckpt, frame_skip=dataset.frame_skip, best_epoch=res.best_epoch,
-               trained_on=[str(d) for d in demos], opponents=dataset.opponents, heldout=summary,
-               player=dataset.rounds[0].meta.get("player"))
+    last_epoch = first_epoch + len(res.history)
+    run.checkpoint("ghost", lambda p: save_ghost(res.model, p, frame_skip=dataset.frame_skip, best_epoch=res.best_epoch,
+                                                 trained_on=[str(d) for d in demos], opponents=dataset.opponents,
+                                                 heldout=summary, player=dataset.rounds[0].meta.get("player")),
+                   last_epoch)
     ft = None
     if finetune is not None:
         # ---- fine-tuning: the clone stays beside it as ghost-bc.pt
@@ -196,13 +176,13 @@ def train_ghost_run(demos, cfg: GhostTrainConfig, out: str | Path, *, device: st
         res.model = fr.model
         echo(f"fine-tuned: iteration {fr.best_iteration} kept (made with lambda {fr.lam}); clone kept as "
              f"{ckpt.with_name('ghost-bc.pt')}")
-    set_status(run_dir, "complete", "train ghost")
+    run.finish()
     final = {**m, "best_epoch": res.best_epoch, "epochs_run": len(res.history), "stopped_early": res.stopped_early,
              "train_rounds": len(res.train_idx), "val_rounds": len(res.val_idx), "seconds": round(seconds, 2),
              "sequences_per_second": res.sequences_per_second}
     if ft is not None:
         final["finetune"] = ft
-    atomic_write_text(run_dir / "metrics.json", json.dumps(final, indent=1) + "\n")
+    run.write_json("metrics.json", final)
     _plots(run_dir, res.history, m)
     b = m["baseline"]
     echo(f"{'held-out':<10}{'stick':>8}{'button':>8}{'joint':>8}")

@@ -27,17 +27,23 @@ play 35% self-play); the rest is shared by PFSP over every other opponent. If ev
 main agent beats everyone every time), the draw falls back to uniform over the others. With no other
 opponent every game is self-play.
 
-**Snapshot gate** (RLlib's self-play / Footsies examples). The main agent's score over its last
-``window`` games (W = 20, all opponents) is kept; once the window is full and the score rate is
-*strictly* above ``gate`` (0.9: 19 of 20, not 18 of 20), :meth:`League.gate_open` is true; adding the
-snapshot (:meth:`League.add`, kind ``snapshot``) empties the window, so the next snapshot needs W new games.
+**Snapshot gate** (RLlib's self-play / Footsies examples): :class:`experiments.train.gate.SnapshotGate`,
+the one RLlib's self-play uses too. The main agent's score over its last ``window`` games (W = 20, all
+opponents) is kept; once the window is full and the score rate is *strictly* above ``gate`` (0.9: 19 of 20,
+not 18 of 20), :meth:`League.gate_open` is true; adding the snapshot (:meth:`League.add`, kind ``snapshot``)
+empties the window, so the next snapshot needs W new games.
 
 **Elo ladder.** After each game against a rated opponent, both ratings move by Elo's update
-(:func:`experiments.studies.elo.update`, k = 32); self-play games are not rated. Every result is also
+(:func:`experiments.train.elo.update`, k = 32); self-play games are not rated. Every result is also
 tallied per pair, and :meth:`League.refit` returns the maximum-likelihood Bradley-Terry ratings of all of
-them (:func:`experiments.studies.elo.fit_ratings`, one virtual draw per pair as its prior), anchored at
+them (:func:`experiments.train.elo.fit_ratings`, one virtual draw per pair as its prior), anchored at
 ``random`` = 1000 when ``random`` is in the pool, else at the first scripted opponent. A new snapshot
 starts at the main agent's current rating (it is a copy of it).
+
+**Resume.** :meth:`League.state` is the bookkeeping as plain JSON (:data:`STATE_FORMAT`); payloads are not
+part of it. :meth:`League.from_state` rebuilds a league from it, and :meth:`League.load_state` loads it into
+a league that already holds some payloads, keeping each by its member's name; the caller re-attaches the
+others (snapshots: their saved weights) by name.
 """
 
 from __future__ import annotations
@@ -48,11 +54,14 @@ from typing import Any
 
 import numpy as np
 
-from experiments.studies.elo import ANCHOR_RATING, fit_ratings, update
+from experiments.train.elo import ANCHOR_RATING, fit_ratings, update
+from experiments.train.gate import SnapshotGate
 
 KINDS = ("main", "snapshot", "scripted", "exploiter", "fixed")
 WEIGHTINGS = ("hard", "variance", "linear", "uniform")
 MAIN = "main"
+STATE_FORMAT = "sandbox-league/1"  # League.state()'s "format"
+SETTINGS = ("weighting", "p", "self_play", "window", "gate", "opp_window", "prior_games", "k")
 
 
 def pfsp_weights(win_rates, weighting: str = "hard", p: float = 2.0) -> np.ndarray:
@@ -129,7 +138,7 @@ class League:
         self.window, self.gate, self.opp_window = int(window), float(gate), int(opp_window)
         self.prior_games, self.k = float(prior_games), float(k)
         self.members: dict[str, Opponent] = {}
-        self.main_recent: deque = deque(maxlen=self.window)  # the gate's window (emptied by a snapshot)
+        self.snapshot_gate = SnapshotGate(self.window, self.gate)  # emptied by a snapshot
         self.main_history: deque = deque(maxlen=self.window)  # the same games, never emptied (for the log)
         self.results: dict[tuple[str, str], list[float]] = {}  # (main, o) -> [wins, losses, draws]
         self.snapshots = 0
@@ -151,7 +160,7 @@ class League:
         self.members[name] = member
         if kind == "snapshot":
             self.snapshots += 1
-            self.main_recent.clear()
+            self.snapshot_gate.reset()
         return member
 
     def __len__(self) -> int:
@@ -191,7 +200,7 @@ class League:
         if name not in self.members:
             raise ValueError(f"{name!r} is not in the pool; members: {', '.join(self.members)}")
         self.games += 1
-        self.main_recent.append(s)
+        self.snapshot_gate.record(s)
         self.main_history.append(s)
         o = self.members[name]
         o.games += 1
@@ -207,7 +216,7 @@ class League:
     def gate_rate(self) -> float:
         """The main agent's score rate over the gate's window (NaN when it is empty: before the first game
         and right after a snapshot)."""
-        return float(np.mean(self.main_recent)) if self.main_recent else float("nan")
+        return self.snapshot_gate.rate
 
     @property
     def main_win_rate(self) -> float:
@@ -215,8 +224,8 @@ class League:
         return float(np.mean(self.main_history)) if self.main_history else float("nan")
 
     def gate_open(self) -> bool:
-        """Is the window full with a score rate strictly above ``gate``?"""
-        return len(self.main_recent) == self.window and self.gate_rate > self.gate + 1e-12
+        """Is the window full with a score rate strictly above ``gate``? (:meth:`SnapshotGate.open`)"""
+        return self.snapshot_gate.open()
 
     # ---- the ladder ---------------------------------------------------------------------------------
     def ratings(self) -> dict[str, float]:
@@ -242,3 +251,102 @@ class League:
                 "main_win_rate": self.main_win_rate, "main_rating": self.members[MAIN].rating,
                 "opponents": {n: {"kind": o.kind, "games": o.games, "win_rate": self.win_rate(n),
                                   "p": probs[n], "rating": o.rating} for n, o in self.members.items()}}
+
+    # ---- resume -------------------------------------------------------------------------------------
+    def settings(self) -> dict:
+        """The constructor's arguments but the main agent's starting rating (PFSP, gate, windows, Elo)."""
+        return {"weighting": self.weighting, "p": self.p, "self_play": self.self_play, "window": self.window,
+                "gate": self.gate, "opp_window": self.opp_window, "prior_games": self.prior_games, "k": self.k}
+
+    def state(self) -> dict:
+        """The bookkeeping as plain JSON; payloads are left out (the caller keeps them by name)::
+
+            {"format": "sandbox-league/1",
+             "settings": {"weighting", "p", "self_play", "window", "gate", "opp_window", "prior_games", "k"},
+             "members": [{"name", "kind", "rating", "games", "recent": [main's last scores against it]}, ...],
+             "gate": SnapshotGate.state(), "main_history": [main's last `window` scores],
+             "results": [["main", opponent, wins, losses, draws], ...],
+             "games": total games, "snapshots": snapshots added}
+
+        Members and results keep the pool's order (the sampling probabilities and the refit follow it)."""
+        return {"format": STATE_FORMAT, "settings": self.settings(),
+                "members": [{"name": o.name, "kind": o.kind, "rating": o.rating, "games": o.games,
+                             "recent": list(o.recent)} for o in self.members.values()],
+                "gate": self.snapshot_gate.state(), "main_history": list(self.main_history),
+                "results": [[a, b, *tally] for (a, b), tally in self.results.items()],
+                "games": self.games, "snapshots": self.snapshots}
+
+    @classmethod
+    def from_state(cls, state: dict, payloads: dict[str, Any] | None = None) -> League:
+        """The league :meth:`state` described, each member's payload taken from ``payloads`` by name (None
+        for the others). A malformed state is a one-line ValueError."""
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise ValueError(f"not a league state (expected format {STATE_FORMAT!r})")
+        try:
+            settings, members = state["settings"], state["members"]
+            gate_state, history, results = state["gate"], state["main_history"], state["results"]
+            games, snapshots = state["games"], state["snapshots"]
+        except KeyError as exc:
+            raise ValueError(f"a league state needs {exc.args[0]!r}") from None
+        if not isinstance(settings, dict) or set(settings) - set(SETTINGS):
+            raise ValueError("a league state's settings must be an object of League's settings")
+        try:
+            league = cls(**settings)
+        except TypeError as exc:
+            raise ValueError(f"a league state's settings do not fit League ({exc})") from None
+        payloads = payloads or {}
+        if not isinstance(members, list) or not members or not isinstance(members[0], dict) \
+                or members[0].get("name") != MAIN or members[0].get("kind") != "main":
+            raise ValueError(f"a league state's members must be a list starting with {MAIN!r}")
+        league.members = {}
+        for m in members:
+            if not isinstance(m, dict) or not isinstance(m.get("name"), str):
+                raise ValueError("a league state's member must be an object with a name")
+            name, kind = m["name"], m.get("kind")
+            if kind not in KINDS or name in league.members or (kind == "main") != (name == MAIN):
+                raise ValueError(f"league state: member {name!r} of kind {kind!r} is a duplicate or invalid")
+            rating, played, recent = m.get("rating"), m.get("games"), m.get("recent")
+            if isinstance(rating, bool) or not isinstance(rating, int | float) or not np.isfinite(rating):
+                raise ValueError(f"league state: member {name!r} has no finite rating")
+            if not _count(played):
+                raise ValueError(f"league state: member {name!r} has no whole number of games")
+            if not isinstance(recent, list) or len(recent) > league.opp_window:
+                raise ValueError(f"league state: member {name!r}'s recent scores are not a list of at most "
+                                 f"{league.opp_window}")
+            league.members[name] = Opponent(name, kind, payloads.get(name), float(rating),
+                                            deque((_check_score(s) for s in recent), maxlen=league.opp_window),
+                                            int(played))
+        gate = SnapshotGate.from_state(gate_state)
+        if (gate.window, gate.gate) != (league.window, league.gate):
+            raise ValueError("league state: the gate's window and threshold differ from the settings")
+        league.snapshot_gate = gate
+        if not isinstance(history, list) or len(history) > league.window:
+            raise ValueError(f"league state: main_history must be a list of at most {league.window} scores")
+        league.main_history.extend(_check_score(s) for s in history)
+        if not isinstance(results, list):
+            raise ValueError("league state: results must be a list")
+        for row in results:
+            if not (isinstance(row, list) and len(row) == 5 and row[0] == MAIN and row[1] in league.members
+                    and row[1] != MAIN and all(_count(x, whole=False) for x in row[2:])):
+                raise ValueError(f"league state: bad result row {row!r} (expected [main, member, wins, losses, "
+                                 "draws])")
+            if (MAIN, row[1]) in league.results:
+                raise ValueError(f"league state: two result rows for {row[1]!r}")
+            league.results[(MAIN, row[1])] = [float(x) for x in row[2:]]
+        if not (_count(games) and _count(snapshots)):
+            raise ValueError("league state: games and snapshots must be whole numbers >= 0")
+        league.games, league.snapshots = int(games), int(snapshots)
+        return league
+
+    def load_state(self, state: dict) -> None:
+        """Replace this league's bookkeeping (settings included) by ``state`` (:meth:`state`). The payloads of
+        members of the same name are kept; members only the state has get None: re-attach them by name."""
+        loaded = League.from_state(state, {n: o.payload for n, o in self.members.items()})
+        self.__dict__.update(loaded.__dict__)
+
+
+def _count(value, whole: bool = True) -> bool:
+    """Is ``value`` a number >= 0 (a whole one if ``whole``), not a bool?"""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value) or value < 0:
+        return False
+    return not whole or float(value).is_integer()

@@ -1,5 +1,26 @@
-"""The run folder: metrics, plots, TensorBoard, checkpoints and their sidecars, and the tracker that
-writes them while any algorithm trains."""
+"""The run: one object that owns a training run's folder, for every trainer.
+
+A trainer (SB3's or our learners, RLlib, the ghost's behaviour cloning, the director, a best response)
+is a loop that receives a :class:`Run`. The run owns, so that no trainer writes them itself:
+
+* **the folder claim** (:func:`experiments.runfolder.claim_folder`): a folder another command made, or a
+  finished run, is refused unless ``force``; a run stopped before its first checkpoint is started again;
+* **``config.json``**: the merged configuration, written once when the run starts (read back on resume);
+* **``metrics.csv``**: one row per :meth:`Run.log`, rewritten atomically, columns fixed when the run starts;
+* **TensorBoard** under ``tb/``, one tag convention: every metrics column ``c`` is the scalar ``metrics/c``
+  against the run's x axis (``steps``; ``epoch`` for the ghost); a trainer's other series are
+  ``GROUP/NAME`` through :meth:`Run.scalar` (``league_elo/scripted:hard``, ``rllib/vf_loss``);
+* **checkpoints** under ``checkpoints/``: :meth:`Run.checkpoint` writes one through the trainer's own save
+  function (atomically), then its JSON sidecar (``steps``, how to rebuild the env, and the state of the
+  loop's parts), and marks the folder ``resumable``;
+* **resume**: :meth:`Run.start` with ``resume=True`` reads ``config.json`` back, keeps the metrics rows up to
+  the ``latest`` checkpoint's steps and hands the trainer that checkpoint and its sidecar;
+* **Ctrl-C**: the files of one checkpoint (metrics, plot, checkpoint, sidecar) are written as one unit
+  (:func:`experiments.runfolder.deferred_interrupt`); an interrupted run keeps its last consistent state,
+  and ``sandbox`` exits 130.
+
+``metrics.csv`` is also what :func:`read_metrics` reads back for studies and tests.
+"""
 
 from __future__ import annotations
 
@@ -8,178 +29,234 @@ import io
 import json
 import math
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+from envs.fileio import atomic_write_text
+from experiments.runfolder import claim_folder, deferred_interrupt, read_marker, set_status
 
-from envs.fileio import atomic_save, atomic_write_text
-from experiments.runfolder import deferred_interrupt, set_status
-from experiments.train.config import ENV_IDS, METRIC_FIELDS, SB3_ALGOS, env_kind
-from experiments.train.envs import cycled_kwargs, held_out_kwargs, make_env
-from experiments.train.evaluate import evaluate
+TB_METRICS = "metrics"  # the TensorBoard group of every metrics.csv column
 
 
 @dataclass
 class TrainResult:
+    """What a training run returns: its folder, its final model, its metrics rows and its speed."""
+
     run_dir: Path
     model_path: Path
     curve: list[dict] = field(default_factory=list)
     steps_per_second: float = math.nan
+    extra: dict = field(default_factory=dict)  # what a part reports at the end (the league's ladder, ...)
 
 
-def _sidecar(path: Path) -> Path:
-    return path.with_suffix(".json")
+def sidecar_path(path: Path) -> Path:
+    """A checkpoint's JSON sidecar: ``latest.pt`` -> ``latest.json`` (RLlib's folders: ``latest.json``)."""
+    return Path(path).with_suffix(".json")
 
 
-def _checkpoint_name(algo: str, stem: str) -> str:
-    return f"{stem}.zip" if algo in SB3_ALGOS else f"{stem}.pt"
-
-
-def log_scalars(writer, prefix: str, row: dict) -> None:
-    """Every finite number of ``row`` (but ``steps``, the x axis) as a TensorBoard scalar ``prefix/key``."""
-    for key, value in row.items():
-        if key != "steps" and isinstance(value, int | float) and not math.isnan(value):
-            writer.add_scalar(f"{prefix}/{key}", value, row["steps"])
-
-
-def write_metrics(run_dir: Path, rows: list[dict], fields: tuple[str, ...] = METRIC_FIELDS,
-                  name: str = "metrics.csv") -> None:
-    """``run_dir/metrics.csv`` (or ``name``), atomically: one row per evaluation (``steps`` as an integer),
-    columns ``fields`` (a run's own, or a league's or curriculum's)."""
+def write_metrics(run_dir: Path, rows: list[dict], fields: Iterable[str], name: str = "metrics.csv") -> None:
+    """``run_dir/name``, atomically: one row per log, columns ``fields`` (an integer x axis first)."""
+    fields = tuple(fields)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields)
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: int(row[k]) if k == "steps" else row.get(k) for k in fields})
+        writer.writerow({k: int(row[k]) if k == fields[0] else row.get(k) for k in fields})
     atomic_write_text(Path(run_dir) / name, buf.getvalue())
 
 
-def read_metrics(run_dir: str | Path) -> list[dict]:
-    """The rows of a run's ``metrics.csv`` as floats."""
-    path = Path(run_dir) / "metrics.csv"
+def read_metrics(run_dir: str | Path, name: str = "metrics.csv") -> list[dict]:
+    """The rows of a run's ``metrics.csv`` as floats (an empty cell is NaN); [] when there is none."""
+    path = Path(run_dir) / name
     if not path.is_file():
         return []
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    return [{k: float(v) if v not in ("", None) else math.nan for k, v in row.items()} for row in rows]
+
+    def number(v: str | None) -> float:
+        try:
+            return float(v) if v not in ("", None) else math.nan
+        except ValueError:
+            return math.nan
+
+    return [{k: number(v) for k, v in row.items()} for row in rows]
 
 
-def _plot(run_dir: Path, rows: list[dict], title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    steps = [r["steps"] for r in rows]
-    ax.plot(steps, [r["eval_return"] for r in rows], marker="o", label="evaluation return (held-out seeds)")
-    ax.plot(steps, [r["train_return"] for r in rows], alpha=0.6, label="training return (recent episodes)")
-    ax.set_xlabel("env steps")
-    ax.set_ylabel("return")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    atomic_save(run_dir / "plots" / "learning_curve.png", lambda p: fig.savefig(p, dpi=100), suffix=".png")
-    plt.close(fig)
+def read_json_file(path: Path, what: str) -> dict:
+    """A JSON object from ``path``, or a one-line ValueError naming the file and what was expected."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} not found; is {Path(path).parent} a run folder?") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: unreadable {what} ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}); not a {what}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a {what} (a JSON object expected)")
+    return data
 
 
-class RunTracker:
-    """What happens while any algorithm trains: the progress bar, evaluation on held-out seeds every
-    ``eval_every`` steps, ``metrics.csv``, TensorBoard scalars, the plot and ``checkpoints/latest``."""
+class Run:
+    """A run folder while a trainer writes it (see the module docstring).
 
-    def __init__(self, run_dir: Path, config: dict, agent_fn, save_fn, rows: list[dict], start_steps: int,
-                 progress: bool, on_eval=None):
-        from torch.utils.tensorboard import SummaryWriter
-        from tqdm import tqdm
+    Build it with :meth:`start`. ``rows`` are the metrics rows so far (on resume, those up to the checkpoint);
+    ``resume_from`` is the checkpoint to continue from (None for a new run) and ``resumed_meta`` its sidecar.
+    """
 
-        self.run_dir, self.config = run_dir, config
-        self.agent_fn, self.save_fn = agent_fn, save_fn
+    def __init__(self, folder: Path, writer: str, config: dict, fields: tuple[str, ...], *, rows: list[dict],
+                 resume_from: Path | None, resumed_meta: dict, progress: bool):
+        self.folder, self.writer, self.config = folder, writer, config
+        self.fields = fields
+        self.x = fields[0]
         self.rows = rows
-        self.kind = env_kind(config["env"])
-        self.total = int(config["steps"])
-        self.eval_every = int(config["eval_every"])
-        self.next_eval = (start_steps // self.eval_every + 1) * self.eval_every
-        self.recent: list[float] = []
-        self.t0 = time.time()
-        self.start_steps = start_steps
-        self.prev_seconds = rows[-1]["seconds"] if rows else 0.0
-        self.writer = SummaryWriter(str(run_dir / "tb" / "sandbox"))
+        self.resume_from, self.resumed_meta = resume_from, resumed_meta
         self.progress = progress
-        self.bar = tqdm(total=self.total, initial=start_steps, unit="step", disable=not progress,
-                        desc=f"{config['algo']} {config['env']}", dynamic_ncols=True)
-        self.steps = start_steps
-        self.on_eval = on_eval  # called with each new metrics row (``sandbox tune`` reports it to Tune)
+        self._tb: Any = None
+        self.t0 = time.time()
+        self.prev_seconds = float(rows[-1].get("seconds", 0.0)) if rows else 0.0
 
-    def env_fn(self):
-        cfg = self.config
-        kwargs = held_out_kwargs(cfg["env_kwargs"])  # generated stealth levels: the held-out pool
-        cycled = cycled_kwargs(kwargs)
-        count = math.lcm(*(len(v) for v in cycled.values())) if cycled else 1
-        return [lambda i=i: make_env(cfg["env"], kwargs, cfg["nav_features"], index=i) for i in range(count)]
+    # ---- starting -----------------------------------------------------------------------------------------
+    @classmethod
+    def start(cls, folder: str | Path, writer: str, config: dict | Callable[[dict | None], dict],
+              fields: Iterable[str], *, resume: bool = False, force: bool = False, progress: bool = True,
+              latest: str = "latest", same: Iterable[str] = ()) -> Run:
+        """Claim ``folder`` for ``writer`` and start (or resume) the run.
 
-    def update(self, steps: int, new_returns) -> None:
-        if new_returns:
-            self.recent = (self.recent + [float(r) for r in new_returns])[-50:]
-        if steps - self.steps >= 1000 or steps >= self.next_eval:
-            self.bar.update(max(0, steps - self.steps))
-            self.steps = steps
-            if self.recent:
-                self.bar.set_postfix(sps=f"{self.steps_per_second():.0f}", ret=f"{np.mean(self.recent):.3f}",
-                                     refresh=False)
-        if steps >= self.next_eval:
-            self.evaluate_now()
-            while self.next_eval <= steps:
-                self.next_eval += self.eval_every
+        ``config``: the run's configuration; a callable gets the stored ``config.json`` on resume (None for a
+        new run) and returns the configuration to use, so a resumed run can take a new step budget.
+        ``latest``: the stem of the checkpoint a resume continues from (``latest``: ``latest.pt``, ``latest.zip``
+        or the folder ``latest``). ``same``: config keys a resumed run must agree on with the stored one.
+        A folder marked ``incomplete`` (stopped before its first checkpoint) is started anew even with
+        ``resume``: there is nothing to resume."""
+        folder = Path(folder)
+        fields = tuple(fields)
+        marker = read_marker(folder) if folder.is_dir() and not force else None
+        if resume and marker is not None and marker["writer"] == writer and marker["status"] == "incomplete":
+            resume = False
+        rows: list[dict] = []
+        resume_from, meta = None, {}
+        if resume:
+            claim_folder(folder, writer, resume=True, create=False)  # another command's folder: refused first
+            stored = read_json_file(folder / "config.json", f"run config of sandbox {writer}")
+            cfg = config(stored) if callable(config) else config
+            resume_from = find_checkpoint(folder / "checkpoints", latest)
+            if resume_from is None:
+                raise FileNotFoundError(f"--resume: no checkpoints/{latest} in {folder} yet; start the run again "
+                                        "without --resume")
+            for key in same:
+                if stored.get(key) != cfg.get(key):
+                    raise ValueError(f"{folder} holds a run with {key} {stored.get(key)!r}, not {cfg.get(key)!r}; "
+                                     "choose another --out")
+            claim_folder(folder, writer, resume=True)
+            side = sidecar_path(resume_from) if resume_from.is_file() else resume_from / "sandbox_run.json"
+            meta = read_json_file(side, "checkpoint sidecar") if side.is_file() else {}
+            at = meta.get("steps", math.inf) if fields[0] == "steps" else meta.get(fields[0], math.inf)
+            if not isinstance(at, int | float) or isinstance(at, bool):
+                raise ValueError(f"{side}: not a checkpoint sidecar ({fields[0]} must be a number)")
+            rows = [r for r in read_metrics(folder) if r.get(fields[0], math.inf) <= at]
+        else:
+            cfg = config(None) if callable(config) else config
+            claim_folder(folder, writer, force=force)
+        (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (folder / "plots").mkdir(exist_ok=True)
+        atomic_write_text(folder / "config.json", json.dumps(cfg, indent=2, default=str) + "\n")
+        return cls(folder, writer, cfg, fields, rows=rows, resume_from=resume_from, resumed_meta=meta,
+                   progress=progress)
 
-    def evaluate_now(self) -> None:
-        if self.rows and self.rows[-1]["steps"] >= self.steps:
-            return
-        ret, success = evaluate(self.agent_fn(), self.env_fn(), int(self.config["eval_episodes"]), kind=self.kind)
-        row = {
-            "steps": self.steps,
-            "eval_return": ret,
-            "eval_success": success,
-            "train_return": float(np.mean(self.recent)) if self.recent else math.nan,
-            "seconds": self.prev_seconds + time.time() - self.t0,
-        }
+    @property
+    def resumed(self) -> bool:
+        return self.resume_from is not None
+
+    # ---- metrics and TensorBoard ----------------------------------------------------------------------------
+    @property
+    def tb(self):
+        """The run's TensorBoard writer (``tb/``), opened on first use."""
+        if self._tb is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(self.folder / "tb"))
+        return self._tb
+
+    def seconds(self) -> float:
+        """Wall-clock seconds of the run so far, over every session of it (resumes add up)."""
+        return self.prev_seconds + time.time() - self.t0
+
+    def log(self, row: dict) -> dict:
+        """Append a metrics row (its x value first; missing columns are empty), write ``metrics.csv`` and
+        the row's numbers as ``metrics/COLUMN`` TensorBoard scalars. Returns the row."""
+        row = {k: row.get(k, math.nan) for k in self.fields}
         self.rows.append(row)
-        for key in ("eval_return", "eval_success", "train_return"):
-            if not math.isnan(row[key]):
-                self.writer.add_scalar(f"sandbox/{key}", row[key], self.steps)
-        self.writer.add_scalar("sandbox/steps_per_second", self.steps_per_second(), self.steps)
-        self.writer.flush()
-        with deferred_interrupt():  # Ctrl-C waits for the metrics, plot, checkpoint and sidecar to agree
-            write_metrics(self.run_dir, self.rows)
-            _plot(self.run_dir, self.rows, f"{self.config['algo']} on {self.config['env']}")
-            self.save_fn(self.run_dir / "checkpoints" / _checkpoint_name(self.config["algo"], "latest"), self.steps)
-            set_status(self.run_dir, "resumable", "train")
-        if self.on_eval is not None:
-            self.on_eval(row)
-        msg = f"{self.steps:>9} steps  eval return {ret:8.3f}"
-        if not math.isnan(success):
-            msg += f"  success {success:5.1%}"
-        if self.progress:
-            self.bar.write(msg)
+        for key, value in row.items():
+            if key != self.x and isinstance(value, int | float) and not math.isnan(value):
+                self.tb.add_scalar(f"{TB_METRICS}/{key}", value, int(row[self.x]))
+        self.tb.flush()
+        write_metrics(self.folder, self.rows, self.fields)
+        return row
 
-    def steps_per_second(self) -> float:
-        return (self.steps - self.start_steps) / max(time.time() - self.t0, 1e-9)
+    def scalar(self, tag: str, value: float, x: int) -> None:
+        """A series of the trainer's own, ``GROUP/NAME`` (not a metrics column)."""
+        if isinstance(value, int | float) and not math.isnan(value):
+            self.tb.add_scalar(tag, value, int(x))
+
+    def write_table(self, name: str, rows: list[dict]) -> None:
+        """A side table of the run (``dagger.csv``): the columns of its first row."""
+        if rows:
+            write_metrics(self.folder, rows, tuple(rows[0]), name=name)
+
+    def write_json(self, name: str, data: dict) -> None:
+        """A JSON file of the run (``ladder.json``, ``metrics.json``), atomically."""
+        atomic_write_text(self.folder / name, json.dumps(data, indent=2, default=str) + "\n")
+
+    # ---- checkpoints ---------------------------------------------------------------------------------------
+    def checkpoint(self, name: str, save: Callable[[Path], Any], x: int, meta: dict | None = None, *,
+                   suffix: str = ".pt", also: Callable[[], None] | None = None) -> Path:
+        """Write ``checkpoints/NAME+suffix`` with ``save(path)`` (which writes atomically), then its sidecar
+        (``meta`` plus the x value), and mark the run resumable. ``also`` (the plot) runs in the same
+        Ctrl-C-proof unit. Returns the checkpoint's path."""
+        path = self.folder / "checkpoints" / f"{name}{suffix}"
+        with deferred_interrupt():
+            save(path)
+            side = sidecar_path(path) if suffix else path / "sandbox_run.json"
+            old = {}
+            if side.is_file():  # a learner's own save may have written its config there: keep it
+                try:
+                    old = json.loads(side.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    old = {}
+            atomic_write_text(side, json.dumps({**(old if isinstance(old, dict) else {}), **(meta or {}),
+                                                self.x: int(x)}, indent=2, default=str) + "\n")
+            if also is not None:
+                also()
+            set_status(self.folder, "resumable", self.writer)
+        return path
+
+    def finish(self) -> None:
+        """Mark the run complete and close TensorBoard."""
+        set_status(self.folder, "complete", self.writer)
+        self.close()
 
     def close(self) -> None:
-        self.bar.close()
-        self.writer.close()
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()  # an interrupted run keeps its status: resumable after a checkpoint, else incomplete
+
+    def say(self, message: str) -> None:
+        if self.progress:
+            print(message, flush=True)
 
 
-def _write_sidecar(path: Path, config: dict, steps: int) -> None:
-    meta = {
-        "algo": SB3_ALGOS.get(config["algo"], config["algo"]),
-        "env": config["env"],
-        "env_id": ENV_IDS.get(config["env"], config["env"]),
-        "env_kwargs": config["env_kwargs"],
-        "nav_features": config["nav_features"],
-        "shaping": config.get("shaping", False),
-        "steps": int(steps),
-        "seed": config["seed"],
-    }
-    atomic_write_text(_sidecar(path), json.dumps(meta, indent=2) + "\n")
+def find_checkpoint(folder: Path, stem: str) -> Path | None:
+    """``folder/stem`` with the first suffix that exists (``.pt``, ``.zip``, or a folder), else None."""
+    for path in (folder / f"{stem}.pt", folder / f"{stem}.zip", folder / stem):
+        if path.exists():
+            return path
+    return None

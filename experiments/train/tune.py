@@ -60,24 +60,28 @@ def _trial(params: dict) -> None:
 
     common = {"steps": base["steps"], "seed": base["seed"], "env_kwargs": base["env_kwargs"],
               "eval_every": base["eval_every"], "eval_episodes": base["eval_episodes"],
+              "nav_features": base["nav_features"], "shaping": base["shaping"],
+              "exploring_starts": base["exploring_starts"], "n_envs": base["n_envs"],
               "hyper": {**base["fixed"], **hyper}, "on_eval": report, "out": run_dir}
     if base["backend"] == "rllib":
         from experiments.train.rllib import train_rllib
 
-        train_rllib(base["env"], base["algo"], workers=0, progress=False, **common)
+        train_rllib(base["env"], base["algo"], workers=0, progress=False, device=base["device"], **common)
     else:
         from experiments.train import train_run
 
-        train_run(base["env"], base["algo"], device="cpu", progress=False, subproc=False, n_envs=base["n_envs"],
-                  **common)
+        train_run(base["env"], base["algo"], device=base["device"], progress=False, subproc=False, **common)
 
 
 def run_tune(env: str, algo: str = "ppo", *, backend: str = "native", samples: int = 8, steps: int = 50_000,
              scheduler: str = "fifo", metric: str = "eval_return", out: str | Path | None = None,
              address: str | None = None, seed: int = 0, eval_every: int | None = None, eval_episodes: int = 10,
              n_envs: int = 4, env_kwargs: dict | None = None, fixed: dict | None = None,
-             concurrent: int | None = None, progress: bool = True, force: bool = False) -> dict:
-    """The sweep described in the module docstring; returns ``{"best": {...}, "toml": path, "trials": [...]}``."""
+             concurrent: int | None = None, progress: bool = True, force: bool = False, device: str = "cpu",
+             nav_features=None, shaping: bool | None = None, exploring_starts: float | None = None) -> dict:
+    """The sweep described in the module docstring; returns ``{"best": {...}, "toml": path, "trials": [...]}``.
+    The env and run options are :func:`experiments.train.train_run`'s, passed to every trial (``device``:
+    ``auto`` lets each trial take CUDA when present; the default is the CPU, one per trial)."""
     from experiments.train import raysession
 
     kind = env_kind(env)
@@ -105,6 +109,8 @@ def run_tune(env: str, algo: str = "ppo", *, backend: str = "native", samples: i
                    "base": {"env": kind, "algo": algo, "backend": backend, "steps": int(steps), "seed": int(seed),
                             "eval_every": eval_every, "eval_episodes": int(eval_episodes), "n_envs": int(n_envs),
                             "env_kwargs": dict(env_kwargs or {}), "fixed": dict(fixed or {}),
+                            "device": device, "nav_features": nav_features, "shaping": shaping,
+                            "exploring_starts": exploring_starts,
                             "out": str(out_dir.resolve())}}
     started = not ray.is_initialized()
     where = raysession.init(address)

@@ -18,7 +18,7 @@ def notice(msg: str) -> None:
 def build_agent(spec: str, **context):
     """``agents.make_agent(spec, **context)`` with every loading failure turned into one line."""
     from agents import make_agent
-    from experiments.cli import CliError
+    from experiments.options import CliError
 
     try:
         return make_agent(spec, **context)
@@ -37,7 +37,7 @@ def _one_line(exc: BaseException) -> str:
 @contextmanager
 def cannot_play(spec: str, game: str):
     """Turn an agent's failure to act (an agent for another game, a bad action) into one line."""
-    from experiments.cli import CliError
+    from experiments.options import CliError
 
     try:
         yield
@@ -127,7 +127,7 @@ class StealthKeys:
 
 def make_director(kind: str, game: str):
     """None, a RuleDirector (pacing on for stealth) or the bundled LearnedDirector."""
-    from experiments.cli import CliError
+    from experiments.options import CliError
 
     if kind == "none":
         return None
@@ -138,11 +138,11 @@ def make_director(kind: str, game: str):
     from agents.bundled import BUNDLED_DIR
     from agents.meta import LearnedDirector
 
-    for path in (BUNDLED_DIR / "director.zip", os.path.join("runs", "director", "policy.zip")):
+    for path in (BUNDLED_DIR / "director.zip", os.path.join("runs", "director", "checkpoints", "final.zip")):
         if os.path.isfile(path):
             try:
                 return LearnedDirector.load(path)
             except Exception as exc:  # a corrupt zip
                 raise CliError(f"{path}: cannot load the learned director ({_one_line(exc)})") from None
-    raise CliError("--director learned: no agents/bundled/director.zip (nor runs/director/policy.zip); "
-                   "train one with `python -m experiments.train.director`, or use --director rule")
+    raise CliError("--director learned: no agents/bundled/director.zip (nor runs/director/checkpoints/final.zip); "
+                   "train one with `sandbox train director`, or use --director rule")

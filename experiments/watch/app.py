@@ -79,7 +79,7 @@ def play(session, *, window, seconds: float | None, speed: float, recorder) -> i
 def watch(cfg: Config) -> int:
     """Run a watch session: check ``cfg``, open the window (or record headless), loop, report."""
     from envs.display import display_available
-    from experiments.cli import CliError
+    from experiments.options import CliError
     from experiments.watch.widgets import Recorder
 
     # ---- check the arguments

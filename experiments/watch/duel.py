@@ -47,7 +47,7 @@ class DuelSession:
         self.names = tuple(with_input(spec, cfg.input) for spec in specs)
         for name in self.names:
             if name.partition(":")[0] in STEALTH_ONLY:
-                from experiments.cli import CliError
+                from experiments.options import CliError
 
                 raise CliError(f"agent {name!r} plays the stealth grid, not the duel: "
                                f"sandbox watch stealth --p1 {name}")

@@ -76,7 +76,7 @@ class StealthSession:
     def _open_level(self) -> None:
         from agents.meta import DirectedEnv
         from envs.stealth.env import StealthEnv
-        from experiments.cli import CliError
+        from experiments.options import CliError
 
         name = self.levels[self.level_index]
         kwargs = dict(self.env_kwargs)

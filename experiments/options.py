@@ -1,10 +1,10 @@
-"""Command-line options written once: from a config dataclass.
+"""Command-line options written once, from a config dataclass; and the one-line user error.
 
-A verb's or study's settings are a documented dataclass, one line per field with its comment (STYLE.md,
-"experiments read top to bottom"). :func:`add_config_args` turns each field into an option: the name
-(``round_seconds`` -> ``--round-seconds``), the type from the annotation, the default from the dataclass and
-the help from the field's comment. :func:`config_from_args` builds the dataclass back from the parsed
-arguments. Nothing is written twice, so a new field is a new option.
+A verb's or study's settings are a documented dataclass, one line per field with its comment, so that an
+experiment reads top to bottom (docs/architecture.md, ``experiments/cli/``). :func:`add_config_args` turns each
+field into an option: the name (``round_seconds`` -> ``--round-seconds``), the type from the annotation, the
+default from the dataclass and the help from the field's comment. :func:`config_from_args` builds the
+dataclass back from the parsed arguments. Nothing is written twice, so a new field is a new option.
 
 Types: ``int``, ``float``, ``str`` (each optionally ``| None``), ``bool`` (a switch: ``--x`` when the default
 is False, ``--x/--no-x`` when it is True), ``tuple[int, ...]`` / ``tuple[float, ...]`` (comma-separated) and
@@ -19,6 +19,11 @@ import inspect
 import re
 from functools import cache
 from typing import Any
+
+
+class CliError(Exception):
+    """A user-facing error: ``sandbox`` prints it as one line, exit status 2, no traceback."""
+
 
 _FIELD_LINE = re.compile(r"^\s+(\w+)\s*:[^#]*#\s?(.*)$")
 _SCALARS = {"int": int, "float": float, "str": str}
@@ -71,13 +76,16 @@ def option_name(name: str) -> str:
 
 def add_config_args(parser, cls, *, skip: tuple[str, ...] = (), positional: tuple[str, ...] = (),
                     choices: dict[str, tuple] | None = None, help: dict[str, str] | None = None,
-                    dest_prefix: str = "") -> None:
+                    dest_prefix: str = "", option_prefix: str = "", suppress: bool = False) -> None:
     """Add one option per field of dataclass ``cls`` to ``parser`` (an ``ArgumentParser`` or a group).
 
     ``skip``: fields the caller adds itself (or that are not options); ``positional``: fields given as
     positional arguments; ``choices``: the valid values of some fields; ``help``: help that replaces a
     field's comment; ``dest_prefix``: prefix of the attribute names in the parsed namespace (to keep two
-    configs apart on one parser).
+    configs apart on one parser); ``option_prefix``: prefix of the option names (``league.`` gives
+    ``--league.gate``); ``suppress``: an option not given leaves no attribute (so a caller can tell the
+    options given from the defaults; the help still shows the default). A field's ``metadata["argparse"]``
+    (a dict) overrides the keywords of its ``add_argument`` (``option`` renames it: ``{"option": "--set"}``).
     """
     comments = field_help(cls)
     choices, help = choices or {}, help or {}
@@ -90,6 +98,9 @@ def add_config_args(parser, cls, *, skip: tuple[str, ...] = (), positional: tupl
         kwargs: dict[str, Any] = {"default": default}
         if kind == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction if default else "store_true"
+            suffix = ""
+        elif kind == "bool|None":
+            kwargs["action"] = argparse.BooleanOptionalAction
             suffix = ""
         else:
             base = kind.removesuffix("|None")
@@ -109,13 +120,24 @@ def add_config_args(parser, cls, *, skip: tuple[str, ...] = (), positional: tupl
                 kwargs["choices"] = choices[field.name]
             suffix = "" if default in (None, "") else f" (default: {shown})"
         kwargs["help"] = (text + suffix).strip() or None
+        extra = dict(field.metadata.get("argparse", {}))
+        option = extra.pop("option", "--" + option_prefix + field.name.replace("_", "-"))
+        if extra.get("action") == "append":
+            for key in ("type", "nargs"):
+                kwargs.pop(key, None)
+        elif "type" in kwargs and "metavar" not in kwargs:
+            kwargs["metavar"] = field.name.upper()
+        kwargs.update(extra)
+        if suppress:
+            kwargs["default"] = argparse.SUPPRESS
         if field.name in positional:
             kwargs.pop("action", None)
             if default is not dataclasses.MISSING and field.default is not dataclasses.MISSING:
                 kwargs["nargs"] = "?"
-            parser.add_argument(dest_prefix + field.name, metavar=field.name.upper(), **kwargs)
+            kwargs["metavar"] = field.name.upper()
+            parser.add_argument(dest_prefix + field.name, **kwargs)
         else:
-            parser.add_argument(option_name(field.name), dest=dest_prefix + field.name, **kwargs)
+            parser.add_argument(option, dest=dest_prefix + field.name, **kwargs)
 
 
 def config_from_args(cls, args: argparse.Namespace, dest_prefix: str = "", **given):
