@@ -1,39 +1,23 @@
-"""The batched agent protocol: one agent acting for N envs at once, and :func:`make_batched_agent`.
+"""One agent acting for N envs at once: :func:`make_batched_agent`, from any agent spec or object.
 
-Every agent spec that :func:`agents.make_agent` accepts can be turned into a :class:`BatchedAgent`
-(:func:`make_batched_agent`), so any agent can be the opponent of ``gym.make_vec("sandbox/Duel-v0",
-opponent=SPEC)`` or play in the batched harness (:mod:`agents.harness`). The single-env protocol
-(``predict``) stays as it is; a single env is a batch of one.
+Every agent spec that :func:`agents.make_agent` accepts can be turned into a
+:class:`~agents.protocol.BatchedAgent` (the protocol, ``bind``, ``reset_envs``, ``act``, and the generic
+batched agents are in :mod:`agents.protocol`, re-exported here), so any agent can be the opponent of
+``gym.make_vec("sandbox/Duel-v0", opponent=SPEC)`` or play in the batched harness (:mod:`agents.harness`). The
+single-env protocol (``predict``) stays as it is; a single env is a batch of one.
 
-The protocol, in the order an env calls it:
-
-- ``bind(num_envs)``: size per-env memory for ``num_envs`` envs; called before anything else (calling it
-  again starts over with a new batch).
-- ``reset_envs(idx, seeds, difficulty=None)``: envs ``idx`` (int64) start a new episode. ``seeds[j]``
-  (an int in [0, 2**63), drawn by the env from env ``idx[j]``'s generator) keys every random draw the
-  agent makes for that env in that episode, so seeded rollouts repeat exactly. ``difficulty[j]`` is a
-  float in [0, 1], or NaN for the agent's own preset (agents without a difficulty ignore it).
-  Recurrent state of those envs is cleared here.
-- ``act(obs, active, out)``: write the action of every env with ``active[i]`` into ``out[i]`` (int64;
-  shape ``(N, 2)`` for the duel's ``[stick, button]``, ``(N,)`` for discrete actions), reading ``obs[i]``,
-  that env's observation as the agent sees it. Rows that are not active are left untouched, and their
-  recurrent state does not advance.
-
-**What each spec becomes.** ``scripted:*``: :class:`agents.character.batched.BatchedScripted` (one numba
+**What each spec becomes.** ``scripted:*``: :class:`agents.character.fighter.BatchedScripted` (one numba
 kernel, bit for bit the single fighter given its seed); ``random``: :class:`UniformAgent`; ``sb3:``,
 ``pg:``, ``bundled:``, ``rllib:``: the checkpoint that ``make_agent`` loads, behind :class:`PolicyRows` (one
-forward pass over the active rows, per-row sampling); ``ghost:``: :class:`agents.ghost.batched.BatchedGhost`
+forward pass over the active rows, per-row sampling); ``ghost:``: :class:`agents.ghost.agent.BatchedGhost`
 (per-row recurrent state); ``planner`` and ``optimal``: their batched forms in
 :mod:`agents.navigation.planner`, reading a batched stealth env (``env=``); ``human``: a batch of one.
 A comma-separated list (``"random,scripted:hard"``) or a list plays env ``i`` with item ``i % len``
 (:class:`RowsAgent`). Objects already speaking the protocol pass through; the agents ``make_agent`` returns
 are recognised and batched as their specs are; any other object with ``predict`` plays a batch of one.
 
-**Randomness.** A sampling agent draws row ``i``'s numbers from :class:`RowDraws`, a SplitMix64 stream keyed
-by that row's episode seed: a row plays the same whatever the batch around it, so round ``k`` of a seeded
-evaluation is the same in a batch of 1 or of 1,000. The single agents draw from the env's generator
-instead, so a sampling agent and its batched form play the same distribution, not the same draws; with
-``deterministic=True`` they play the same actions.
+This module sits above the agents of each kind (it imports them to batch them); they import the building
+blocks from :mod:`agents.protocol`, never from here.
 """
 
 from __future__ import annotations
@@ -42,340 +26,30 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from agents.protocol import (
+    ActionWriter,
+    Agent,
+    BatchedAgent,
+    Mixture,
+    PolicyRows,
+    RowDraws,
+    RowsAgent,
+    SingleAgent,
+    UniformAgent,
+    inverse_cdf,
+    is_batched,
+    softmax,
+)
+from agents.specs import AGENT_SPECS, RandomAgent, make_agent, valid_specs
 from envs.duel.config import DuelConfig
-from envs.protocols import BatchedAgent
 
 if TYPE_CHECKING:
     from gymnasium import spaces
     from gymnasium.vector import VectorEnv
-    from typing_extensions import TypeIs  # typing.TypeIs from Python 3.13
 
-    from agents import Agent
-
-__all__ = ["BatchedAgent", "Mixture", "PolicyRows", "RowDraws", "RowsAgent", "SingleAgent", "UniformAgent",
-           "make_batched_agent"]
-
-
-# BatchedAgent, the protocol (see the module docstring for the contract), is defined on the ground floor
-# (envs.protocols), where the envs that host an opponent can name it too.
-
-
-def is_batched(agent: object) -> TypeIs[BatchedAgent]:
-    """Whether ``agent`` speaks the batched protocol (``bind``, ``reset_envs``, ``act``)."""
-    return all(callable(getattr(agent, name, None)) for name in ("bind", "reset_envs", "act"))
-
-
-# ==================================================================================================
-# Per-row random numbers
-# ==================================================================================================
-class RowDraws:
-    """Uniform numbers in [0, 1) per row, from the row's own counter-based stream (:mod:`agents.stream`):
-    row ``r``'s ``k``-th draw of an episode is SplitMix64's ``k``-th output from the row's seed (its 53 high
-    bits / 2**53), a function of the row's seed and of how many numbers it drew, never of the other rows.
-    Rows never reset draw from fresh entropy."""
-
-    def __init__(self, num_envs: int):
-        from agents import stream
-
-        self.stream = stream.new_streams(num_envs)
-        entropy = np.random.SeedSequence().generate_state(2 * num_envs, dtype=np.uint32).astype(np.uint64)
-        self.stream[:, stream.KEY] = (entropy[0::2] << np.uint64(32)) | entropy[1::2]
-
-    def reset(self, idx: np.ndarray, seeds: np.ndarray) -> None:
-        """Rows ``idx`` start an episode keyed by ``seeds`` (ints in [0, 2**63))."""
-        from agents import stream
-
-        stream.seed_streams(self.stream, np.asarray(idx, dtype=np.int64), np.asarray(seeds, dtype=np.int64))
-
-    def uniform(self, rows: np.ndarray, k: int = 1) -> np.ndarray:
-        """The next ``k`` numbers of each of ``rows``: shape ``(len(rows), k)``, float64 in [0, 1)."""
-        from agents import stream
-
-        out = np.empty((len(rows), k), dtype=np.float64)
-        stream.uniform_rows(self.stream, np.asarray(rows, dtype=np.int64), out)
-        return out
-
-
-def inverse_cdf(p: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Category of each row of ``p`` (rows of probabilities, summing to ~1) for the uniform numbers ``u``:
-    the first ``j`` with ``u * sum(p) < cumsum(p)[j]``."""
-    c = np.cumsum(p, axis=-1)
-    return np.minimum((u[:, None] * c[:, -1:] >= c).sum(-1), p.shape[-1] - 1)
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float64."""
-    z = np.asarray(z, dtype=np.float64)
-    e = np.exp(z - z.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
-# ==================================================================================================
-# Actions in the form the caller's buffer has
-# ==================================================================================================
-def _heads_of(space: spaces.Space) -> tuple[list[int], np.ndarray]:
-    """Category counts of each head and their first values: ``Discrete(n, start)`` -> ``[n], [start]``,
-    ``MultiDiscrete(nvec)`` -> ``nvec, start``."""
-    if hasattr(space, "nvec"):
-        nvec = np.asarray(space.nvec).reshape(-1)
-        start = np.asarray(getattr(space, "start", np.zeros_like(nvec))).reshape(-1)
-        return [int(n) for n in nvec], start.astype(np.int64)
-    if hasattr(space, "n"):
-        return [int(space.n)], np.array([int(getattr(space, "start", 0))], dtype=np.int64)
-    raise ValueError(f"a batched agent needs a Discrete or MultiDiscrete action space; got {space}")
-
-
-class ActionWriter:
-    """Writes zero-based per-head actions ``(rows, H)`` of an agent whose space is ``space`` into a buffer
-    shaped ``(N,)`` (one discrete action) or ``(N, H)`` (one column per head). When the buffer has the
-    other form than the agent (a ``Discrete(prod(nvec))`` agent in a ``MultiDiscrete(nvec)`` buffer, or the
-    reverse), ``target`` (the buffer's space) says how to convert (``np.unravel_index`` order, the
-    duel's ``stick * 4 + button``)."""
-
-    def __init__(self, space: spaces.Space, target: spaces.Space | None = None):
-        self.heads, self.start = _heads_of(space)
-        self.target_heads = _heads_of(target)[0] if target is not None else None
-
-    def write(self, a: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
-        h = len(self.heads)
-        if out.ndim == 1:
-            if h == 1:
-                out[rows] = a[:, 0] + self.start[0]
-            else:  # several heads into one discrete action
-                out[rows] = np.ravel_multi_index(tuple((a + self.start).T), self.heads)
-            return
-        if out.shape[1] == h:
-            out[rows] = a + self.start
-            return
-        if h == 1 and self.target_heads is not None and len(self.target_heads) == out.shape[1] \
-                and int(np.prod(self.target_heads)) == self.heads[0]:
-            out[rows] = np.stack(np.unravel_index(a[:, 0] + self.start[0], self.target_heads), axis=-1)
-            return
-        raise ValueError(f"an agent with {h} action head(s) {self.heads} cannot write into a buffer of shape "
-                         f"{out.shape}; pass the env's action_space to make_batched_agent")
-
-
-# ==================================================================================================
-# The generic agents
-# ==================================================================================================
-class PolicyRows:
-    """A categorical policy acting for N rows: one forward pass (:meth:`scores`) over the active rows per
-    call, then the arg-max of each head (``deterministic``) or a draw from it with each row's own numbers
-    (:class:`RowDraws`). Subclasses give :meth:`scores` and, if recurrent, :meth:`bind_state` and
-    :meth:`reset_state`; ``probs`` says whether the scores are probabilities (else logits)."""
-
-    probs = False
-
-    def __init__(self, space: spaces.Space, *, deterministic: bool = False, target: spaces.Space | None = None,
-                 spec: str = "policy"):
-        self.action_space = space
-        self.writer = ActionWriter(space, target)
-        self.deterministic = bool(deterministic)
-        self.spec = spec
-        self.num_envs = 0
-        self.draws = RowDraws(0)
-
-    def scores(self, obs: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
-        """Per head, the ``(len(rows), n_h)`` logits (or probabilities) at ``obs`` (the rows' observations);
-        recurrent policies advance the state of ``rows``."""
-        raise NotImplementedError
-
-    def bind_state(self, num_envs: int) -> None:
-        """Size per-row memory (recurrent policies)."""
-
-    def reset_state(self, idx: np.ndarray) -> None:
-        """Clear rows ``idx``'s memory (recurrent policies)."""
-
-    # ---- the protocol
-    def bind(self, num_envs: int) -> None:
-        self.num_envs = int(num_envs)
-        self.draws = RowDraws(self.num_envs)
-        self.bind_state(self.num_envs)
-
-    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
-        idx = np.asarray(idx, dtype=np.int64)
-        self.draws.reset(idx, seeds)
-        self.reset_state(idx)
-
-    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
-        rows = np.flatnonzero(active)
-        if not rows.size:
-            return
-        scores = self.scores(obs if rows.size == len(obs) else obs[rows], rows)
-        self.writer.write(self.choose(scores, rows), rows, out)
-
-    def choose(self, scores: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
-        """Zero-based actions ``(len(rows), heads)`` from per-head scores."""
-        a = np.empty((len(rows), len(scores)), dtype=np.int64)
-        if self.deterministic:
-            for h, s in enumerate(scores):
-                a[:, h] = np.asarray(s).argmax(-1)
-            return a
-        u = self.draws.uniform(rows, len(scores))
-        for h, s in enumerate(scores):
-            p = np.asarray(s, dtype=np.float64) if self.probs else softmax(s)
-            a[:, h] = inverse_cdf(p, u[:, h])
-        return a
-
-
-class UniformAgent:
-    """``random``: every head uniform over its categories, each row drawing from its own numbers
-    (:class:`RowDraws`). Same distribution as :class:`agents.RandomAgent`."""
-
-    def __init__(self, space: spaces.Space, target: spaces.Space | None = None, spec: str = "random"):
-        self.action_space = space
-        self.writer = ActionWriter(space, target)
-        self.n = np.asarray(self.writer.heads, dtype=np.float64)
-        self._n = np.asarray(self.writer.heads, dtype=np.int64)
-        self.spec = spec
-        self.num_envs = 0
-        self.draws = RowDraws(0)
-
-    def bind(self, num_envs: int) -> None:
-        self.num_envs = int(num_envs)
-        self.draws = RowDraws(self.num_envs)
-
-    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
-        self.draws.reset(np.asarray(idx, dtype=np.int64), seeds)
-
-    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
-        heads = len(self.writer.heads)
-        if out.ndim == 1 and heads == 1 or out.ndim == 2 and out.shape[1] == heads:
-            # the buffer has the agent's form: one kernel call draws and writes every active row
-            from agents import stream
-
-            stream.uniform_choices(self.draws.stream, active, self._n, self.writer.start,
-                                   out[:, None] if out.ndim == 1 else out)
-            return
-        rows = np.flatnonzero(active)
-        if rows.size:
-            u = self.draws.uniform(rows, len(self.n))
-            self.writer.write(np.minimum((u * self.n).astype(np.int64), self.n.astype(np.int64) - 1), rows, out)
-
-
-class SingleAgent:
-    """An agent with only ``predict`` as a batch of **one**: ``bind(n)`` with n > 1 is refused in one line.
-    At each reset the agent's ``rng`` (if it has one) becomes ``default_rng(seed)`` and ``reset()`` is
-    called; the recurrent ``state`` runs through the episode, ``episode_start`` True on its first step."""
-
-    def __init__(self, agent: Agent, *, deterministic: bool = False, target: spaces.Space | None = None,
-                 spec: str | None = None, why: str | None = None):
-        self.agent = agent
-        self.deterministic = bool(deterministic)
-        self.target = target
-        self.spec = spec or getattr(agent, "spec", None) or type(agent).__name__
-        self.why = why or (f"agent {self.spec!r} has only predict() and acts for one env; pass a spec string or a "
-                           "BatchedAgent (agents.make_batched_agent) to act for many")
-        self.num_envs = 0
-        self._state: tuple[np.ndarray, ...] | None = None
-        self._start = np.ones(1, dtype=bool)
-
-    def bind(self, num_envs: int) -> None:
-        if int(num_envs) != 1:
-            raise ValueError(f"{self.why} (asked for {num_envs} envs)")
-        self.num_envs = 1
-
-    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
-        if not len(idx):
-            return
-        agent = self.agent
-        if hasattr(agent, "rng"):
-            agent.rng = np.random.default_rng(int(seeds[0]))
-        if hasattr(agent, "set_difficulty"):
-            d = None if difficulty is None or np.isnan(difficulty[0]) else float(difficulty[0])
-            agent.set_difficulty(d)
-        if hasattr(agent, "reset"):
-            agent.reset()
-        self._state, self._start = None, np.ones(1, dtype=bool)
-
-    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
-        if not active[0]:
-            return
-        action, self._state = self.agent.predict(obs[0], state=self._state, episode_start=self._start,
-                                                 deterministic=self.deterministic)
-        self._start = np.zeros(1, dtype=bool)
-        a = np.asarray(action, dtype=np.int64)
-        if out.ndim == 2 and a.ndim == 0 and out.shape[1] > 1 and self.target is not None:
-            out[0] = np.unravel_index(int(a), _heads_of(self.target)[0])
-        else:
-            out[0] = a.reshape(out.shape[1:])
-
-
-class RowsAgent:
-    """Several batched agents sharing one batch: env ``i`` is played by ``members[i % len(members)]``. Each
-    member is bound to all N envs and acts on its own rows only."""
-
-    def __init__(self, members: Sequence[BatchedAgent], spec: str = "rows"):
-        if not members:
-            raise ValueError("RowsAgent needs at least one member")
-        self.members = list(members)
-        self.spec = spec
-        self.num_envs = 0
-        self.assigned = np.zeros(0, dtype=np.int64)
-
-    def bind(self, num_envs: int) -> None:
-        self.num_envs = int(num_envs)
-        self.assigned = np.arange(self.num_envs) % len(self.members)
-        for m in self.members:
-            m.bind(self.num_envs)
-
-    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
-        idx, seeds = np.asarray(idx, dtype=np.int64), np.asarray(seeds, dtype=np.int64)
-        for k, m in enumerate(self.members):
-            mine = self.assigned[idx] == k
-            if mine.any():
-                m.reset_envs(idx[mine], seeds[mine], None if difficulty is None else np.asarray(difficulty)[mine])
-
-    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
-        for k, m in enumerate(self.members):
-            mine = active & (self.assigned == k)
-            if mine.any():
-                m.act(obs, mine, out)
-
-
-class Mixture:
-    """Two batched agents mixed row by row: each active row plays ``b``'s action with probability ``p`` and
-    ``a``'s otherwise, a fresh draw per row and step from the row's own numbers. Both act on every active
-    row (so recurrent members keep up), unless ``p`` is 0 (``b`` idle) or 1 (``a`` idle); their actions are
-    kept in ``last_a`` and ``last_b``. ``p`` may change between calls (DAgger's schedule)."""
-
-    def __init__(self, a: BatchedAgent, b: BatchedAgent, p: float, spec: str = "mixture"):
-        self.a, self.b, self.p, self.spec = a, b, float(p), spec
-        self.num_envs = 0
-        self.draws = RowDraws(0)
-
-    def bind(self, num_envs: int) -> None:
-        self.num_envs = n = int(num_envs)
-        self.a.bind(n)
-        self.b.bind(n)
-        self.draws = RowDraws(n)
-        self.last_a: np.ndarray | None = None
-        self.last_b: np.ndarray | None = None
-
-    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
-        from agents.stream import mix64_array
-
-        seeds = np.asarray(seeds, dtype=np.int64)
-        keys = mix64_array(seeds.astype(np.uint64))  # three streams from one seed: the coin, a, b
-        self.draws.reset(idx, seeds)
-        self.a.reset_envs(idx, (keys >> np.uint64(1)).astype(np.int64), difficulty)
-        self.b.reset_envs(idx, (mix64_array(keys) >> np.uint64(1)).astype(np.int64), difficulty)
-
-    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
-        rows = np.flatnonzero(active)
-        if not rows.size:
-            return
-        last_a, last_b = self.last_a, self.last_b
-        if last_a is None or last_b is None or last_a.shape != out.shape:  # (both are None or neither)
-            last_a, last_b = self.last_a, self.last_b = np.zeros_like(out), np.zeros_like(out)
-        if self.p < 1.0:
-            self.a.act(obs, active, last_a)
-        if self.p > 0.0:
-            self.b.act(obs, active, last_b)
-        take_b = self.draws.uniform(rows)[:, 0] < self.p
-        out[rows] = np.where(take_b.reshape((-1,) + (1,) * (out.ndim - 1)), last_b[rows], last_a[rows])
+# the building blocks live in agents.protocol; they are importable from here as they always were
+__all__ = ["ActionWriter", "BatchedAgent", "Mixture", "PolicyRows", "RowDraws", "RowsAgent", "SingleAgent",
+           "UniformAgent", "batched_from_object", "inverse_cdf", "is_batched", "make_batched_agent", "softmax"]
 
 
 # ==================================================================================================
@@ -400,10 +74,10 @@ def batched_from_object(agent: object, *, deterministic: bool = False, target: s
     # cannot follow that, so the object is Any from here.
     agent_: Any = agent
     if _instance(agent, "agents.ghost.agent", "GhostAgent"):
-        from agents.ghost.batched import BatchedGhost
+        from agents.ghost.agent import BatchedGhost
 
         return BatchedGhost.from_agent(agent_, deterministic=deterministic, spec=name)
-    if _instance(agent, "nets.policy_gradient", "_PolicyGradient"):
+    if _instance(agent, "nets.on_policy", "OnPolicyLearner"):
         from agents.pg_agent import BatchedLearner
 
         return BatchedLearner(agent_, deterministic=deterministic, target=target, spec=name)
@@ -416,10 +90,10 @@ def batched_from_object(agent: object, *, deterministic: bool = False, target: s
         from agents.rllib_agent import BatchedRLlib
 
         return BatchedRLlib(agent_, deterministic=deterministic, target=target, spec=name)
-    if _instance(agent, "agents", "RandomAgent"):
-        return UniformAgent(agent_.action_space, target, spec=name)
+    if isinstance(agent, RandomAgent):
+        return UniformAgent(agent.action_space, target, spec=name)
     if _instance(agent, "agents.character.scripted", "ScriptedFighter"):
-        from agents.character.batched import BatchedScripted
+        from agents.character.fighter import BatchedScripted
 
         return BatchedScripted(agent_.base_params, spec=name, frame_skip=frame_skip or 4)
     if callable(getattr(agent, "predict", None)):
@@ -442,8 +116,6 @@ def make_batched_agent(spec: str | Sequence[str] | BatchedAgent | Agent, *,
     ``device``; ``deterministic`` (act on the arg-max instead of sampling; opponents sample, as the single
     env asks them to), and ``env``, the batched stealth env that ``planner`` and ``optimal`` read. A spec
     that cannot be batched raises a one-line ValueError saying why."""
-    from agents import AGENT_SPECS, make_agent, valid_specs
-
     common: dict[str, Any] = {"action_space": action_space, "observation_space": observation_space,
                               "frame_skip": frame_skip, "deterministic": deterministic, "env": env, "device": device,
                               **context}
@@ -458,7 +130,7 @@ def make_batched_agent(spec: str | Sequence[str] | BatchedAgent | Agent, *,
     if prefix not in AGENT_SPECS:
         raise ValueError(f"unknown agent spec {spec!r}; valid: {valid_specs()}")
     if prefix == "scripted":
-        from agents.character.batched import make_batched_opponent
+        from agents.character.scripted import make_batched_opponent
 
         opponent = make_batched_opponent(spec, int(frame_skip))
         assert opponent is not None  # (None only for the two-player form's "external")

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from agents.batched import BatchedAgent, is_batched, make_batched_agent
+from agents.batched import make_batched_agent
+from agents.protocol import BatchedAgent, is_batched
 from envs.duel.config import DuelConfig
 
 if TYPE_CHECKING:

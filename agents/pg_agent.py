@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agents.batched import PolicyRows
+from agents.protocol import PolicyRows
 
 if TYPE_CHECKING:
     from gymnasium import spaces
 
-    from nets.policy_gradient import _PolicyGradient
+    from nets.on_policy import OnPolicyLearner
 
 MAX_SIDECAR_BYTES = 1 << 20  # a JSON sidecar beside a checkpoint
 
@@ -65,12 +65,12 @@ def make_pg(arg: str | None, **kwargs):
 
 class BatchedLearner(PolicyRows):
     """Our learner (``pg:PATH``, ``bundled:NAME`` of a ``.pt``, or a live learner) acting for N rows: one
-    :meth:`nets.policy_gradient._PolicyGradient.logits` call on the active rows, then the arg-max or a draw
-    per row (:class:`agents.batched.PolicyRows`). A CW-RNN learner keeps each row's hidden state and clock,
+    :meth:`nets.on_policy.OnPolicyLearner.logits` call on the active rows, then the arg-max or a draw
+    per row (:class:`agents.protocol.PolicyRows`). A CW-RNN learner keeps each row's hidden state and clock,
     zeroed at the row's reset and advanced only when the row acts. The learner is read, never copied: a
     live learner's opponent plays its current weights."""
 
-    def __init__(self, learner: _PolicyGradient, *, deterministic: bool = False, target: spaces.Space | None = None,
+    def __init__(self, learner: OnPolicyLearner, *, deterministic: bool = False, target: spaces.Space | None = None,
                  spec: str = "pg"):
         super().__init__(learner.action_space, deterministic=deterministic, target=target, spec=spec)
         self.learner = learner

@@ -19,14 +19,13 @@ greedy per action head when ``deterministic``, else sampled from the agent's gen
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agents.batched import PolicyRows
+from agents.protocol import PolicyRows
 from envs.protocols import RecurrentState
 
 if TYPE_CHECKING:
@@ -232,14 +231,9 @@ def load_rllib(path: str | Path, rng: np.random.Generator | None = None) -> RLli
     from nets.torchfile import load_tensors
 
     side = find_policy(path)
-    if side.stat().st_size > MAX_RECIPE_BYTES:
-        raise ValueError(f"{side}: more than the {MAX_RECIPE_BYTES} bytes a policy recipe may hold")
-    try:
-        recipe = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
-        raise ValueError(f"{side}: cannot read the policy recipe ({exc})") from None
-    if not isinstance(recipe, dict):
-        raise ValueError(f"{side}: the policy recipe must be a JSON object")
+    from envs.fileio import read_json_object
+
+    recipe = read_json_object(side, MAX_RECIPE_BYTES, "policy recipe")
     weights = side.with_name(POLICY_WEIGHTS)
     if not weights.is_file():
         raise ValueError(f"{side}: its weights {weights.name} are missing")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from agents.batched import PolicyRows
+from agents.protocol import PolicyRows
 
 if TYPE_CHECKING:
     import gymnasium as gym

@@ -162,6 +162,25 @@ def read_text_limited(path: str | os.PathLike, max_bytes: int, error: Callable[.
         raise error(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})", str(path), line) from None
 
 
+def read_json_object(path: str | os.PathLike, max_bytes: int, what: str) -> dict:
+    """The JSON object in an untrusted file of at most ``max_bytes`` bytes; anything else (unreadable, too
+    large, not UTF-8, not JSON, not an object) is a one-line ValueError naming the file and ``what`` it
+    should have been."""
+    import json
+
+    def error(reason: str, file: str, line: int | None) -> ValueError:
+        return ValueError(f"{file}{f':{line}' if line else ''}: {reason}")
+
+    text = read_text_limited(path, max_bytes, error, what)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}); not a {what}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a {what} (a JSON object expected)")
+    return data
+
+
 def toml_line(text: str, table: str | None, key: str | None = None) -> int | None:
     """The line (from 1) of ``key = ...`` inside the TOML table ``[table]`` (the top level when ``table``
     is None), or of the table's header when ``key`` is None; None when not found. For error messages

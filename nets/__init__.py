@@ -1,8 +1,9 @@
 """Second floor: learners and torch modules that know no particular game, sized from spaces and arrays.
 Exact Bellman solvers for tabular MDPs (``bellman``), the MLP (``mlp``), the clockwork RNN
 (``clockwork``), controller heads (``heads``), policy-gradient learners (``policy_gradient``; PPO in
-``ppo``), sequence behaviour cloning (``imitation``), tabular Q-learning (``tabular``), SB3 glue (``sb3``)
-and the one torch-file loader (``torchfile``). Device and torch threads are chosen in one place,
+``ppo``; their public base, :class:`nets.on_policy.OnPolicyLearner`, in ``on_policy``; returns and
+advantages in ``returns``), sequence behaviour cloning (``imitation``), tabular Q-learning (``tabular``),
+SB3 glue (``sb3``) and the one torch-file loader (``torchfile``). Device and torch threads are chosen in one place,
 ``nets.device``.
 
 Imports: ``nets`` and third-party libraries, plus the one game-free utility of the ground floor,
@@ -26,6 +27,7 @@ _LAZY = {
     "Reinforce": "nets.policy_gradient",
     "load_learner": "nets.policy_gradient",
     "PPO": "nets.ppo",
+    "OnPolicyLearner": "nets.on_policy",
 }
 
 

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from nets.ppo import masked_mean, ppo_objective
+from nets.returns import gae_advantages
 
 __all__ = ["KLRegularisedPPO", "categorical_kl", "kl_regularised_objective", "kl_weights"]
 
@@ -121,8 +122,6 @@ class KLRegularisedPPO:
 
     def advantages(self, rewards: np.ndarray, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """GAE over (B, T) episodes that end terminally at their last unmasked step (then 0 beyond)."""
-        from nets.policy_gradient import gae_advantages
-
         r, v, m = rewards.T.astype(np.float64), values.T.astype(np.float64), mask.T
         nxt = np.concatenate([v[1:], np.zeros_like(v[:1])])
         last = m & ~np.concatenate([m[1:], np.zeros_like(m[:1])])  # each episode's final step

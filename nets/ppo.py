@@ -1,5 +1,6 @@
 """Proximal policy optimisation (Schulman et al. 2017), ``sandbox train --algo ppo-pg``: one file, read
-top to bottom like CleanRL's ``ppo.py``, on the helpers of :mod:`nets.policy_gradient`.
+top to bottom like CleanRL's ``ppo.py``, on :class:`nets.on_policy.OnPolicyLearner`, the base it shares with
+A2C and REINFORCE (:mod:`nets.policy_gradient`).
 
 Use it as::
 
@@ -12,12 +13,13 @@ Use it as::
 
 One update, as :meth:`PPO.learn` runs it:
 
-1. **Rollout.** ``n_steps`` steps of all K envs at once, straight into tensors preallocated on the policy's
-   device (observations, actions, log-probabilities, values). Each batch step copies the K observations
-   once, as one array, to the device (never env by env), and the K actions once back to the env. Actions
-   are sampled on the device from a generator seeded from the learner's seed. Rewards and episode ends
+1. **Rollout.** ``n_steps`` steps of all K envs at once (:meth:`nets.on_policy.OnPolicyLearner.collect_rollout`,
+   A2C's rollout too), straight into tensors preallocated on the policy's device (observations, actions,
+   log-probabilities, values). Each batch step copies the K observations once, as one array, to the device
+   (never env by env), and the K actions once back to the env. Actions are sampled on the device
+   (:meth:`PPO.draw_actions`) from a generator seeded from the learner's seed. Rewards and episode ends
    stay on the host, where the env writes them.
-2. **Advantages.** :func:`nets.policy_gradient.gae_advantages` (GAE(lambda)) over the (T, K) rollout, and
+2. **Advantages.** :func:`nets.returns.gae_advantages` (GAE(lambda)) over the (T, K) rollout, and
    the value targets ``A + V``. A terminated step bootstraps from 0; a *truncated* one from the value of
    its final observation (a time limit is not a terminal state); the rollout's last step from ``V(s_T)``.
 3. **Optimisation.** ``n_epochs`` passes over the rollout in ``n_minibatches`` shuffled minibatches, each a
@@ -31,7 +33,7 @@ One update, as :meth:`PPO.learn` runs it:
    early once the approximate KL(pi_old || pi) of a minibatch exceeds it.
 
 Autoreset: all three modes of gymnasium 1.x vector envs work, through the same stepper as A2C
-(:class:`nets.policy_gradient._Stepper`). Under ``NEXT_STEP`` (Gymnasium's default) the step after an
+(:class:`nets.on_policy.EnvStepper`). Under ``NEXT_STEP`` (Gymnasium's default) the step after an
 episode's end only resets that env: it is stored but masked out of every loss and mean, and the
 observation it shows is the final one, so ``V`` of it bootstraps a truncation.
 
@@ -46,13 +48,12 @@ RNN over each env's whole rollout from that state, so recurrent minibatches are 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Self
 
-import numpy as np
 import torch
 
 from nets.clockwork import ClockworkState
-from nets.policy_gradient import _log_prob_entropy, _obs_dim, _PolicyGradient, _reject_unknown, gae_advantages
+from nets.on_policy import EnvLike, OnPolicyLearner, Rollout, log_prob_entropy, reject_unknown_options
 
 __all__ = ["PPO", "ppo_objective", "normalize_advantages", "clipped_policy_loss", "clipped_value_loss", "masked_mean"]
 
@@ -102,7 +103,7 @@ def clipped_value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: 
 def ppo_objective(logp: torch.Tensor, ent: torch.Tensor, values: torch.Tensor, old_logp: torch.Tensor,
                   old_values: torch.Tensor, adv: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor | None,
                   *, clip_coef: float, clip_vf: float | None, vf_coef: float, ent_coef: float,
-                  normalize_advantage: bool = True) -> dict:
+                  normalize_advantage: bool = True) -> dict[str, torch.Tensor]:
     """PPO's loss on one minibatch, from the log-probabilities ``logp`` of the taken actions and the
     entropies ``ent`` under the current policy (the module docstring's ``L``), and what to log:
     ``loss``, ``policy_loss``, ``value_loss``, ``entropy``, ``approx_kl`` (k3 estimate of
@@ -125,12 +126,12 @@ def ppo_objective(logp: torch.Tensor, ent: torch.Tensor, values: torch.Tensor, o
 # ==================================================================================================
 # The learner
 # ==================================================================================================
-class PPO(_PolicyGradient):
+class PPO(OnPolicyLearner):
     """PPO with the clipped objective, GAE and advantage normalisation; see the module docstring.
 
     Args (defaults as stable-baselines3's PPO where it has them, except ``n_steps``):
         env: a ``gymnasium.vector.VectorEnv`` of K envs (any autoreset mode) or one ``gym.Env``.
-        encoder, hidden, periods: the network (:class:`nets.policy_gradient.PolicyValueNet`).
+        encoder, hidden, periods: the network (:class:`nets.on_policy.PolicyValueNet`).
         lr: Adam's learning rate. gamma: the discount. gae_lambda: GAE's lambda.
         n_steps: steps per env per rollout (a rollout holds n_steps x K transitions).
         n_epochs: passes over each rollout. n_minibatches: minibatches per pass (recurrent: groups of envs).
@@ -143,14 +144,14 @@ class PPO(_PolicyGradient):
 
     algo = "ppo-pg"
 
-    def __init__(self, env, encoder: str = "mlp", hidden: Sequence[int] = (64, 64), lr: float = 3e-4,
-                 gamma: float = 0.99, gae_lambda: float = 0.95, n_steps: int = 128, n_epochs: int = 4,
-                 n_minibatches: int = 4, clip_coef: float = 0.2, clip_vf: float | None = None,
+    def __init__(self, env: EnvLike | None, encoder: str = "mlp", hidden: Sequence[int] = (64, 64),
+                 lr: float = 3e-4, gamma: float = 0.99, gae_lambda: float = 0.95, n_steps: int = 128,
+                 n_epochs: int = 4, n_minibatches: int = 4, clip_coef: float = 0.2, clip_vf: float | None = None,
                  ent_coef: float = 0.0, vf_coef: float = 0.5, max_grad_norm: float | None = 0.5,
-                 target_kl: float | None = None, normalize_advantage: bool = True, seed: int = 0, device="auto",
-                 periods: Sequence[int] = (1, 2, 4, 8), optimizer: str = "adam", _spaces: dict | None = None,
-                 **unknown):
-        _reject_unknown(type(self), unknown)
+                 target_kl: float | None = None, normalize_advantage: bool = True, seed: int = 0,
+                 device: str | torch.device = "auto", periods: Sequence[int] = (1, 2, 4, 8), optimizer: str = "adam",
+                 _spaces: dict[str, dict[str, Any]] | None = None, **unknown: Any) -> None:
+        reject_unknown_options(type(self), unknown)
         for name, value in (("n_steps", n_steps), ("n_epochs", n_epochs), ("n_minibatches", n_minibatches)):
             if int(value) < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
@@ -170,16 +171,15 @@ class PPO(_PolicyGradient):
                          ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm, optimizer=optimizer,
                          normalize_advantage=normalize_advantage, value=True, seed=seed, device=device,
                          spaces=_spaces)
-        self._buf: dict | None = None  # the rollout buffers, allocated on first use
         self._gen: torch.Generator | None = None  # the device-side action sampler
 
-    def _hyper(self) -> dict:
-        return {**super()._hyper(), "gae_lambda": self.gae_lambda, "n_steps": self.n_steps,
+    def hyperparameters(self) -> dict[str, Any]:
+        return {**super().hyperparameters(), "gae_lambda": self.gae_lambda, "n_steps": self.n_steps,
                 "n_epochs": self.n_epochs, "n_minibatches": self.n_minibatches, "clip_coef": self.clip_coef,
                 "clip_vf": self.clip_vf, "target_kl": self.target_kl}
 
     # ------------------------------------------------------------------ the loop
-    def learn(self, total_steps: int, callback: Callable[[dict], Any] | None = None) -> PPO:
+    def learn(self, total_steps: int, callback: Callable[[dict[str, Any]], Any] | None = None) -> Self:
         """Train for ``total_steps`` more env steps (rounded up to whole rollouts; the reset steps of
         ``NEXT_STEP`` autoreset are not counted). ``callback(info)`` runs after every update; returning
         False stops. ``info``: steps, updates (gradient steps so far), episode_returns and episode_lengths
@@ -188,46 +188,25 @@ class PPO(_PolicyGradient):
         self._start()
         target = self.num_timesteps + int(total_steps)
         while self.num_timesteps < target:
-            finished: list[float] = []
-            lengths: list[int] = []
-            batch = self._collect(finished, lengths)
-            info = self._update(batch)
+            rollout = self.collect_rollout(self.n_steps, self.gae_lambda)
+            info: dict[str, Any] = self._update(rollout)
             info.update(steps=int(self.num_timesteps), updates=int(self.num_updates),
-                        episode_returns=finished, episode_lengths=lengths)
+                        episode_returns=rollout.episode_returns, episode_lengths=rollout.episode_lengths)
             if callback is not None and callback(info) is False:
                 break
         return self
 
-    def _allocate(self) -> dict:
-        """The rollout's buffers: what the network reads and writes on the device, what the env writes
-        (rewards and episode ends) on the host."""
-        T, K, dev = self.n_steps, self._stepper.num_envs, self.device
-        on_host = {key: np.zeros((T, K), bool) for key in ("term", "ends", "valid", "first", "own_final")}
-        return {
-            "obs": torch.zeros((T, K, _obs_dim(self.spaces["observation"])), dtype=torch.float32, device=dev),
-            "actions": torch.zeros((T, K, len(self._head_sizes)), dtype=torch.long, device=dev),
-            "logp": torch.zeros((T, K), dtype=torch.float32, device=dev),
-            "values": torch.zeros((T + 1, K), dtype=torch.float32, device=dev),  # V(s_0) .. V(s_T)
-            "rewards": np.zeros((T, K)),
-            "final_values": np.zeros((T, K)),  # V(final obs) of truncated rows whose next obs is a reset one
-            **on_host,
-        }
+    def begin_rollout(self) -> None:
+        """Seed the device sampler for this rollout, from the learner's numpy generator (which checkpoints
+        keep)."""
+        if self._gen is None:
+            self._gen = torch.Generator(device=self.device)
+        self._gen.manual_seed(int(self.rng.integers(2**62)))
 
-    def _write_obs(self, dst: torch.Tensor, obs) -> None:
-        """Write a batch of K observations into ``dst`` (K, obs_dim) on the device: one copy, in the
-        env's own dtype (a uint8 grid crosses as bytes), cast to float32 where it lands."""
-        spec = self.spaces["observation"]
-        if spec["type"] == "Discrete":
-            idx = torch.as_tensor(np.asarray(obs, np.int64).reshape(-1) - spec["start"], device=dst.device)
-            dst.zero_().scatter_(1, idx[:, None], 1.0)
-        elif isinstance(obs, torch.Tensor):
-            dst.copy_(obs.reshape(dst.shape))
-        else:
-            dst.copy_(torch.from_numpy(np.ascontiguousarray(obs)).reshape(dst.shape))
-
-    def _draw(self, logits: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def draw_actions(self, logits: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample every head on the device: zero-based actions (K, H) and their joint log-probability (K,)."""
-        cols, logp = [], 0.0
+        cols = []
+        logp = torch.zeros((), device=self.device)
         for z in logits:
             lsm = torch.log_softmax(z, dim=-1)
             a = torch.multinomial(lsm.exp(), 1, generator=self._gen)
@@ -235,68 +214,24 @@ class PPO(_PolicyGradient):
             logp = logp + lsm.gather(-1, a)[:, 0]
         return torch.cat(cols, dim=-1), logp
 
-    @torch.no_grad()
-    def _collect(self, finished: list, lengths: list) -> dict:
-        if self._buf is None:
-            self._buf = self._allocate()
-        if self._gen is None:
-            self._gen = torch.Generator(device=self.device)
-        # each rollout's sampler seed comes from the learner's numpy generator, which checkpoints keep
-        self._gen.manual_seed(int(self.rng.integers(2**62)))
-        b, T = self._buf, self.n_steps
-        b["own_final"][:] = False
-        start_state = None if self._state is None else ClockworkState(self._state.hidden.clone(),
-                                                                      self._state.step.clone())
-        for t in range(T):
-            self._write_obs(b["obs"][t], self._obs)  # the one host -> device copy of this batch step
-            b["first"][t] = self._first
-            start = self._first if self.recurrent else None
-            logits, v, self._state = self.policy(b["obs"][t][:, None], self._state, start)
-            a, logp = self._draw([z[:, 0] for z in logits])
-            b["actions"][t], b["logp"][t], b["values"][t] = a, logp, v[:, 0]
-            obs, r, te, tr, ok, final = self._stepper.step(self._env_actions(a.cpu().numpy()))
-            b["rewards"][t], b["valid"][t] = np.where(ok, r, 0.0), ok
-            # a NEXT_STEP reset step is no transition: masked out, and nothing flows back across it
-            b["term"][t], b["ends"][t] = te | ~ok, te | tr | ~ok
-            if final is not None:  # SAME_STEP, DISABLED, one env: the final obs is not the next `obs`
-                rows = np.array([i for i in final if tr[i] and not te[i]], dtype=np.int64)
-                if len(rows):
-                    b["final_values"][t, rows] = self._values_of(np.stack([final[i] for i in rows]),
-                                                                 self._state, rows)
-                    b["own_final"][t, rows] = True
-            self._track(r, te | tr, ok, finished, lengths)
-            self.num_timesteps += int(ok.sum())
-            self._first = ~ok if self._stepper.mode == "NextStep" else (te | tr)
-            self._obs = obs
-        # V(s_T) bootstraps the rollout's end
-        last = torch.empty_like(b["obs"][0])
-        self._write_obs(last, self._obs)
-        _, v, _ = self.policy(last[:, None], self._state, self._first if self.recurrent else None)
-        b["values"][T] = v[:, 0]
-        # GAE on the host: one copy of the (T + 1, K) values back, one of the advantages to the device.
-        # V(s_{t+1}) is the next step's V(s_t), except truncated rows whose final obs was replaced.
-        values = b["values"].double().cpu().numpy()
-        next_values = np.where(b["own_final"], b["final_values"], values[1:])
-        adv = gae_advantages(b["rewards"], values[:-1], next_values, b["term"], self.gamma, self.gae_lambda,
-                             ends=b["ends"])
-        adv_t = torch.as_tensor(adv, dtype=torch.float32, device=self.device)
-        return {"adv": adv_t, "returns": adv_t + b["values"][:T], "start_state": start_state,
-                "valid": torch.as_tensor(b["valid"], device=self.device)}
-
     # ------------------------------------------------------------------ the update
-    def _losses(self, logits, values, actions, old_logp, old_values, adv, returns, mask) -> dict:
+    def _losses(self, logits: Sequence[torch.Tensor], values: torch.Tensor, actions: torch.Tensor,
+                old_logp: torch.Tensor, old_values: torch.Tensor, adv: torch.Tensor, returns: torch.Tensor,
+                mask: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """The PPO loss of one minibatch and what to log about it (``mask``: None, or the entries that
         count)."""
-        logp, ent = _log_prob_entropy(logits, actions)
+        logp, ent = log_prob_entropy(logits, actions)
         return ppo_objective(logp, ent, values, old_logp, old_values, adv, returns, mask,
                              clip_coef=self.clip_coef, clip_vf=self.clip_vf, vf_coef=self.vf_coef,
                              ent_coef=self.ent_coef, normalize_advantage=self.normalize_advantage)
 
-    def _update(self, batch: dict) -> dict:
-        b, T, K = self._buf, self.n_steps, self._stepper.num_envs
-        adv, returns, valid = batch["adv"], batch["returns"], batch["valid"]
-        old_values = b["values"][:T]
-        logs: list[dict] = []
+    def _update(self, r: Rollout) -> dict[str, float]:
+        T, K = r.n_steps, r.num_envs
+        old_values = r.values[:T]
+        adv = torch.as_tensor(r.advantages, dtype=torch.float32, device=self.device)
+        returns = adv + old_values
+        valid = torch.as_tensor(r.valid, device=self.device)
+        logs: list[dict[str, torch.Tensor]] = []
 
         def take(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
             """One minibatch of a (T, K, ...) rollout tensor."""
@@ -314,16 +249,20 @@ class PPO(_PolicyGradient):
                 rows = rows[torch.randperm(len(rows), generator=self._gen, device=self.device)]
                 groups = rows.chunk(min(self.n_minibatches, max(len(rows), 1)))
             for idx in groups:
+                mask: torch.Tensor | None
                 if self.recurrent:
-                    st = batch["start_state"]
-                    first = b["first"][:, idx.cpu().numpy()].T
+                    st = r.start_state
+                    assert st is not None
+                    first = r.first[:, idx.cpu().numpy()].T
                     state = ClockworkState(st.hidden[idx], st.step[idx])
-                    logits, values, _ = self.policy(take(b["obs"], idx), state, first)
+                    logits, values, _ = self.policy(take(r.obs, idx), state, first)
                     mask = take(valid, idx)
                 else:
-                    logits, values, _ = self.policy(take(b["obs"], idx)[:, None])
+                    logits, values, _ = self.policy(take(r.obs, idx)[:, None])
+                    assert values is not None
                     logits, values, mask = [z[:, 0] for z in logits], values[:, 0], None
-                out = self._losses(logits, values, take(b["actions"], idx), take(b["logp"], idx),
+                assert values is not None
+                out = self._losses(logits, values, take(r.actions, idx), take(r.logp, idx),
                                    take(old_values, idx), take(adv, idx), take(returns, idx), mask)
                 self._optimise(out["loss"])
                 logs.append({k: v.detach() for k, v in out.items()})

@@ -49,3 +49,25 @@ def test_compare_director_bad_input_is_one_line(args, message, capsys):
     assert main(["compare", "director", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_sandbox_train_director_is_an_ordinary_run_that_resumes(tmp_path, capsys):
+    """The learned director trains through the one pipeline: [director.ppo] settings, a run folder, --resume."""
+    from experiments.train.run import read_metrics
+
+    out = tmp_path / "director"
+    args = ["train", "director", "--envs", "2", "--set", "n_steps=64", "--set", "batch_size=64", "--eval-every",
+            "256", "--eval-episodes", "2", "--out", str(out), "--quiet", "--device", "cpu"]
+    assert main([*args, "--steps", "512"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["env"] == "director" and config["hyper"]["gamma"] == 0.9  # the [director.ppo] table
+    first = read_metrics(out)
+    assert [r["steps"] for r in first] == [256.0, 512.0] and (out / "checkpoints" / "final.zip").is_file()
+    assert main([*args, "--steps", "1024", "--resume"]) == 0
+    rows = read_metrics(out)
+    key = [(r["steps"], r["eval_return"], r["seconds"]) for r in first]
+    assert [(r["steps"], r["eval_return"], r["seconds"]) for r in rows[:2]] == key  # kept as they were
+    assert [r["steps"] for r in rows[2:]] == [768.0, 1024.0]
+    from agents.meta import LearnedDirector
+
+    assert 0.0 <= LearnedDirector.load(out / "checkpoints" / "final.zip").difficulty <= 1.0

@@ -267,6 +267,26 @@ def test_ticks_until_free_reads_the_lag_from_the_observation():
     assert lag == FRAME_DATA[Move.JAB].total - 10 + 1
 
 
+def test_ticks_until_free_in_the_air_waits_for_the_landing():
+    """An air attack with one tick left (JAB at frame 14 of 15: 15 - 14 + 1 = 2 ticks), high in a jump: the
+    fighter can act again only on landing. From the apex (y = 136, vy = 0, gravity 1) y drops by 0, 1, 2, ...
+    and reaches 0 after 17 ticks (136 - 17 * 16 / 2 = 0); falling at vy = -5 it drops 5, 6, 7, ... and is
+    down after 13 (5 * 13 + 13 * 12 / 2 = 143 >= 136 > 126, the drop after 12)."""
+    from envs.duel import rules
+    from envs.duel.controls import ticks_until_free
+    from envs.duel.env import observe
+
+    assert (rules.MAX_JUMP_HEIGHT, rules.GRAVITY, FRAME_DATA[Move.JAB].total) == (136, 1, 15)
+    s = rules.initial_state()
+    f = s.fighters[0]
+    f.state, f.move, f.frame, f.y, f.vy = int(rules.FState.AIR), int(Move.JAB), 14, rules.MAX_JUMP_HEIGHT, 0
+    assert ticks_until_free(observe(s, 0)) == 17
+    f.vy = -5
+    assert ticks_until_free(observe(s, 0)) == 13
+    f.y, f.vy = 1, -5  # about to land: the move's own end decides
+    assert ticks_until_free(observe(s, 0)) == 2
+
+
 def test_reset_keeps_only_presses_made_on_the_new_rounds_first_picture():
     agent = HumanAgent(player=1, input="keyboard")
     saved = C.HUB.tick

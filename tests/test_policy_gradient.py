@@ -113,9 +113,8 @@ def test_a2c_returns_at_episode_ends(mode, truncate):
     and 1 after a termination, whatever the autoreset mode."""
     learner = A2C(make_env(lambda: Counter(3, truncate), mode), n_steps=9, gamma=0.5, gae_lambda=1.0,
                   seed=0, device="cpu")
-    learner._start()
-    b = learner._collect([], [])
-    obs, valid, ret = b["obs"][..., 0], b["valid"], b["returns"]
+    b = learner.collect_rollout(learner.n_steps, learner.gae_lambda)
+    obs, valid, ret = b.obs[..., 0].numpy(), b.valid, b.returns
     v3 = value_of(learner, 3.0)
     assert abs(v3) > 1e-3  # so that the test can tell the two cases apart
     last = valid & (obs == 2)
@@ -312,18 +311,16 @@ def test_rollout_rerun_matches_collection(mode):
     episode starts; it must reproduce the values seen while collecting (resets happen per env)."""
     learner = A2C(make_env(lambda: Cue(delay=1), mode, k=3), encoder="cwrnn", hidden=(16,), n_steps=7,
                   gae_lambda=0.9, seed=0, device="cpu")
-    learner._start()
-    learner._collect([], [])  # a first rollout, so the next one starts mid-episode from a non-zero state
-    b = learner._collect([], [])
-    assert b["first"].any() and not b["first"].all()
-    K, T = 3, 7
-    obs = learner._flat_obs(b["obs"].swapaxes(0, 1).reshape(K * T, 3)).reshape(K, T, -1)
+    learner.collect_rollout(7, 0.9)  # a first rollout, so the next one starts mid-episode from a non-zero state
+    b = learner.collect_rollout(7, 0.9)
+    assert b.first.any() and not b.first.all()
+    obs = b.obs.transpose(0, 1)  # (K, T, 3)
     with torch.no_grad():
-        _, values, _ = learner.policy(obs, b["start_state"], b["first"].T)
-    np.testing.assert_allclose(values.numpy().T, b["returns"] - b["adv"], rtol=1e-5, atol=1e-6)
+        _, values, _ = learner.policy(obs, b.start_state, b.first.T)
+    np.testing.assert_allclose(values.numpy().T, b.returns - b.advantages, rtol=1e-5, atol=1e-6)
     with torch.no_grad():  # without the resets the values differ: the test can fail
-        _, wrong, _ = learner.policy(obs, b["start_state"], None)
-    assert not np.allclose(wrong.numpy().T, b["returns"] - b["adv"], atol=1e-4)
+        _, wrong, _ = learner.policy(obs, b.start_state, None)
+    assert not np.allclose(wrong.numpy().T, b.returns - b.advantages, atol=1e-4)
 
 
 # --------------------------------------------------------------------------------------------------

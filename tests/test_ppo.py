@@ -14,6 +14,7 @@ import torch
 from pg_envs import MODES, Bandit, ControllerBandit, Corridor, Counter, Cue, corridor_mdp, make_env, params, same_params
 
 from nets.bellman import policy_evaluation, value_iteration
+from nets.on_policy import log_prob_entropy
 from nets.policy_gradient import load_learner
 from nets.ppo import PPO, clipped_policy_loss, clipped_value_loss, masked_mean, normalize_advantages
 
@@ -76,10 +77,9 @@ def test_targets_bootstrap_on_truncation_only(mode, truncate):
     the step before it 1 + .5 (that)."""
     learner = PPO(make_env(lambda: Counter(3, truncate), mode), n_steps=9, gamma=0.5, gae_lambda=1.0,
                   seed=0, device="cpu")
-    learner._start()
-    batch = learner._collect([], [])
-    obs = learner._buf["obs"][..., 0].numpy()
-    valid, ret = learner._buf["valid"], batch["returns"].numpy()
+    r = learner.collect_rollout(learner.n_steps, learner.gae_lambda)
+    obs = r.obs[..., 0].numpy()
+    valid, ret = r.valid, r.returns
     v3 = value_of(learner, 3.0)
     assert abs(v3) > 1e-3  # so that the test can tell the two cases apart
     last = valid & (obs == 2)
@@ -102,23 +102,19 @@ def test_update_recomputes_what_the_rollout_stored(encoder, mode):
     log-probabilities and values, so the first ratio is exactly 1."""
     learner = PPO(make_env(lambda: Cue(delay=1), mode, k=3), encoder=encoder, hidden=(16,), n_steps=7, seed=0,
                   device="cpu")
-    learner._start()
-    learner._collect([], [])  # a first rollout, so the next one starts mid-episode from a non-zero state
-    batch = learner._collect([], [])
-    b = learner._buf
-    assert b["first"].any() and not b["first"].all()
+    learner.collect_rollout(7, learner.gae_lambda)  # a first rollout: the next starts mid-episode, non-zero state
+    b = learner.collect_rollout(7, learner.gae_lambda)
+    assert b.first.any() and not b.first.all()
     with torch.no_grad():
-        logits, values, _ = learner.policy(b["obs"].transpose(0, 1), batch["start_state"], b["first"].T)
-        from nets.policy_gradient import _log_prob_entropy
-
-        logp, _ = _log_prob_entropy(logits, b["actions"].transpose(0, 1))
-    np.testing.assert_allclose(values.T.numpy(), b["values"][:-1].numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(logp.T.numpy(), b["logp"].numpy(), rtol=1e-5, atol=1e-6)
+        logits, values, _ = learner.policy(b.obs.transpose(0, 1), b.start_state, b.first.T)
+        logp, _ = log_prob_entropy(logits, b.actions.transpose(0, 1))
+    np.testing.assert_allclose(values.T.numpy(), b.values[:-1].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logp.T.numpy(), b.logp.numpy(), rtol=1e-5, atol=1e-6)
     if encoder == "cwrnn":  # without the resets the values differ: the test can fail
         with torch.no_grad():
-            _, wrong, _ = learner.policy(b["obs"].transpose(0, 1), batch["start_state"], None)
-        assert not np.allclose(wrong.T.numpy(), b["values"][:-1].numpy(), atol=1e-4)
-    info = learner._update(batch)
+            _, wrong, _ = learner.policy(b.obs.transpose(0, 1), b.start_state, None)
+        assert not np.allclose(wrong.T.numpy(), b.values[:-1].numpy(), atol=1e-4)
+    info = learner._update(b)
     assert info["approx_kl"] >= 0 and 0 <= info["clip_fraction"] <= 1
 
 
@@ -134,7 +130,7 @@ def test_minibatches_leave_out_next_step_reset_steps(monkeypatch):
 
     monkeypatch.setattr(learner, "_losses", spy)
     learner.learn(1)
-    assert seen == [int(learner._buf["valid"].sum())] and seen[0] < 12
+    assert seen == [int(learner.rollout.valid.sum())] and seen[0] < 12
 
 
 def test_callback_reports_and_false_stops():
@@ -228,7 +224,7 @@ def test_discrete_observations_are_one_hot():
 
     learner = PPO(make_env(Chain, "NextStep"), n_steps=4, seed=0, device="cpu")
     learner.learn(4)
-    obs = learner._buf["obs"].numpy()
+    obs = learner.rollout.obs.numpy()
     assert set(np.unique(obs.sum(-1))) == {1.0} and obs[0, :, 0].all()
 
 
@@ -239,7 +235,8 @@ def test_cuda_buffers_live_on_the_gpu_and_load_on_cpu(tmp_path, encoder):
     learner = PPO(make_env(Corridor, "NextStep"), encoder=encoder, hidden=(16,), n_steps=16, seed=0, device="cuda")
     learner.learn(200)
     assert next(learner.policy.parameters()).is_cuda
-    assert all(v.is_cuda for v in learner._buf.values() if isinstance(v, torch.Tensor))
+    r = learner.rollout
+    assert all(v.is_cuda for v in (r.obs, r.actions, r.logp, r.values))
     loaded = load_learner(learner.save(tmp_path / "g.pt"), device="cpu")
     obs = np.eye(5, dtype=np.float32)
     np.testing.assert_array_equal(learner.predict(obs, deterministic=True)[0],

@@ -16,10 +16,12 @@ from agents.character.params import IDLE_BELOW, PRESETS, STYLES, CharacterParams
 from envs.duel.config import DuelConfig
 from envs.duel.env import OBS_SIZE
 from envs.duel.rules import N_BUTTON
-from envs.protocols import RecurrentState
+from envs.duel.vector import TWO_PLAYER
+from envs.protocols import BatchedAgent, RecurrentState
 
 if TYPE_CHECKING:
     from gymnasium import spaces
+
 
 _INTENTS = tuple(Intent)  # intent code -> Intent
 _FLOAT32 = np.dtype(np.float32)
@@ -149,5 +151,32 @@ def make_scripted(
     flat = action_space is not None and not hasattr(action_space, "nvec")
     return ScriptedFighter(scripted_params(arg), rng=rng, frame_skip=frame_skip, flat=flat)
 
-__all__ = ["IDLE_BELOW", "PRESETS", "STYLES", "CharacterParams", "Intent", "ScriptedFighter", "make_scripted",
-           "scripted_params"]
+def make_batched_opponent(spec: str | BatchedAgent | None,
+                          frame_skip: int = DuelConfig.frame_skip) -> BatchedAgent | None:
+    """A batched opponent from a spec: ``scripted:NAME`` (every form ``make_scripted`` takes),
+    ``random``, or an object already speaking the batched interface. ``None``/``"external"`` (the
+    two-player form) return None. Anything else raises a one-line ValueError."""
+    if spec is None or (isinstance(spec, str) and spec in TWO_PLAYER):
+        return None
+    if not isinstance(spec, str):
+        if all(hasattr(spec, a) for a in ("bind", "reset_envs", "act")):
+            return spec
+        raise ValueError(f"the batched duel needs a batched opponent (bind, reset_envs, act) or a spec; "
+                         f"got {type(spec).__name__}; valid specs: {_VALID}")
+    prefix, _, arg = spec.partition(":")
+    if prefix == "scripted":
+        return BatchedScripted(scripted_params(arg or None), spec=spec, frame_skip=frame_skip)
+    if prefix == "random" and not arg:
+        from agents.protocol import UniformAgent
+        from envs.duel.env import duel_spaces
+
+        return UniformAgent(duel_spaces()[0], spec="random")
+    raise ValueError(f"unknown batched duel opponent {spec!r}; valid: {_VALID}")
+
+
+_VALID = (f"scripted:{'|'.join(PRESETS)}|{'|'.join(STYLES[1:])}|STYLE-PRESET|0..1, random, "
+          "external (two-player), or a batched opponent object")
+
+
+__all__ = ["IDLE_BELOW", "PRESETS", "STYLES", "CharacterParams", "Intent", "ScriptedFighter", "make_batched_opponent",
+           "make_scripted", "scripted_params"]

@@ -138,24 +138,23 @@ def ticks_until_free(observation: np.ndarray) -> int:
     """How many of the next ticks ignore the viewer's input (its "lag"), read from its own features:
     the rest of a move (+1: the tick on which the move ends takes no input), stun - 1, or the rest of
     the arc of a jump whose one air attack is spent. 0 for a fighter that can act now."""
-    from envs.duel import env as E
-    from envs.duel.rules import FRAME_DATA, GRAVITY, MAX_JUMP_HEIGHT, MAX_STUN, N_MOVES, FState, Move
+    from envs.duel import layout as L
+    from envs.duel.rules import FRAME_DATA, GRAVITY, JUMP_SPEED, MAX_JUMP_HEIGHT, MAX_STUN, N_MOVES, FState, Move
 
     o = np.asarray(observation, dtype=np.float64)
-    state = int(np.argmax(o[E.F_STATE:E.F_STATE + len(FState)]))
-    move = int(np.argmax(o[E.F_MOVE:E.F_MOVE + N_MOVES]))
+    state = int(np.argmax(o[L.F_STATE:L.F_STATE + len(FState)]))
+    move = int(np.argmax(o[L.F_MOVE:L.F_MOVE + N_MOVES]))
     if state in (FState.HITSTUN, FState.BLOCKSTUN):
-        return max(int(round(o[E.F_STUN] * MAX_STUN)) - 1, 0)
+        return max(int(round(o[L.F_STUN] * MAX_STUN)) - 1, 0)
     if state == FState.GRABBED:
         return 0  # the throw escape takes a press at once
     lag = 0
     if move:
         total = FRAME_DATA[Move(move)].total
-        lag = total - int(round(o[E.F_PROGRESS] * total)) + 1
+        lag = total - int(round(o[L.F_PROGRESS] * total)) + 1
     if state == FState.AIR and move:  # after the air attack, nothing until landing
-        # FIXME: envs.duel.env has no _VY_SCALE (the scale is the character table's C_VY_SCALE since the
-        # duel became one implementation), so this line raises AttributeError; left for its owner to fix
-        y, vy = int(round(o[E.F_Y] * MAX_JUMP_HEIGHT)), int(round(o[E.F_VY] * E._VY_SCALE))  # type: ignore[attr-defined]
+        # the observation scales y by the apex and vy by jump_speed + gravity (the default fighter's here)
+        y, vy = int(round(o[L.F_Y] * MAX_JUMP_HEIGHT)), int(round(o[L.F_VY] * (JUMP_SPEED + GRAVITY)))
         land = 0
         while y > 0 and land < 64:
             y, vy, land = y + vy, vy - GRAVITY, land + 1
@@ -483,7 +482,7 @@ class HumanAgent:
 
     def decide(self, observation: np.ndarray, now: int) -> tuple[int, int]:
         """(stick, button) at the decision on game tick ``now`` (the events already fed)."""
-        from envs.duel.env import OBS_ABS_FACING
+        from envs.duel.layout import OBS_ABS_FACING
 
         facing = 1 if float(observation[OBS_ABS_FACING]) >= 0 else -1
         stick = self.stick(facing)

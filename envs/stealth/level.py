@@ -70,6 +70,7 @@ import numpy as np
 
 from envs.fileio import FileFormatError, read_text_limited
 from envs.stealth import rules
+from envs.stealth.rules import Guard  # the guard value lives with its motion rules; re-exported here
 
 MAPS_PACKAGE = "envs.stealth.maps"
 GRID_CHARS = {"#": "wall", ".": "floor", "S": "start", "G": "goal"}
@@ -95,20 +96,6 @@ class LevelError(FileFormatError):
     WHAT = "level"
 
 
-@dataclass(frozen=True)
-class Guard:
-    """One guard: a ``patrol`` (route + mode) or a ``sentry`` (at + facings + turn_every)."""
-
-    kind: str
-    view_range: float
-    fov_deg: float
-    route: tuple[tuple[int, int], ...] = ()
-    mode: str = "pingpong"
-    at: tuple[int, int] | None = None
-    facings: tuple[float, ...] = ()
-    turn_every: int = 1
-
-
 @dataclass(frozen=True, eq=False)
 class Level:
     """A stealth level. ``walls`` is a bool (H, W) array; cells are ``(row, col)``."""
@@ -126,6 +113,11 @@ class Level:
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.walls.shape)
+
+    def check_limits(self) -> None:
+        """Raise a :class:`LevelError` naming the limit when this level exceeds one
+        (:func:`check_level_limits`); :func:`envs.stealth.rules.compile_world` calls it first."""
+        check_level_limits(self)
 
     @cached_property
     def world(self) -> rules.World:

@@ -47,13 +47,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import reduce
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import Any, Protocol, TypeAlias, cast
 
 import numba
 import numpy as np
-
-if TYPE_CHECKING:  # pragma: no cover
-    from envs.stealth.level import Guard, Level
 
 #: Cells, phases or directions: one integer, or (element-wise) an integer array of them.
 IndexLike: TypeAlias = "int | np.integer | np.ndarray"
@@ -119,7 +116,42 @@ def action_outcomes(action: int, slip: float) -> tuple[tuple[int, float], ...]:
 
 
 # --------------------------------------------------------------------------------------------
-# Guard motion
+# Guards and their motion
+
+
+@dataclass(frozen=True)
+class Guard:
+    """One guard: a ``patrol`` (route + mode) or a ``sentry`` (at + facings + turn_every). Importable from
+    :mod:`envs.stealth.level` too, with the level it belongs to."""
+
+    kind: str
+    view_range: float
+    fov_deg: float
+    route: tuple[tuple[int, int], ...] = ()
+    mode: str = "pingpong"
+    at: tuple[int, int] | None = None
+    facings: tuple[float, ...] = ()
+    turn_every: int = 1
+
+
+class LevelSpec(Protocol):
+    """What the rules read of a level: :class:`envs.stealth.level.Level` is one. ``check_limits`` raises
+    (a :class:`~envs.stealth.level.LevelError` naming the limit) when the level's tables would be larger
+    than :func:`envs.stealth.level.check_level_limits` allows."""
+
+    @property
+    def walls(self) -> np.ndarray: ...
+
+    @property
+    def start(self) -> tuple[int, int]: ...
+
+    @property
+    def goal(self) -> tuple[int, int]: ...
+
+    @property
+    def guards(self) -> tuple[Guard, ...]: ...
+
+    def check_limits(self) -> None: ...
 
 
 def direction_angle(d_row: int, d_col: int) -> float:
@@ -367,15 +399,14 @@ def move_table(walls: np.ndarray) -> np.ndarray:
     return table
 
 
-def compile_world(level: Level) -> World:
+def compile_world(level: LevelSpec) -> World:
     """Precompute the tables of ``level`` (guard tracks, watched set and guard moves per phase).
 
-    The level is first checked against the limits of :func:`envs.stealth.level.check_level_limits`
-    (a :class:`~envs.stealth.level.LevelError` names the limit), so no table larger than they allow is
+    The level is first checked against its limits (``level.check_limits()``: for a
+    :class:`~envs.stealth.level.Level`, :func:`envs.stealth.level.check_level_limits`, a
+    :class:`~envs.stealth.level.LevelError` naming the limit), so no table larger than they allow is
     ever allocated."""
-    from envs.stealth.level import check_level_limits  # level imports this module
-
-    check_level_limits(level)
+    level.check_limits()
     walls = np.asarray(level.walls, dtype=bool)
     h, w = walls.shape
     n = h * w

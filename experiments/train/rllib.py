@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.fileio import atomic_write_text
+from envs.fileio import atomic_write_text, read_json_object
 from envs.stealth.features import nav_spec
 from experiments.train.config import ENV_IDS, METRIC_FIELDS, RLLIB_ALGOS, env_kind, resolve_config
 from experiments.train.gate import SnapshotGate
@@ -555,14 +555,7 @@ def read_rllib_config(path: Path) -> dict:
     wrong a one-line ValueError naming it."""
     if not path.is_file():
         raise FileNotFoundError(f"--resume: {path} not found; is {path.parent} a run folder?")
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ValueError(f"{path}: more than the {MAX_CONFIG_BYTES} bytes a run config may hold")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: not a run config (a JSON object expected)")
+    config = read_json_object(path, MAX_CONFIG_BYTES, "run config")
     for key, kind in CONFIG_TYPES.items():
         value = config.get(key)
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
@@ -598,13 +591,8 @@ def read_resume_point(folder: Path) -> tuple[int, dict, dict]:
     if not side.is_file() or not blob.is_file():
         raise FileNotFoundError(f"--resume: no checkpoint {folder} ({POLICY_JSON} and {POLICY_WEIGHTS}) yet; start "
                                 "the run again without --resume")
-    if side.stat().st_size > MAX_RECIPE_BYTES:
-        raise ValueError(f"{side}: more than the {MAX_RECIPE_BYTES} bytes a policy recipe may hold")
-    try:
-        recipe = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
-        raise ValueError(f"{side}: cannot read the policy recipe ({exc})") from None
-    steps = recipe.get("steps") if isinstance(recipe, dict) else None
+    recipe = read_json_object(side, MAX_RECIPE_BYTES, "policy recipe")
+    steps = recipe.get("steps")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"{side}: not a checkpoint of sandbox train --backend rllib (a JSON object with integer "
                          "steps expected)")

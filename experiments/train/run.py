@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envs.fileio import atomic_write_text
+from envs.fileio import atomic_write_text, read_json_object
 from experiments.runfolder import claim_folder, deferred_interrupt, read_marker, set_status
 
 TB_METRICS = "metrics"  # the TensorBoard group of every metrics.csv column
@@ -84,19 +84,14 @@ def read_metrics(run_dir: str | Path, name: str = "metrics.csv") -> list[dict]:
     return [{k: number(v) for k, v in row.items()} for row in rows]
 
 
+MAX_RUN_JSON_BYTES = 16 << 20  # a run's config.json or a checkpoint's sidecar (the league's state included)
+
+
 def read_json_file(path: Path, what: str) -> dict:
-    """A JSON object from ``path``, or a one-line ValueError naming the file and what was expected."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path} not found; is {Path(path).parent} a run folder?") from None
-    except OSError as exc:
-        raise ValueError(f"{path}: unreadable {what} ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc}); not a {what}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: not a {what} (a JSON object expected)")
-    return data
+    """A JSON object from ``path`` (at most ``MAX_RUN_JSON_BYTES``), or a one-line error naming the file."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} not found; is {Path(path).parent} a run folder?")
+    return read_json_object(path, MAX_RUN_JSON_BYTES, what)
 
 
 class Run:

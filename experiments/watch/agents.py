@@ -23,14 +23,16 @@ def build_agent(spec: str, **context):
     try:
         return make_agent(spec, **context)
     except (ValueError, FileNotFoundError, CliError) as exc:
-        raise CliError(_one_line(exc)) from None
+        raise CliError(one_line(exc)) from None
     except ImportError as exc:
-        raise CliError(f"agent {spec!r} is not available in this install ({_one_line(exc)})") from None
+        raise CliError(f"agent {spec!r} is not available in this install ({one_line(exc)})") from None
     except Exception as exc:  # a corrupt checkpoint fails inside torch / zipfile / SB3 in many ways
-        raise CliError(f"cannot load agent {spec!r}: {type(exc).__name__}: {_one_line(exc)}") from None
+        raise CliError(f"cannot load agent {spec!r}: {type(exc).__name__}: {one_line(exc)}") from None
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """``exc``'s message on one line (whitespace runs collapsed), or its type's name when it has none: what
+    the watcher's errors and notices show."""
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
@@ -44,7 +46,7 @@ def cannot_play(spec: str, game: str):
     except CliError:
         raise
     except Exception as exc:
-        raise CliError(f"agent {spec!r} cannot play the {game}: {type(exc).__name__}: {_one_line(exc)}") from None
+        raise CliError(f"agent {spec!r} cannot play the {game}: {type(exc).__name__}: {one_line(exc)}") from None
 
 
 def default_spec(game: str) -> str:
@@ -143,6 +145,6 @@ def make_director(kind: str, game: str):
             try:
                 return LearnedDirector.load(path)
             except Exception as exc:  # a corrupt zip
-                raise CliError(f"{path}: cannot load the learned director ({_one_line(exc)})") from None
+                raise CliError(f"{path}: cannot load the learned director ({one_line(exc)})") from None
     raise CliError("--director learned: no agents/bundled/director.zip (nor runs/director/checkpoints/final.zip); "
                    "train one with `sandbox train director`, or use --director rule")

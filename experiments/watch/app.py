@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from experiments.watch.agents import _one_line, notice
+from experiments.watch.agents import notice, one_line
 from experiments.watch.config import HEADLESS_SECONDS, SPEEDS, Config
 from experiments.watch.duel import DuelSession
 from experiments.watch.stealth import StealthSession
@@ -113,7 +113,7 @@ def watch(cfg: Config) -> int:
             window = pygame.display.set_mode(session.size)
             pygame.display.set_caption(f"game-ai-sandbox: watch {cfg.game}")
         except pygame.error as exc:
-            notice(f"cannot open a window ({_one_line(exc)}); recording a GIF instead")
+            notice(f"cannot open a window ({one_line(exc)}); recording a GIF instead")
             headless = True
     record = cfg.record
     if headless and record is None:

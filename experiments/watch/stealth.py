@@ -7,13 +7,13 @@ import numpy as np
 from envs.stealth.features import nav_spec
 from experiments.watch.agents import (
     StealthKeys,
-    _one_line,
     agent_info,
     build_agent,
     cannot_play,
     default_spec,
     make_director,
     notice,
+    one_line,
     policy_probs,
 )
 from experiments.watch.config import Config
@@ -85,7 +85,7 @@ class StealthSession:
         try:
             env = StealthEnv(level=name, nav_features=self.nav_features, **kwargs)
         except (ValueError, OSError) as exc:
-            raise CliError(_one_line(exc)) from None
+            raise CliError(one_line(exc)) from None
         self.base = env
         self.env = DirectedEnv(env, self.director) if self.director is not None else env
         self.level_name = name
