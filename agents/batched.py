@@ -97,7 +97,7 @@ def batched_from_object(agent: object, *, deterministic: bool = False, target: s
 
         return BatchedScripted(agent_.base_params, spec=name, frame_skip=frame_skip or 4)
     if callable(getattr(agent, "predict", None)):
-        return SingleAgent(agent, deterministic=deterministic, target=target, spec=name)  # type: ignore[arg-type]
+        return SingleAgent(agent_, deterministic=deterministic, target=target, spec=name)
     raise TypeError(f"an agent must be a spec string, a BatchedAgent (bind, reset_envs, act) or have predict(); "
                     f"got {type(agent).__name__}")
 
