@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export SDL_VIDEODRIVER ?= dummy
 export SDL_AUDIODRIVER ?= dummy
 
-.PHONY: venv test test-fast watch bench lint clean
+.PHONY: venv test test-fast watch bench lint typecheck clean
 
 venv: $(STAMP)
 
@@ -45,5 +45,9 @@ bench: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# mypy over envs, nets and agents, configured in pyproject.toml ([tool.mypy])
+typecheck: venv
+	$(VENV)/bin/mypy
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

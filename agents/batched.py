@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agents.protocol import (
     ActionWriter,
@@ -68,33 +68,36 @@ def batched_from_object(agent: object, *, deterministic: bool = False, target: s
     builds (ghost, our learners, SB3 models and agents, RLlib policies) are batched as their specs are; any
     other object with ``predict`` is a batch of one (:class:`SingleAgent`)."""
     if is_batched(agent):
-        return agent  # type: ignore[return-value]
+        return agent
     name = spec or getattr(agent, "spec", None) or type(agent).__name__
+    # Below, the agent's class is told by module and name (_instance), without importing (or naming) it: mypy
+    # cannot follow that, so the object is Any from here.
+    agent_: Any = agent
     if _instance(agent, "agents.ghost.agent", "GhostAgent"):
         from agents.ghost.agent import BatchedGhost
 
-        return BatchedGhost.from_agent(agent, deterministic=deterministic, spec=name)  # type: ignore[arg-type]
+        return BatchedGhost.from_agent(agent_, deterministic=deterministic, spec=name)
     if _instance(agent, "nets.on_policy", "OnPolicyLearner"):
         from agents.pg_agent import BatchedLearner
 
-        return BatchedLearner(agent, deterministic=deterministic, target=target, spec=name)
+        return BatchedLearner(agent_, deterministic=deterministic, target=target, spec=name)
     if _instance(agent, "agents.sb3_agent", "SB3Agent") or _instance(agent, "stable_baselines3.common.base_class",
                                                                       "BaseAlgorithm"):
         from agents.sb3_agent import batched_sb3
 
-        return batched_sb3(agent, deterministic=deterministic, target=target, spec=name)
+        return batched_sb3(agent_, deterministic=deterministic, target=target, spec=name)
     if _instance(agent, "agents.rllib_agent", "RLlibAgent"):
         from agents.rllib_agent import BatchedRLlib
 
-        return BatchedRLlib(agent, deterministic=deterministic, target=target, spec=name)
+        return BatchedRLlib(agent_, deterministic=deterministic, target=target, spec=name)
     if isinstance(agent, RandomAgent):
         return UniformAgent(agent.action_space, target, spec=name)
     if _instance(agent, "agents.character.scripted", "ScriptedFighter"):
         from agents.character.fighter import BatchedScripted
 
-        return BatchedScripted(agent.base_params, spec=name, frame_skip=frame_skip or 4)  # type: ignore[attr-defined]
+        return BatchedScripted(agent_.base_params, spec=name, frame_skip=frame_skip or 4)
     if callable(getattr(agent, "predict", None)):
-        return SingleAgent(agent, deterministic=deterministic, target=target, spec=name)  # type: ignore[arg-type]
+        return SingleAgent(agent_, deterministic=deterministic, target=target, spec=name)
     raise TypeError(f"an agent must be a spec string, a BatchedAgent (bind, reset_envs, act) or have predict(); "
                     f"got {type(agent).__name__}")
 
@@ -103,7 +106,7 @@ def make_batched_agent(spec: str | Sequence[str] | BatchedAgent | Agent, *,
                        action_space: spaces.Space | None = None, observation_space: spaces.Space | None = None,
                        frame_skip: int = DuelConfig.frame_skip, deterministic: bool = False,
                        env: VectorEnv | None = None,
-                       device: str = "auto", **context: object) -> BatchedAgent:
+                       device: str = "auto", **context: Any) -> BatchedAgent:
     """A :class:`BatchedAgent` for ``spec``: any spec :func:`agents.make_agent` accepts, a comma-separated
     list or a list of them (env ``i`` plays item ``i % len``), or an agent object (see the module
     docstring).
@@ -113,8 +116,9 @@ def make_batched_agent(spec: str | Sequence[str] | BatchedAgent | Agent, *,
     ``device``; ``deterministic`` (act on the arg-max instead of sampling; opponents sample, as the single
     env asks them to), and ``env``, the batched stealth env that ``planner`` and ``optimal`` read. A spec
     that cannot be batched raises a one-line ValueError saying why."""
-    common = {"action_space": action_space, "observation_space": observation_space, "frame_skip": frame_skip,
-              "deterministic": deterministic, "env": env, "device": device, **context}
+    common: dict[str, Any] = {"action_space": action_space, "observation_space": observation_space,
+                              "frame_skip": frame_skip, "deterministic": deterministic, "env": env, "device": device,
+                              **context}
     if not isinstance(spec, str):
         if isinstance(spec, list | tuple):
             return RowsAgent([make_batched_agent(s, **common) for s in spec], spec=",".join(map(str, spec)))
@@ -128,7 +132,9 @@ def make_batched_agent(spec: str | Sequence[str] | BatchedAgent | Agent, *,
     if prefix == "scripted":
         from agents.character.scripted import make_batched_opponent
 
-        return make_batched_opponent(spec, int(frame_skip))
+        opponent = make_batched_opponent(spec, int(frame_skip))
+        assert opponent is not None  # (None only for the two-player form's "external")
+        return opponent
     if prefix == "random":
         if arg:
             raise ValueError(f"agent spec 'random' takes no argument, got {spec!r}")

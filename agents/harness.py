@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -181,7 +181,7 @@ def _duel_chunk(env: DuelVectorEnv, a: BatchedAgent, b: BatchedAgent, o: Batched
         theirs = np.ascontiguousarray(obs[rows, 1 - side])
         a.act(mine, live, out_a)
         b.act(theirs, live, out_b)
-        if o is not None:
+        if o is not None and labels is not None:  # (both or neither)
             o.act(mine, live, labels)
         act[rows, side], act[rows, 1 - side] = out_a, out_b
         obs, rewards, terminated, truncated, info = env.step(act)
@@ -258,7 +258,7 @@ def _episode_chunk(env: VectorEnv, a: BatchedAgent, o: BatchedAgent | None, star
         if agent is not None:
             agent.bind(n)
             agent.reset_envs(rows, np.array([side_seed(int(s), stream) for s in seeds], dtype=np.int64), nan)
-    out = np.zeros((n, *env.single_action_space.shape), dtype=np.int64)
+    out = np.zeros((n, *cast("tuple[int, ...]", env.single_action_space.shape)), dtype=np.int64)
     labels = np.zeros_like(out) if o is not None else None
     live = np.ones(n, dtype=bool)
     ret, disc, length = np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int64)
@@ -269,7 +269,7 @@ def _episode_chunk(env: VectorEnv, a: BatchedAgent, o: BatchedAgent | None, star
     t = 0
     while live.any():
         a.act(obs, live, out)
-        if o is not None:
+        if o is not None and labels is not None:  # (both or neither)
             o.act(obs, live, labels)
         acted = obs
         obs, rewards, terminated, truncated, info = env.step(out)
@@ -327,12 +327,12 @@ def run_steps(env: VectorEnv, agent: BatchedAgent, steps: int, obs: np.ndarray, 
             member.bind(n)
         start(np.arange(n))
     index = np.arange(n)
-    out = np.zeros((n, *env.single_action_space.shape), dtype=np.int64)
+    out = np.zeros((n, *cast("tuple[int, ...]", env.single_action_space.shape)), dtype=np.int64)
     labels = np.zeros_like(out) if oracle is not None else None
     for t in range(steps):
         live = ~pending
         agent.act(obs, live, out)
-        if oracle is not None:
+        if oracle is not None and labels is not None:  # (both or neither)
             oracle.act(obs, live, labels)
         acted = obs
         obs, rewards, terminated, truncated, info = env.step(out)

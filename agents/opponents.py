@@ -18,18 +18,27 @@ arguments alone.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from envs.duel.config import DuelConfig
 from envs.duel.env import DuelEnv, duel_spaces
+from envs.protocols import Agent, BatchedAgent
+
+if TYPE_CHECKING:
+    from envs.duel.vector import Difficulty, DuelVectorEnv
+
+#: An opponent as the duel's entry points take it: a spec string, a list of them (one per round in turn, for
+#: the batched duel), or an agent object.
+OpponentSpec: TypeAlias = "str | Sequence[str] | BatchedAgent | Agent"
 
 __all__ = ["batched_duel_opponent", "make_duel_env", "make_duel_vector_env"]
 
 DEFAULT_OPPONENT = "scripted:normal"
 
 
-def make_duel_env(*, opponent: Any = DEFAULT_OPPONENT, config: DuelConfig | None = None, difficulty=None,
-                  render_mode: str | None = None, **settings) -> DuelEnv:
+def make_duel_env(*, opponent: str | BatchedAgent | Agent = DEFAULT_OPPONENT, config: DuelConfig | None = None,
+                  difficulty: float | None = None, render_mode: str | None = None, **settings: Any) -> DuelEnv:
     """``sandbox/Duel-v0``: a :class:`DuelEnv` whose opponent spec string (``random``, ``scripted:hard``,
     ``ghost:PATH``, ``sb3:PATH``, ``bundled:NAME``, ``human``...) is resolved here, built for the env's
     settings (:class:`envs.duel.config.DuelConfig`, checked once); other keyword arguments are
@@ -44,7 +53,8 @@ def make_duel_env(*, opponent: Any = DEFAULT_OPPONENT, config: DuelConfig | None
     return env
 
 
-def batched_duel_opponent(spec: Any, *, frame_skip: int = DuelConfig.frame_skip, **context: Any):
+def batched_duel_opponent(spec: OpponentSpec | None, *, frame_skip: int = DuelConfig.frame_skip,
+                          **context: Any) -> BatchedAgent | None:
     """The batched duel opponent named by ``spec`` (any agent spec, a comma-separated list or a list, one
     per round in turn; an agent object or a batched agent passes through :func:`agents.make_batched_agent`),
     built for the batched duel: it writes ``[stick, button]`` pairs and samples, as the single env's
@@ -59,9 +69,9 @@ def batched_duel_opponent(spec: Any, *, frame_skip: int = DuelConfig.frame_skip,
                               frame_skip=int(frame_skip), player=2, **context)
 
 
-def make_duel_vector_env(num_envs: int = 1, opponent: Any = DEFAULT_OPPONENT, config: DuelConfig | None = None,
-                         difficulty: Any = None, render_mode: str | None = None, copy: bool = True,
-                         **settings: Any):
+def make_duel_vector_env(num_envs: int = 1, opponent: OpponentSpec | None = DEFAULT_OPPONENT,
+                         config: DuelConfig | None = None, difficulty: Difficulty = None,
+                         render_mode: str | None = None, copy: bool = True, **settings: Any) -> DuelVectorEnv:
     """``vector_entry_point`` of ``sandbox/Duel-v0``: ``gym.make_vec("sandbox/Duel-v0", num_envs=N,
     opponent=...)`` lands here, checks the settings once (:class:`envs.duel.config.DuelConfig`), resolves the
     opponent for them (:func:`batched_duel_opponent`) and builds :class:`envs.duel.vector.DuelVectorEnv`."""

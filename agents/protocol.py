@@ -28,48 +28,30 @@ evaluation is the same in a batch of 1 or of 1,000. The single agents draw from 
 instead, so a sampling agent and its batched form play the same distribution, not the same draws; with
 ``deterministic=True`` they play the same actions.
 
-Imports: numpy and ``agents.stream`` (numba, imported on first use) only.
+The two protocols are defined once, as types, on the ground floor (:mod:`envs.protocols`, where the envs that
+host an opponent can name them too) and re-exported here.
+
+Imports: numpy, ``envs.protocols`` and ``agents.stream`` (numba, imported on first use) only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from envs.protocols import Agent, BatchedAgent, RecurrentState
+
 if TYPE_CHECKING:
     from gymnasium import spaces
+    from typing_extensions import TypeIs  # typing.TypeIs from Python 3.13
 
 __all__ = ["ActionWriter", "Agent", "BatchedAgent", "Mixture", "PolicyRows", "RowDraws", "RowsAgent", "SingleAgent",
            "UniformAgent", "inverse_cdf", "is_batched", "softmax"]
 
 
-@runtime_checkable
-class Agent(Protocol):
-    """The agent protocol (SB3's ``PolicyPredictor``); ``reset()`` is optional."""
-
-    def predict(
-        self,
-        observation: Any,
-        state: Any = None,
-        episode_start: Any = None,
-        deterministic: bool = False,
-    ) -> tuple[Any, Any]: ...
-
-
-@runtime_checkable
-class BatchedAgent(Protocol):
-    """An agent acting for N envs per call (see the module docstring for the contract)."""
-
-    def bind(self, num_envs: int) -> None: ...
-
-    def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None: ...
-
-    def act(self, obs: np.ndarray, active: np.ndarray, out: np.ndarray) -> None: ...
-
-
-def is_batched(agent: object) -> bool:
+def is_batched(agent: object) -> TypeIs[BatchedAgent]:
     """Whether ``agent`` speaks the batched protocol (``bind``, ``reset_envs``, ``act``)."""
     return all(callable(getattr(agent, name, None)) for name in ("bind", "reset_envs", "act"))
 
@@ -276,7 +258,7 @@ class SingleAgent:
         self.why = why or (f"agent {self.spec!r} has only predict() and acts for one env; pass a spec string or a "
                            "BatchedAgent (agents.make_batched_agent) to act for many")
         self.num_envs = 0
-        self._state: object = None
+        self._state: RecurrentState = None
         self._start = np.ones(1, dtype=bool)
 
     def bind(self, num_envs: int) -> None:
@@ -358,7 +340,8 @@ class Mixture:
         self.a.bind(n)
         self.b.bind(n)
         self.draws = RowDraws(n)
-        self.last_a = self.last_b = None
+        self.last_a: np.ndarray | None = None
+        self.last_b: np.ndarray | None = None
 
     def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
         from agents.stream import mix64_array
@@ -373,13 +356,14 @@ class Mixture:
         rows = np.flatnonzero(active)
         if not rows.size:
             return
-        if self.last_a is None or self.last_a.shape != out.shape:
-            self.last_a, self.last_b = np.zeros_like(out), np.zeros_like(out)
+        last_a, last_b = self.last_a, self.last_b
+        if last_a is None or last_b is None or last_a.shape != out.shape:  # (both are None or neither)
+            last_a, last_b = self.last_a, self.last_b = np.zeros_like(out), np.zeros_like(out)
         if self.p < 1.0:
-            self.a.act(obs, active, self.last_a)
+            self.a.act(obs, active, last_a)
         if self.p > 0.0:
-            self.b.act(obs, active, self.last_b)
+            self.b.act(obs, active, last_b)
         take_b = self.draws.uniform(rows)[:, 0] < self.p
-        out[rows] = np.where(take_b.reshape((-1,) + (1,) * (out.ndim - 1)), self.last_b[rows], self.last_a[rows])
+        out[rows] = np.where(take_b.reshape((-1,) + (1,) * (out.ndim - 1)), last_b[rows], last_a[rows])
 
 

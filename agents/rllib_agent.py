@@ -21,10 +21,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from agents.protocol import PolicyRows
+from envs.protocols import RecurrentState
+
+if TYPE_CHECKING:
+    from gymnasium import spaces
 
 POLICY_JSON = "sandbox_policy.json"
 POLICY_WEIGHTS = "sandbox_policy.pt"
@@ -38,7 +43,7 @@ INSTALL_HINT = "pip install -e '.[ray]'"
 
 # ---- spaces as plain JSON ------------------------------------------------------------------------------------
 
-def space_to_json(space) -> dict:
+def space_to_json(space: spaces.Space) -> dict[str, Any]:
     """A Box, Discrete or MultiDiscrete space as a JSON-friendly dict."""
     from gymnasium import spaces
 
@@ -52,7 +57,7 @@ def space_to_json(space) -> dict:
     raise TypeError(f"cannot describe {space!r} as JSON (Box, Discrete, MultiDiscrete only)")
 
 
-def space_from_json(data: dict, where: str = "space"):
+def space_from_json(data: dict[str, Any], where: str = "space") -> spaces.Space:
     """The space :func:`space_to_json` wrote; a ValueError naming ``where`` for anything else."""
     from gymnasium import spaces
 
@@ -104,7 +109,7 @@ class RLlibAgent:
         self.rng = rng if rng is not None else np.random.default_rng()
         self.info = info or {}
 
-    def logits(self, observation) -> np.ndarray:
+    def logits(self, observation: np.ndarray) -> np.ndarray:
         """The action-distribution inputs for a batch of observations, shape (batch, sum(heads))."""
         import torch
         from ray.rllib.core.columns import Columns
@@ -121,7 +126,7 @@ class RLlibAgent:
     def _obs_size(self) -> int:
         return int(math.prod(self.module.observation_space.shape))
 
-    def action_probs(self, observation) -> list:
+    def action_probs(self, observation: np.ndarray) -> list[np.ndarray]:
         """One probability vector per action head for one observation (as :class:`SB3Agent`)."""
         logits = self.logits(observation)[0]
         out, at = [], 0
@@ -132,7 +137,8 @@ class RLlibAgent:
             at += n
         return out
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+    def predict(self, observation: np.ndarray, state: RecurrentState = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = True) -> tuple[np.ndarray | int, RecurrentState]:
         logits = self.logits(observation)
         actions = np.empty((logits.shape[0], len(self.heads)), dtype=np.int64)
         at = 0
@@ -159,7 +165,7 @@ class BatchedRLlib(PolicyRows):
     """An :class:`RLlibAgent` acting for N rows: one ``forward_inference`` over the active rows, then the
     arg-max of each head's logits or a draw per row (:class:`agents.batched.PolicyRows`)."""
 
-    def __init__(self, agent: RLlibAgent, *, deterministic: bool = False, target: object | None = None,
+    def __init__(self, agent: RLlibAgent, *, deterministic: bool = False, target: spaces.Space | None = None,
                  spec: str = "rllib"):
         super().__init__(agent.action_space, deterministic=deterministic, target=target, spec=spec)
         self.agent = agent
@@ -254,7 +260,7 @@ def load_rllib(path: str | Path, rng: np.random.Generator | None = None) -> RLli
     return RLlibAgent(module, action_space, rng=rng, info=recipe)
 
 
-def make_rllib(arg: str | None, **kwargs) -> RLlibAgent:
+def make_rllib(arg: str | None, **kwargs: Any) -> RLlibAgent:
     if not arg:
         raise ValueError("agent spec 'rllib' needs a path: rllib:RUN_FOLDER (a `sandbox train --backend rllib` run)")
     return load_rllib(arg, rng=kwargs.get("rng"))

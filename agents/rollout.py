@@ -23,9 +23,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from envs.protocols import Agent
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 __all__ = ["Episode", "Evaluation", "Step", "evaluate", "run_episode", "success_of"]
 
@@ -101,8 +106,9 @@ def success_of(info: dict) -> bool | None:
     return bool(info["is_success"]) if "is_success" in info else None
 
 
-def run_episode(agent, env, *, seed: int | None = None, options: dict | None = None, deterministic: bool = True,
-                on_step: Callable[[Step], Any] | None = None, max_steps: int | None = None) -> Episode:
+def run_episode(agent: Agent, env: gym.Env, *, seed: int | None = None, options: dict | None = None,
+                deterministic: bool = True, on_step: Callable[[Step], Any] | None = None,
+                max_steps: int | None = None) -> Episode:
     """Play one episode of ``agent`` in ``env`` from ``env.reset(seed=seed, options=options)``.
 
     Stops when the env terminates or truncates (or after ``max_steps`` steps, then counted as
@@ -127,7 +133,8 @@ def run_episode(agent, env, *, seed: int | None = None, options: dict | None = N
     return Episode(seed, total, t, success_of(info), bool(terminated), info)
 
 
-def evaluate(agent, env, n_episodes: int, *, seed: int | None = 0, seeds: Sequence[int | None] | None = None,
+def evaluate(agent: Agent, env: gym.Env | list[gym.Env] | tuple[gym.Env, ...], n_episodes: int, *,
+             seed: int | None = 0, seeds: Sequence[int | None] | None = None,
              deterministic: bool = True, options: dict | None = None,
              on_step: Callable[[Step], Any] | None = None,
              on_episode: Callable[[Episode], Any] | None = None) -> Evaluation:
@@ -141,7 +148,8 @@ def evaluate(agent, env, n_episodes: int, *, seed: int | None = 0, seeds: Sequen
     episodes = []
     for i in range(n_episodes):
         if seeds is not None:
-            s = None if seeds[i] is None else int(seeds[i])
+            given = seeds[i]
+            s = None if given is None else int(given)
         else:
             s = None if seed is None else seed + i
         ep = run_episode(agent, envs[i % len(envs)], seed=s, options=options, deterministic=deterministic,

@@ -6,16 +6,22 @@ is told from the fields the zip holds. Nothing in the file is unpickled: see :fu
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from agents.protocol import PolicyRows
 
 if TYPE_CHECKING:
+    import gymnasium as gym
+    import torch
     from gymnasium import spaces
     from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.policies import ActorCriticPolicy
+    from stable_baselines3.common.vec_env import VecEnv
+    from torch.distributions import Categorical
 
 ALGOS = ("PPO", "A2C", "DQN", "SAC", "TD3", "DDPG")
 
@@ -32,8 +38,9 @@ def _sidecar_algo(path: Path) -> str | None:
     return None
 
 
-def load_sb3(path: str | Path, device: str = "auto", *, env=None, hyper: dict | None = None,
-             tensorboard_log: str | None = None, observation_space=None, action_space=None):
+def load_sb3(path: str | os.PathLike[str], device: str = "auto", *, env: gym.Env | VecEnv | None = None,
+             hyper: dict[str, Any] | None = None, tensorboard_log: str | None = None,
+             observation_space: spaces.Space | None = None, action_space: spaces.Space | None = None) -> BaseAlgorithm:
     """The SB3 model saved at ``path`` (``.zip`` optional), its algorithm from the sidecar or its fields.
 
     Loaded by :func:`nets.sb3.load_sb3_zip`, which never unpickles anything from the file (SB3's own
@@ -56,19 +63,24 @@ class SB3Agent:
     """An SB3 model behind the agent protocol (it already speaks it; this adds ``reset`` and the
     deterministic default)."""
 
-    def __init__(self, model, deterministic: bool = True):
+    info: dict[str, Any]  # a bundled agent's sidecar (set by agents.bundled)
+
+    def __init__(self, model: BaseAlgorithm, deterministic: bool = True):
         self.model = model
         self.deterministic = deterministic
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=None):
+    def predict(self, observation: np.ndarray, state: tuple[np.ndarray, ...] | None = None,
+                episode_start: np.ndarray | None = None,
+                deterministic: bool | None = None) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
         from nets.device import inference
 
         det = self.deterministic if deterministic is None else deterministic
-        rows = len(observation) if np.ndim(observation) > len(self.model.observation_space.shape) else 1
+        shape = cast("tuple[int, ...]", self.model.observation_space.shape)
+        rows = len(observation) if np.ndim(observation) > len(shape) else 1
         with inference(rows):
             return self.model.predict(observation, state=state, episode_start=episode_start, deterministic=det)
 
-    def action_probs(self, observation) -> list | None:
+    def action_probs(self, observation: np.ndarray) -> list[np.ndarray] | None:
         """One probability vector per action head for one observation: ``[p(n)]`` for ``Discrete``,
         one per dimension for ``MultiDiscrete`` (duel: ``[stick(9), button(4)]``). None for policies
         without a categorical distribution (DQN's Q-network, continuous actions)."""
@@ -78,19 +90,20 @@ class SB3Agent:
         policy = self.model.policy
         if not hasattr(policy, "get_distribution"):
             return None
-        obs_tensor, _ = policy.obs_to_tensor(observation)
+        actor = cast("ActorCriticPolicy", policy)  # (PPO's and A2C's policies have get_distribution)
+        obs_tensor, _ = actor.obs_to_tensor(observation)
         with torch.no_grad():
-            dist = policy.get_distribution(obs_tensor).distribution
+            dist = actor.get_distribution(obs_tensor).distribution
         heads = dist if isinstance(dist, list | tuple) else [dist]
         if not all(hasattr(d, "probs") for d in heads):
             return None
-        return [np.asarray(d.probs[0].cpu().numpy(), dtype=np.float64) for d in heads]
+        return [np.asarray(d.probs[0].cpu().numpy(), dtype=np.float64) for d in cast("list[Categorical]", heads)]
 
     def reset(self) -> None:
         pass
 
 
-def make_sb3(arg: str | None, **kwargs) -> SB3Agent:
+def make_sb3(arg: str | None, **kwargs: Any) -> SB3Agent:
     if not arg:
         raise ValueError("agent spec 'sb3' needs a path: sb3:PATH/TO/model.zip")
     # the env's spaces stand in for a model's spaces that its zip cannot describe without a pickle
@@ -119,17 +132,17 @@ class BatchedSB3(PolicyRows):
         policy.set_training_mode(False)
         with inference(len(rows)):
             x, _ = policy.obs_to_tensor(obs)
-            if self.q:
-                q = policy.q_net(x).cpu().numpy().astype(np.float64)
+            if self.q:  # a DQN policy: its Q-network
+                q = cast("torch.nn.Module", policy.q_net)(x).cpu().numpy().astype(np.float64)
                 greedy = np.zeros_like(q)
                 greedy[np.arange(len(q)), q.argmax(-1)] = 1.0
                 if self.deterministic:
                     return [greedy]
                 eps = float(getattr(self.model, "exploration_rate", 0.0))
                 return [(1.0 - eps) * greedy + eps / q.shape[-1]]
-            dist = policy.get_distribution(x).distribution
-            heads = dist if isinstance(dist, list | tuple) else [dist]
-            return [d.probs.cpu().numpy() for d in heads]
+            dist = cast("ActorCriticPolicy", policy).get_distribution(x).distribution
+            heads = dist if isinstance(dist, list | tuple) else [dist]  # categorical: a discrete action space
+            return [d.probs.cpu().numpy() for d in cast("list[Categorical]", heads)]
 
 
 class SB3PredictRows:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agents.protocol import Agent
+from envs.protocols import RecurrentState
 
 if TYPE_CHECKING:
     from gymnasium import spaces
@@ -31,8 +32,8 @@ class RandomAgent:
         self.action_space = action_space
         self.rng = rng if rng is not None else np.random.default_rng()
 
-    def predict(self, observation: Any, state: Any = None, episode_start: Any = None,
-                deterministic: bool = False) -> tuple[Any, Any]:
+    def predict(self, observation: np.ndarray, state: RecurrentState = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = False) -> tuple[np.ndarray | int, RecurrentState]:
         """A uniform draw from the action space (``int`` for ``Discrete``, an array for ``MultiDiscrete``)."""
         space: Any = self.action_space  # duck-typed: anything with n (Discrete) or nvec (MultiDiscrete), and start
         if hasattr(space, "nvec"):

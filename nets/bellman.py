@@ -32,12 +32,18 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+
+if TYPE_CHECKING:
+    import torch
 
 ROW_SUM_TOL = 1e-9  # |sum_s2 T(s2|s,a) - 1| allowed in a transition row
 
@@ -51,6 +57,32 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
 
 class ConvergenceWarning(UserWarning):
     """A solver reached ``max_iter`` before its stopping rule held; the residual is in the message."""
+
+
+#: T(s2|s,a): a dense (A, S, S) array, or a sequence of A (S, S) matrices (scipy.sparse or dense).
+Transitions: TypeAlias = "np.ndarray | Sequence[Any]"
+#: R(s,a) as an (S, A) array, or R(s,a,s2) as an (A, S, S) array or a sequence of A (S, S) matrices.
+Rewards: TypeAlias = "npt.ArrayLike | Sequence[Any]"
+#: Where the solvers run: None for numpy, else a torch device ("auto", "cpu", "cuda", a ``torch.device``).
+Device: TypeAlias = "str | torch.device | None"
+#: A value vector inside the solvers: a NumPy array with the numpy operators, a torch tensor with the torch
+#: ones. The solvers hand it from one operator call to the next without looking inside, so it is not narrowed.
+_Vector: TypeAlias = Any
+#: ``P[s][a]``, a toy-text env's model: a list of ``(probability, next_state, reward, terminated)``.
+GymnasiumModel: TypeAlias = "Mapping[int, Mapping[int, Sequence[tuple[float, int, float, bool]]]]"
+
+
+class MDPArrays(Protocol):
+    """A game's MDP as plain arrays (e.g. ``envs.stealth.mdp.MDPArrays``), what :func:`mdp_from_arrays` reads."""
+
+    @property
+    def transitions(self) -> Transitions: ...
+
+    @property
+    def rewards(self) -> Rewards: ...
+
+    @property
+    def terminal(self) -> npt.ArrayLike: ...
 
 
 # --------------------------------------------------------------------------------------------------
@@ -80,7 +112,8 @@ class TabularMDP:
         R: the expected reward, float64 (S, A).
     """
 
-    def __init__(self, transitions, rewards, gamma: float, terminal=None):
+    def __init__(self, transitions: Transitions, rewards: Rewards, gamma: float,
+                 terminal: npt.ArrayLike | None = None) -> None:
         gamma = float(gamma)
         if not 0.0 <= gamma <= 1.0:  # also rejects NaN
             raise ValueError(f"gamma = {gamma} is outside [0, 1]")
@@ -106,7 +139,8 @@ class TabularMDP:
         self.P = _stack_state_major(mats, term)
 
     @classmethod
-    def from_stacked(cls, P, rewards, gamma: float, terminal=None) -> TabularMDP:
+    def from_stacked(cls, P: sp.csr_matrix, rewards: npt.ArrayLike, gamma: float,
+                     terminal: npt.ArrayLike | None = None) -> TabularMDP:
         """Build from transitions already stacked state-major: a CSR (S*A, S), row s*A + a = T(.|s,a).
 
         This is the solvers' own layout, so large generated MDPs skip the restacking copy. ``rewards``
@@ -158,7 +192,7 @@ class TabularMDP:
         return self.P[action :: self.n_actions].tocsr()
 
     @classmethod
-    def from_gymnasium(cls, P: dict, gamma: float) -> TabularMDP:
+    def from_gymnasium(cls, P: GymnasiumModel, gamma: float) -> TabularMDP:
         """Build the MDP of a toy-text env from its ``env.unwrapped.P`` dict.
 
         ``P[s][a]`` is a list of ``(probability, next_state, reward, terminated)``. A state reached
@@ -196,7 +230,7 @@ class TabularMDP:
         )
 
 
-def _as_csr_list(transitions, name: str) -> list[sp.csr_matrix]:
+def _as_csr_list(transitions: Transitions, name: str) -> list[sp.csr_matrix]:
     """A list of A float64 CSR matrices, all S x S, or a ValueError naming the bad one."""
     if isinstance(transitions, np.ndarray) or (
         not sp.issparse(transitions) and not isinstance(transitions, Sequence)
@@ -211,7 +245,7 @@ def _as_csr_list(transitions, name: str) -> list[sp.csr_matrix]:
         items = list(transitions)
     if not items:
         raise ValueError(f"{name} is empty; it needs at least one action")
-    mats = []
+    mats: list[sp.csr_matrix] = []
     for a, m in enumerate(items):
         m = (
             sp.csr_matrix(m, dtype=np.float64)
@@ -264,7 +298,7 @@ def _check_probabilities(m: sp.csr_matrix, a: int | None, terminal: np.ndarray, 
         )
 
 
-def _expected_rewards(rewards, mats: list[sp.csr_matrix], n_states: int, n_actions: int) -> np.ndarray:
+def _expected_rewards(rewards: Rewards, mats: list[sp.csr_matrix], n_states: int, n_actions: int) -> np.ndarray:
     if isinstance(rewards, np.ndarray) or not isinstance(rewards, Sequence):
         arr = np.asarray(rewards, dtype=np.float64)
         if arr.shape == (n_states, n_actions):
@@ -361,7 +395,8 @@ def _macqueen(gamma: float, d_min: float, d_max: float) -> tuple[float, float]:
     return c * (d_max + d_min) / 2.0, c * (d_max - d_min) / 2.0
 
 
-def _stopping_rule(gamma: float, tol: float, d_max: float, d_min: float, TV, residuals: list):
+def _stopping_rule(gamma: float, tol: float, d_max: float, d_min: float, TV: _Vector,
+                   residuals: list[float]) -> tuple[bool, _Vector | None, float]:
     """The solvers' shared stopping rule, given a Jacobi backup TV of V and d = TV - V's extremes.
 
     Appends max|d| to residuals. gamma < 1: stop when MacQueen's bound is <= tol, returning the
@@ -421,7 +456,8 @@ ORDERS = ("auto", "jacobi", "gauss-seidel")
 AUTO_ORDER_TRIAL = 16  # value iteration, order="auto": Gauss-Seidel sweeps before deciding whether it pays
 
 
-def _sweep_ell(idx, prob, R, gamma, V, out, policy, block, stats):  # pragma: no cover - compiled
+def _sweep_ell(idx: np.ndarray, prob: np.ndarray, R: np.ndarray, gamma: float, V: np.ndarray, out: np.ndarray,
+               policy: np.ndarray, block: int, stats: np.ndarray) -> None:  # pragma: no cover - compiled
     """Jacobi greedy backup: out[s] = max_a R[s,a] + gamma sum_j prob[s*A+a, j] V[idx[s*A+a, j]].
 
     policy[s] = argmax (lowest index on ties); stats[b] = (max, min) of out - V over block b.
@@ -454,7 +490,9 @@ def _sweep_ell(idx, prob, R, gamma, V, out, policy, block, stats):  # pragma: no
         stats[b, 1] = d_min
 
 
-def _sweep_csr(indptr, indices, data, R, gamma, V, out, policy, block, stats):  # pragma: no cover
+def _sweep_csr(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, R: np.ndarray, gamma: float,
+               V: np.ndarray, out: np.ndarray, policy: np.ndarray, block: int,
+               stats: np.ndarray) -> None:  # pragma: no cover
     """:func:`_sweep_ell` on CSR rows."""
     n_states, n_actions = R.shape
     for b in _prange((n_states + block - 1) // block):
@@ -483,7 +521,8 @@ def _sweep_csr(indptr, indices, data, R, gamma, V, out, policy, block, stats):  
         stats[b, 1] = d_min
 
 
-def _gs_ell(idx, prob, R, gamma, V, out, policy, block, stats, reverse):  # pragma: no cover - compiled
+def _gs_ell(idx: np.ndarray, prob: np.ndarray, R: np.ndarray, gamma: float, V: np.ndarray, out: np.ndarray,
+            policy: np.ndarray, block: int, stats: np.ndarray, reverse: bool) -> None:  # pragma: no cover - compiled
     """Gauss-Seidel greedy backup in blocks: within a block, states are updated in order (ascending,
     or descending with ``reverse``) and each reads the values already updated in its block; values of
     other blocks are read from V as they were before the sweep. With one block this is plain
@@ -523,7 +562,9 @@ def _gs_ell(idx, prob, R, gamma, V, out, policy, block, stats, reverse):  # prag
         stats[b, 1] = d_min
 
 
-def _gs_csr(indptr, indices, data, R, gamma, V, out, policy, block, stats, reverse):  # pragma: no cover
+def _gs_csr(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, R: np.ndarray, gamma: float,
+            V: np.ndarray, out: np.ndarray, policy: np.ndarray, block: int, stats: np.ndarray,
+            reverse: bool) -> None:  # pragma: no cover
     """:func:`_gs_ell` on CSR rows."""
     n_states, n_actions = R.shape
     for b in _prange((n_states + block - 1) // block):
@@ -557,7 +598,8 @@ def _gs_csr(indptr, indices, data, R, gamma, V, out, policy, block, stats, rever
         stats[b, 1] = d_min
 
 
-def _gather_rows_ell(idx, prob, rows, new_idx, new_prob):  # pragma: no cover - compiled
+def _gather_rows_ell(idx: np.ndarray, prob: np.ndarray, rows: np.ndarray, new_idx: np.ndarray,
+                     new_prob: np.ndarray) -> None:  # pragma: no cover - compiled
     """new_idx[i], new_prob[i] = idx[rows[i]], prob[rows[i]]: the chosen actions' rows, compact."""
     for i in _prange(rows.shape[0]):
         for j in range(idx.shape[1]):
@@ -565,7 +607,9 @@ def _gather_rows_ell(idx, prob, rows, new_idx, new_prob):  # pragma: no cover - 
             new_prob[i, j] = prob[rows[i], j]
 
 
-def _extract_rows_kernel(indptr, indices, data, rows, new_indptr, new_indices, new_data):  # pragma: no cover
+def _extract_rows_kernel(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, rows: np.ndarray,
+                         new_indptr: np.ndarray, new_indices: np.ndarray,
+                         new_data: np.ndarray) -> None:  # pragma: no cover
     """Copy the CSR rows ``rows`` into a compact CSR whose indptr ``new_indptr`` is precomputed."""
     for i in _prange(rows.shape[0]):
         src = indptr[rows[i]]
@@ -575,7 +619,8 @@ def _extract_rows_kernel(indptr, indices, data, rows, new_indptr, new_indices, n
             new_data[dst + j] = data[src + j]
 
 
-def _constant_future_kernel(ptr, width, succ, prob, R, policy, r_pi):  # pragma: no cover - compiled
+def _constant_future_kernel(ptr: np.ndarray, width: int, succ: np.ndarray, prob: np.ndarray, R: np.ndarray,
+                            policy: np.ndarray, r_pi: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """States whose every future reward under ``policy`` equals the reward they collect now.
 
     Policy rows: row = s*A + policy[s]; its entries are ptr[row]..ptr[row+1] (CSR, width = 0) or
@@ -637,7 +682,8 @@ def _constant_future_kernel(ptr, width, succ, prob, R, policy, r_pi):  # pragma:
     return ~seen
 
 
-def _policy_rows_kernel(R, policy, rows, r_pi):  # pragma: no cover - compiled
+def _policy_rows_kernel(R: np.ndarray, policy: np.ndarray, rows: np.ndarray,
+                        r_pi: np.ndarray) -> None:  # pragma: no cover - compiled
     """rows[s] = s*A + policy[s] and r_pi[s] = R[s, policy[s]] (numpy's 2-D fancy indexing is slow)."""
     n_actions = R.shape[1]
     for s in _prange(R.shape[0]):
@@ -645,10 +691,15 @@ def _policy_rows_kernel(R, policy, rows, r_pi):  # pragma: no cover - compiled
         r_pi[s] = R[s, policy[s]]
 
 
+#: A numba-compiled kernel (numba's dispatcher; mypy does not see through the compilation).
+_Kernel: TypeAlias = Callable[..., Any]
+#: The kernels' loop over blocks: numba.prange (threads when compiled with parallel=True), else range.
+_prange: Callable[[int], Iterable[int]]
+
 if _HAVE_NUMBA:
     _prange = numba.prange
 
-    def _compile(fn, parallel_too: bool = True):
+    def _compile(fn: _Kernel, parallel_too: bool = True) -> tuple[_Kernel, _Kernel]:
         """(parallel, serial) compilations; small MDPs use the serial one."""
         serial = numba.njit(cache=True)(fn)
         return (numba.njit(parallel=True, cache=True)(fn) if parallel_too else serial), serial
@@ -695,7 +746,7 @@ class _RowsOperator:
     (new values, greedy policy, max and min of the change).
     """
 
-    def __init__(self, layout: str, arrays: tuple, R: np.ndarray, gamma: float, parallel: bool):
+    def __init__(self, layout: str, arrays: tuple[np.ndarray, ...], R: np.ndarray, gamma: float, parallel: bool):
         self.layout, self.arrays, self.R, self.gamma = layout, arrays, R, gamma
         self.S = R.shape[0]
         variant = 0 if parallel else 1
@@ -705,13 +756,15 @@ class _RowsOperator:
         self._stats = np.empty(((self.S + self.block - 1) // self.block, 2))
         self._policy = np.empty(self.S, dtype=np.int64)
 
-    def sweep(self, V, out=None, policy=None):
+    def sweep(self, V: np.ndarray, out: np.ndarray | None = None,
+              policy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float, float]:
         out = np.empty(self.S) if out is None else out
         policy = self._policy if policy is None else policy
         self._sweep(*self.arrays, self.R, self.gamma, V, out, policy, self.block, self._stats)
         return out, policy, float(self._stats[:, 0].max()), float(self._stats[:, 1].min())
 
-    def gauss_seidel(self, V, out=None, policy=None, reverse: bool = False):
+    def gauss_seidel(self, V: np.ndarray, out: np.ndarray | None = None, policy: np.ndarray | None = None,
+                     reverse: bool = False) -> tuple[np.ndarray, np.ndarray, float, float]:
         out = np.empty(self.S) if out is None else out
         policy = self._policy if policy is None else policy
         self._gs(*self.arrays, self.R, self.gamma, V, out, policy, self.block, self._stats, reverse)
@@ -750,20 +803,21 @@ class _NumpyOps:
         if kernel == "numba":
             arrays = _ell_arrays(self.P, self.A) if layout == "ell" else (self.P.indptr, self.P.indices, self.P.data)
             self.rows = _RowsOperator(layout, arrays, self.R, self.gamma, self.parallel)
-        self._buffers: dict = {}
+        self._buffers: dict[str, np.ndarray] = {}
 
     @property
     def supports_gauss_seidel(self) -> bool:
         return self.kernel == "numba"
 
-    def zeros(self):
+    def zeros(self) -> np.ndarray:
         return np.zeros(self.S)
 
-    def q(self, V):
+    def q(self, V: np.ndarray) -> np.ndarray:
         """Q(s,a) = R(s,a) + gamma sum_s2 T(s2|s,a) V(s2), (S, A)."""
         return self.R + self.gamma * (self.P @ V).reshape(self.S, self.A)
 
-    def sweep(self, V, out=None, policy=None):
+    def sweep(self, V: np.ndarray, out: np.ndarray | None = None,
+              policy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float, float]:
         """(TV, greedy policy, max(TV - V), min(TV - V)) in one pass."""
         if self.kernel == "numba":
             return self.rows.sweep(V, out, policy)
@@ -773,10 +827,11 @@ class _NumpyOps:
         d = TV - V
         return TV, policy, float(d.max()), float(d.min())
 
-    def gauss_seidel(self, V, out=None, policy=None, reverse: bool = False):
+    def gauss_seidel(self, V: np.ndarray, out: np.ndarray | None = None, policy: np.ndarray | None = None,
+                     reverse: bool = False) -> tuple[np.ndarray, np.ndarray, float, float]:
         return self.rows.gauss_seidel(V, out, policy, reverse)
 
-    def policy_operator(self, policy):
+    def policy_operator(self, policy: npt.ArrayLike) -> _RowsOperator | _ScipyPolicyOperator:
         """T_pi for a deterministic pi: an operator on pi's rows, copied into a compact layout, so
         each partial-evaluation sweep reads only the chosen actions' entries, contiguously.
 
@@ -795,7 +850,7 @@ class _NumpyOps:
                 buf["pi_idx"] = np.empty((self.S, idx.shape[1]), dtype=idx.dtype)
                 buf["pi_prob"] = np.empty((self.S, idx.shape[1]))
             _NB_GATHER_ELL[variant](idx, prob, rows, buf["pi_idx"], buf["pi_prob"])
-            arrays = (buf["pi_idx"], buf["pi_prob"])
+            arrays: tuple[np.ndarray, ...] = (buf["pi_idx"], buf["pi_prob"])
         else:
             P = self.P
             indptr = np.zeros(self.S + 1, dtype=P.indptr.dtype)
@@ -809,7 +864,7 @@ class _NumpyOps:
             arrays = (indptr, indices, data)
         return _RowsOperator(self.layout, arrays, r_pi[:, None], self.gamma, self.parallel)
 
-    def _policy_rows(self, policy):
+    def _policy_rows(self, policy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows s*A + pi(s), r_pi) in reused buffers."""
         buf = self._buffers
         if "rows" not in buf:
@@ -821,20 +876,21 @@ class _NumpyOps:
             np.take(self.R.reshape(-1), buf["rows"], out=buf["r_pi"])
         return buf["rows"], buf["r_pi"]
 
-    def constant_future(self, policy):
+    def constant_future(self, policy: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """(mask, r_pi): the states from which pi only ever collects the reward it collects there,
         and pi's rewards (S,). See :class:`_DeadEnds`."""
         ell = self.rows.arrays if self.kernel == "numba" and self.layout == "ell" else None
         return _constant_future(self.mdp, np.asarray(policy, dtype=np.int64), ell)
 
-    def to_numpy(self, x):
+    def to_numpy(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x)
 
-    def from_numpy(self, x):
+    def from_numpy(self, x: npt.ArrayLike) -> np.ndarray:
         return np.asarray(x, dtype=np.float64)
 
 
-def _constant_future(mdp: TabularMDP, policy: np.ndarray, ell=None):
+def _constant_future(mdp: TabularMDP, policy: np.ndarray,
+                     ell: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(mask, r_pi) of :func:`_constant_future_kernel`, on the ell arrays when given, else on CSR."""
     if ell is not None:
         idx, prob = ell
@@ -849,12 +905,13 @@ def _constant_future(mdp: TabularMDP, policy: np.ndarray, ell=None):
 class _ScipyPolicyOperator:
     """T_pi with scipy's CSR mat-vec (Jacobi only)."""
 
-    def __init__(self, P_pi, r_pi, gamma):
+    def __init__(self, P_pi: sp.csr_matrix, r_pi: np.ndarray, gamma: float):
         self.P_pi, self.r_pi, self.gamma = P_pi, r_pi, gamma
         self.S = r_pi.shape[0]
         self._zeros = np.zeros(self.S, dtype=np.int64)
 
-    def sweep(self, V, out=None, policy=None):
+    def sweep(self, V: np.ndarray, out: np.ndarray | None = None,
+              policy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float, float]:
         new = self.r_pi + self.gamma * (self.P_pi @ V)
         d = new - V
         return new, self._zeros, float(d.max()), float(d.min())
@@ -870,7 +927,7 @@ class _TorchOps:
     supports_gauss_seidel = False
     layout = "torch"
 
-    def __init__(self, mdp: TabularMDP, device):
+    def __init__(self, mdp: TabularMDP, device: str | torch.device):
         import torch
 
         from nets.device import resolve_device
@@ -893,18 +950,19 @@ class _TorchOps:
             ).to(self.device)
         self.R = torch.from_numpy(mdp.R).to(self.device)
 
-    def zeros(self):
+    def zeros(self) -> torch.Tensor:
         return self.torch.zeros(self.S, dtype=self.torch.float64, device=self.device)
 
-    def q(self, V):
+    def q(self, V: torch.Tensor) -> torch.Tensor:
         return self.R + self.gamma * self.torch.mv(self.P, V).reshape(self.S, self.A)
 
-    def sweep(self, V, out=None, policy=None):
+    def sweep(self, V: torch.Tensor, out: torch.Tensor | None = None,
+              policy: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, float, float]:
         TV, policy = self.q(V).max(dim=1)
         d = TV - V
         return TV, policy, float(d.max()), float(d.min())
 
-    def policy_operator(self, policy):
+    def policy_operator(self, policy: torch.Tensor) -> _TorchPolicyOperator:
         """T_pi on torch: P_pi's rows gathered once into a compact sparse CSR tensor."""
         torch = self.torch
         rows = torch.arange(self.S, device=self.device) * self.A + policy
@@ -926,27 +984,30 @@ class _TorchOps:
         r_pi = self.R.gather(1, policy.view(-1, 1)).view(-1)
         return _TorchPolicyOperator(torch, P_pi, r_pi, self.gamma, policy)
 
-    def constant_future(self, policy):
+    def constant_future(self, policy: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         return _constant_future(self.mdp, self.to_numpy(policy).astype(np.int64))
 
-    def to_numpy(self, x):
+    def to_numpy(self, x: torch.Tensor) -> np.ndarray:
         return x.detach().cpu().numpy()
 
-    def from_numpy(self, x):
+    def from_numpy(self, x: npt.ArrayLike) -> torch.Tensor:
         return self.torch.from_numpy(np.asarray(x, dtype=np.float64)).to(self.device)
 
 
 class _TorchPolicyOperator:
-    def __init__(self, torch, P_pi, r_pi, gamma, policy):
+    def __init__(self, torch: ModuleType, P_pi: torch.Tensor, r_pi: torch.Tensor, gamma: float,
+                 policy: torch.Tensor):
         self.torch, self.P_pi, self.r_pi, self.gamma, self.policy = torch, P_pi, r_pi, gamma, policy
 
-    def sweep(self, V, out=None, policy=None):
+    def sweep(self, V: torch.Tensor, out: torch.Tensor | None = None,
+              policy: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, float, float]:
         new = self.r_pi + self.gamma * self.torch.mv(self.P_pi, V)
         d = new - V
         return new, self.policy, float(d.max()), float(d.min())
 
 
-def _finish(mdp, ops, V, iterations, residuals, bound, converged, method, t0) -> Solution:
+def _finish(mdp: TabularMDP, ops: _Ops, V: _Vector, iterations: int, residuals: list[float], bound: float,
+            converged: bool, method: str, t0: float) -> Solution:
     V = ops.to_numpy(V).astype(np.float64, copy=True)
     V[mdp.terminal] = 0.0  # known exactly
     Q = mdp.R + mdp.gamma * (mdp.P @ V).reshape(mdp.shape)
@@ -977,10 +1038,16 @@ def _warn_cap(method: str, max_iter: int, residual: float, bound: float) -> None
 # --------------------------------------------------------------------------------------------------
 
 
-def _setup(mdp: TabularMDP, tol: float, max_iter: int | None, device, kernel: str, layout: str = "auto"):
+#: The Bellman operators the iterative solvers run on.
+_Ops: TypeAlias = "_NumpyOps | _TorchOps"
+
+
+def _setup(mdp: TabularMDP, tol: float, max_iter: int | None, device: Device, kernel: str,
+           layout: str = "auto") -> tuple[_Ops, int]:
     """The iterative solvers' shared start: check tol, pick the operators, fix the sweep cap."""
     if tol <= 0:
         raise ValueError(f"tol = {tol} must be > 0")
+    ops: _Ops
     if device is None:
         ops = _NumpyOps(mdp, kernel, layout)
     else:
@@ -990,7 +1057,7 @@ def _setup(mdp: TabularMDP, tol: float, max_iter: int | None, device, kernel: st
     return ops, _default_max_iter(mdp, tol) if max_iter is None else int(max_iter)
 
 
-def _resolve_order(order: str, ops) -> str:
+def _resolve_order(order: str, ops: _Ops) -> str:
     if order not in ORDERS:
         raise ValueError(f"unknown order {order!r}; valid: {', '.join(ORDERS)}")
     if order == "auto":
@@ -1016,13 +1083,13 @@ class _DeadEnds:
 
     MAX_GAP = 64
 
-    def __init__(self, ops, gamma: float, enabled: bool):
+    def __init__(self, ops: _Ops, gamma: float, enabled: bool):
         self.ops, self.gamma = ops, gamma
         self.enabled = enabled and gamma < 1.0  # gamma = 1: no contraction to lean on; left out
         self.next, self.gap, self.last = 1, 1, -1
         self.states = 0  # states set in closed form at the last check
 
-    def apply(self, it: int, V, policy):
+    def apply(self, it: int, V: _Vector, policy: _Vector) -> _Vector:
         """Raise V to r / (1 - gamma) on the constant-future states where that is higher.
 
         V_pi <= V* everywhere, so the new value is never further from V* than the old one: where
@@ -1039,13 +1106,15 @@ class _DeadEnds:
             values = r_pi[mask] / (1.0 - self.gamma)
             if isinstance(V, np.ndarray):
                 V[mask] = np.maximum(V[mask], values)
-            else:
-                where = self.ops.from_numpy(mask.astype(np.float64)).bool()
-                V[where] = self.ops.torch.maximum(V[where], self.ops.from_numpy(values))
+            else:  # a torch tensor: torch operators
+                ops = self.ops
+                assert isinstance(ops, _TorchOps)
+                where = ops.from_numpy(mask.astype(np.float64)).bool()
+                V[where] = ops.torch.maximum(V[where], ops.from_numpy(values))
         return V
 
 
-def _lower_bound(mdp: TabularMDP, ops):
+def _lower_bound(mdp: TabularMDP, ops: _Ops) -> _Vector:
     """A start V0 with T V0 >= V0 (so V0 <= V*): min(0, min R)/(1 - gamma) on live states, 0 on
     terminal ones. From it every iterate of value iteration and modified policy iteration stays a
     lower bound that only increases (Puterman, section 6.5); gamma = 1: zeros."""
@@ -1061,12 +1130,12 @@ def value_iteration(
     tol: float = 1e-8,
     max_iter: int | None = None,
     *,
-    device=None,
+    device: Device = None,
     kernel: str = "auto",
     layout: str = "auto",
     order: str = "auto",
     dead_ends: bool = True,
-    V0=None,
+    V0: npt.ArrayLike | None = None,
 ) -> Solution:
     """Value iteration to a guaranteed accuracy: max|V - V*| <= tol.
 
@@ -1140,6 +1209,7 @@ def value_iteration(
                 return _finish(mdp, ops, V_out, k, residuals, bound, True, method, t0)
             jacobi_next = order == "jacobi"
         else:
+            assert isinstance(ops, _NumpyOps)  # Gauss-Seidel: numpy operators only (_resolve_order)
             V_new, policy, d_max, d_min = ops.gauss_seidel(V, out, reverse=k % 2 == 0)
             change = max(abs(d_max), abs(d_min))
             residuals.append(change)
@@ -1165,7 +1235,7 @@ def modified_policy_iteration(
     tol: float = 1e-8,
     max_iter: int | None = None,
     *,
-    device=None,
+    device: Device = None,
     kernel: str = "auto",
     layout: str = "auto",
     order: str = "jacobi",
@@ -1201,7 +1271,10 @@ def modified_policy_iteration(
     jumps = _DeadEnds(ops, gamma, dead_ends)
     residuals: list[float] = []
     bound = math.inf
-    out = None
+    out: _Vector = None
+    u: _Vector  # vectors and policies of the operators in use (numpy or torch)
+    policy: _Vector
+    V_next: _Vector
     sweeps = 0
     method = "modified_policy_iteration"
     for it in range(1, cap + 1):
@@ -1219,6 +1292,7 @@ def modified_policy_iteration(
         target = AUTO_K_RATIO * (d_max - d_min)
         for j in range(n_eval):
             if order == "gauss-seidel":
+                assert isinstance(apply_pi, _RowsOperator)  # Gauss-Seidel: numba operators only (_resolve_order)
                 V_next, _, e_max, e_min = apply_pi.gauss_seidel(V, out, reverse=j % 2 == 1)
             else:
                 V_next, _, e_max, e_min = apply_pi.sweep(V, out)
@@ -1232,7 +1306,8 @@ def modified_policy_iteration(
     return sol
 
 
-def policy_iteration(mdp: TabularMDP, max_iter: int = 1000, *, device=None, kernel: str = "auto") -> Solution:
+def policy_iteration(mdp: TabularMDP, max_iter: int = 1000, *, device: Device = None,
+                     kernel: str = "auto") -> Solution:
     """Policy iteration (Howard): exact evaluation by a sparse linear solve, then greedy improvement.
 
     The policy changes only where an action is better by more than 1e-12 (relative), so ties never
@@ -1292,14 +1367,14 @@ def _proper_policy(mdp: TabularMDP) -> np.ndarray:
     return policy
 
 
-def greedy_policy(mdp: TabularMDP, V) -> np.ndarray:
+def greedy_policy(mdp: TabularMDP, V: npt.ArrayLike) -> np.ndarray:
     """argmax_a R(s,a) + gamma sum_s2 T(s2|s,a) V(s2), (S,) ints; ties go to the lowest action."""
     V = _check_vector(V, mdp, "V")
     return np.argmax(mdp.R + mdp.gamma * (mdp.P @ V).reshape(mdp.shape), axis=1)
 
 
 def policy_evaluation(
-    mdp: TabularMDP, policy, tol: float = 1e-10, method: str = "exact", max_iter: int | None = None
+    mdp: TabularMDP, policy: npt.ArrayLike, tol: float = 1e-10, method: str = "exact", max_iter: int | None = None
 ) -> np.ndarray:
     """V_pi, the solution of the Bellman expectation equation
 
@@ -1353,7 +1428,7 @@ def policy_evaluation(
     raise ValueError(f"unknown method {method!r}; valid: exact, iterative")
 
 
-def _policy_matrix(mdp: TabularMDP, policy) -> tuple[sp.csr_matrix, np.ndarray]:
+def _policy_matrix(mdp: TabularMDP, policy: npt.ArrayLike) -> tuple[sp.csr_matrix, np.ndarray]:
     """P_pi (S, S) and r_pi (S,) for a deterministic or stochastic policy."""
     n, m = mdp.shape
     pol = np.asarray(policy)
@@ -1382,14 +1457,14 @@ def _policy_matrix(mdp: TabularMDP, policy) -> tuple[sp.csr_matrix, np.ndarray]:
     raise ValueError(f"policy has shape {pol.shape}; valid shapes are (S,) = ({n},) or (S, A) = ({n}, {m})")
 
 
-def _check_vector(V, mdp: TabularMDP, name: str) -> np.ndarray:
+def _check_vector(V: npt.ArrayLike, mdp: TabularMDP, name: str) -> np.ndarray:
     V = np.asarray(V, dtype=np.float64)
     if V.shape != (mdp.n_states,):
         raise ValueError(f"{name} has shape {V.shape}; it must be (S,) = ({mdp.n_states},)")
     return V
 
 
-def _initial(ops, V0, mdp):
+def _initial(ops: _Ops, V0: npt.ArrayLike, mdp: TabularMDP) -> _Vector:
     V0 = _check_vector(V0, mdp, "V0").copy()
     if isinstance(ops, _TorchOps):
         return ops.torch.from_numpy(V0).to(ops.device)
@@ -1404,13 +1479,13 @@ def warm_up() -> None:
     modified_policy_iteration(mdp)
 
 
-def bellman_residual(mdp: TabularMDP, V) -> float:
+def bellman_residual(mdp: TabularMDP, V: npt.ArrayLike) -> float:
     """max_s |(TV)(s) - V(s)|, the Bellman optimality residual of V."""
     V = _check_vector(V, mdp, "V")
     return float(np.abs((mdp.R + mdp.gamma * (mdp.P @ V).reshape(mdp.shape)).max(axis=1) - V).max())
 
 
-def mdp_from_arrays(arrays, gamma: float) -> TabularMDP:
+def mdp_from_arrays(arrays: MDPArrays, gamma: float) -> TabularMDP:
     """A :class:`TabularMDP` from a game's plain arrays: any object with ``transitions`` (A matrices of
     shape (S, S), sparse or dense), ``rewards`` (S, A) and ``terminal`` (S,) bool, such as
     ``envs.stealth.mdp.mdp_arrays(level)``. The game builds arrays; the solver floor adds the discount."""

@@ -205,7 +205,8 @@ class ClockworkRNN(nn.Module):
         assert all(r.shape[1] == n for r in rows)
         return torch.cat(rows, dim=0)
 
-    def initial_state(self, batch_size: int, device=None, dtype=None) -> ClockworkState:
+    def initial_state(self, batch_size: int, device: torch.device | str | None = None,
+                      dtype: torch.dtype | None = None) -> ClockworkState:
         """Zero hidden state with every clock at 0."""
         device = device if device is not None else self.bias.device
         dtype = dtype if dtype is not None else self.bias.dtype
@@ -280,7 +281,7 @@ class ClockworkRNN(nn.Module):
         buffer = None if tracked else x.new_empty(steps, batch, n)
         outputs = []
         for t in range(steps):
-            if resets is not None and resets[:, t].any():
+            if resets is not None and reset_dev is not None and resets[:, t].any():  # (both or neither None)
                 zero = torch.zeros((), dtype=hidden.dtype, device=hidden.device)
                 hidden = torch.where(reset_dev[:, t, None], zero, hidden)
                 clocks[resets[:, t]] = 0
@@ -325,7 +326,8 @@ class ClockworkRNN(nn.Module):
         # is a transposed view, like torch.nn.RNN's batch_first output
         return torch.stack(outputs, dim=0).transpose(0, 1), ClockworkState(hidden, new_step)
 
-    def _reset_matrix(self, episode_start, batch: int, steps: int) -> np.ndarray | None:
+    def _reset_matrix(self, episode_start: torch.Tensor | np.ndarray | None, batch: int,
+                      steps: int) -> np.ndarray | None:
         if episode_start is None:
             return None
         es = episode_start

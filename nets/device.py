@@ -25,6 +25,7 @@ what puts a process in that state, so it is done only where the process chose mo
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
@@ -94,7 +95,7 @@ def set_threads(threads: int | None = None) -> int:
 
 
 @contextmanager
-def threads(count: int | None = None):
+def threads(count: int | None = None) -> Iterator[None]:
     """``with threads(n):`` torch uses ``n`` CPU threads inside the block (see :func:`set_threads`), and
     what was in force before afterwards."""
     before = set_threads(count)
@@ -108,7 +109,7 @@ SMALL_BATCH = 256  # rows up to which an agent's forward pass runs under one int
 
 
 @contextmanager
-def inference(rows: int = 1):
+def inference(rows: int = 1) -> Iterator[None]:
     """``with inference(rows):`` an agent's forward pass over ``rows`` rows: no autograd
     (``torch.inference_mode``) and one intra-op thread (see the module docstring): a process that has not
     chosen its thread count gets one thread from now on; one that chose more runs a batch of at most

@@ -87,10 +87,9 @@ class ControllerHead(nn.Module):
         super().__init__()
         if directions < 1 or buttons < 1:
             raise ValueError(f"directions and buttons must be >= 1, got {directions}, {buttons}")
-        self.trunk: nn.Module = (
-            MLP(in_features, hidden, None, activation=activation, init=init) if hidden else nn.Identity()
-        )
-        width = self.trunk.out_features if hidden else in_features
+        mlp = MLP(in_features, hidden, None, activation=activation, init=init) if hidden else None
+        self.trunk: nn.Module = mlp if mlp is not None else nn.Identity()
+        width = mlp.out_features if mlp is not None else in_features
         self.direction = nn.Linear(width, directions)
         self.button = nn.Linear(width, buttons)
         for layer in (self.direction, self.button):  # small output gain: near-uniform first policy

@@ -24,11 +24,22 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeAlias, cast
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import torch
+    from gymnasium import spaces
+    from torch import nn
+
+    from nets.clockwork import ClockworkRNN, ClockworkState
+    from nets.heads import ControllerHead
+    from nets.mlp import MLP
 
 N_STICK, N_BUTTON = 9, 4  # default controller sizes (a two-head controller; sized from spaces when given)
 
@@ -37,8 +48,78 @@ __all__ = [
     "train_ghost", "evaluate_ghost", "js_divergence", "sizes_from_spaces", "ENCODERS", "HEADS",
 ]
 
+#: The recurrent state of a ghost network: the CW-RNN's ``ClockworkState``, the LSTM's ``(h, c)`` or the frame
+#: stack's ``(previous frames,)``; every part is a tensor with the batch in it.
+GhostState: TypeAlias = "ClockworkState | tuple[torch.Tensor, ...]"
+#: ``episode_start`` as the network takes it: a bool per row (batch,) or per row and step (batch, time).
+EpisodeStart: TypeAlias = "torch.Tensor | np.ndarray | None"
+#: What :class:`GhostStepper` carries between decisions: NumPy arrays (plus the CW-RNN's clock).
+StepperState: TypeAlias = "tuple[np.ndarray, int] | tuple[np.ndarray, np.ndarray] | tuple[np.ndarray]"
 
-def sizes_from_spaces(observation_space, action_space) -> dict:
+
+class Trajectory(Protocol):
+    """One sequence (a demonstration) as this module reads it: ``obs`` (T, D) float32, ``actions`` (T, 2) int64."""
+
+    @property
+    def obs(self) -> np.ndarray: ...
+
+    @property
+    def actions(self) -> np.ndarray: ...
+
+    def __len__(self) -> int: ...
+
+
+class Dataset(Protocol):
+    """A dataset of sequences: ``rounds`` and ``split(val_frac, seed) -> (train indices, validation indices)``
+    (``agents.ghost.DemoDataset`` is one); ``sizes`` (as :func:`sizes_from_spaces` returns) is optional."""
+
+    @property
+    def rounds(self) -> Sequence[Trajectory]: ...
+
+    def split(self, val_frac: float, seed: int) -> tuple[list[int], list[int]]: ...
+
+
+class GhostModel(Protocol):
+    """A :class:`GhostPolicy` as the rest of the project sees it (the class itself is built on first use, so
+    that ``import nets.imitation`` needs no torch; see its docstring for the meaning of each part)."""
+
+    config: dict[str, Any]
+    conditional: bool
+    directions: int
+    buttons: int
+    encoder_kind: str
+    obs_size: int
+    frame_stack: int
+    encoder: nn.Module
+    head: ControllerHead
+    training: bool
+
+    def __call__(self, x: torch.Tensor, state: GhostState | None = None,
+                 episode_start: EpisodeStart = None) -> tuple[torch.Tensor, torch.Tensor, GhostState]: ...
+
+    def initial_state(self, batch: int, device: torch.device | str | None = None) -> GhostState: ...
+
+    def slice_state(self, state: GhostState, rows: int) -> GhostState: ...
+
+    def encode(self, x: torch.Tensor, state: GhostState | None = None,
+               episode_start: EpisodeStart = None) -> tuple[torch.Tensor, GhostState]: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any: ...
+
+    def to(self, device: torch.device | str) -> Self: ...
+
+    def cpu(self) -> Self: ...
+
+    def eval(self) -> Self: ...
+
+    def train(self, mode: bool = True) -> Self: ...
+
+
+def sizes_from_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> dict[str, int]:
     """``{"obs_size", "directions", "buttons"}`` of a policy for a flat ``Box`` observation space and a
     two-part ``MultiDiscrete([directions, buttons])`` action space."""
     nvec = getattr(action_space, "nvec", None)
@@ -77,7 +158,7 @@ class Window:
     rows: int
 
 
-def tbptt_windows(rounds: Sequence, window: int, batch_size: int,
+def tbptt_windows(rounds: Sequence[Trajectory], window: int, batch_size: int,
                   rng: np.random.Generator | None = None) -> Iterator[Window]:
     """Truncated-BPTT windows over whole rounds.
 
@@ -111,7 +192,7 @@ ENCODERS = ("cwrnn", "lstm", "mlp")
 HEADS = ("conditional", "independent")
 
 
-def pair_log_probs(stick_logits, button_logits):
+def pair_log_probs(stick_logits: torch.Tensor, button_logits: torch.Tensor) -> torch.Tensor:
     """``log p(stick, button)``, shape (..., directions, buttons), from either head's logits."""
     torch = _torch()
     ls = torch.log_softmax(stick_logits, -1)
@@ -119,7 +200,7 @@ def pair_log_probs(stick_logits, button_logits):
     return ls[..., :, None] + (lb if lb.dim() == ls.dim() + 1 else lb[..., None, :])
 
 
-def button_logits_given(button_logits, stick):
+def button_logits_given(button_logits: torch.Tensor, stick: torch.Tensor) -> torch.Tensor:
     """The button logits for the chosen ``stick`` (conditional head) or as they are (independent)."""
     torch = _torch()
     if button_logits.dim() == stick.dim() + 2:
@@ -128,14 +209,14 @@ def button_logits_given(button_logits, stick):
     return button_logits
 
 
-def _torch():
+def _torch() -> ModuleType:
     import torch
 
     return torch
 
 
-def _build_policy_class():
-    torch = _torch()
+def _build_policy_class() -> Callable[..., GhostModel]:
+    import torch
     from torch import nn
 
     from nets.clockwork import ClockworkRNN, ClockworkState
@@ -167,7 +248,7 @@ def _build_policy_class():
 
         def __init__(self, obs_size: int = 76, encoder: str = "cwrnn", hidden: int = 96,
                      periods: Sequence[int] = (1, 2, 4, 8, 16, 32), fc: int = 64, frame_stack: int = 4,
-                     directions: int = N_STICK, buttons: int = N_BUTTON, head: str = "conditional"):
+                     directions: int = N_STICK, buttons: int = N_BUTTON, head: str = "conditional") -> None:
             super().__init__()
             if head not in HEADS:
                 raise ValueError(f"unknown ghost head {head!r}; valid: {', '.join(HEADS)}")
@@ -183,38 +264,40 @@ def _build_policy_class():
             self.encoder_kind = encoder
             self.obs_size = int(obs_size)
             self.frame_stack = int(frame_stack)
+            self.encoder: nn.Module
             if encoder == "cwrnn":
-                self.encoder = ClockworkRNN(obs_size, max(1, hidden // len(periods)), periods)
-                width = self.encoder.hidden_size
+                cwrnn = ClockworkRNN(obs_size, max(1, hidden // len(periods)), periods)
+                self.encoder, width = cwrnn, cwrnn.hidden_size
             elif encoder == "lstm":
                 self.encoder = nn.LSTM(obs_size, hidden, batch_first=True)
                 width = hidden
             else:
-                self.encoder = MLP(obs_size * frame_stack, (hidden,), None, activation="tanh")
-                width = self.encoder.out_features
+                mlp = MLP(obs_size * frame_stack, (hidden,), None, activation="tanh")
+                self.encoder, width = mlp, mlp.out_features
             # conditional: the button softmax has one row of logits per stick direction, p(button | stick)
             self.head = ControllerHead(width, directions, buttons * directions if self.conditional else buttons,
                                        hidden=(fc,))
 
         # -- state helpers (every encoder's state is a tuple of tensors with the batch somewhere)
-        def initial_state(self, batch: int, device=None):
+        def initial_state(self, batch: int, device: torch.device | str | None = None) -> GhostState:
             device = device if device is not None else next(self.parameters()).device
             if self.encoder_kind == "cwrnn":
-                return self.encoder.initial_state(batch, device=device)
+                return cast("ClockworkRNN", self.encoder).initial_state(batch, device=device)
             if self.encoder_kind == "lstm":
-                h = torch.zeros(1, batch, self.encoder.hidden_size, device=device)
+                h = torch.zeros(1, batch, cast("nn.LSTM", self.encoder).hidden_size, device=device)
                 return (h, h.clone())
             return (torch.zeros(batch, self.frame_stack - 1, self.obs_size, device=device),)
 
-        def slice_state(self, state, rows: int):
+        def slice_state(self, state: GhostState, rows: int) -> GhostState:
             """The state of the first ``rows`` batch rows, detached (for the next TBPTT window)."""
             if self.encoder_kind == "cwrnn":
-                return ClockworkState(state.hidden[:rows].detach(), state.step[:rows])
+                cw = cast("ClockworkState", state)
+                return ClockworkState(cw.hidden[:rows].detach(), cw.step[:rows])
             if self.encoder_kind == "lstm":
                 return tuple(s[:, :rows].detach() for s in state)
             return (state[0][:rows].detach(),)
 
-        def _reset_rows(self, state, rows):
+        def _reset_rows(self, state: tuple[torch.Tensor, ...], rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
             """Zero the state of the rows where ``rows`` (batch,) bool tensor is True."""
             if self.encoder_kind == "lstm":
                 keep = (~rows).to(state[0].dtype)[None, :, None]
@@ -222,7 +305,8 @@ def _build_policy_class():
             keep = (~rows).to(state[0].dtype)[:, None, None]
             return (state[0] * keep,)
 
-        def encode(self, x, state=None, episode_start=None):
+        def encode(self, x: torch.Tensor, state: GhostState | None = None,
+                   episode_start: EpisodeStart = None) -> tuple[torch.Tensor, GhostState]:
             """Encoder features (batch, time, width) and the new state."""
             if self.encoder_kind == "cwrnn":
                 return self.encoder(x, state, episode_start)
@@ -249,7 +333,8 @@ def _build_policy_class():
             stacked = seq.unfold(1, self.frame_stack, 1).transpose(2, 3).reshape(batch, steps, -1)
             return self.encoder(stacked), (seq[:, seq.shape[1] - (self.frame_stack - 1):],)
 
-        def forward(self, x, state=None, episode_start=None):
+        def forward(self, x: torch.Tensor, state: GhostState | None = None,
+                    episode_start: EpisodeStart = None) -> tuple[torch.Tensor, torch.Tensor, GhostState]:
             features, state = self.encode(x, state, episode_start)
             stick, button = self.head.logits(features)
             if self.conditional:
@@ -261,10 +346,10 @@ def _build_policy_class():
     return GhostPolicy
 
 
-_CLASSES: dict[str, type] = {}
+_CLASSES: dict[str, Callable[..., GhostModel]] = {}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Callable[..., GhostModel]:
     # GhostPolicy is built on first use so that `import nets.imitation` needs no torch
     if name == "GhostPolicy":
         if name not in _CLASSES:
@@ -273,7 +358,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'nets.imitation' has no attribute {name!r}")
 
 
-def make_policy(**config) -> Any:
+def make_policy(**config: Any) -> GhostModel:
     """A :class:`GhostPolicy` from its config dict (the checkpoint's ``"model"`` entry)."""
     return __getattr__("GhostPolicy")(**config)
 
@@ -302,7 +387,7 @@ class GhostTrainConfig:
     val_frac: float = 0.2  # fraction of the rounds held out for validation
     seed: int = 0  # seeds the split, the initialisation and the shuffling
 
-    def model_config(self, obs_size: int, directions: int = N_STICK, buttons: int = N_BUTTON) -> dict:
+    def model_config(self, obs_size: int, directions: int = N_STICK, buttons: int = N_BUTTON) -> dict[str, Any]:
         """The policy config (as :class:`GhostPolicy` stores it) for these sizes."""
         return {"obs_size": obs_size, "encoder": self.encoder, "hidden": self.hidden, "periods": list(self.periods),
                 "fc": self.fc, "frame_stack": self.frame_stack, "directions": directions, "buttons": buttons,
@@ -311,18 +396,19 @@ class GhostTrainConfig:
 
 @dataclass
 class GhostTrainResult:
-    model: Any  # the GhostPolicy with the best validation loss (on the CPU, eval mode)
-    history: list[dict]  # one row per epoch: epoch, train_loss, val_loss, val_*_acc, seconds
-    metrics: dict  # evaluate_ghost on the validation rounds, with the train-set majority baseline
+    model: GhostModel  # the GhostPolicy with the best validation loss (on the CPU, eval mode)
+    history: list[dict[str, float]]  # one row per epoch: epoch, train_loss, val_loss, val_*_acc, seconds
+    metrics: dict[str, Any]  # evaluate_ghost on the validation rounds, with the train-set majority baseline
     train_idx: list[int]
     val_idx: list[int]
     best_epoch: int
     sequences_per_second: float  # training windows (sequences of ``window`` steps) per second
     stopped_early: bool = False
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _loss(model, stick_logits, button_logits, actions, mask):
+def _loss(model: GhostModel | None, stick_logits: torch.Tensor, button_logits: torch.Tensor, actions: torch.Tensor,
+          mask: torch.Tensor) -> torch.Tensor:
     """Mean over the unmasked steps of CE(stick) + CE(button)."""
     torch = _torch()
     f = torch.nn.functional
@@ -334,13 +420,15 @@ def _loss(model, stick_logits, button_logits, actions, mask):
     return ((s + b) * m).sum() / m.sum().clamp(min=1.0)
 
 
-def _loss_any(stick_logits, button_logits, actions, mask):
+def _loss_any(stick_logits: torch.Tensor, button_logits: torch.Tensor, actions: torch.Tensor,
+              mask: torch.Tensor) -> torch.Tensor:
     """:func:`_loss` for either head: the conditional head's button logits are those of the
     demonstrator's stick (teacher forcing), so the loss is ``-log p(stick) - log p(button | stick)``."""
     return _loss(None, stick_logits, button_logits_given(button_logits, actions[..., 0]), actions, mask)
 
 
-def majority_baseline(rounds: Sequence, directions: int = N_STICK, buttons: int = N_BUTTON) -> dict:
+def majority_baseline(rounds: Sequence[Trajectory], directions: int = N_STICK,
+                      buttons: int = N_BUTTON) -> dict[str, int]:
     """The most frequent stick, button and (stick, button) pair of ``rounds``."""
     acts = np.concatenate([r.actions for r in rounds])
     joint = acts[:, 0] * buttons + acts[:, 1]
@@ -349,8 +437,9 @@ def majority_baseline(rounds: Sequence, directions: int = N_STICK, buttons: int 
             "joint": int(np.bincount(joint, minlength=directions * buttons).argmax())}
 
 
-def evaluate_ghost(model, rounds: Sequence, *, baseline_from: Sequence | None = None,
-                   device=None, window: int = 256, batch_size: int = 32) -> dict:
+def evaluate_ghost(model: GhostModel, rounds: Sequence[Trajectory], *,
+                   baseline_from: Sequence[Trajectory] | None = None, device: torch.device | str | None = None,
+                   window: int = 256, batch_size: int = 32) -> dict[str, Any]:
     """Held-out metrics of a ghost on ``rounds`` (teacher forcing: it sees the demonstrator's states).
 
     Returns ``loss`` (mean CE(stick) + CE(button) per step, the button's given the demonstrator's stick
@@ -403,9 +492,9 @@ def evaluate_ghost(model, rounds: Sequence, *, baseline_from: Sequence | None = 
             "baseline": base, "stick_confusion": cs.tolist(), "button_confusion": cb.tolist(), "steps": total}
 
 
-def train_ghost(dataset, config: GhostTrainConfig | None = None, *, device="auto",
-                progress: bool = False, on_epoch: Callable[[dict], None] | None = None,
-                init_state_dict: dict | None = None) -> GhostTrainResult:
+def train_ghost(dataset: Dataset, config: GhostTrainConfig | None = None, *, device: torch.device | str = "auto",
+                progress: bool = False, on_epoch: Callable[[dict[str, float]], None] | None = None,
+                init_state_dict: Mapping[str, Any] | None = None) -> GhostTrainResult:
     """Behaviour cloning: minimise CE(stick) + CE(button) over the training rounds with truncated BPTT,
     keep the parameters of the epoch with the lowest validation loss, stop after ``patience`` epochs
     without improvement. ``on_epoch(row)`` is called after each epoch (for CSV / TensorBoard).
@@ -421,7 +510,9 @@ def train_ghost(dataset, config: GhostTrainConfig | None = None, *, device="auto
         return _train(dataset, cfg, device, progress, on_epoch, init_state_dict)
 
 
-def _train(dataset, cfg, device, progress, on_epoch, init_state_dict) -> GhostTrainResult:
+def _train(dataset: Dataset, cfg: GhostTrainConfig, device: torch.device | str, progress: bool,
+           on_epoch: Callable[[dict[str, float]], None] | None,
+           init_state_dict: Mapping[str, Any] | None) -> GhostTrainResult:
     torch = _torch()
     from nets.device import resolve_device
 
@@ -443,7 +534,7 @@ def _train(dataset, cfg, device, progress, on_epoch, init_state_dict) -> GhostTr
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.epochs, desc="ghost", unit="epoch", dynamic_ncols=True)
-    best = (math.inf, None, 0)
+    best: tuple[float, dict[str, Any] | None, int] = (math.inf, None, 0)  # (val loss, state dict, epoch)
     history: list[dict] = []
     seqs, train_seconds = 0, 0.0
     bad_epochs = 0
@@ -455,7 +546,8 @@ def _train(dataset, cfg, device, progress, on_epoch, init_state_dict) -> GhostTr
         total, steps = 0.0, 0
         state = None
         for w in tbptt_windows(train, cfg.window, cfg.batch_size, rng):
-            state = None if w.first else model.slice_state(state, w.rows)
+            # (the state of the window before, in the same rounds, unless this window starts them)
+            state = None if w.first else model.slice_state(cast("GhostState", state), w.rows)
             x = torch.as_tensor(w.obs, device=dev)
             a = torch.as_tensor(w.actions, device=dev)
             m = torch.as_tensor(w.mask, device=dev)
@@ -493,7 +585,7 @@ def _train(dataset, cfg, device, progress, on_epoch, init_state_dict) -> GhostTr
     if bar is not None:
         bar.close()
     model = model.cpu()
-    model.load_state_dict(best[1])
+    model.load_state_dict(cast("dict[str, Any]", best[1]))  # (set by the first epoch, unless its loss was NaN)
     model.eval()
     metrics = evaluate_ghost(model, val, baseline_from=train, device=torch.device("cpu"))
     return GhostTrainResult(model, history, metrics, train_idx, val_idx, best[2],
@@ -508,7 +600,7 @@ class GhostStepper:
     products (the same maths as ``GhostPolicy.forward``; a test checks they agree). ``state`` is a
     tuple of arrays plus the CW-RNN clock: copy it to look ahead without advancing."""
 
-    def __init__(self, model):
+    def __init__(self, model: GhostModel):
         from nets.clockwork import active_modules
 
         sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
@@ -518,14 +610,15 @@ class GhostStepper:
         self.trunk = [(sd_w, sd_b) for sd_w, sd_b in ((lin.weight.detach().cpu().numpy().astype(np.float32),
                                                        lin.bias.detach().cpu().numpy().astype(np.float32))
                                                       for lin in trunk)]
-        self.trunk_act = model.head.trunk.activation if trunk else None
+        self.trunk_act = cast("MLP", model.head.trunk).activation if trunk else None
         self.w_out = np.concatenate([sd["head.direction.weight"], sd["head.button.weight"]])
         self.b_out = np.concatenate([sd["head.direction.bias"], sd["head.button.bias"]])
         self.n_stick = sd["head.direction.bias"].shape[0]
         self.conditional = model.conditional
         self.n_button = model.buttons
-        enc = model.encoder
+        self.state: StepperState
         if self.kind == "cwrnn":
+            enc = cast("ClockworkRNN", model.encoder)
             w_in = sd["encoder.weight_ih"]
             w_rec = enc.dense_recurrent_weight().detach().cpu().numpy().astype(np.float32)
             bias = sd["encoder.bias"]
@@ -553,7 +646,7 @@ class GhostStepper:
             self.w_mlp, self.b_mlp = sd["encoder.net.0.weight"], sd["encoder.net.0.bias"]
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         """Zero state, clock 0 (a new round)."""
         if self.kind == "cwrnn":
             self.state = (np.zeros(self.hidden, np.float32), 0)
@@ -562,19 +655,21 @@ class GhostStepper:
         else:
             self.state = (np.zeros((self.frame_stack, self.obs_size), np.float32),)
 
-    def step(self, x: np.ndarray, state=None):
+    def step(self, x: np.ndarray,
+             state: StepperState | None = None) -> tuple[np.ndarray, np.ndarray, StepperState]:
         """``(stick_logits, button_logits, new_state)`` for one observation ``x`` (obs_size,) from
         ``state``; the button logits are (buttons,), or (directions, buttons) for the conditional head,
         from ``state`` (default ``self.state``); ``self.state`` is not changed (see :meth:`advance`)."""
         state = self.state if state is None else state
+        new: StepperState
         if self.kind == "cwrnn":
-            h, clock = state
+            h, clock = cast("tuple[np.ndarray, int]", state)
             sel, w_in, w_rec, b = self.plans[clock % self.period]
             h = h.copy()
             h[sel] = np.tanh(w_in @ x + w_rec @ state[0] + b)
             feat, new = h, (h, clock + 1)
         elif self.kind == "lstm":
-            h, c = state
+            h, c = cast("tuple[np.ndarray, np.ndarray]", state)
             g = self.w_ih @ x + self.w_hh @ h + self.b
             n = self.hidden
             i, f = _sigmoid(g[:n]), _sigmoid(g[n:2 * n])
@@ -593,40 +688,40 @@ class GhostStepper:
         button = out[self.n_stick:]
         return out[:self.n_stick], button.reshape(self.n_stick, self.n_button) if self.conditional else button, new
 
-    def advance(self, x: np.ndarray):
+    def advance(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Step from ``self.state`` and keep the new state; returns the two logit vectors."""
         s, b, self.state = self.step(x)
         return s, b
 
 
-def _sigmoid(z):
+def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
 # ---- divergence of behaviour histograms ------------------------------------------------------------
 
 
-def js_divergence(p: Sequence[float], q: Sequence[float]) -> float:
+def js_divergence(p: npt.ArrayLike, q: npt.ArrayLike) -> float:
     """Jensen-Shannon divergence in bits, ``JS(p, q) = KL(p || m) / 2 + KL(q || m) / 2`` with
     ``m = (p + q) / 2`` (``0 log 0 = 0``); inputs are normalised counts. In [0, 1]: 0 iff p = q,
     1 for disjoint supports."""
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    if p.shape != q.shape or p.ndim != 1:
-        raise ValueError(f"p and q must be 1-D of one length; got {p.shape}, {q.shape}")
-    if p.sum() <= 0 or q.sum() <= 0 or (p < 0).any() or (q < 0).any():
+    pa = np.asarray(p, dtype=np.float64)
+    qa = np.asarray(q, dtype=np.float64)
+    if pa.shape != qa.shape or pa.ndim != 1:
+        raise ValueError(f"p and q must be 1-D of one length; got {pa.shape}, {qa.shape}")
+    if pa.sum() <= 0 or qa.sum() <= 0 or (pa < 0).any() or (qa < 0).any():
         raise ValueError("p and q must be non-negative with a positive sum")
-    p, q = p / p.sum(), q / q.sum()
-    m = (p + q) / 2
+    pa, qa = pa / pa.sum(), qa / qa.sum()
+    m = (pa + qa) / 2
 
-    def kl(a):
+    def kl(a: np.ndarray) -> float:
         nz = a > 0
         return float(np.sum(a[nz] * np.log2(a[nz] / m[nz])))
 
-    return min(max(0.5 * kl(p) + 0.5 * kl(q), 0.0), 1.0)
+    return min(max(0.5 * kl(pa) + 0.5 * kl(qa), 0.0), 1.0)
 
 
-def config_dict(cfg: GhostTrainConfig) -> dict:
+def config_dict(cfg: GhostTrainConfig) -> dict[str, Any]:
     d = asdict(cfg)
     d["periods"] = list(cfg.periods)
     return d

@@ -60,9 +60,9 @@ def kl_weights(lam: float) -> tuple[float, float]:
 
 def kl_regularised_objective(logp: torch.Tensor, ent: torch.Tensor, values: torch.Tensor, old_logp: torch.Tensor,
                              old_values: torch.Tensor, adv: torch.Tensor, returns: torch.Tensor,
-                             mask: torch.Tensor | None, kl: torch.Tensor, *, lam: float,
-                             clip_coef: float, clip_vf: float | None, vf_coef: float, ent_coef: float,
-                             normalize_advantage: bool = True) -> dict:
+                             mask: torch.Tensor | None, kl: torch.Tensor, *, lam: float, clip_coef: float,
+                             clip_vf: float | None, vf_coef: float, ent_coef: float,
+                             normalize_advantage: bool = True) -> dict[str, torch.Tensor]:
     """``L_lambda`` of the module docstring on one minibatch: :func:`nets.ppo.ppo_objective` of the same
     arguments, plus the per-sample ``kl`` (to the reference) weighted as :func:`kl_weights`. Returns
     PPO's entries (``loss`` replaced by ``L_lambda``) and ``kl`` (its masked mean). At ``lam = 0`` the
@@ -143,7 +143,8 @@ class KLRegularisedPPO:
                                         clip_vf=self.clip_vf, vf_coef=self.vf_coef, ent_coef=self.ent_coef,
                                         normalize_advantage=self.normalize_advantage)
 
-    def update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, mask: np.ndarray) -> dict:
+    def update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+               mask: np.ndarray) -> dict[str, float]:
         """One PPO update on B whole episodes: ``obs`` (B, T, D), ``actions`` (B, T) indices into the
         flattened action set, ``rewards`` (B, T), ``mask`` (B, T) True on each episode's steps. Returns
         the means over minibatches of ``loss``, ``policy_loss``, ``value_loss``, ``entropy``, ``kl``

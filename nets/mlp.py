@@ -18,6 +18,7 @@ start at zero.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, cast
 
 import torch
 from torch import nn
@@ -79,7 +80,7 @@ class MLP(nn.Module):
         self.in_features = int(in_features)
         self.activation = activation
         self.init = init
-        gain = nn.init.calculate_gain(activation)
+        gain = nn.init.calculate_gain(cast(Literal["relu", "tanh", "sigmoid"], activation))  # one of ACTIVATIONS
         layers: list[nn.Module] = []
         width = self.in_features
         for h in hidden:

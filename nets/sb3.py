@@ -28,8 +28,8 @@ import math
 import os
 import re
 import zipfile
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import gymnasium as gym
 import numpy as np
@@ -39,6 +39,16 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
 from nets.mlp import MLP
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.policies import BasePolicy
+    from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
+
+#: A value read from a checkpoint's JSON ``data`` member, before it is checked: anything JSON holds.
+JSONValue: TypeAlias = Any
+#: A file a checkpoint is read from, as error messages name it.
+PathLike: TypeAlias = "str | os.PathLike[str]"
 
 __all__ = ["MLPExtractor", "mlp_policy_kwargs", "ALGOS", "load_sb3_zip", "CheckpointError", "GymnasiumVecEnv",
            "supports_same_step_reset"]
@@ -74,7 +84,7 @@ def mlp_policy_kwargs(
     activation: str = "tanh",
     init: str = "orthogonal",
     head_arch: Sequence[int] = (),
-) -> dict:
+) -> dict[str, Any]:
     """``policy_kwargs`` that put ``nets.MLP`` under SB3's ``algo`` (``"ppo"``, ``"a2c"`` or ``"dqn"``).
 
     ``head_arch`` adds SB3 layers after the shared MLP features (actor and critic alike for PPO/A2C,
@@ -82,7 +92,7 @@ def mlp_policy_kwargs(
     algo = algo.lower()
     if algo not in ALGOS:
         raise ValueError(f"unknown algorithm {algo!r}; valid: {', '.join(ALGOS)}")
-    kwargs: dict = {
+    kwargs: dict[str, Any] = {
         "features_extractor_class": MLPExtractor,
         "features_extractor_kwargs": {"hidden": tuple(hidden), "activation": activation, "init": init},
     }
@@ -126,12 +136,12 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be loaded safely; the message is one line naming the file."""
 
 
-def _fail(path, what: str) -> CheckpointError:
+def _fail(path: PathLike, what: str | Exception) -> CheckpointError:
     what = " ".join(str(what).split())  # one line
     return CheckpointError(f"{path}: {what[:400]}")
 
 
-def _read_members(path: os.PathLike | str) -> tuple[str, dict[str, bytes]]:
+def _read_members(path: PathLike) -> tuple[str, dict[str, bytes]]:
     """``(data JSON text, {member name: bytes of each .pth})`` after the size checks."""
     size = os.path.getsize(path)
     if size > MAX_ZIP_BYTES:
@@ -175,7 +185,7 @@ def _read_members(path: os.PathLike | str) -> tuple[str, dict[str, bytes]]:
     return text, blobs
 
 
-def _parse_data(path, text: str) -> dict:
+def _parse_data(path: PathLike, text: str) -> dict[str, JSONValue]:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -185,11 +195,11 @@ def _parse_data(path, text: str) -> dict:
     return data
 
 
-def _is_pickled(value) -> bool:
+def _is_pickled(value: JSONValue) -> bool:
     return isinstance(value, dict) and ":serialized:" in value
 
 
-def guess_algo(data: dict) -> str | None:
+def guess_algo(data: dict[str, JSONValue]) -> str | None:
     """The SB3 algorithm whose fields ``data`` holds, from keys only PPO, DQN, TD3, SAC or A2C writes."""
     for key, algo in (("clip_range", "PPO"), ("exploration_fraction", "DQN"), ("policy_delay", "TD3"),
                       ("target_entropy", "SAC"), ("normalize_advantage", "A2C")):
@@ -204,7 +214,7 @@ _DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "
            "uint64", "bool")
 
 
-def _numbers(text, what: str) -> list[float]:
+def _numbers(text: JSONValue, what: str) -> list[float]:
     """The numbers of a NumPy array's ``str`` (``'[-1. -1.]'``); refuses a summarised (``...``) one."""
     if not isinstance(text, str) or "..." in text or len(text) > 64 * MAX_SPACE_SIZE:
         raise ValueError(f"{what} is not written out in full")
@@ -214,7 +224,7 @@ def _numbers(text, what: str) -> list[float]:
     return [float(tok) for tok in body]
 
 
-def _ints(text, what: str) -> list[int]:
+def _ints(text: JSONValue, what: str) -> list[int]:
     if isinstance(text, int | list):
         values = [text] if isinstance(text, int) else text
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
@@ -226,7 +236,7 @@ def _ints(text, what: str) -> list[int]:
     return [int(v) for v in values]
 
 
-def space_from_description(desc: dict) -> gym.Space:
+def space_from_description(desc: dict[str, JSONValue]) -> gym.Space:
     """Rebuild a Box / Discrete / MultiDiscrete / MultiBinary from the plain fields SB3 writes beside a pickled
     space (its ``__dict__`` as JSON or ``str``). A ValueError if the description is not enough."""
     import numpy as np
@@ -248,7 +258,7 @@ def space_from_description(desc: dict) -> gym.Space:
         if len(low) != size or len(high) != size:
             raise ValueError(f"Box low/high have {len(low)}/{len(high)} numbers for shape {shape}")
         return gym.spaces.Box(np.array(low, dtype).reshape(shape), np.array(high, dtype).reshape(shape),
-                              shape=tuple(shape), dtype=dtype)
+                              shape=tuple(shape), dtype=np.dtype(dtype).type)
     if name == "Discrete":
         (n,), (start,) = _ints(desc.get("n"), "Discrete n"), _ints(desc.get("start", "0"), "Discrete start")
         if not 0 < n <= MAX_SPACE_SIZE:
@@ -256,24 +266,25 @@ def space_from_description(desc: dict) -> gym.Space:
         return gym.spaces.Discrete(n, start=start)
     if name == "MultiDiscrete":
         nvec = _ints(desc.get("nvec"), "MultiDiscrete nvec")
-        start = _ints(desc.get("start", str([0] * len(nvec))), "MultiDiscrete start")
+        starts = _ints(desc.get("start", str([0] * len(nvec))), "MultiDiscrete start")
         shape = _ints(desc.get("_shape", str([len(nvec)])), "MultiDiscrete shape")
-        if not 0 < len(nvec) <= MAX_SPACE_SIZE or len(start) != len(nvec) or math.prod(shape) != len(nvec) \
-                or not all(0 < n <= MAX_SPACE_SIZE for n in nvec):
+        if not 0 < len(nvec) <= MAX_SPACE_SIZE or len(starts) != len(nvec) or math.prod(shape) != len(nvec) \
+                or not all(0 < k <= MAX_SPACE_SIZE for k in nvec):
             raise ValueError(f"MultiDiscrete nvec {nvec[:8]} / start / shape do not fit")
         return gym.spaces.MultiDiscrete(np.array(nvec).reshape(shape), dtype=dtype,
-                                        start=np.array(start).reshape(shape))
+                                        start=np.array(starts).reshape(shape))
     if name == "MultiBinary":
         raw = desc.get("n")
-        n = _ints(raw, "MultiBinary n")
-        if not n or math.prod(n) > MAX_SPACE_SIZE or any(v <= 0 for v in n):
-            raise ValueError(f"MultiBinary n = {n} does not fit")
+        sizes = _ints(raw, "MultiBinary n")
+        if not sizes or math.prod(sizes) > MAX_SPACE_SIZE or any(v <= 0 for v in sizes):
+            raise ValueError(f"MultiBinary n = {sizes} does not fit")
         scalar = isinstance(raw, int) or (isinstance(raw, str) and "[" not in raw)
-        return gym.spaces.MultiBinary(n[0] if scalar and len(n) == 1 else n)
+        return gym.spaces.MultiBinary(sizes[0] if scalar and len(sizes) == 1 else sizes)
     raise ValueError(f"a {name} space cannot be rebuilt from its description")
 
 
-def _space(path, data: dict, key: str, given: gym.Space | None, strict: bool) -> gym.Space:
+def _space(path: PathLike, data: dict[str, JSONValue], key: str, given: gym.Space | None,
+           strict: bool) -> gym.Space:
     """The model's ``key`` space: rebuilt from the JSON description (and equal to ``given`` when ``strict``: the
     env it will learn in); ``given`` alone when the description is not enough (a Dict space, a huge Box...)."""
     desc = data.get(key)
@@ -304,7 +315,7 @@ def _allowed_classes() -> dict[str, type]:
     return {f"{c.__module__}.{c.__qualname__}": c for c in classes}
 
 
-def _class_from(text, key: str) -> type:
+def _class_from(text: JSONValue, key: str) -> type:
     m = re.fullmatch(r"<class '([\w.]+)'>", str(text))
     allowed = _allowed_classes()
     if not m or m.group(1) not in allowed:
@@ -314,7 +325,7 @@ def _class_from(text, key: str) -> type:
     return allowed[m.group(1)]
 
 
-def _plain(value, key: str, depth: int = 0):
+def _plain(value: JSONValue, key: str, depth: int = 0) -> JSONValue:
     """A JSON value made only of numbers, strings, booleans, None, lists and dicts (checked, bounded)."""
     if depth > 8:
         raise ValueError(f"policy_kwargs {key} is nested too deeply")
@@ -329,7 +340,7 @@ def _plain(value, key: str, depth: int = 0):
     raise ValueError(f"policy_kwargs {key} is not plain JSON")
 
 
-def _widths(value, key: str) -> None:
+def _widths(value: JSONValue, key: str) -> None:
     """Every integer inside ``value`` (net_arch, hidden sizes) is a layer width in [1, MAX_LAYER]."""
     flat = [value] if not isinstance(value, dict | list) else \
         [w for v in (value.values() if isinstance(value, dict) else value) for w in
@@ -343,7 +354,7 @@ def _widths(value, key: str) -> None:
 _POLICY_KWARGS_CLASS = ("activation_fn", "optimizer_class", "features_extractor_class")
 
 
-def _plain_policy_keys(policy_cls) -> tuple[str, ...]:
+def _plain_policy_keys(policy_cls: type[BasePolicy]) -> tuple[str, ...]:
     """The policy constructor's arguments that take plain values (the class-valued ones are allow-listed)."""
     import inspect
 
@@ -352,7 +363,7 @@ def _plain_policy_keys(policy_cls) -> tuple[str, ...]:
     return tuple(n for n in names if n not in skip)
 
 
-def _policy_kwargs(raw, policy_cls) -> dict:
+def _policy_kwargs(raw: JSONValue, policy_cls: type[BasePolicy]) -> dict[str, Any]:
     """SB3's ``policy_kwargs``, plain JSON or (when it held classes) the readable fields beside the pickle;
     only the arguments ``policy_cls`` takes, classes only from the allow-list."""
     plain_keys = _plain_policy_keys(policy_cls)
@@ -385,14 +396,14 @@ def _policy_kwargs(raw, policy_cls) -> dict:
 
 
 # -- schedules and other pickled fields -------------------------------------------------------------------------
-def _default(cls, name: str):
+def _default(cls: type[BaseAlgorithm], name: str) -> Any:
     import inspect
 
     param = inspect.signature(cls.__init__).parameters.get(name)
     return None if param is None or param.default is inspect.Parameter.empty else param.default
 
 
-def _schedule_value(desc, hyper: dict, name: str, cls):
+def _schedule_value(desc: JSONValue, hyper: dict[str, Any], name: str, cls: type[BaseAlgorithm]) -> Any:
     """A float schedule SB3 pickled: from our run's config (``hyper``), else the constant the description
     states (``ConstantSchedule(val=0.2)``), else the algorithm's default."""
     if isinstance(hyper.get(name), int | float) and not isinstance(hyper.get(name), bool):
@@ -406,7 +417,7 @@ def _schedule_value(desc, hyper: dict, name: str, cls):
     return _default(cls, name)
 
 
-def _check_int(path, data: dict, key: str) -> None:
+def _check_int(path: PathLike, data: dict[str, JSONValue], key: str) -> None:
     value = data.get(key)
     if value is None:
         return
@@ -415,10 +426,14 @@ def _check_int(path, data: dict, key: str) -> None:
         raise _fail(path, f"'data' field {key} = {str(value)[:40]} is not an integer in [0, {MAX_COUNT}]")
 
 
-def _rebuild(path, data: dict, cls, policy_cls, obs_space, act_space, hyper: dict, tensorboard_log) -> dict:
+def _rebuild(path: PathLike, data: dict[str, JSONValue], cls: type[BaseAlgorithm], policy_cls: type[BasePolicy],
+             obs_space: gym.Space, act_space: gym.Space, hyper: dict[str, Any],
+             tensorboard_log: str | None) -> dict[str, Any]:
     """The fields to set on a fresh ``cls`` instance: the plain JSON fields it has attributes for, and a
     rebuilt value for every field SB3 pickled."""
-    probe = cls(policy=cls.policy_aliases["MlpPolicy"], env=None, _init_setup_model=False)
+    # (SB3 annotates env as required and _init_setup_model on each algorithm, not on BaseAlgorithm)
+    build = cast("Callable[..., BaseAlgorithm]", cls)
+    probe = build(policy=cls.policy_aliases["MlpPolicy"], env=None, _init_setup_model=False)
     fresh = vars(probe)
     excluded = set(probe._excluded_save_params()) | {"policy_class", "tensorboard_log"}
     out: dict[str, Any] = {}
@@ -460,7 +475,7 @@ def _rebuild(path, data: dict, cls, policy_cls, obs_space, act_space, hyper: dic
     return out
 
 
-def _chain(n_in: int, widths) -> int:
+def _chain(n_in: int, widths: JSONValue) -> int:
     """Weights of a stack of linear layers of these widths on ``n_in`` inputs."""
     total = 0
     for w in widths if isinstance(widths, list | tuple) else []:
@@ -469,7 +484,8 @@ def _chain(n_in: int, widths) -> int:
     return total
 
 
-def _check_policy_size(path, policy_kwargs: dict, obs_space: gym.Space, state: dict) -> None:
+def _check_policy_size(path: PathLike, policy_kwargs: dict[str, Any], obs_space: gym.Space,
+                       state: dict[str, torch.Tensor]) -> None:
     """Refuse, before anything is allocated, a ``policy_kwargs`` that asks for more weights than ``policy.pth``
     holds: every layer it describes has its weights in the file, so an honest file always passes."""
     from stable_baselines3.common.torch_layers import FlattenExtractor
@@ -495,7 +511,7 @@ def _check_policy_size(path, policy_kwargs: dict, obs_space: gym.Space, state: d
         raise _fail(path, f"policy_kwargs describe {asked} weights but policy.pth holds {held} numbers")
 
 
-def _policy_alias(cls, params: dict) -> str:
+def _policy_alias(cls: type[BaseAlgorithm], params: dict[str, dict[str, Any]]) -> str:
     keys = params.get("policy", {}).keys()
     if any(k.startswith("features_extractor.cnn.") or ".features_extractor.cnn." in k for k in keys):
         return "CnnPolicy"
@@ -504,7 +520,7 @@ def _policy_alias(cls, params: dict) -> str:
     return "MlpPolicy"
 
 
-def _load_tensors(path, name: str, blob: bytes, device):
+def _load_tensors(path: PathLike, name: str, blob: bytes, device: torch.device) -> object:
     from nets.torchfile import load_tensors
 
     try:
@@ -513,9 +529,10 @@ def _load_tensors(path, name: str, blob: bytes, device):
         raise _fail(path, f"zip member {name!r}: {exc}") from None
 
 
-def load_sb3_zip(path: str | os.PathLike, algo: str | None = None, *, env=None, device="auto",
-                 hyper: dict | None = None, tensorboard_log: str | None = None,
-                 observation_space: gym.Space | None = None, action_space: gym.Space | None = None):
+def load_sb3_zip(path: PathLike, algo: str | None = None, *, env: gym.Env | VecEnv | None = None,
+                 device: torch.device | str = "auto", hyper: dict[str, Any] | None = None,
+                 tensorboard_log: str | None = None, observation_space: gym.Space | None = None,
+                 action_space: gym.Space | None = None) -> BaseAlgorithm:
     """An SB3 model (``PPO``, ``A2C``, ``DQN``, ``SAC``, ``TD3``, ``DDPG``) from a zip that SB3's ``save`` wrote,
     without unpickling anything from the file.
 
@@ -596,7 +613,7 @@ def load_sb3_zip(path: str | os.PathLike, algo: str | None = None, *, env=None, 
     return model
 
 
-def _recursive_getattr(obj, dotted: str):
+def _recursive_getattr(obj: object, dotted: str) -> object:
     for part in dotted.split("."):
         obj = getattr(obj, part)
     return obj
@@ -646,7 +663,7 @@ class GymnasiumVecEnv(VecEnv):
         super().__init__(int(env.num_envs), env.single_observation_space, env.single_action_space)
 
     # ------------------------------------------------------------------ stepping
-    def reset(self):
+    def reset(self) -> VecEnvObs:
         seeds = self._seeds
         seed = None
         if seeds[0] is not None:
@@ -665,7 +682,7 @@ class GymnasiumVecEnv(VecEnv):
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
 
-    def step_wait(self):
+    def step_wait(self) -> VecEnvStepReturn:
         obs, rewards, terminated, truncated, info = self.env.step(self._actions)
         terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)
         dones = terminated | truncated
@@ -701,7 +718,7 @@ class GymnasiumVecEnv(VecEnv):
                 infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
         return obs, np.asarray(rewards, np.float32), dones, infos
 
-    def _split(self, info: dict) -> list[dict[str, Any]]:
+    def _split(self, info: dict[str, Any]) -> list[dict[str, Any]]:
         """Gymnasium's ``{key: array, "_key": mask}`` (nested for dicts) -> one dict per env."""
         out: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         for key, values in info.items():
@@ -716,19 +733,21 @@ class GymnasiumVecEnv(VecEnv):
         return out
 
     # ------------------------------------------------------------------ attributes
-    def _indices(self, indices) -> list[int]:
+    def _indices(self, indices: VecEnvIndices) -> list[int]:
         if indices is None:
             return list(range(self.num_envs))
-        return [int(indices)] if np.isscalar(indices) else [int(i) for i in indices]
+        if np.isscalar(indices):
+            return [int(cast(int, indices))]
+        return [int(i) for i in cast("Iterable[int]", indices)]
 
-    def get_attr(self, attr_name: str, indices=None) -> list:
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         if hasattr(self.env, "get_attr"):  # gymnasium's Sync/Async vector envs: one value per env
             values = self.env.get_attr(attr_name)
         else:  # a natively batched env: one value for all
             values = [getattr(self.env, attr_name)] * self.num_envs
         return [values[i] for i in self._indices(indices)]
 
-    def set_attr(self, attr_name: str, value, indices=None) -> None:
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         if indices is not None and self._indices(indices) != list(range(self.num_envs)):
             raise ValueError("GymnasiumVecEnv sets attributes on every env at once, not on some")
         if hasattr(self.env, "set_attr"):
@@ -736,14 +755,15 @@ class GymnasiumVecEnv(VecEnv):
         else:
             setattr(self.env, attr_name, value)
 
-    def env_method(self, method_name: str, *method_args, indices=None, **method_kwargs) -> list:
+    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
+                   **method_kwargs: Any) -> list[Any]:
         if hasattr(self.env, "call"):
             values = self.env.call(method_name, *method_args, **method_kwargs)
         else:
             values = [getattr(self.env, method_name)(*method_args, **method_kwargs)] * self.num_envs
         return [values[i] for i in self._indices(indices)]
 
-    def env_is_wrapped(self, wrapper_class, indices=None) -> list[bool]:
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
         return [False for _ in self._indices(indices)]
 
     def close(self) -> None:

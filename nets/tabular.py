@@ -21,8 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+    from gymnasium import spaces
+
+EnvT = TypeVar("EnvT", bound="gym.Env[Any, Any]")  # the env, as state_fn reads it
 
 
 @dataclass
@@ -31,7 +38,8 @@ class QLearningResult:
 
     Q: np.ndarray  # (n_states, n_actions) learned action values
     policy: np.ndarray  # (n_states,) greedy action of each state (lowest index on ties)
-    curve: list[dict] = field(default_factory=list)  # one dict per evaluation: steps, eval_return, eval_success
+    # one dict per evaluation: steps, eval_return, eval_success
+    curve: list[dict[str, float]] = field(default_factory=list)
     visits: np.ndarray | None = None  # (n_states, n_actions) update counts
     steps: int = 0  # env steps taken
 
@@ -42,9 +50,9 @@ def greedy(Q: np.ndarray) -> np.ndarray:
 
 
 def q_learning(
-    env,
+    env: EnvT,
     n_states: int,
-    state_fn: Callable,
+    state_fn: Callable[[EnvT], int],
     steps: int,
     *,
     alpha: float = 0.5,
@@ -56,7 +64,7 @@ def q_learning(
     seed: int = 0,
     evaluate: Callable[[np.ndarray], tuple[float, float]] | None = None,
     eval_every: int = 0,
-    callback: Callable[[dict], bool | None] | None = None,
+    callback: Callable[[dict[str, float]], bool | None] | None = None,
 ) -> QLearningResult:
     """Learn ``Q`` by stepping ``env`` for ``steps`` env steps; see the module docstring for the rule.
 
@@ -76,12 +84,12 @@ def q_learning(
         raise ValueError(f"gamma must be in [0, 1], got {gamma}")
     if not (0.0 <= epsilon_end <= 1.0 and 0.0 <= epsilon_start <= 1.0):
         raise ValueError(f"epsilon_start and epsilon_end must be in [0, 1], got {epsilon_start}, {epsilon_end}")
-    n_actions = int(env.action_space.n)
+    n_actions = int(cast("spaces.Discrete", env.action_space).n)  # a Discrete space (its n, read as ever)
     rng = np.random.default_rng(seed)
     Q = np.full((n_states, n_actions), float(q_init))
     visits = np.zeros((n_states, n_actions), dtype=np.int64)
     decay_steps = max(1, int(epsilon_fraction * steps))
-    curve: list[dict] = []
+    curve: list[dict[str, float]] = []
 
     def evaluate_now(t: int) -> bool:
         if evaluate is None:

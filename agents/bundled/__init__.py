@@ -10,6 +10,9 @@ Imports: ``agents``, ``nets``, ``envs``; never ``experiments``."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from envs.protocols import Agent
 
 BUNDLED_DIR = Path(__file__).resolve().parent
 SUFFIXES = (".zip", ".pt")
@@ -43,7 +46,7 @@ def bundled_info(name: str) -> dict:
     return read_sidecar(bundled_path(name))
 
 
-def load_bundled(name: str, device: str = "auto"):
+def load_bundled(name: str, device: str = "auto") -> Agent:
     """The agent behind ``bundled:NAME``: an :class:`agents.sb3_agent.SB3Agent` for a ``.zip``, our
     learner (``nets.policy_gradient.load_learner``) for a ``.pt``. The sidecar is kept as
     ``agent.info`` so callers can build the env the agent was trained on."""
@@ -64,7 +67,7 @@ def load_bundled(name: str, device: str = "auto"):
     return agent
 
 
-def make_bundled(arg: str | None, **kwargs):
+def make_bundled(arg: str | None, **kwargs: Any) -> Agent:
     """Factory for the agent spec ``bundled:NAME``."""
     if not arg:
         raise ValueError(f"agent spec 'bundled' needs a name: bundled:NAME; shipped: {_shipped()}")

@@ -6,13 +6,16 @@ rules (no env, no rendering), a readable reference."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from envs.duel import rules
 from envs.duel.config import DuelConfig
 from envs.duel.env import decode_action, observe
 from envs.duel.step import decision_step
+from envs.protocols import Agent, BatchedAgent
 
 
-def play_round(agent0, agent1, *, frame_skip: int = DuelConfig.frame_skip,
+def play_round(agent0: Agent, agent1: Agent, *, frame_skip: int = DuelConfig.frame_skip,
                round_seconds: float = 60) -> tuple[int | None, int]:
     """Play one round, fighter 0 against fighter 1, each holding its action ``frame_skip`` ticks.
     Returns ``(winner, ticks)``: winner 0, 1 or None (draw)."""
@@ -27,8 +30,8 @@ def play_round(agent0, agent1, *, frame_skip: int = DuelConfig.frame_skip,
     return s.winner, s.tick
 
 
-def match(agent_a, agent_b, rounds: int, seed: int = 0, *, frame_skip: int = DuelConfig.frame_skip,
-          round_seconds: float = 60, chunk: int = 1000) -> dict:
+def match(agent_a: str | Agent | BatchedAgent, agent_b: str | Agent | BatchedAgent, rounds: int, seed: int = 0, *,
+          frame_skip: int = DuelConfig.frame_skip, round_seconds: float = 60, chunk: int = 1000) -> dict[str, Any]:
     """``rounds`` rounds of A against B (each a spec, an agent object or a batched agent; specs sample,
     objects act as they are built), sides alternating (A left in even rounds) so neither has the left or
     right start; round ``i`` seeded ``seed + i`` (:func:`agents.harness.play_duel`). Returns A's wins,

@@ -18,7 +18,7 @@ from agents.character.scripted import make_batched_opponent
 __all__ = ["BatchedScripted", "make_batched_opponent", "match_batched"]
 
 
-def match_batched(spec_a: Any, spec_b: Any, rounds: int, seed: int = 0, **kwargs) -> dict:
+def match_batched(spec_a: Any, spec_b: Any, rounds: int, seed: int = 0, **kwargs: Any) -> dict[str, Any]:
     """``rounds`` rounds of A against B, sides alternating: :func:`agents.character.arena.match` (the batched
     harness), under the name it had before the harness. ``kwargs``: ``frame_skip``, ``round_seconds``."""
     from agents.character.arena import match

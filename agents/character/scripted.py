@@ -7,7 +7,7 @@ knobs, presets, styles and intents are data (:mod:`agents.character.params`, re-
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,11 @@ from envs.duel.config import DuelConfig
 from envs.duel.env import OBS_SIZE
 from envs.duel.rules import N_BUTTON
 from envs.duel.vector import TWO_PLAYER
+from envs.protocols import BatchedAgent, RecurrentState
+
+if TYPE_CHECKING:
+    from gymnasium import spaces
+
 
 _INTENTS = tuple(Intent)  # intent code -> Intent
 _FLOAT32 = np.dtype(np.float32)
@@ -86,11 +91,13 @@ class ScriptedFighter:
         else:
             self.params = CharacterParams.from_difficulty(difficulty, self.base_params.style)
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+    def predict(self, observation: np.ndarray, state: RecurrentState = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = False) -> tuple[np.ndarray | int, RecurrentState]:
         """``(action, state)``: ``[stick, button]`` (int64) or, with ``flat``, ``stick * 4 + button``;
         ``state`` is passed through. A true ``episode_start`` resets first."""
         if (episode_start is not None and np.any(episode_start)) or not self._keyed:
             self.reset()
+        obs: np.ndarray
         if type(observation) is np.ndarray and observation.dtype is _FLOAT32 and observation.ndim == 1:
             obs = observation.reshape(1, OBS_SIZE)  # the env's own observation: a view, no copy
             vectorized = False
@@ -136,14 +143,16 @@ def scripted_params(arg: str | None) -> CharacterParams:
 
 
 def make_scripted(
-    arg: str | None, *, action_space=None, rng=None, frame_skip: int = DuelConfig.frame_skip, **_
+    arg: str | None, *, action_space: spaces.Space | None = None, rng: np.random.Generator | None = None,
+    frame_skip: int = DuelConfig.frame_skip, **_: Any
 ) -> ScriptedFighter:
     """Factory for the ``scripted:NAME`` spec (the forms of :func:`scripted_params`); a ``Discrete``
     ``action_space`` makes it return flat actions."""
     flat = action_space is not None and not hasattr(action_space, "nvec")
     return ScriptedFighter(scripted_params(arg), rng=rng, frame_skip=frame_skip, flat=flat)
 
-def make_batched_opponent(spec: Any, frame_skip: int = DuelConfig.frame_skip):
+def make_batched_opponent(spec: str | BatchedAgent | None,
+                          frame_skip: int = DuelConfig.frame_skip) -> BatchedAgent | None:
     """A batched opponent from a spec: ``scripted:NAME`` (every form ``make_scripted`` takes),
     ``random``, or an object already speaking the batched interface. ``None``/``"external"`` (the
     two-player form) return None. Anything else raises a one-line ValueError."""

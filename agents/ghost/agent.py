@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,7 +31,9 @@ from agents.protocol import RowDraws, inverse_cdf, softmax
 from envs.duel.config import DuelConfig
 
 if TYPE_CHECKING:
-    import torch
+    from gymnasium import spaces
+
+    from nets.imitation import GhostModel, GhostState
 
 __all__ = ["BatchedGhost", "GhostAgent", "make_ghost", "parse_ghost_arg"]
 
@@ -47,7 +49,7 @@ class GhostAgent:
         flat: return ``Discrete(36)`` actions (``stick * 4 + button``) instead of ``[stick, button]``.
     """
 
-    def __init__(self, model, meta: dict, *, temperature: float = 1.0, greedy: bool = False,
+    def __init__(self, model: GhostModel, meta: dict[str, Any], *, temperature: float = 1.0, greedy: bool = False,
                  rng: np.random.Generator | None = None, frame_skip: int | None = None, flat: bool = False):
         if not temperature > 0:
             raise ValueError(f"ghost temperature must be > 0; got {temperature}")
@@ -70,15 +72,15 @@ class GhostAgent:
     # ---- protocol ------------------------------------------------------------------------------------
     def reset(self) -> None:
         """Start a new round: zero recurrent state, clock 0."""
-        self._state = None
+        self._state: GhostState | None = None
         self._stepper.reset()
         self._calls = 0
-        self._held = None
+        self._held: np.ndarray | int | None = None
         self._last_obs: np.ndarray | None = None
         self._last_probs: list[np.ndarray] | None = None
         self._last_logits: tuple[np.ndarray, np.ndarray] | None = None
 
-    def _forward(self, obs: np.ndarray, state, commit: bool):
+    def _forward(self, obs: np.ndarray, state: GhostState | None, commit: bool) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities (rows, 9) and (rows, 4) at ``obs``; with ``commit`` the state advances."""
         t = 1.0 if self.greedy else self.temperature
         if obs.ndim == 1:
@@ -90,11 +92,11 @@ class GhostAgent:
 
         with torch.inference_mode():
             x = torch.as_tensor(obs, device=self._device)[:, None, :]
-            stick, button, new_state = self.model(x, self._state)
+            stick_z, button_z, new_state = self.model(x, self._state)
         if commit:
             self._state = new_state
-        return (_softmax(stick[:, 0].cpu().numpy().astype(np.float64) / t),
-                _softmax(button[:, 0].cpu().numpy().astype(np.float64) / t))
+        return (_softmax(stick_z[:, 0].cpu().numpy().astype(np.float64) / t),
+                _softmax(button_z[:, 0].cpu().numpy().astype(np.float64) / t))
 
     @staticmethod
     def _marginal(ps: np.ndarray, pb: np.ndarray) -> np.ndarray:
@@ -108,7 +110,9 @@ class GhostAgent:
         u = self.rng.random(len(p))[:, None] * c[:, -1:]
         return np.minimum((u >= c).sum(-1), p.shape[-1] - 1)
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+    def predict(self, observation: np.ndarray, state: tuple[np.ndarray, ...] | None = None,
+                episode_start: np.ndarray | None = None,
+                deterministic: bool = False) -> tuple[np.ndarray | int, tuple[np.ndarray, ...] | None]:
         if episode_start is not None and np.any(episode_start):
             self.reset()
         obs = observation if type(observation) is np.ndarray and observation.dtype == np.float32 else \
@@ -121,6 +125,9 @@ class GhostAgent:
             return self._held, state
         greedy = self.greedy or bool(deterministic)
         self._last_obs = obs.copy()
+        stick: int | np.ndarray
+        button: int | np.ndarray
+        action: np.ndarray | int
         if obs.ndim == 1:  # the game loop's case: plain-float sampling, no array round trips
             stick_z, button_z, self._stepper.state = self._stepper.step(obs)
             self._last_probs = None
@@ -139,7 +146,7 @@ class GhostAgent:
         self._calls += 1
         return action, state
 
-    def action_probs(self, observation) -> list[np.ndarray]:
+    def action_probs(self, observation: np.ndarray) -> list[np.ndarray]:
         """``[p(stick) (9), p(button) (4)]`` the ghost samples from at ``observation`` (for the conditional
         head the button's marginal, sum over sticks of p(stick) p(button | stick)): the last decision's if it
         was made on this observation, else a look-ahead that leaves the state alone."""
@@ -149,6 +156,7 @@ class GhostAgent:
             if self._last_probs is not None:
                 ps, pb = self._last_probs
             else:
+                assert self._last_logits is not None  # (one of the two is set)
                 t = 1.0 if self.greedy else self.temperature
                 ps, pb = (_softmax(z[None] / t) for z in self._last_logits)
         else:
@@ -196,9 +204,9 @@ def parse_ghost_arg(arg: str) -> tuple[str, float | None, bool]:
     return arg, None, False
 
 
-def make_ghost(arg: str | None, *, action_space=None, rng=None, frame_skip: int | None = None,
-               temperature: float | None = None, greedy: bool | None = None, device: str = "cpu",
-               **_) -> GhostAgent:
+def make_ghost(arg: str | None, *, action_space: spaces.Space | None = None, rng: np.random.Generator | None = None,
+               frame_skip: int | None = None, temperature: float | None = None, greedy: bool | None = None,
+               device: str = "cpu", **_: Any) -> GhostAgent:
     """Factory for ``ghost:PATH[@T|@greedy]`` (see the module docstring)."""
     from agents.ghost.checkpoint import load_ghost
 
@@ -219,7 +227,7 @@ class BatchedGhost:
     greedy: the most likely stick, then the most likely button given it; repeat: env calls per decision
     (the input is held in between, as ``GhostAgent`` does when the env steps finer than the demos)."""
 
-    def __init__(self, model: torch.nn.Module, *, temperature: float = 1.0, greedy: bool = False, repeat: int = 1,
+    def __init__(self, model: GhostModel, *, temperature: float = 1.0, greedy: bool = False, repeat: int = 1,
                  spec: str = "ghost"):
         if not temperature > 0:
             raise ValueError(f"ghost temperature must be > 0; got {temperature}")
@@ -300,10 +308,10 @@ class BatchedGhost:
 
         with inference(len(rows)):
             r = torch.from_numpy(rows)
-            stick_z, button_z, new = self.model(torch.from_numpy(x)[:, None], self._take(r))
+            stick_t, button_t, new = self.model(torch.from_numpy(x)[:, None], self._take(r))
             self._put(r, new)
-            stick_z = stick_z[:, 0].double().numpy()
-            button_z = button_z[:, 0].double().numpy()
+            stick_z = stick_t[:, 0].double().numpy()
+            button_z = button_t[:, 0].double().numpy()
         if self.greedy:
             stick = stick_z.argmax(-1)
             if button_z.ndim == 3:  # conditional head: the buttons of the chosen stick

@@ -20,14 +20,14 @@ import numpy as np
 from agents.ghost.demos import ENV_ID, env_version
 from envs.duel.env import obs_layout_hash
 from envs.fileio import atomic_save, atomic_write_text
-from nets.imitation import make_policy
+from nets.imitation import GhostModel, make_policy
 
 GHOST_FORMAT = 1
 
 __all__ = ["GHOST_FORMAT", "find_checkpoint", "load_ghost", "save_ghost"]
 
 
-def save_ghost(model, path: str | os.PathLike, *, frame_skip: int, **extra: Any) -> Path:
+def save_ghost(model: GhostModel, path: str | os.PathLike, *, frame_skip: int, **extra: Any) -> Path:
     """Write ``path`` (a torch ``state_dict``) and ``path.json`` (the model config, env id and version,
     the observation layout hash, the ``frame_skip`` it acts at and ``extra``), each atomically, the
     JSON first so that a checkpoint file never exists without its config."""
@@ -72,7 +72,7 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
     return p
 
 
-def load_ghost(path: str | os.PathLike, device="cpu") -> tuple[Any, dict]:
+def load_ghost(path: str | os.PathLike, device: str = "cpu") -> tuple[GhostModel, dict[str, Any]]:
     """``(GhostPolicy in eval mode, its JSON config)`` from a checkpoint file or run folder.
 
     Loaded with ``torch.load(weights_only=True)``; a missing file or sidecar raises FileNotFoundError,

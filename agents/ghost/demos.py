@@ -94,9 +94,10 @@ def save_round(path: str | os.PathLike, obs: np.ndarray, actions: np.ndarray, re
         raise ValueError(f"{path}: obs, actions and rewards differ in length ({len(obs)}, {len(actions)}, "
                          f"{len(rewards)})")
     atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
-    arrays = {"obs": obs, "actions": actions, "rewards": rewards, "opponent": np.array(str(opponent)),
-              "winner": np.array(str(winner)), "final_health": np.asarray(final_health, dtype=np.int64)}
-    atomic_save(path, lambda tmp: np.savez_compressed(tmp, **arrays))
+    opponent_a, winner_a = np.array(str(opponent)), np.array(str(winner))
+    health = np.asarray(final_health, dtype=np.int64)
+    atomic_save(path, lambda tmp: np.savez_compressed(tmp, obs=obs, actions=actions, rewards=rewards,
+                                                      opponent=opponent_a, winner=winner_a, final_health=health))
     return path
 
 
@@ -217,7 +218,7 @@ class DemoDataset:
             self.rounds.append(r)
         if not self.rounds:
             raise DemoError(f"no usable demo rounds in {paths} ({len(self.skipped)} skipped as bad)")
-        self.frame_skip = int(frame_skip)
+        self.frame_skip = int(self.rounds[-1].meta["frame_skip"])  # (load_round checked that every round has it)
 
     @classmethod
     def from_rounds(cls, rounds: Sequence[Round]) -> DemoDataset:

@@ -10,13 +10,18 @@ both. Used by ``sandbox compare ghost``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from envs.duel import env as E
 from envs.duel.rules import N_BUTTON, N_STICK, STAGE_WIDTH
 from nets.imitation import js_divergence
+
+if TYPE_CHECKING:
+    from agents.ghost.batched import PlayedRound
+    from agents.ghost.demos import Round
 
 __all__ = ["GAP_BINS", "add_counts", "behaviour_counts", "behaviour_stats", "fidelity", "js_divergence",
            "stats_divergence", "stats_from_counts", "strength_gap", "win_counts"]
@@ -86,7 +91,7 @@ def stats_divergence(a: dict, b: dict) -> dict:
     return out
 
 
-def win_counts(rounds) -> dict[str, tuple[int, int]]:
+def win_counts(rounds: Iterable[PlayedRound | Round]) -> dict[str, tuple[int, int]]:
     """Per opponent (in order of first appearance): ``(wins, rounds)`` of the player, from rounds with
     ``opponent`` and ``winner`` (``"player"`` is a win; a draw or a loss is not)."""
     out: dict[str, list[int]] = {}
@@ -97,12 +102,13 @@ def win_counts(rounds) -> dict[str, tuple[int, int]]:
     return {o: (w, n) for o, (w, n) in out.items()}
 
 
-def strength_gap(ghost_rounds, demo_rounds) -> dict[str, dict]:
+def strength_gap(ghost_rounds: Iterable[PlayedRound | Round],
+                 demo_rounds: Iterable[PlayedRound | Round]) -> dict[str, dict[str, Any]]:
     """Per opponent the demonstrator faced: ``gap`` = ghost win rate - demonstrator win rate, with both
     rates and the counts behind them (``ghost_wins``, ``ghost_rounds``, ``demo_wins``, ``demo_rounds``).
     An opponent the ghost never played has ``gap`` None."""
     g, d = win_counts(ghost_rounds), win_counts(demo_rounds)
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for opp, (dw, dn) in d.items():
         gw, gn = g.get(opp, (0, 0))
         gr = gw / gn if gn else None
@@ -111,7 +117,7 @@ def strength_gap(ghost_rounds, demo_rounds) -> dict[str, dict]:
     return out
 
 
-def fidelity(ghost_rounds, demo_rounds) -> dict:
+def fidelity(ghost_rounds: Sequence[PlayedRound | Round], demo_rounds: Sequence[PlayedRound | Round]) -> dict[str, Any]:
     """Both halves of fidelity: ``style`` (:func:`stats_divergence` of the two players' play; its
     ``divergence`` is the style-matrix figure) and ``strength`` (:func:`strength_gap`)."""
     style = stats_divergence(behaviour_stats([r.obs for r in ghost_rounds], [r.actions for r in ghost_rounds]),

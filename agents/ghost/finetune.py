@@ -23,12 +23,21 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from agents.ghost.batched import BatchedGhost, play_batched
 from envs.duel.config import DuelConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from agents.ghost.demos import Round
+    from envs.protocols import BatchedAgent
+    from nets.imitation import GhostModel
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "check_opponents", "finetune_ghost", "ghost_log_probs",
            "target_win_rates"]
@@ -67,7 +76,7 @@ class FinetuneResult:
     history: list[dict] = field(default_factory=list)  # per iteration: lam, win rates, gaps, score, update logs
 
 
-def target_win_rates(rounds) -> dict[str, float]:
+def target_win_rates(rounds: Iterable[Round]) -> dict[str, float]:
     """The demonstrator's win rate against each opponent of its demo rounds (``winner == "player"``)."""
     by: dict[str, list[bool]] = {}
     for r in rounds:
@@ -75,14 +84,14 @@ def target_win_rates(rounds) -> dict[str, float]:
     return {o: float(np.mean(v)) for o, v in by.items()}
 
 
-def check_opponents(opponents) -> None:
+def check_opponents(opponents: Iterable[str]) -> None:
     """Fine-tuning plays the demos' opponents in the batched duel: every opponent must be a spec that acts for
     many rounds at once (:func:`agents.make_batched_agent`; not ``human``)."""
     from agents.opponents import batched_duel_opponent
 
     for o in opponents:
         try:
-            batched_duel_opponent(o).bind(2)
+            cast("BatchedAgent", batched_duel_opponent(o)).bind(2)
             ok = True
         except (ValueError, FileNotFoundError):
             ok = False
@@ -91,7 +100,7 @@ def check_opponents(opponents) -> None:
                              f"that acts for many rounds (not human); these demos were played against {o!r}")
 
 
-def ghost_log_probs(model, obs):
+def ghost_log_probs(model: torch.nn.Module, obs: torch.Tensor) -> torch.Tensor:
     """Log-probabilities (B, T, sticks * buttons) of the ghost's (stick, button) pairs over whole rounds
     ``obs`` (B, T, D) from a zero state; the pair (s, b) is index ``s * buttons + b``."""
     from nets.imitation import pair_log_probs
@@ -100,23 +109,21 @@ def ghost_log_probs(model, obs):
     return pair_log_probs(stick, button).flatten(-2)
 
 
-class _Value:
+def _value_net(obs_size: int) -> torch.nn.Module:
     """A value MLP over one observation, applied along (B, T, D)."""
+    import torch
 
-    def __new__(cls, obs_size: int):
-        import torch
+    from nets.mlp import MLP
 
-        from nets.mlp import MLP
+    class Value(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = MLP(obs_size, (128, 128), 1, activation="tanh")
 
-        class Value(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.net = MLP(obs_size, (128, 128), 1, activation="tanh")
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.net(x)[..., 0]
 
-            def forward(self, x):
-                return self.net(x)[..., 0]
-
-        return Value()
+    return Value()
 
 
 def _pad(rounds, weights):
@@ -132,7 +139,8 @@ def _pad(rounds, weights):
     return obs, act, rew, mask
 
 
-def finetune_ghost(model, targets: dict[str, float], cfg: FinetuneConfig | None = None, echo=print) -> FinetuneResult:
+def finetune_ghost(model: GhostModel, targets: dict[str, float], cfg: FinetuneConfig | None = None,
+                   echo: Callable[[str], object] = print) -> FinetuneResult:
     """Fine-tune a copy of ``model`` (a ghost policy) against the opponents of ``targets`` (opponent spec
     -> the demonstrator's win rate) as the module docstring says; returns the best iterate."""
     import torch
@@ -152,13 +160,14 @@ def finetune_ghost(model, targets: dict[str, float], cfg: FinetuneConfig | None 
     policy = copy.deepcopy(model).train()
     with threads(1):
         torch.manual_seed(cfg.seed)
-        learner = KLRegularisedPPO(policy, _Value(policy.obs_size), ghost_log_probs, lam=lam, lr=cfg.lr,
-                                   value_lr=cfg.value_lr, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
-                                   n_epochs=cfg.n_epochs, n_minibatches=cfg.n_minibatches, clip_coef=cfg.clip_coef,
-                                   seed=cfg.seed)
-        snapshots = []  # (score, iteration, lambda of the update that made it, state_dict)
+        learner = KLRegularisedPPO(cast("torch.nn.Module", policy), _value_net(policy.obs_size), ghost_log_probs,
+                                   lam=lam, lr=cfg.lr, value_lr=cfg.value_lr, gamma=cfg.gamma,
+                                   gae_lambda=cfg.gae_lambda, n_epochs=cfg.n_epochs,
+                                   n_minibatches=cfg.n_minibatches, clip_coef=cfg.clip_coef, seed=cfg.seed)
+        # (score, iteration, lambda of the update that made it, state_dict)
+        snapshots: list[tuple[float, int, float | None, dict[str, Any]]] = []
         history = []
-        made_by = None  # the lambda of the last update (None before the first)
+        made_by: float | None = None  # the lambda of the last update (None before the first)
         for it in range(cfg.iterations + 1):
             # ---- rollouts: the current policy against every opponent (seeds apart from evaluation's)
             policy.eval()
@@ -193,7 +202,7 @@ def finetune_ghost(model, targets: dict[str, float], cfg: FinetuneConfig | None 
         # ---- the finalists (best rollout scores) replayed on more rounds; the best of them is kept
         final_rounds = cfg.final_rounds or 3 * cfg.rounds
         finalists = sorted(snapshots, key=lambda x: (x[0], x[1]))[:max(1, cfg.finalists)]
-        best = None
+        best: tuple[float, dict[str, Any], int, float | None] | None = None
         for _score, it, lam_it, sd in finalists:
             policy.load_state_dict(sd)
             policy.eval()
@@ -205,6 +214,7 @@ def finetune_ghost(model, targets: dict[str, float], cfg: FinetuneConfig | None 
                 f"{o.split(':')[-1]} {wins[o]:.2f}/{targets[o]:.2f}" for o in opponents) + f"  max|gap| {final:.2f}")
             if best is None or final < best[0] - 1e-9:
                 best = (final, sd, it, lam_it)
+    assert best is not None  # there is always a finalist
     policy.load_state_dict(best[1])
     policy.eval()
     return FinetuneResult(policy, best[3], best[2], history)

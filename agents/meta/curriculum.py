@@ -26,16 +26,18 @@ autoreset on the next step reads.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from gymnasium.vector import VectorWrapper
+import numpy.typing as npt
+from gymnasium.vector import VectorEnv, VectorWrapper
 
 from agents.meta.director import Director, RuleDirector
 
 MODES = ("env", "batch")
 
 
-def quantise(difficulty, step: float = 0.05):
+def quantise(difficulty: npt.ArrayLike, step: float = 0.05) -> float | np.ndarray:
     """``difficulty`` (a float or an array) rounded to the nearest multiple of ``step``, clipped to [0, 1]
     and rounded to 10 decimals, so that equal grid points are equal floats (0.7, not 0.7000000000000001)."""
     if not 0.0 < step <= 1.0:
@@ -54,7 +56,7 @@ class Curriculum:
         step: the difficulty grid.
     """
 
-    def __init__(self, num_envs: int, *, generated=None, mode: str = "env",
+    def __init__(self, num_envs: int, *, generated: npt.ArrayLike | None = None, mode: str = "env",
                  make_director: Callable[[], Director] | None = None, step: float = 0.05):
         if mode not in MODES:
             raise ValueError(f"unknown curriculum mode {mode!r}; valid: {', '.join(MODES)}")
@@ -78,7 +80,7 @@ class Curriculum:
             out[i] = quantise(self.director(int(i)).difficulty, self.step)
         return out
 
-    def observe(self, envs, success) -> np.ndarray:
+    def observe(self, envs: npt.ArrayLike, success: npt.ArrayLike) -> np.ndarray:
         """Episodes ended in ``envs`` with ``success`` (bools, in order). Returns the generated envs whose
         next difficulty to set (in ``batch`` mode: all generated envs once any generated episode ended)."""
         envs = np.asarray(envs, dtype=np.int64).reshape(-1)
@@ -96,12 +98,12 @@ class Curriculum:
             return np.flatnonzero(self.generated)
         return np.unique(np.array(moved, dtype=np.int64))
 
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         """The directors' state and the episode tallies, JSON-able (to resume a curriculum)."""
         return {"directors": [d.state_dict() for d in self.directors], "episodes": self.episodes.tolist(),
                 "successes": self.successes.tolist()}
 
-    def load_state(self, state: dict) -> None:
+    def load_state(self, state: dict[str, Any]) -> None:
         """Take back a :meth:`state` of a curriculum of the same envs and mode."""
         if len(state["directors"]) != len(self.directors) or len(state["episodes"]) != self.num_envs:
             raise ValueError(f"a curriculum state of {len(state['episodes'])} envs and {len(state['directors'])} "
@@ -111,13 +113,13 @@ class Curriculum:
         self.episodes[:] = np.asarray(state["episodes"], dtype=np.int64)
         self.successes[:] = np.asarray(state["successes"], dtype=np.int64)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, float]:
         """Mean next difficulty over the generated envs, and the success rate so far on generated and on
         bundled levels (NaN where none)."""
         d = self.difficulties()
         gen, fixed = self.generated, ~self.generated
 
-        def rate(mask):
+        def rate(mask: np.ndarray) -> float:
             n = self.episodes[mask].sum()
             return float(self.successes[mask].sum() / n) if n else float("nan")
 
@@ -131,7 +133,7 @@ class CurriculumVectorEnv(VectorWrapper):
     """A vector env whose generated levels' difficulty a :class:`Curriculum` sets, env by env (module
     docstring). ``reset`` sets every generated env's difficulty first."""
 
-    def __init__(self, env, curriculum: Curriculum):
+    def __init__(self, env: VectorEnv, curriculum: Curriculum):
         super().__init__(env)
         if curriculum.num_envs != env.num_envs:
             raise ValueError(f"the curriculum has {curriculum.num_envs} envs, the env {env.num_envs}")
@@ -143,11 +145,11 @@ class CurriculumVectorEnv(VectorWrapper):
         if len(idx):
             self.env.unwrapped.set_difficulty(self.curriculum.difficulties()[idx].tolist(), indices=idx)
 
-    def reset(self, *, seed=None, options=None):
+    def reset(self, *, seed=None, options=None):  # as the wrapped env's (gymnasium types the two inconsistently)
         self._apply(np.flatnonzero(self.curriculum.generated))
         return self.env.reset(seed=seed, options=options)
 
-    def step(self, actions):
+    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         obs, rewards, terminated, truncated, info = self.env.step(actions)
         ended = np.flatnonzero(np.asarray(terminated) | np.asarray(truncated))
         if len(ended):

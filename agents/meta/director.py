@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from enum import IntEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -232,7 +232,7 @@ class RuleDirector:
                                                           self.slope)
         self.recent.append(1.0 if won else 0.0)
         self.episodes += 1
-        rate = self.rolling_win_rate
+        rate = cast(float, self.rolling_win_rate)  # (an outcome was just recorded)
         if len(self.recent) == self.window and abs(rate - self.target) > self.band + 1e-9:
             self.skill_var = max(self.skill_var, self.surprise_var)
         if self.pacing:
@@ -243,7 +243,7 @@ class RuleDirector:
     def _choose(self) -> float:
         aim = self.target
         if self.recent:  # the gain grows as the window fills, so two early outcomes do not swing it
-            aim += self.gain * len(self.recent) / self.window * (self.target - self.rolling_win_rate)
+            aim += self.gain * len(self.recent) / self.window * (self.target - cast(float, self.rolling_win_rate))
         aim = min(max(aim, self.target - self.max_offset, 0.02), self.target + self.max_offset, 0.98)
         self.flow_difficulty = float(min(max(self.skill_mean - logit(aim) / self.slope, 0.0), 1.0))
         return float(min(max(self.flow_difficulty + self.offset, 0.0), 1.0))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeAlias
 
 import gymnasium as gym
 import numpy as np
@@ -18,12 +19,17 @@ from gymnasium import spaces
 from agents.meta.director import check_difficulty
 from agents.meta.population import SyntheticPlayer, sample_player
 from envs.checks import box_action, check_int, check_number, episode_over_message
+from envs.protocols import Agent
+
+#: The director's action as ``step`` takes it: one number in [-1, 1] (an array of shape (1,), or a sequence).
+DirectorAction: TypeAlias = "np.ndarray | Sequence[float] | float"
 
 HISTORY = 20  # episodes of history in the observation
 MAX_STEP = 0.2  # largest difficulty change per episode (action 1.0)
 
 
-def history_observation(outcomes, difficulties, current: float, history: int = HISTORY) -> np.ndarray:
+def history_observation(outcomes: Iterable[bool], difficulties: Iterable[float], current: float,
+                        history: int = HISTORY) -> np.ndarray:
     """The director's observation: the last ``history`` outcomes (+1 win, -1 loss, 0 not yet played,
     most recent last), the difficulties they were played at (0 when not yet played) and the current
     difficulty; float32 of shape ``(2 * history + 1,)``, every entry in [-1, 1]."""
@@ -37,7 +43,7 @@ def history_observation(outcomes, difficulties, current: float, history: int = H
     return obs
 
 
-class DirectorEnv(gym.Env):
+class DirectorEnv(gym.Env[np.ndarray, DirectorAction]):
     """
     ## Description
     The meta environment of the director (the "meta AI"). Each meta-step is one episode of an inner
@@ -78,6 +84,23 @@ class DirectorEnv(gym.Env):
 
     ## Version History
     * v0: initial version.
+
+    ## Examples
+    A short meta-episode of 20 inner episodes, the difficulty left where it starts:
+
+    >>> import gymnasium as gym
+    >>> import numpy as np
+    >>> import envs  # registers the sandbox/* ids
+    >>> env = gym.make("sandbox/Director-v0", horizon=20)
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape, env.action_space.shape
+    ((41,), (1,))
+    >>> truncated = False
+    >>> while not truncated:
+    ...     obs, reward, terminated, truncated, info = env.step(np.zeros(1, dtype=np.float32))
+    ...     assert -1.0 <= reward <= 0.0 and not terminated
+    >>> info["difficulty"], "is_success" in info, 0.0 <= info["rolling_win_rate"] <= 1.0
+    (0.5, True, True)
     """
 
     metadata = {"render_modes": ["ansi"]}
@@ -85,7 +108,7 @@ class DirectorEnv(gym.Env):
     def __init__(self, *, target: float = 0.5, band: float = 0.1, window: int = 20, history: int = HISTORY,
                  horizon: int = 200,
                  max_step: float = MAX_STEP, start_difficulty: float = 0.5,
-                 player: SyntheticPlayer | dict | None = None, render_mode: str | None = None):
+                 player: SyntheticPlayer | dict[str, Any] | None = None, render_mode: str | None = None):
         target = check_number("target", target, 0.0, 1.0, lo_open=True)
         if target >= 1.0:
             raise ValueError(f"target must be in (0, 1); got {target!r}")
@@ -118,7 +141,8 @@ class DirectorEnv(gym.Env):
         """The difficulty of the next inner episode (the action changes it from there)."""
         self.difficulty = check_difficulty(difficulty)
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self._reset_history()
         if options and "difficulty" in options:
@@ -129,7 +153,7 @@ class DirectorEnv(gym.Env):
             self.player = sample_player(self.np_random, horizon=self.horizon)
         return self._obs(), {"skill": self.player.skill}
 
-    def step(self, action):
+    def step(self, action: DirectorAction) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._over:
             raise RuntimeError(episode_over_message("sandbox/Director-v0"))
         a = box_action(action, -1.0, 1.0, 1, "sandbox/Director-v0")
@@ -143,12 +167,14 @@ class DirectorEnv(gym.Env):
         reward = -abs(rate - self.target)
         truncated = self.steps >= self.horizon
         self._over = truncated
-        info = {"won": won, "rolling_win_rate": rate, "skill": self.player.skill, "difficulty": self.difficulty}
+        info: dict[str, Any] = {"won": won, "rolling_win_rate": rate, "skill": self.player.skill,
+                                "difficulty": self.difficulty}
         if truncated:
             info["is_success"] = abs(rate - self.target) <= self.band + 1e-9  # ends in the flow channel
         return self._obs(), reward, False, truncated, info
 
-    def render(self):
+    # gymnasium types render() with a type variable bound nowhere (RenderFrame): no override can match it
+    def render(self) -> str | None:  # type: ignore[override]
         """``ansi``: the last outcomes (W win, L loss), the difficulty and the player's skill."""
         if self.render_mode != "ansi":
             gym.logger.warn("render() called without render_mode='ansi'")
@@ -169,7 +195,7 @@ class LearnedDirector:
     session (history and difficulty); the policy's weights live in its own SB3 zip.
     """
 
-    def __init__(self, policy: Any, *, history: int = HISTORY, max_step: float = MAX_STEP,
+    def __init__(self, policy: Agent, *, history: int = HISTORY, max_step: float = MAX_STEP,
                  start_difficulty: float = 0.5):
         if not hasattr(policy, "predict"):
             raise TypeError("LearnedDirector needs a policy with predict(obs, deterministic=...)")
@@ -178,7 +204,7 @@ class LearnedDirector:
         self.reset()
 
     @classmethod
-    def load(cls, path: str | os.PathLike, **kwargs) -> LearnedDirector:
+    def load(cls, path: str | os.PathLike[str], **kwargs: Any) -> LearnedDirector:
         """A director from an SB3 PPO zip written by ``sandbox train director`` (``checkpoints/final.zip``)."""
         if not os.path.exists(path):
             raise FileNotFoundError(f"no director policy at {path}; train one with "
@@ -206,11 +232,11 @@ class LearnedDirector:
         delta = float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], -1.0, 1.0)) * self.max_step
         self._difficulty = float(np.clip(self._difficulty + delta, 0.0, 1.0))
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         return {"kind": "learned", "outcomes": list(self.outcomes), "played": list(self.played),
                 "difficulty": self._difficulty, "episodes": self.episodes}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("kind") != "learned":
             raise ValueError(f"not a LearnedDirector state (kind={state.get('kind')!r})")
         self.outcomes = deque((bool(x) for x in state["outcomes"]), maxlen=self.history)

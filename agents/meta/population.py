@@ -42,7 +42,8 @@ class SyntheticPlayer:
         return asdict(self)
 
 
-def sample_player(rng: np.random.Generator, *, skill_range=(0.05, 0.95), slope_range=(3.0, 16.0),
+def sample_player(rng: np.random.Generator, *, skill_range: tuple[float, float] = (0.05, 0.95),
+                  slope_range: tuple[float, float] = (3.0, 16.0),
                   improve_prob: float = 0.3, jump_prob: float = 0.2, horizon: int = 200) -> SyntheticPlayer:
     """A player from the training population: skill and slope uniform in their ranges; with
     probability ``improve_prob`` it learns (up to +0.5 skill over ``horizon`` episodes), with

@@ -10,13 +10,19 @@ directed by the outcomes of its own episodes only.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol, SupportsFloat, cast
 
 import gymnasium as gym
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from agents.meta.director import Director
+    from envs.stealth.env import StealthEnv
 
 
-def near_miss(env) -> bool:
+def near_miss(env: StealthEnv) -> bool:
     """Stealth: the player ends a step beside a cell a guard watches now, without being caught."""
     world = env.world
     if env.caught:
@@ -25,7 +31,7 @@ def near_miss(env) -> bool:
     return bool(world.watched[env.phase, neighbours].any())
 
 
-def episode_outcome(info: dict, env) -> tuple[bool, dict]:
+def episode_outcome(info: dict[str, Any], env: object) -> tuple[bool, dict[str, Any]]:
     """``(won, details)`` of a finished episode from its last ``info``: ``won`` is the env's own
     ``info["is_success"]`` (success is defined once, in the env: the duel's round won, a draw not; the
     stealth grid's goal reached). Details: the duel's ``health_diff`` (agent health - opponent health),
@@ -33,12 +39,18 @@ def episode_outcome(info: dict, env) -> tuple[bool, dict]:
     if "is_success" not in info:
         raise ValueError(f"cannot tell whether {type(env).__name__}'s episode was won: its last info has no "
                          "is_success; pass DirectedEnv(outcome=fn)")
-    details = {}
+    details: dict[str, Any] = {}
     if "agent_health" in info and "opponent_health" in info:
         details["health_diff"] = float(info["agent_health"] - info["opponent_health"])
     if "caught" in info:
         details["caught"] = bool(info["caught"])
     return bool(info["is_success"]), details
+
+
+class _Adjustable(Protocol):
+    """An env whose difficulty a director sets."""
+
+    def set_difficulty(self, difficulty: float) -> None: ...
 
 
 class DirectedEnv(gym.Wrapper):
@@ -51,7 +63,8 @@ class DirectedEnv(gym.Wrapper):
     ``reset(options={"difficulty": x})`` still overrides the director for that one episode.
     """
 
-    def __init__(self, env: gym.Env, director: Any, outcome=None):
+    def __init__(self, env: gym.Env, director: Director,
+                 outcome: Callable[[dict[str, Any], Any], tuple[bool, dict[str, Any]]] | None = None):
         super().__init__(env)
         if not hasattr(director, "observe") or not hasattr(director, "difficulty"):
             raise TypeError("director must have observe(won, **details) and a difficulty property")
@@ -64,9 +77,9 @@ class DirectedEnv(gym.Wrapper):
         self._near_misses = 0
         self._steps = 0
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         difficulty = float(self.director.difficulty)
-        self.env.unwrapped.set_difficulty(difficulty)
+        cast(_Adjustable, self.env.unwrapped).set_difficulty(difficulty)  # (checked in __init__)
         if options and "difficulty" in options:
             difficulty = float(options["difficulty"])
         self.episode_difficulty = difficulty
@@ -75,12 +88,12 @@ class DirectedEnv(gym.Wrapper):
         self._steps = 0
         return self.env.reset(seed=seed, options=options)
 
-    def step(self, action):
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._steps += 1
         base = self.env.unwrapped
         if hasattr(base, "world") and hasattr(base, "cell"):
-            self._near_misses += near_miss(base)
+            self._near_misses += near_miss(cast("StealthEnv", base))  # (a stealth env: it has world and cell)
         if terminated or truncated:
             won, details = self.outcome(info, base)
             details = {**details, "steps": self._steps}
@@ -92,7 +105,7 @@ class DirectedEnv(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-def rolling_mean(values, window: int) -> np.ndarray:
+def rolling_mean(values: npt.ArrayLike, window: int) -> np.ndarray:
     """``out[i]`` = mean of ``values[max(0, i - window + 1) : i + 1]`` (the trailing window)."""
     x = np.asarray(values, dtype=np.float64)
     c = np.concatenate([[0.0], np.cumsum(x)])
@@ -101,7 +114,7 @@ def rolling_mean(values, window: int) -> np.ndarray:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
-def in_band_fraction(outcomes, *, window: int = 20, warmup: int = 20, target: float = 0.5,
+def in_band_fraction(outcomes: Iterable[bool], *, window: int = 20, warmup: int = 20, target: float = 0.5,
                      band: float = 0.1) -> float:
     """Fraction of the episodes after the first ``warmup`` whose trailing ``window``-episode win rate
     lies within ``target +- band`` (inclusive, up to float rounding). NaN if there are none."""

@@ -15,11 +15,16 @@ OptimalAgent` plays the same policy in a single env.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from envs.stealth import features
 from envs.stealth.level import Level
 from envs.stealth.rules import Rewards
+
+if TYPE_CHECKING:
+    from gymnasium.vector import VectorEnv
 
 __all__ = ["ExpertAgent", "ExpertTables"]
 
@@ -70,7 +75,7 @@ class ExpertTables:
         self.solved += 1
         return action, value
 
-    def act(self, vec, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def act(self, vec: VectorEnv, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The optimal action and V* of each env (or of ``rows``) of the batched stealth env ``vec``
         (its ``level(i)``, ``cell`` and ``phase``), as two arrays."""
         base = vec.unwrapped
@@ -92,7 +97,7 @@ class ExpertAgent:
 
     spec = "expert"
 
-    def __init__(self, tables: ExpertTables, env):
+    def __init__(self, tables: ExpertTables, env: VectorEnv):
         self.tables, self.env = tables, env
         self.values = np.zeros(0, dtype=np.float64)
 

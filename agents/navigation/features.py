@@ -7,12 +7,25 @@ on in an env already built and returns it, so that code written for the wrapper 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeVar
+
 from envs.stealth.features import EXTRA_CHANNELS, NAV_FEATURES, nav_names
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+    from gymnasium.vector import VectorEnv
+
+    from envs.stealth.env import StealthEnv
+    from envs.stealth.vector import StealthVectorEnv
+
+#: An env, as the functions that switch one of its keywords on take it and give it back.
+EnvT = TypeVar("EnvT", bound="gym.Env | VectorEnv")
 
 __all__ = ["EXTRA_CHANNELS", "NAV_FEATURES", "NavFeatures", "stealth_env"]
 
 
-def stealth_env(env, name: str, batched: bool = False):
+def stealth_env(env: gym.Env | VectorEnv, name: str, batched: bool = False) -> StealthEnv | StealthVectorEnv:
     """The stealth env under ``env``'s wrappers (the batch when ``batched``), or a ValueError naming ``name``."""
     from envs.stealth.env import StealthEnv
     from envs.stealth.vector import StealthVectorEnv
@@ -25,7 +38,7 @@ def stealth_env(env, name: str, batched: bool = False):
     return base
 
 
-def NavFeatures(env, names=True):  # noqa: N802  (the name of the wrapper it replaces)
+def NavFeatures(env: EnvT, names: bool | str | Sequence[str] = True) -> EnvT:  # noqa: N802  (the old wrapper's name)
     """``env`` (a ``sandbox/Stealth-v0`` env, wrapped or not) with the navigation AI's channels ``names``
     (True for threat, hiding and danger_next, ``"all"`` or names) after its six: the env's
     ``nav_features=names`` keyword, switched on in place (its state restarts: call ``reset()``). Returns

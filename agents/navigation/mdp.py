@@ -10,12 +10,17 @@ iteration's, Q-learning's) in the real env, reading the state through ``state_fn
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from envs.protocols import RecurrentState
 from envs.stealth.level import Level
 from envs.stealth.mdp import StateIndex, greedy_path, mdp_arrays, stealth_state_fn
 from envs.stealth.rules import Rewards
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 __all__ = ["TabularAgent", "build_mdp", "greedy_path", "policy_evaluator", "stealth_state_fn"]
 
@@ -37,7 +42,7 @@ class TabularAgent:
     """A state-indexed greedy policy behind the agent protocol: ``predict`` ignores the observation
     and reads the state from ``env`` through ``state_fn`` (like :class:`agents.navigation.planner.OptimalAgent`)."""
 
-    def __init__(self, policy: np.ndarray, env, state_fn: Callable):
+    def __init__(self, policy: np.ndarray, env: gym.Env, state_fn: Callable[[gym.Env], int]):
         self.policy = np.asarray(policy, dtype=np.int64)
         self.env = env
         self.state_fn = state_fn
@@ -45,11 +50,13 @@ class TabularAgent:
     def reset(self) -> None:
         pass
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+    def predict(self, observation: np.ndarray, state: RecurrentState = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = False) -> tuple[np.ndarray | int, RecurrentState]:
         return int(self.policy[self.state_fn(self.env)]), state
 
 
-def policy_evaluator(env, state_fn: Callable, episodes: int = 1, seed: int = 10_000) -> Callable:
+def policy_evaluator(env: gym.Env, state_fn: Callable[[gym.Env], int], episodes: int = 1,
+                     seed: int = 10_000) -> Callable[[np.ndarray], tuple[float, float]]:
     """``evaluate(policy) -> (mean return, success rate)`` of a state-indexed policy over ``episodes``
     episodes of ``env`` seeded ``seed, seed + 1, ...`` (the rollout harness; success is the env's
     ``info["is_success"]``). The ``evaluate`` argument of :func:`nets.tabular.q_learning`."""

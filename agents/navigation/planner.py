@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
+from envs.protocols import RecurrentState
 from envs.stealth import rules
 from envs.stealth.level import Level
 from envs.stealth.rules import DELTAS, Action
 
+if TYPE_CHECKING:
+    from gymnasium.vector import VectorEnv
 
-def plan_safe_path(level: Level, start_phase: int = 0, start=None) -> list[tuple[int, int]] | None:
+
+def plan_safe_path(level: Level, start_phase: int = 0,
+                   start: tuple[int, int] | None = None) -> list[tuple[int, int]] | None:
     """The shortest path that is never seen, from the start (or ``start``, a ``(row, col)``).
 
     A breadth-first, time-expanded search over ``(cell, phase)`` states (see
@@ -54,7 +61,7 @@ class PlannerAgent:
     in the order stay, N, S, E, W, that is not caught on the next step (stay if none).
     """
 
-    def __init__(self, env):
+    def __init__(self, env):  # a stealth env (wrapped or not), or one env's view of a batch
         self.env = _unwrapped(env)
         self.reset()
 
@@ -68,7 +75,8 @@ class PlannerAgent:
         self._plan = rules.safe_path(world, cell, phase)
         self._step, self._phase0 = 0, phase
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+    def predict(self, observation: np.ndarray, state: RecurrentState = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = False) -> tuple[np.ndarray | int, RecurrentState]:
         env = self.env
         world, cell, phase = env.world, int(env.cell), int(env.phase)
         if episode_start is not None and np.any(episode_start):
@@ -80,6 +88,7 @@ class PlannerAgent:
         if plan is None or self._step >= len(plan) - 1 or plan[self._step] != cell or phase != expected_phase:
             self._replan(world, cell, phase)
             plan = self._plan
+        action: int
         if plan is None or len(plan) < 2:
             action = Action.STAY
             for d in Action:
@@ -99,7 +108,7 @@ class OptimalAgent:
     It reads the player's ``(cell, phase)`` from ``env`` and solves again when the level changes.
     """
 
-    def __init__(self, env, gamma: float = 0.99, tol: float = 1e-8):
+    def __init__(self, env, gamma: float = 0.99, tol: float = 1e-8):  # a stealth env (wrapped or not)
         self.env = _unwrapped(env)
         self.gamma, self.tol = gamma, tol
         self._level = None
@@ -116,7 +125,8 @@ class OptimalAgent:
         self.solution = value_iteration(self.mdp, tol=self.tol)
         self._level = env.level
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+    def predict(self, observation: np.ndarray, state: RecurrentState = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = False) -> tuple[np.ndarray | int, RecurrentState]:
         env = self.env
         if self._level is not env.level:
             self._solve()
@@ -124,14 +134,14 @@ class OptimalAgent:
         return _batched(observation, env, action), state
 
 
-def make_planner(arg: str | None, **kwargs) -> PlannerAgent:
+def make_planner(arg: str | None, **kwargs: Any) -> PlannerAgent:
     """Factory for the agent spec ``planner``."""
     if arg:
         raise ValueError(f"agent spec 'planner' takes no argument, got 'planner:{arg}'")
     return PlannerAgent(kwargs.get("env"))
 
 
-def make_optimal(arg: str | None, **kwargs) -> OptimalAgent:
+def make_optimal(arg: str | None, **kwargs: Any) -> OptimalAgent:
     """Factory for the agent spec ``optimal`` or ``optimal:GAMMA``."""
     gamma = 0.99
     if arg:
@@ -249,7 +259,7 @@ class BatchedOptimal:
             out[i] = a
 
 
-def make_batched_planner(spec: str, env=None):
+def make_batched_planner(spec: str, env: VectorEnv | None = None) -> BatchedPlanner | BatchedOptimal:
     """The batched form of ``planner`` or ``optimal[:GAMMA]`` for the batched stealth env ``env``."""
     prefix, _, arg = spec.partition(":")
     if prefix == "planner":

@@ -12,13 +12,13 @@ built and return it, so that code written for the wrappers keeps working.
 
 from __future__ import annotations
 
-from agents.navigation.features import stealth_env
+from agents.navigation.features import EnvT, stealth_env
 from envs.stealth.features import goal_potential
 
 __all__ = ["ExploringStarts", "GoalShaping", "VectorGoalShaping", "goal_potential"]
 
 
-def GoalShaping(env, gamma: float = 0.99, weight: float = 1.0):  # noqa: N802  (the name of the old wrapper)
+def GoalShaping(env: EnvT, gamma: float = 0.99, weight: float = 1.0) -> EnvT:  # noqa: N802  (the name of the old wrapper)
     """``env`` (``sandbox/Stealth-v0``, wrapped or not) shaping its rewards for discount ``gamma``: its
     ``shaping_gamma=gamma, shaping_weight=weight`` keywords, switched on in place (its state restarts: call
     ``reset()``); ``info["unshaped_reward"]`` keeps the env's own reward. Returns ``env`` itself."""
@@ -26,13 +26,13 @@ def GoalShaping(env, gamma: float = 0.99, weight: float = 1.0):  # noqa: N802  (
     return env
 
 
-def VectorGoalShaping(env, gamma: float = 0.99, weight: float = 1.0):  # noqa: N802  (the name of the old wrapper)
+def VectorGoalShaping(env: EnvT, gamma: float = 0.99, weight: float = 1.0) -> EnvT:  # noqa: N802  (the name of the old wrapper)
     """:func:`GoalShaping` for the batched stealth env (``gym.make_vec("sandbox/Stealth-v0", ...)``)."""
     stealth_env(env, "VectorGoalShaping", batched=True).reconfigure(shaping_gamma=gamma, shaping_weight=weight)
     return env
 
 
-def ExploringStarts(env, prob: float = 0.5):  # noqa: N802  (the name of the old wrapper)
+def ExploringStarts(env: EnvT, prob: float = 0.5) -> EnvT:  # noqa: N802  (the name of the old wrapper)
     """``env`` (``sandbox/Stealth-v0``, wrapped or not) starting each episode, with probability ``prob``, on a
     random unwatched floor cell at a random guard phase: its ``exploring_starts=prob`` keyword, switched on in
     place (call ``reset()``). Returns ``env`` itself."""

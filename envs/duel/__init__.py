@@ -9,8 +9,15 @@ imported only when drawing), ``controls`` maps the keyboard and holds the human 
 
 Imports: only ``envs`` (and third-party libraries); never ``nets``, ``agents`` or ``experiments``."""
 
+from __future__ import annotations
 
-def parallel_env(**kwargs):
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from envs.duel.pz import DuelParallelEnv
+
+
+def parallel_env(**kwargs: Any) -> DuelParallelEnv:
     """The duel as a PettingZoo ``ParallelEnv`` (keyword arguments as :class:`pz.DuelParallelEnv`)."""
     from envs.duel.pz import DuelParallelEnv
 

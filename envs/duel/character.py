@@ -261,9 +261,9 @@ def default_character() -> Character:
 
 # ``parse_character`` needs a base; the shipped default file spells out every key, so its base is only
 # a frame to fill (invalid on its own, never used elsewhere).
-_EMPTY = Character("empty", *([0] * len(BODY_LIMITS)),
-                   moves=tuple(FrameData(m.name.lower(), *([0] * len(MOVE_LIMITS)),
-                                         Level.THROW if m == Move.THROW else Level.MID)
+_EMPTY = Character("empty", **dict.fromkeys(BODY_LIMITS, 0),
+                   moves=tuple(FrameData(m.name.lower(), **dict.fromkeys(MOVE_LIMITS, 0),
+                                         level=Level.THROW if m == Move.THROW else Level.MID)
                                for m in MOVE_KEYS.values()))
 
 

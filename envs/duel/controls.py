@@ -31,10 +31,18 @@ import tomllib
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from envs.duel.rules import N_BUTTON, Button, Stick
+from envs.protocols import RecurrentState
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import pygame
+    from gymnasium import spaces
 
 # An early press comes out if the fighter becomes free at most this many ticks (1/60 s) after it.
 # 6 ticks = 0.1 s: more than one decision interval of the default frame skip (4 ticks), so a press
@@ -126,7 +134,7 @@ class ButtonLatch:
         return out
 
 
-def ticks_until_free(observation) -> int:
+def ticks_until_free(observation: np.ndarray) -> int:
     """How many of the next ticks ignore the viewer's input (its "lag"), read from its own features:
     the rest of a move (+1: the tick on which the move ends takes no input), stun - 1, or the rest of
     the arc of a jump whose one air attack is spent. 0 for a fighter that can act now."""
@@ -256,7 +264,7 @@ class _Hub:
         self.players = [r for r, a in zip(self.players, alive, strict=True) if a is not None]
         return [a for a in alive if a is not None]
 
-    def dispatch(self, events) -> None:
+    def dispatch(self, events: Iterable[pygame.event.Event]) -> None:
         import pygame
 
         players = self.listeners()
@@ -279,7 +287,7 @@ class _Hub:
         except Exception:  # not a game controller after all, or gone again
             pass
 
-    def pad_for(self, player: int):
+    def pad_for(self, player: int) -> tuple[int | None, Any]:
         """(instance id, controller) of the player-th pad plugged in, or (None, None)."""
         items = list(self.pads.items())
         return items[player - 1] if len(items) >= player else (None, None)
@@ -328,7 +336,7 @@ def init_pads() -> None:
         pass
 
 
-def handle_events(events, ui) -> None:
+def handle_events(events: Iterable[pygame.event.Event], ui: Any) -> None:
     """Apply window commands from pygame events to ``ui`` (an object with ``quit_requested``,
     ``paused``, ``show_hitboxes`` and optionally ``show_training`` attributes)."""
     import pygame
@@ -367,7 +375,7 @@ class PadReader:
     def button(self, sdl_button: int) -> int:
         return self.buttons.get(sdl_button, int(Button.NONE))
 
-    def directions(self, pad) -> tuple[bool, bool, bool, bool]:
+    def directions(self, pad: Any) -> tuple[bool, bool, bool, bool]:
         """(up, down, left, right) held on ``pad``."""
         up, down, left, right = (bool(pad.get_button(b)) for b in self._dpad)
         if not (up or down or left or right):
@@ -386,7 +394,7 @@ class HumanAgent:
     since the last :meth:`reset`, ``out`` the ones that came out."""
 
     def __init__(self, player: int = 1, flat: bool = False, *, input: str = "auto", controls: Controls | None = None,
-                 frame_skip: int = 1, pad=None):
+                 frame_skip: int = 1, pad: Any = None):
         if player not in KEYMAPS:
             raise ValueError(f"human player must be 1 or 2; got {player}")
         if input not in INPUT_MODES:
@@ -398,8 +406,8 @@ class HumanAgent:
         self.presses = 0
         self.out = 0
         self._pad = pad  # a fixed controller object (tests); None: the hub's player-th pad
-        self._keys = None
-        self._reader = None
+        self._keys: dict[str, int] | None = None  # action -> pygame key code
+        self._reader: PadReader | None = None
         HUB.players.append(weakref.ref(self))
         if input != "keyboard" and pad is None:
             init_pads()
@@ -416,18 +424,20 @@ class HumanAgent:
 
     def _setup(self) -> None:
         if self._keys is None:
-            codes = {a: _key_code(self.controls.keys[self.player][a]) for a in ACTIONS}
+            # (Controls refused any name without a key code)
+            codes = {a: cast(int, _key_code(self.controls.keys[self.player][a])) for a in ACTIONS}
             self._keys = codes
             self._buttons = {codes[a]: b for a, b in BUTTON_ACTIONS.items()}
         if self._reader is None and self.input != "keyboard":
             self._reader = PadReader(self.controls)
 
-    def pad(self):
+    def pad(self) -> tuple[int | None, Any]:
+        """(instance id, controller) of this player's pad, or (None, None)."""
         if self._pad is not None:
             return getattr(self._pad, "instance_id", None), self._pad
         return HUB.pad_for(self.player)
 
-    def feed(self, ev, tick: int) -> None:
+    def feed(self, ev: pygame.event.Event, tick: int) -> None:
         """Latch a press from one pygame event."""
         import pygame
 
@@ -438,6 +448,7 @@ class HumanAgent:
         elif ev.type == pygame.CONTROLLERBUTTONDOWN and self.input != "keyboard":
             pad_id, pad = self.pad()
             if pad is not None and getattr(ev, "instance_id", None) == pad_id:
+                assert self._reader is not None  # _setup makes one for every input but the keyboard
                 button = self._reader.button(ev.button)
         if button:
             self.presses += 1
@@ -457,17 +468,19 @@ class HumanAgent:
         if self.input != "pad" and pygame.display.get_init():
             held = pygame.key.get_pressed()
             k = self._keys
+            assert k is not None  # _setup made it
             up, down, left, right = (bool(held[k[a]]) for a in ("up", "down", "left", "right"))
         if self.input != "keyboard" and not (up or down or left or right):
             _, pad = self.pad()
             if pad is not None:
                 try:
+                    assert self._reader is not None  # _setup makes one for every input but the keyboard
                     up, down, left, right = self._reader.directions(pad)
                 except Exception:  # unplugged between the event and now
                     pass
         return stick_from_keys(up, down, left, right, facing)
 
-    def decide(self, observation, now: int) -> tuple[int, int]:
+    def decide(self, observation: np.ndarray, now: int) -> tuple[int, int]:
         """(stick, button) at the decision on game tick ``now`` (the events already fed)."""
         from envs.duel.layout import OBS_ABS_FACING
 
@@ -477,7 +490,8 @@ class HumanAgent:
         self.out += button != 0
         return stick, button
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+    def predict(self, observation: np.ndarray, state: RecurrentState = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = False) -> tuple[np.ndarray | int, RecurrentState]:
         import pygame
 
         if not pygame.display.get_init() or pygame.display.get_surface() is None:
@@ -506,8 +520,8 @@ def use_controls_file(path: str | None) -> None:
         os.environ[CONTROLS_ENV] = str(path)
 
 
-def make_human(arg: str | None, *, action_space=None, player: int = 1, frame_skip: int = 1, controls=None,
-               **_) -> HumanAgent:
+def make_human(arg: str | None, *, action_space: spaces.Space | None = None, player: int = 1, frame_skip: int = 1,
+               controls: Controls | str | Path | None = None, **_: Any) -> HumanAgent:
     """Factory for the ``human[:auto|keyboard|pad]`` spec (the env passes ``player=2`` for its opponent
     slot). ``controls`` is a :class:`Controls` or the path of a controls file (default:
     ``$SANDBOX_CONTROLS`` if set)."""

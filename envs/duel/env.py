@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import gymnasium as gym
 import numpy as np
@@ -61,6 +62,16 @@ from envs.duel.rules import (  # noqa: F401  (names this module had before the l
     PROJECTILE_SPEED,
     DuelState,
 )
+from envs.protocols import Agent, BatchedAgent, RecurrentState
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing.TypeIs from Python 3.13
+
+    from envs.duel.render import DuelRenderer
+
+#: An action of the duel as ``step`` takes it: ``[stick, button]`` (an array or a sequence) or the flat
+#: ``stick * 4 + button`` (an int, or a 0-d array).
+DuelAction: TypeAlias = "np.ndarray | int | Sequence[int]"
 
 _VALID_ACTION = (f"an integer pair [stick, button] in [0, {N_STICK}) x [0, {N_BUTTON}), or an integer "
                  f"stick * {N_BUTTON} + button in [0, {N_STICK * N_BUTTON})")
@@ -77,7 +88,7 @@ def observe(s: rules.DuelState, me: int) -> np.ndarray:
     return O[0]
 
 
-def decode_action(action: Any) -> tuple[int, int]:
+def decode_action(action: DuelAction) -> tuple[int, int]:
     """``(stick, button)`` from either action form: an int in [0, 36) (``stick * 4 + button``) or a
     pair ``[stick, button]``. Raises ValueError for anything else."""
     if type(action) is np.ndarray and action.shape == (2,):  # the common case, fast
@@ -85,10 +96,10 @@ def decode_action(action: Any) -> tuple[int, int]:
         if 0 <= stick < N_STICK and 0 <= button < N_BUTTON:
             return int(stick), int(button)
     if np.ndim(action) == 0:
-        a = int(action)
-        if not 0 <= a < N_STICK * N_BUTTON:
-            raise ValueError(f"flat duel action must be in [0, {N_STICK * N_BUTTON}); got {a}")
-        return a // N_BUTTON, a % N_BUTTON
+        flat = int(action)  # type: ignore[arg-type]  # a 0-d array or an int (np.ndim says so)
+        if not 0 <= flat < N_STICK * N_BUTTON:
+            raise ValueError(f"flat duel action must be in [0, {N_STICK * N_BUTTON}); got {flat}")
+        return flat // N_BUTTON, flat % N_BUTTON
     a = np.asarray(action).reshape(-1)
     if a.shape[0] != 2:
         raise ValueError(f"duel action must be [stick, button]; got shape {np.shape(action)}")
@@ -98,15 +109,20 @@ def decode_action(action: Any) -> tuple[int, int]:
     return stick, button
 
 
+def _speaks_batched(opponent: object) -> TypeIs[BatchedAgent]:
+    """Whether ``opponent`` has the batched protocol's methods (``bind``, ``reset_envs``, ``act``)."""
+    return all(hasattr(opponent, a) for a in ("bind", "reset_envs", "act"))
+
+
 class PredictOpponent:
     """An agent speaking the single-env protocol (``predict``, optional ``reset`` and ``rng``) as the
     opponent of a batch of one: it is given the env's generator at every reset, as before batching, and
     its recurrent state is passed back to it with ``episode_start`` set on the round's first decision."""
 
-    def __init__(self, agent: Any):
+    def __init__(self, agent: Agent):
         self.agent = agent
         self.spec = getattr(agent, "spec", type(agent).__name__)
-        self.state: Any = None
+        self.state: RecurrentState = None
         self.first = np.ones(1, dtype=np.bool_)
 
     def bind(self, num_envs: int) -> None:
@@ -131,7 +147,7 @@ class PredictOpponent:
         out[0] = decode_action(action)
 
 
-class DuelEnv(gym.Env):
+class DuelEnv(gym.Env[np.ndarray, DuelAction]):
     """A frame-accurate 2-D fighting duel between the agent and an opponent agent.
 
     ## Description
@@ -208,12 +224,30 @@ class DuelEnv(gym.Env):
       fighters are character tables (``character=``); events include ``grab``; the scripted opponents
       draw from a counter-based stream, so seeded rollouts differ from earlier releases while the game,
       its observation and its rewards are unchanged.
+
+    ## Examples
+    One round against the hard scripted fighter, walking forward and jabbing:
+
+    >>> import gymnasium as gym
+    >>> import numpy as np
+    >>> import envs  # registers the sandbox/* ids
+    >>> env = gym.make("sandbox/Duel-v0", opponent="scripted:hard")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape, obs.dtype, env.action_space
+    ((76,), dtype('float32'), MultiDiscrete([9 4]))
+    >>> terminated = truncated = False
+    >>> while not (terminated or truncated):
+    ...     obs, reward, terminated, truncated, info = env.step(np.array([3, 1]))  # forward, light
+    ...     assert -2.0 <= reward <= 2.0 and -1.0 <= obs.min() <= obs.max() <= 1.0
+    >>> info["winner"] in ("agent", "opponent", "draw"), info["is_success"] == (info["winner"] == "agent")
+    (True, True)
+    >>> env.close()
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": TICKS_PER_SECOND}
 
-    def __init__(self, *, opponent: Any = None, config: DuelConfig | None = None, difficulty: float | None = None,
-                 render_mode: str | None = None, **settings: Any):
+    def __init__(self, *, opponent: BatchedAgent | Agent | None = None, config: DuelConfig | None = None,
+                 difficulty: float | None = None, render_mode: str | None = None, **settings: Any):
         if render_mode is not None:
             check_choice("render_mode", render_mode, self.metadata["render_modes"])
         self.config = DuelConfig.build(config, **settings)
@@ -225,17 +259,19 @@ class DuelEnv(gym.Env):
         if opponent is None:
             raise TypeError("DuelEnv needs opponent=<an agent>; gym.make('sandbox/Duel-v0', ...) and "
                             "agents.opponents.make_duel_env(...) build one from a spec (default 'scripted:normal')")
-        batched = all(hasattr(opponent, a) for a in ("bind", "reset_envs", "act"))
+        batched = _speaks_batched(opponent)
         if isinstance(opponent, str) or not (batched or hasattr(opponent, "predict")):
             raise TypeError(
                 f"DuelEnv(opponent=...) takes an agent (a batched agent or one with predict()), got {opponent!r}; "
                 "a spec string such as 'scripted:hard' is resolved by gym.make('sandbox/Duel-v0', opponent=...) or "
                 "agents.opponents.make_duel_env(opponent=...) (envs imports no agents)")
         self.opponent = opponent  # as given; _opp is what the core calls
-        self._opp = opponent if batched else PredictOpponent(opponent)
+        self._opp: BatchedAgent | PredictOpponent = (
+            opponent if _speaks_batched(opponent) else PredictOpponent(opponent))
         self._opp.bind(1)
         self.opponent_spec = getattr(opponent, "spec", type(opponent).__name__)  # make_duel_env sets the spec
-        self.on_tick = None  # optional hook on_tick(state, events) after every tick (the watcher draws)
+        # optional hook on_tick(state, events) after every tick (the watcher draws)
+        self.on_tick: Callable[[rules.DuelState, list[dict[str, Any]]], object] | None = None
         self._core = DuelCore(1, self.config, events=True)
         if render_mode is not None:  # a watched env steps tick by tick: load those kernels now, not mid-round
             self._core.reset()
@@ -244,8 +280,8 @@ class DuelEnv(gym.Env):
         self.me = 0
         self.episode_difficulty = self.difficulty
         self._over = False
-        self._last_events: list[dict] = []
-        self._renderer = None
+        self._last_events: list[dict[str, Any]] = []
+        self._renderer: DuelRenderer | None = None
         self._one = np.ones(1, dtype=np.bool_)
         self._idx0 = np.zeros(1, dtype=np.int64)
         self._seed = np.zeros(1, dtype=np.int64)
@@ -270,7 +306,8 @@ class DuelEnv(gym.Env):
         self._over = bool(s.over)
 
     # ---- gymnasium API --------------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         difficulty = self.difficulty
         if options and "difficulty" in options:
@@ -295,7 +332,7 @@ class DuelEnv(gym.Env):
             self.render()
         return core.obs[0, 0].copy(), self._info()
 
-    def step(self, action):
+    def step(self, action: DuelAction) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._over:
             raise RuntimeError(episode_over_message("sandbox/Duel-v0"))
         core = self._core
@@ -328,12 +365,12 @@ class DuelEnv(gym.Env):
         if self.on_tick is not None:
             self.on_tick(self.state, self._last_events)
 
-    def _info(self) -> dict:
+    def _info(self) -> dict[str, Any]:
         core, me = self._core, self.me
         F, G = core.F, core.G
         roles = _ROLES[me]
         events = self._last_events
-        info = {
+        info: dict[str, Any] = {
             "agent_health": int(F[0, me, L.HEALTH]),
             "opponent_health": int(F[0, 1 - me, L.HEALTH]),
             "winner": None,
@@ -347,7 +384,8 @@ class DuelEnv(gym.Env):
         return info
 
     # ---- rendering ------------------------------------------------------------------------------
-    def render(self):
+    # gymnasium types render() with a type variable bound nowhere (RenderFrame): no override can match it
+    def render(self) -> np.ndarray | None:  # type: ignore[override]
         if self.render_mode is None:
             gym.logger.warn("render() called with render_mode=None; pass render_mode='rgb_array' or 'human'")
             return None
@@ -361,16 +399,16 @@ class DuelEnv(gym.Env):
         return self._renderer.draw(self.state, self._last_events, labels=labels, inputs=inputs)
 
     @property
-    def renderer(self):
+    def renderer(self) -> DuelRenderer | None:
         """The pygame renderer (None until the first render); its ``show_hitboxes`` toggles with F1."""
         return self._renderer
 
-    def close(self):
+    def close(self) -> None:
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         d = self.__dict__.copy()
         d["_renderer"] = None  # pygame surfaces do not pickle; a copy opens its own window lazily
         d["on_tick"] = None  # a hook belongs to whoever is watching this instance, not to a copy

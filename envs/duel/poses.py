@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from envs.duel.rules import FState, Move
+from envs.duel.rules import Fighter, FState, Move
 
 JOINTS = ("head", "neck", "hip", "f_elbow", "f_hand", "b_elbow", "b_hand", "f_knee", "f_foot", "b_knee", "b_foot")
 HEAD_RADIUS = 10
@@ -89,8 +89,9 @@ STRIKER = {Move.JAB: "f_hand", Move.HEAVY: "f_hand", Move.LOW: "f_foot", Move.OV
 _BASES = {"stand": _STAND, "crouch": _CROUCH, "air": _AIR}
 
 
-def local_pose(f) -> dict[str, tuple[float, float]]:
+def local_pose(f: Fighter) -> dict[str, tuple[float, float]]:
     """The pose in the fighter's frame: u forward from its centre, v up from its feet."""
+    pose: dict[str, tuple[float, float]]
     if f.health <= 0:
         return dict(_KO)
     st = f.state
@@ -134,19 +135,19 @@ def local_pose(f) -> dict[str, tuple[float, float]]:
     return pose
 
 
-def pose(f) -> dict[str, tuple[float, float]]:
+def pose(f: Fighter) -> dict[str, tuple[float, float]]:
     """Joints of fighter ``f`` in stage units (x to the right, y up from the floor)."""
     return {k: (f.x + u * f.facing, f.y + v) for k, (u, v) in local_pose(f).items()}
 
 
-def strike_tip(f) -> tuple[float, float] | None:
+def strike_tip(f: Fighter) -> tuple[float, float] | None:
     """Stage position of the striking limb's tip while ``f`` does a move, else None."""
     if not f.move or f.health <= 0 or f.state in (FState.HITSTUN, FState.GRABBED):
         return None
     return pose(f)[STRIKER[Move(f.move)]]
 
 
-def descriptor(f) -> tuple:
+def descriptor(f: Fighter) -> tuple[tuple[str, int, int], ...]:
     """A hashable summary of the picture (joints rounded, relative to the fighter): equal descriptors
     mean the same drawing."""
     return tuple((k, round(u), round(v)) for k, (u, v) in sorted(local_pose(f).items()))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -62,7 +63,11 @@ class DuelRenderer:
         self._sparks: list[list] = []  # [x, y, ticks_left, kind, direction]
         self._last_tick = -1
         self._input_tick = -1
-        self._history = (deque(maxlen=HISTORY_ROWS), deque(maxlen=HISTORY_ROWS))  # [stick, button, ticks]
+        # per fighter: [stick, button, ticks held]
+        self._history: tuple[deque[list[int]], deque[list[int]]] = (deque(maxlen=HISTORY_ROWS),
+                                                                    deque(maxlen=HISTORY_ROWS))
+        self.window: pygame.Surface | None
+        self.clock: pygame.time.Clock | None
         if mode == "human":
             pygame.display.init()
             self.window = pygame.display.set_mode((WIDTH, HEIGHT))
@@ -77,7 +82,8 @@ class DuelRenderer:
         self.canvas = pygame.Surface((WIDTH, HEIGHT))
 
     # ---- drawing ---------------------------------------------------------------------------------
-    def draw(self, s: rules.DuelState, events: list[dict], labels=("P1", "P2"), inputs=None):
+    def draw(self, s: rules.DuelState, events: list[dict], labels: tuple[str, str] = ("P1", "P2"),
+             inputs: Sequence[tuple[int, int]] | None = None) -> np.ndarray | None:
         """Draw ``s``; ``events`` are the ticks' events since the last draw, ``inputs`` the
         ``(stick, button)`` each fighter is holding (for the input history), if known."""
         note_tick(s.tick)
@@ -112,19 +118,22 @@ class DuelRenderer:
             img = self.big.render(text, True, (255, 255, 255))
             c.blit(img, (WIDTH // 2 - img.get_width() // 2, 180))
         if self.mode == "human":
-            return self._present(s, labels)
+            self._present(s, labels)
+            return None
         return np.transpose(np.array(pygame.surfarray.pixels3d(c)), axes=(1, 0, 2)).copy()
 
-    def _present(self, s, labels) -> None:
+    def _present(self, s: rules.DuelState, labels: tuple[str, str]) -> None:
         handle_events(window_events(), self)
-        self.window.blit(self.canvas, (0, 0))
+        window, clock = self.window, self.clock
+        assert window is not None and clock is not None  # the human mode has both
+        window.blit(self.canvas, (0, 0))
         pygame.display.flip()
-        self.clock.tick(self.fps)
+        clock.tick(self.fps)
         while self.paused and not self.quit_requested:  # P: hold the picture until P again
             img = self.big.render("PAUSED (P)", True, (255, 255, 255))
-            self.window.blit(img, (WIDTH // 2 - img.get_width() // 2, 240))
+            window.blit(img, (WIDTH // 2 - img.get_width() // 2, 240))
             pygame.display.flip()
-            self.clock.tick(30)
+            clock.tick(30)
             handle_events(window_events(), self)
         return None
 
@@ -271,7 +280,7 @@ class DuelRenderer:
                 pygame.draw.rect(c, (255, 40, 40), rect, 2)
 
     # ---- training-mode aids (F2) ---------------------------------------------------------------------
-    def note_inputs(self, tick: int, inputs) -> None:
+    def note_inputs(self, tick: int, inputs: Sequence[tuple[int, int]] | None) -> None:
         """Add one tick's ``(stick, button)`` per fighter to the input history (for callers that
         step several ticks per drawing; :meth:`draw` does it for the ticks it is shown)."""
         if tick < self._input_tick or tick == 0:  # a new round
@@ -343,7 +352,7 @@ class DuelRenderer:
         line = f"{fd.name}  {fd.startup}/{fd.active}/{fd.recovery}   hit {hit:+d}  block {block:+d}"
         c.blit(self.small.render(line, True, (240, 240, 240)), (x, y))
         scale = 240 / rules.MAX_MOVE_TICKS
-        bx = x
+        bx: float = x
         for n, colour in zip((fd.startup, fd.active, fd.recovery), PHASE_COLORS, strict=True):
             pygame.draw.rect(c, colour, (int(bx), y + 18, max(int(n * scale) - 1, 1), 10))
             bx += n * scale

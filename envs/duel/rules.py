@@ -19,6 +19,7 @@ A state's fighters play the shipped character unless ``DuelState.characters`` na
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -195,7 +196,7 @@ def initial_state(round_ticks: int = DEFAULT_ROUND_TICKS,
     return from_arrays(F[0], P[0], G[0], int(round_ticks), characters)
 
 
-def advance(s: DuelState, inputs, events: list) -> None:
+def advance(s: DuelState, inputs: Sequence[tuple[int, int]], events: list[dict]) -> None:
     """Advance ``s`` by one tick in place; ``inputs[i] = (stick, button)`` of fighter ``i``; the tick's
     events (dicts, see :func:`events_of`) are appended to ``events``."""
     F, P, G = to_arrays(s)
@@ -206,7 +207,7 @@ def advance(s: DuelState, inputs, events: list) -> None:
     events += events_of(EV[0])
 
 
-def step(state: DuelState, inputs) -> tuple[DuelState, list[dict]]:
+def step(state: DuelState, inputs: Sequence[tuple[int, int]]) -> tuple[DuelState, list[dict]]:
     """One tick: the next state (a new value; ``state`` is unchanged) and the tick's events (none once over)."""
     s = state.copy()
     events: list[dict] = []

@@ -13,9 +13,11 @@ opponent interface below. Spec strings (``"scripted:hard"``) are resolved in ``a
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeAlias, cast
 
 import numpy as np
+import numpy.typing as npt
 from gymnasium import spaces
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -27,16 +29,21 @@ from envs.duel import rules
 from envs.duel.config import DuelConfig
 from envs.duel.core import DuelCore
 from envs.duel.layout import N_BUTTON, N_STICK, OBS_SIZE, TICKS_PER_SECOND
+from envs.protocols import BatchedAgent
+
+#: The difficulty of the scripted opponent per round: None (its preset), one number in [0, 1], or one value per
+#: round (None or NaN entries keep the preset).
+Difficulty: TypeAlias = "float | Sequence[float | None] | np.ndarray | None"
 
 TWO_PLAYER = ("external", None)
 
 
-def draw_seeds(rngs: list, idx) -> np.ndarray:
+def draw_seeds(rngs: Sequence[np.random.Generator], idx: Sequence[int] | np.ndarray) -> np.ndarray:
     """One seed in [0, 2**63) per round of ``idx``, drawn from that round's generator (an agent's key)."""
     return np.array([int(rngs[i].integers(2**63)) for i in idx], dtype=np.int64)
 
 
-class DuelVectorEnv(VectorEnv):
+class DuelVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     """N rounds of :class:`envs.duel.env.DuelEnv` in one batched env (natively, no sub-env objects).
 
     Arguments are those of ``DuelEnv`` plus ``num_envs`` and ``copy``; ``opponent`` is ``None`` or
@@ -61,12 +68,32 @@ class DuelVectorEnv(VectorEnv):
     ``opponent_health`` and ``tick`` every step (two-player: ``health`` of shape (N, 2)); at a round's
     end ``winner`` (``"agent"``, ``"opponent"``, ``"draw"``; two-player: 0, 1 or -1 for a draw) and, in
     the one-player form, ``is_success`` (the agent won).
+
+    **Examples.** Eight rounds against the hard scripted fighter, stepped together until one ends:
+
+    >>> import gymnasium as gym
+    >>> import numpy as np
+    >>> import envs  # registers the sandbox/* ids
+    >>> vec = gym.make_vec("sandbox/Duel-v0", num_envs=8, opponent="scripted:hard")
+    >>> obs, info = vec.reset(seed=0)
+    >>> obs.shape, vec.action_space.shape
+    ((8, 76), (8, 2))
+    >>> terminated = np.zeros(8, dtype=bool)
+    >>> while not terminated.any():
+    ...     obs, rewards, terminated, truncated, info = vec.step(np.tile([3, 1], (8, 1)))  # forward, light
+    ...     assert rewards.shape == (8,) and np.all(np.abs(rewards) <= 2.0)
+    >>> bool(np.array_equal(info["_is_success"], terminated))
+    True
+    >>> set(info["winner"][terminated]) <= {"agent", "opponent", "draw"}
+    True
+    >>> vec.close()
     """
 
     metadata = {"render_modes": [], "render_fps": TICKS_PER_SECOND, "autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, *, num_envs: int = 1, opponent: Any = None, config: DuelConfig | None = None,
-                 difficulty: Any = None, render_mode: str | None = None, copy: bool = True, **settings: Any):
+    def __init__(self, *, num_envs: int = 1, opponent: BatchedAgent | str | None = None,
+                 config: DuelConfig | None = None, difficulty: Difficulty = None, render_mode: str | None = None,
+                 copy: bool = True, **settings: Any):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1; got {num_envs!r}")
         if render_mode is not None:
@@ -89,7 +116,7 @@ class DuelVectorEnv(VectorEnv):
         self.round_ticks, self.side = self.config.round_ticks, self.config.side
         self.render_mode = None
         self.copy = bool(copy)
-        self.opponent = None if self.two_player else opponent
+        self.opponent: BatchedAgent | None = None if self.two_player or isinstance(opponent, str) else opponent
         self.opponent_spec = "external" if self.two_player else getattr(opponent, "spec", type(opponent).__name__)
         self._difficulty = np.full(n, np.nan)
         self.set_difficulty(difficulty)
@@ -97,7 +124,7 @@ class DuelVectorEnv(VectorEnv):
         one = spaces.Discrete(N_STICK * N_BUTTON) if self.flat_actions else spaces.MultiDiscrete([N_STICK, N_BUTTON])
         if self.two_player:
             self.single_action_space = (spaces.MultiDiscrete([N_STICK * N_BUTTON] * 2) if self.flat_actions
-                                        else spaces.MultiDiscrete([[N_STICK, N_BUTTON]] * 2))
+                                        else spaces.MultiDiscrete(np.array([[N_STICK, N_BUTTON]] * 2)))
             self.single_observation_space = spaces.Box(-1.0, 1.0, shape=(2, OBS_SIZE), dtype=np.float32)
         else:
             self.single_action_space = one
@@ -124,34 +151,36 @@ class DuelVectorEnv(VectorEnv):
             self.opponent.bind(n)
 
     # ---- difficulty -------------------------------------------------------------------------------
-    def set_difficulty(self, difficulty: Any) -> None:
+    def set_difficulty(self, difficulty: Difficulty) -> None:
         """The scripted opponent's strength in [0, 1] from each round's next reset: None (its preset),
         one float, or one value per round (None/NaN entries keep the preset)."""
         self._difficulty[:] = self._difficulties(difficulty)
 
-    def _difficulties(self, difficulty: Any) -> np.ndarray:
+    def _difficulties(self, difficulty: Difficulty) -> np.ndarray:
         if difficulty is None:
             return np.full(self.num_envs, np.nan)
-        if np.ndim(difficulty) == 0:
+        if np.ndim(cast("npt.ArrayLike", difficulty)) == 0:
             return np.full(self.num_envs, check_difficulty(difficulty))
-        values = list(difficulty)
+        values = list(cast("Iterable[float | None]", difficulty))
         if len(values) != self.num_envs:
             raise ValueError(f"difficulty needs one value per round ({self.num_envs}); got {len(values)}")
         return np.array([np.nan if v is None or (isinstance(v, float) and np.isnan(v)) else check_difficulty(v)
                          for v in values])
 
     # ---- gymnasium API ------------------------------------------------------------------------------
-    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | list[int] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """Start every round. ``seed`` s seeds round i's generator with s + i (or a list, one per round);
         ``options={"difficulty": x}`` overrides the difficulty for these rounds only."""
         n = self.num_envs
         if seed is not None or self._rngs is None:
+            seeds: list[int | None]
             if seed is None:
                 seeds = [None] * n
             elif np.ndim(seed) == 0:
-                seeds = [int(seed) + i for i in range(n)]
+                seeds = [int(cast(int, seed)) + i for i in range(n)]
             else:
-                seeds = list(seed)
+                seeds = list(cast("Sequence[int]", seed))
                 if len(seeds) != n:
                     raise ValueError(f"reset(seed=...) needs one seed or {n}; got {len(seeds)}")
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
@@ -163,7 +192,7 @@ class DuelVectorEnv(VectorEnv):
         self._active[:] = True
         return self._observations(), self._info(final=False)
 
-    def step(self, actions):
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if self._rngs is None:
             raise RuntimeError("call reset() before step()")
         self._decode(actions)
@@ -189,15 +218,16 @@ class DuelVectorEnv(VectorEnv):
     # ---- internals ----------------------------------------------------------------------------------
     def _start(self, idx: np.ndarray, difficulty: np.ndarray) -> None:
         """Draw what DuelEnv.reset draws, in its order: the opponent's seed, then the side."""
+        rngs = self._rngs
+        assert rngs is not None, "reset() makes the generators"
         if self.opponent is not None:
-            self.opponent.reset_envs(idx, draw_seeds(self._rngs, idx), np.asarray(difficulty, dtype=np.float64))
+            self.opponent.reset_envs(idx, draw_seeds(rngs, idx), np.asarray(difficulty, dtype=np.float64))
         if self.side == "random":
-            rngs = self._rngs
             self._me[idx] = [int(rngs[i].integers(2)) for i in idx]
         else:
             self._me[idx] = 0 if self.side == "left" else 1
 
-    def _decode(self, actions) -> None:
+    def _decode(self, actions: np.ndarray) -> None:
         a = actions if type(actions) is np.ndarray else np.asarray(actions)
         if a.shape != self._action_shape:
             n = self.num_envs
@@ -220,7 +250,7 @@ class DuelVectorEnv(VectorEnv):
         obs = self._obs if self.two_player else self._obs[:, 0]
         return obs.copy() if self.copy else obs
 
-    def _info(self, final: bool) -> dict:
+    def _info(self, final: bool) -> dict[str, Any]:
         K.fill_info(self._F, self._G, self._me, self._info_buf)
         buf, all_ = self._info_buf, self._all
         tick = buf[:, 2].copy()

@@ -12,8 +12,11 @@ env's way is :meth:`StealthCore.draw_episode`, which the batch also uses after a
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from envs.stealth import kernels
 from envs.stealth.config import StealthConfig
@@ -44,7 +47,8 @@ class StealthCore:
     ``max_pool_slots``: when set (the single env), the tables forget the generated levels they packed once
     more than this many are held (the process's pool cache keeps the levels themselves)."""
 
-    def __init__(self, config: StealthConfig, num_envs: int, obs_dtype=np.float32, max_pool_slots: int | None = None):
+    def __init__(self, config: StealthConfig, num_envs: int, obs_dtype: npt.DTypeLike = np.float32,
+                 max_pool_slots: int | None = None):
         n = self.num_envs = int(num_envs)
         self.config = config
         self.local = config.obs_mode == "local"
@@ -187,7 +191,8 @@ class StealthCore:
         self.state[ST_PHASE, envs] = 0
         self.state[ST_STEPS, envs] = 0
 
-    def draw_episode(self, i: int, rng: np.random.Generator, difficulty: float, options=None) -> None:
+    def draw_episode(self, i: int, rng: np.random.Generator, difficulty: float,
+                     options: Mapping[str, Any] | None = None) -> None:
         """Env ``i`` starts an episode with the single env's draws from ``rng``, in its order: the pool entry
         (generated levels), then (``exploring_starts``) the coin, then the phase and the cell.
 
@@ -252,7 +257,7 @@ def _start_cell(start, level: Level, free: np.ndarray, phase) -> int:
     return r * w + c
 
 
-def level_specs(level, num_envs: int) -> list:
+def level_specs(level: Any, num_envs: int) -> list[Level | str]:
     """The distinct level specs of the ``level`` argument, in order: a :class:`Level` each, or a pool name
     (``"random"``, ``"heldout"``). Env ``i`` plays item ``i % len``."""
     if isinstance(level, str) and level == "all":

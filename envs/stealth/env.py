@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
@@ -13,7 +16,14 @@ from envs.stealth.core import StealthCore
 from envs.stealth.kernels import CHANNELS, LV_MAX_STEPS, LV_WIDTH, N_ACTIONS, ST_CELL, ST_PHASE, ST_STEPS
 from envs.stealth.level import POOLS
 
+if TYPE_CHECKING:
+    from envs.stealth.render import Renderer
+    from envs.stealth.rules import World
+
 __all__ = ["CHANNELS", "NAV_CHANNELS", "OBS_MODES", "StealthConfig", "StealthEnv", "channel_names"]
+
+#: An action as ``step`` takes it: an integer 0..4, a NumPy integer or a 0-d integer array (never a float).
+StealthAction: TypeAlias = "int | np.integer | np.ndarray"
 
 ENV_ID = "sandbox/Stealth-v0"
 VALID_ACTIONS = "integers 0..4 (0 stay, 1 north, 2 south, 3 east, 4 west)"
@@ -21,12 +31,12 @@ NAV_CHANNELS = CHANNELS + features.EXTRA_CHANNELS  # with nav_features=True
 MAX_POOL_SLOTS = 64  # generated levels whose tables a single env keeps (the process's pool cache keeps the levels)
 
 
-def channel_names(nav_features) -> tuple[str, ...]:
+def channel_names(nav_features: bool | str | Sequence[str] | None) -> tuple[str, ...]:
     """The observation channels, in order, for a ``nav_features`` value (see :func:`features.nav_names`)."""
     return CHANNELS + features.nav_names(nav_features)
 
 
-class StealthEnv(gym.Env):
+class StealthEnv(gym.Env[np.ndarray, StealthAction]):
     """
     ## Description
     A grid with walls, a start on the left edge and a goal on the right edge. Guards patrol routes
@@ -119,17 +129,35 @@ class StealthEnv(gym.Env):
       held-out pool; the last step's info has ``is_success``; ``nav_features`` and ``exploring_starts``.
       Since one implementation: ``config=``, and goal shaping as the ``shaping_gamma``/``shaping_weight``
       keywords (the observations, rewards and infos of every other argument unchanged).
+
+    ## Examples
+    An episode on the ``courtyard`` level, standing still until a guard sees the player or time runs out:
+
+    >>> import gymnasium as gym
+    >>> import envs  # registers the sandbox/* ids
+    >>> env = gym.make("sandbox/Stealth-v0", level="courtyard", obs_mode="grid")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape, obs.dtype, env.action_space
+    ((6, 11, 17), dtype('float32'), Discrete(5))
+    >>> terminated = truncated = False
+    >>> while not (terminated or truncated):
+    ...     obs, reward, terminated, truncated, info = env.step(0)  # stay
+    ...     assert -1.02 < reward < 0.0 and obs.min() >= 0.0 and obs.max() <= 1.0
+    >>> info["is_success"], info["at_goal"]
+    (False, False)
+    >>> env.close()
     """
 
     metadata = {"render_modes": ["human", "rgb_array", "ansi"], "render_fps": 8}
 
-    def __init__(self, *, config: StealthConfig | dict | None = None, render_mode: str | None = None, **kwargs):
+    def __init__(self, *, config: StealthConfig | Mapping[str, Any] | None = None, render_mode: str | None = None,
+                 **kwargs: Any):
         config = StealthConfig.of(config, kwargs)
         if render_mode is not None:
             check_choice("render_mode", render_mode, tuple(self.metadata["render_modes"]))
         self.render_mode = render_mode
         self.overlays: dict[str, np.ndarray] = {}  # name -> (H, W) array drawn by the human/rgb renderer
-        self._renderer = None
+        self._renderer: Renderer | None = None
         self._build(config)
 
     def _build(self, config: StealthConfig) -> None:
@@ -163,7 +191,7 @@ class StealthEnv(gym.Env):
         self._sync()
         self.caught = self.at_goal = False
 
-    def reconfigure(self, **changes) -> None:
+    def reconfigure(self, **changes: Any) -> None:
         """Change some arguments of this env (e.g. switch a training aid on): the config is replaced, checked,
         and the tables rebuilt; the generator, the difficulty set by :meth:`set_difficulty` and the overlays
         stay. The state is the constructor's: call ``reset()`` next."""
@@ -180,7 +208,7 @@ class StealthEnv(gym.Env):
     # -- the state, as the rest of the project reads (and the tests set) it --------------------------------
 
     @property
-    def world(self):
+    def world(self) -> World:
         """The compiled tables of the level in play (:class:`envs.stealth.rules.World`)."""
         return self.level.world
 
@@ -190,7 +218,7 @@ class StealthEnv(gym.Env):
         return self._cell
 
     @cell.setter
-    def cell(self, value) -> None:
+    def cell(self, value: int) -> None:
         self._core.state[ST_CELL, 0] = self._cell = int(value)
 
     @property
@@ -199,7 +227,7 @@ class StealthEnv(gym.Env):
         return self._phase
 
     @phase.setter
-    def phase(self, value) -> None:
+    def phase(self, value: int) -> None:
         self._core.state[ST_PHASE, 0] = self._phase = int(value)
 
     @property
@@ -208,7 +236,7 @@ class StealthEnv(gym.Env):
         return self._steps
 
     @steps.setter
-    def steps(self, value) -> None:
+    def steps(self, value: int) -> None:
         self._core.state[ST_STEPS, 0] = self._steps = int(value)
 
     def set_difficulty(self, difficulty: float) -> None:
@@ -217,7 +245,8 @@ class StealthEnv(gym.Env):
 
     # -- gymnasium API -----------------------------------------------------------------------
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         difficulty = self.difficulty
         if options and "difficulty" in options:  # this episode only; set_difficulty() persists
@@ -228,11 +257,11 @@ class StealthEnv(gym.Env):
         self.caught = self.at_goal = False
         if self.render_mode == "human":
             self.render()
-        info = {"cell": divmod(self._cell, self._width), "phase": self._phase, "caught": False, "at_goal": False,
-                "slipped": False}
+        info: dict[str, Any] = {"cell": divmod(self._cell, self._width), "phase": self._phase, "caught": False,
+                                "at_goal": False, "slipped": False}
         return obs, info
 
-    def step(self, action):
+    def step(self, action: StealthAction) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self.caught or self.at_goal or self._steps >= self.max_steps:  # the state says the episode ended
             raise RuntimeError(episode_over_message(ENV_ID))
         action = discrete_action(action, N_ACTIONS, ENV_ID, VALID_ACTIONS)  # integers only, never floats
@@ -248,8 +277,8 @@ class StealthEnv(gym.Env):
         self._cell, self._phase, self.caught, self.at_goal = cell, phase, caught, at_goal
         if self.render_mode == "human":
             self.render()
-        info = {"cell": divmod(cell, self._width), "phase": phase, "caught": caught, "at_goal": at_goal,
-                "slipped": slipped}
+        info: dict[str, Any] = {"cell": divmod(cell, self._width), "phase": phase, "caught": caught,
+                                "at_goal": at_goal, "slipped": slipped}
         if terminated or truncated:
             info["is_success"] = at_goal  # success, defined here once: the goal reached
         if self.shaping_gamma is not None:
@@ -266,7 +295,8 @@ class StealthEnv(gym.Env):
 
     # -- rendering ---------------------------------------------------------------------------
 
-    def render(self):
+    # gymnasium types render() with a type variable bound nowhere (RenderFrame): no override can match it
+    def render(self) -> np.ndarray | str | None:  # type: ignore[override]
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode= to the constructor")
             return None
@@ -281,18 +311,18 @@ class StealthEnv(gym.Env):
         self._renderer.world = self.world
         return self._renderer.draw(self.cell, self.phase, overlays=self.overlays)
 
-    def close(self):
+    def close(self) -> None:
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_renderer"] = None
         del state["_state"], state["_flags"], state["_floats"]  # views of the core's arrays: rebuilt on load
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         core = self._core
         self._state, self._flags, self._floats = core.state.reshape(-1), core.out_b.reshape(-1), core.out_f.reshape(-1)

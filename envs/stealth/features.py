@@ -19,6 +19,7 @@ them. The channels that depend on the player's state (``danger_next``, ``flow`` 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,7 +40,7 @@ FLOW_THREAT_COST = 4.0
 FLOW_SCALE = 8.0
 
 
-def nav_names(value) -> tuple[str, ...]:
+def nav_names(value: bool | str | Sequence[str] | None) -> tuple[str, ...]:
     """The channels a ``nav_features`` value asks for, in :data:`NAV_FEATURES` order: False/None/"" for
     none, True for :data:`EXTRA_CHANNELS`, ``"all"``, or names (a comma-separated string or a sequence)."""
     if value is None or value is False or (isinstance(value, str) and value.strip().lower() in ("", "none")):
@@ -74,7 +75,7 @@ def threat_map(level: Level) -> np.ndarray:
     return world.watched.mean(axis=0).reshape(level.shape)
 
 
-def distances(walls: np.ndarray, source) -> np.ndarray:
+def distances(walls: np.ndarray, source: tuple[int, int]) -> np.ndarray:
     """Breadth-first step counts over floor cells from ``source`` (-1 where unreachable)."""
     h, w = walls.shape
     dist = np.full((h, w), -1, dtype=np.int64)
@@ -124,7 +125,7 @@ def static_maps(level: Level) -> np.ndarray:
     return static
 
 
-def nav_spec(value):
+def nav_spec(value: bool | str | Sequence[str] | None) -> bool | str:
     """A ``nav_features`` value as plain data for configs and sidecars: False (none), True (the first
     three) or the names joined by commas (never ``"all"``, whose meaning grows with new channels).
     Checked by :func:`nav_names`."""
@@ -148,11 +149,11 @@ def flow_costs(level: Level) -> np.ndarray:
     passable = ~walls.reshape(-1) & (threat < 1.0)
     cost = 1.0 + FLOW_THREAT_COST * threat
     index = np.arange(h * w).reshape(h, w)
-    src, dst = [], []
+    src_parts, dst_parts = [], []
     for a, b in ((index[:, :-1], index[:, 1:]), (index[:-1, :], index[1:, :])):  # each pair of neighbours
-        src += [a.reshape(-1), b.reshape(-1)]
-        dst += [b.reshape(-1), a.reshape(-1)]
-    src, dst = np.concatenate(src), np.concatenate(dst)
+        src_parts += [a.reshape(-1), b.reshape(-1)]
+        dst_parts += [b.reshape(-1), a.reshape(-1)]
+    src, dst = np.concatenate(src_parts), np.concatenate(dst_parts)
     keep = passable[src] & passable[dst]
     # reversed edges (dst -> src, weight = the cost of entering dst) so one search from the goal gives
     # every cell's cost *to* the goal

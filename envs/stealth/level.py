@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -159,6 +160,7 @@ class Level:
                 lines.append("route = [" + ", ".join(f"[{r}, {c}]" for r, c in g.route) + "]")
                 lines.append(f'mode = "{g.mode}"')
             else:
+                assert g.at is not None  # a sentry stands somewhere
                 lines.append(f"at = [{g.at[0]}, {g.at[1]}]")
                 lines.append("facings = [" + ", ".join(_facing_name(f) for f in g.facings) + "]")
                 lines.append(f"turn_every = {g.turn_every}")
@@ -621,7 +623,7 @@ def generate_level(difficulty: float, seed: int, size: int | tuple[int, int] | N
         if not walls[r, c] and abs(r - start[0]) + abs(c - start[1]) > 3 and (r, c) != goal
     ]
     n_guards = int(round(1 + d * (height * width) / 48))
-    base = dict(name=f"random-d{d:.2f}-s{seed}", walls=walls, start=start, goal=goal, difficulty=d)
+    base: dict[str, Any] = dict(name=f"random-d{d:.2f}-s{seed}", walls=walls, start=start, goal=goal, difficulty=d)
     base["max_steps"] = 8 * (height + width)
     for attempt in range(40):
         keep = n_guards if attempt < 10 else max(0, n_guards - (attempt - 9))

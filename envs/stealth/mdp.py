@@ -24,7 +24,9 @@ into a ``TabularMDP``, and :func:`agents.navigation.build_mdp` does both in one 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,6 +34,11 @@ import scipy.sparse as sp
 from envs.stealth import rules
 from envs.stealth.level import Level
 from envs.stealth.rules import Action, Rewards
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+
+    from envs.stealth.env import StealthEnv
 
 STATE_SETS = ("reachable", "all")
 
@@ -68,14 +75,14 @@ class StateIndex:
     def start_state(self) -> int:
         return self.state(self.start_cell, 0)
 
-    def has(self, cell, phase: int) -> bool:
+    def has(self, cell, phase: int) -> bool:  # cell: a flat index or (row, col)
         """Is ``(cell, phase)`` a state of the MDP?"""
-        flat = cell if np.isscalar(cell) else int(cell[0]) * self.width + int(cell[1])
+        flat = cast(int, cell) if np.isscalar(cell) else int(cell[0]) * self.width + int(cell[1])
         return bool(self.slot[(int(phase) % self.period) * self.n_cells + int(flat)] >= 0)
 
-    def state(self, cell, phase: int) -> int:
+    def state(self, cell, phase: int) -> int:  # cell: a flat index or (row, col)
         """State number of ``cell`` (flat index or ``(row, col)``) at ``phase``."""
-        flat = cell if np.isscalar(cell) else int(cell[0]) * self.width + int(cell[1])
+        flat = cast(int, cell) if np.isscalar(cell) else int(cell[0]) * self.width + int(cell[1])
         s = int(self.slot[(int(phase) % self.period) * self.n_cells + int(flat)])
         if s < 0:
             raise ValueError(
@@ -189,12 +196,12 @@ def mdp_arrays(
     return MDPArrays(matrices, np.stack(reward_cols, axis=1), terminal, index)
 
 
-def stealth_state_fn(index: StateIndex):
+def stealth_state_fn(index: StateIndex) -> Callable[[gym.Env], int]:
     """``state_fn(env) -> int``: the MDP state number of a stealth env's ``(cell, phase)`` (the goal and
     caught states once the episode has ended there), for state-indexed agents and tabular learners."""
 
-    def state_fn(env) -> int:
-        base = env.unwrapped
+    def state_fn(env: gym.Env) -> int:
+        base = cast("StealthEnv", env.unwrapped)
         if base.at_goal:
             return index.goal
         if base.caught:
@@ -204,7 +211,8 @@ def stealth_state_fn(index: StateIndex):
     return state_fn
 
 
-def greedy_path(mdp, index: StateIndex, policy, start_phase: int = 0, max_len: int | None = None):
+def greedy_path(mdp: Any, index: StateIndex, policy: Sequence[int] | np.ndarray, start_phase: int = 0,
+                max_len: int | None = None) -> list[int] | None:
     """Follow a deterministic policy in a deterministic MDP (slip 0) from the start.
 
     Returns the flat cells occupied at steps 0, 1, ... ending on the goal, or ``None`` when the

@@ -7,10 +7,17 @@ pygame is imported inside :class:`Renderer` only, so headless code that never re
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from envs.stealth.rules import DELTAS, World
+
+if TYPE_CHECKING:
+    import pygame
 
 ARROWS = {0.0: ">", 90.0: "^", 180.0: "<", 270.0: "v"}
 
@@ -54,10 +61,11 @@ class Renderer:
         self.pygame = pygame
         self.world, self.mode, self.fps = world, mode, fps
         self.cell_px = cell_px or max(6, min(40, 640 // max(world.height, world.width)))
-        self.window = None
-        self.clock = None
+        self.window: pygame.Surface | None = None
+        self.clock: pygame.time.Clock | None = None
 
-    def _surface(self, cell: int, phase: int, overlays: dict | None = None, path=None, arrows=None):
+    def _surface(self, cell: int, phase: int, overlays: Mapping[str, npt.ArrayLike] | None = None,
+                 path: Sequence[int] | None = None, arrows: Mapping[int, int] | None = None) -> pygame.Surface:
         pygame, world, px = self.pygame, self.world, self.cell_px
         h, w = world.height, world.width
         surf = pygame.Surface((w * px, h * px))
@@ -114,7 +122,8 @@ class Renderer:
         pygame.draw.circle(surf, COLOURS["player"], ((c + 0.5) * px, (r + 0.5) * px), px * 0.32)
         return surf
 
-    def draw(self, cell: int, phase: int, overlays: dict | None = None, path=None, arrows=None):
+    def draw(self, cell: int, phase: int, overlays: Mapping[str, npt.ArrayLike] | None = None,
+             path: Sequence[int] | None = None, arrows: Mapping[int, int] | None = None) -> np.ndarray | None:
         pygame = self.pygame
         surf = self._surface(cell, phase, overlays, path, arrows)
         if self.mode == "rgb_array":
@@ -126,31 +135,35 @@ class Renderer:
             self.window = pygame.display.set_mode(surf.get_size())
             self.clock = pygame.time.Clock()
         pygame.event.pump()
+        assert self.clock is not None  # made with the window
         self.window.blit(surf, (0, 0))
         pygame.display.flip()
         self.clock.tick(self.fps)
         return None
 
-    def close(self):
+    def close(self) -> None:
         if self.window is not None:
             self.pygame.display.quit()
             self.window = None
 
 
 def frame(
-    world: World, cell: int | None = None, phase: int = 0, overlays=None, path=None, arrows=None, cell_px=None
-):
+    world: World, cell: int | None = None, phase: int = 0, overlays: Mapping[str, npt.ArrayLike] | None = None,
+    path: Sequence[int] | None = None, arrows: Mapping[int, int] | None = None, cell_px: int | None = None
+) -> np.ndarray:
     """One (H, W, 3) uint8 picture of ``world`` at ``phase`` (player on ``cell``, default the start).
 
     ``path``: flat cells drawn as a line; ``arrows``: {flat cell: action} drawn as small arrows.
     """
     renderer = Renderer(world, "rgb_array", cell_px=cell_px)
-    return renderer.draw(
+    image = renderer.draw(
         world.start if cell is None else cell, phase, overlays=overlays, path=path, arrows=arrows
     )
+    assert image is not None  # (rgb_array)
+    return image
 
 
-def save_png(image: np.ndarray, path) -> None:
+def save_png(image: np.ndarray, path: str | os.PathLike[str]) -> None:
     """Write an (H, W, 3) uint8 image as PNG, atomically (temporary file, then rename)."""
     import pygame
 

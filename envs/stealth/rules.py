@@ -43,13 +43,17 @@ they would pass through each other). Reaching the goal while caught counts as ca
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import reduce
-from typing import Protocol
+from typing import Any, Protocol, TypeAlias, cast
 
 import numba
 import numpy as np
+
+#: Cells, phases or directions: one integer, or (element-wise) an integer array of them.
+IndexLike: TypeAlias = "int | np.integer | np.ndarray"
 
 
 class Action(IntEnum):
@@ -65,7 +69,7 @@ class Action(IntEnum):
 # (d_row, d_col) of each action, indexed by Action.
 DELTAS: tuple[tuple[int, int], ...] = ((0, 0), (-1, 0), (1, 0), (0, 1), (0, -1))
 # The two directions perpendicular to each action (STAY has none: it never slips).
-PERPENDICULAR: dict[int, tuple[int, int]] = {
+PERPENDICULAR: dict[int, tuple[int, ...]] = {
     Action.STAY: (),
     Action.NORTH: (Action.EAST, Action.WEST),
     Action.SOUTH: (Action.EAST, Action.WEST),
@@ -93,7 +97,7 @@ class Rewards:
     step: float = -0.01
 
 
-def step_reward(rewards: Rewards, caught, at_goal):
+def step_reward(rewards: Rewards, caught: bool | np.ndarray, at_goal: bool | np.ndarray) -> float | np.ndarray:
     """Reward of a step that ended ``caught`` / ``at_goal`` (scalars or arrays)."""
     return rewards.step + rewards.caught * caught + rewards.goal * at_goal  # bools and bool arrays alike
 
@@ -155,13 +159,13 @@ def direction_angle(d_row: int, d_col: int) -> float:
     return math.degrees(math.atan2(-d_row, d_col)) % 360.0
 
 
-def patrol_cells(route, mode: str) -> list[tuple[int, int]]:
+def patrol_cells(route: Sequence[Sequence[int]], mode: str) -> list[tuple[int, int]]:
     """The cells a patrol occupies over one period, one per step.
 
     ``route`` is a list of waypoints joined by straight segments. ``loop`` walks the route and back
     from the last waypoint to the first; ``pingpong`` walks it forward, then back.
     """
-    points = [tuple(p) for p in route]
+    points = [cast("tuple[int, int]", tuple(p)) for p in route]
     if len(points) == 1:
         return [points[0]]
     legs = list(zip(points, points[1:], strict=False))
@@ -187,7 +191,9 @@ def guard_track(guard: Guard) -> list[tuple[tuple[int, int], float]]:
     stands still and holds each of its facings for ``turn_every`` steps.
     """
     if guard.kind == "sentry":
-        return [(tuple(guard.at), float(f)) for f in guard.facings for _ in range(guard.turn_every)]
+        assert guard.at is not None  # a sentry stands somewhere
+        at = cast("tuple[int, int]", tuple(guard.at))
+        return [(at, float(f)) for f in guard.facings for _ in range(guard.turn_every)]
     cells = patrol_cells(guard.route, guard.mode)
     n = len(cells)
     if n == 1:
@@ -216,7 +222,7 @@ def guard_period(guard: Guard) -> int:
     return length if guard.mode == "loop" else 2 * length
 
 
-def world_period(guards) -> int:
+def world_period(guards: Iterable[Guard]) -> int:
     """Least common multiple of the guards' periods (1 without guards)."""
     return reduce(math.lcm, (guard_period(g) for g in guards), 1)
 
@@ -256,7 +262,7 @@ def line_of_sight(walls: np.ndarray, a: tuple[int, int], b: tuple[int, int]) -> 
     return not any(walls[cell] for cell in supercover(a, b) if cell != tuple(b))
 
 
-def in_cone(origin, facing_deg: float, fov_deg: float, target) -> bool:
+def in_cone(origin: Sequence[float], facing_deg: float, fov_deg: float, target: Sequence[float]) -> bool:
     """Is ``target``'s centre within ``fov_deg / 2`` of the facing direction seen from ``origin``?"""
     if fov_deg >= 360.0:
         return True
@@ -270,7 +276,7 @@ def in_cone(origin, facing_deg: float, fov_deg: float, target) -> bool:
 
 
 def visible_cells(
-    walls: np.ndarray, cell, facing_deg: float, view_range: float, fov_deg: float
+    walls: np.ndarray, cell: Sequence[int], facing_deg: float, view_range: float, fov_deg: float
 ) -> np.ndarray:
     """Boolean (H, W) mask of the floor cells a guard on ``cell`` facing ``facing_deg`` sees.
 
@@ -322,7 +328,7 @@ def _visible_cells(walls, r0, c0, facing_deg, view_range, fov_deg):
 
 
 def visible_cells_reference(
-    walls: np.ndarray, cell, facing_deg: float, view_range: float, fov_deg: float
+    walls: np.ndarray, cell: Sequence[int], facing_deg: float, view_range: float, fov_deg: float
 ) -> np.ndarray:
     """:func:`visible_cells` in plain Python, from :func:`in_cone` and :func:`line_of_sight` (the
     rule's reference, for the tests)."""
@@ -372,7 +378,7 @@ class World:
     def n_cells(self) -> int:
         return self.height * self.width
 
-    def flat(self, cell) -> int:
+    def flat(self, cell: Sequence[int]) -> int:
         return int(cell[0]) * self.width + int(cell[1])
 
     def rc(self, flat: int) -> tuple[int, int]:
@@ -447,7 +453,7 @@ def compile_world(level: LevelSpec) -> World:
 # The step rule, shared by the env, the exact MDP and the planner
 
 
-def transition(world: World, cell, phase, direction):
+def transition(world: World, cell: IndexLike, phase: IndexLike, direction: IndexLike) -> tuple[Any, Any, Any]:
     """One step from flat ``cell`` at ``phase`` when the player moves in ``direction``.
 
     Returns ``(new_cell, caught, at_goal)``; the next phase is ``(phase + 1) % world.period``.

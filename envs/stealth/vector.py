@@ -11,7 +11,8 @@ runs per env per step. The single env :class:`envs.stealth.env.StealthEnv` is th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
 from gymnasium import spaces
@@ -49,7 +50,7 @@ OBS_DTYPES = ("float32", "uint8")
 _INVALID_ACTIONS = "invalid action; valid: integers 0..4 (0 stay, 1 north, 2 south, 3 east, 4 west)"
 
 
-class StealthVectorEnv(VectorEnv):
+class StealthVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     """
     ## Description
     ``num_envs`` copies of ``sandbox/Stealth-v0`` (see :class:`envs.stealth.env.StealthEnv` for the game,
@@ -96,12 +97,32 @@ class StealthVectorEnv(VectorEnv):
     Arrays over envs: ``cell`` (N, 2) as (row, col), ``phase``, ``caught``, ``at_goal``, ``slipped`` (and
     ``unshaped_reward`` when shaping), each with its all-True mask ``_cell`` etc., and ``is_success`` with
     the mask ``_is_success`` of the envs whose episode ended on this step.
+
+    ## Examples
+    Four envs on two bundled levels, every one moving east until one episode ends:
+
+    >>> import gymnasium as gym
+    >>> import numpy as np
+    >>> import envs  # registers the sandbox/* ids
+    >>> vec = gym.make_vec("sandbox/Stealth-v0", num_envs=4, level=["courtyard", "tutorial"], obs_mode="local")
+    >>> obs, info = vec.reset(seed=0)
+    >>> obs.shape, obs.dtype, info["cell"].shape
+    ((4, 6, 7, 7), dtype('float32'), (4, 2))
+    >>> ended = np.zeros(4, dtype=bool)
+    >>> while not ended.any():
+    ...     obs, rewards, terminated, truncated, info = vec.step(np.full(4, 3))  # east
+    ...     ended = terminated | truncated
+    ...     assert rewards.shape == (4,) and np.all((rewards > -1.02) & (rewards < 1.0))
+    >>> bool(np.array_equal(info["_is_success"], ended))
+    True
+    >>> bool(np.all(info["is_success"][ended] == info["at_goal"][ended]))  # success: the goal reached
+    True
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": [], "reset_mask": True}
 
-    def __init__(self, *, num_envs: int = 1, config: StealthConfig | dict | None = None,
-                 render_mode: str | None = None, copy: bool = True, obs_dtype: str = "float32", **kwargs):
+    def __init__(self, *, num_envs: int = 1, config: StealthConfig | Mapping[str, Any] | None = None,
+                 render_mode: str | None = None, copy: bool = True, obs_dtype: str = "float32", **kwargs: Any):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         config = StealthConfig.of(config, kwargs)
@@ -146,7 +167,7 @@ class StealthVectorEnv(VectorEnv):
         self._all.flags.writeable = False
         core.initial_state(self.difficulty)  # a valid state before the first reset(): as the single env
 
-    def reconfigure(self, **changes) -> None:
+    def reconfigure(self, **changes: Any) -> None:
         """Change some arguments of the batch (e.g. switch a training aid on): the config is replaced, checked,
         and the tables rebuilt; the generator and the difficulties stay. Call ``reset()`` next."""
         d = self.difficulty
@@ -174,7 +195,8 @@ class StealthVectorEnv(VectorEnv):
                 core.entry_slot(row, j)
         return len(self.levels)
 
-    def set_difficulty(self, difficulty: float | Sequence[float], indices=None) -> None:
+    def set_difficulty(self, difficulty: float | Sequence[float] | np.ndarray,
+                       indices: int | Sequence[int] | np.ndarray | None = None) -> None:
         """Difficulty of the next generated levels: one value for all envs (or for ``indices``), or one
         value per env. Read by each env's next (auto)reset."""
         target = np.arange(self.num_envs) if indices is None else np.atleast_1d(np.asarray(indices))
@@ -237,7 +259,8 @@ class StealthVectorEnv(VectorEnv):
 
     # -- gymnasium API -----------------------------------------------------------------------
 
-    def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | Sequence[int] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every env. ``seed=s`` seeds env ``i`` as ``s + i`` (a list gives each env its seed).
         Options: ``{"difficulty": d}`` (one value or one per env) holds for this episode only;
         ``{"reset_mask": mask}`` (bool, one per env) resets only those envs, as Gymnasium's own vector
@@ -272,7 +295,7 @@ class StealthVectorEnv(VectorEnv):
         self._core.run(self._core.actions, self._restart_all, self._obs4)  # steps no env: every observation
         return self._obs, self._info(mask=None if mask is self._all else mask.copy())
 
-    def step(self, actions):
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,) or actions.dtype.kind not in "iu":
             raise ValueError(f"actions must be {self.num_envs} integers 0..4, got an array of shape "
@@ -308,13 +331,14 @@ class StealthVectorEnv(VectorEnv):
             self._obs4 = np.empty(self._obs4.shape, dtype=self.obs_dtype)
             self._obs = self._obs4.reshape(self._obs.shape)
 
-    def _info(self, mask: np.ndarray | None = None) -> dict:
+    def _info(self, mask: np.ndarray | None = None) -> dict[str, Any]:
         core = self._core
         out_b, out_i = core.out_b, core.out_i
         masks = self._all if mask is None else mask  # self._all: read-only, shared
-        info = {"cell": out_i[:, :INFO_PHASE], "_cell": masks, "phase": out_i[:, INFO_PHASE], "_phase": masks,
-                "caught": out_b[OUT_CAUGHT], "_caught": masks, "at_goal": out_b[OUT_AT_GOAL], "_at_goal": masks,
-                "slipped": out_b[OUT_SLIPPED], "_slipped": masks}
+        info: dict[str, Any] = {
+            "cell": out_i[:, :INFO_PHASE], "_cell": masks, "phase": out_i[:, INFO_PHASE], "_phase": masks,
+            "caught": out_b[OUT_CAUGHT], "_caught": masks, "at_goal": out_b[OUT_AT_GOAL], "_at_goal": masks,
+            "slipped": out_b[OUT_SLIPPED], "_slipped": masks}
         if self.shaping_gamma is not None:
             info["unshaped_reward"], info["_unshaped_reward"] = core.out_f[OUT_UNSHAPED], masks
         return info
@@ -332,25 +356,25 @@ class StealthVectorEnv(VectorEnv):
         state = core["state"] + sum(a.nbytes for a in (self._autoreset, self.difficulty, self.episode_difficulty))
         return {"tables": core["tables"], "levels": levels, "state": state, "obs": self._obs4.nbytes}
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         for name in ("_obs", "slot", "cell", "phase", "steps"):  # views: pickling would cut them apart
             del state[name]
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._obs = self._obs4.reshape(self.num_envs, *self.single_observation_space.shape)
+        self._obs = self._obs4.reshape(self.num_envs, *self._core.obs_shape)
         self.slot, self.cell, self.phase, self.steps = self._core.state
 
     def __repr__(self) -> str:
         return f"StealthVectorEnv(num_envs={self.num_envs}, obs_mode={self.obs_mode!r})"
 
 
-def _difficulties(difficulty, n: int) -> np.ndarray:
+def _difficulties(difficulty: float | Sequence[float] | np.ndarray, n: int) -> np.ndarray:
     if np.ndim(difficulty) == 0:
         return np.full(n, check_difficulty(difficulty))
-    values = list(difficulty)
+    values = list(cast("Iterable[float]", difficulty))
     if len(values) != n:
         raise ValueError(f"difficulty must be one number or {n} numbers (one per env), got {len(values)}")
     return np.array([check_difficulty(v) for v in values], dtype=np.float64)
