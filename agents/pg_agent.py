@@ -6,9 +6,8 @@ Imports: ``nets``, ``agents``; never ``experiments``."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,21 +24,15 @@ MAX_SIDECAR_BYTES = 1 << 20  # a JSON sidecar beside a checkpoint
 def read_sidecar(path: str | Path) -> dict:
     """The JSON sidecar beside checkpoint ``path`` (``NAME.json``; ``path`` may be the sidecar), or ``{}``
     when there is none; a ValueError naming the file when it is too large, not JSON or not an object."""
+    from envs.fileio import read_json_object
+
     side = Path(path).with_suffix(".json")
     if not side.is_file():
         return {}
-    if side.stat().st_size > MAX_SIDECAR_BYTES:
-        raise ValueError(f"{side}: {side.stat().st_size} bytes, more than the {MAX_SIDECAR_BYTES} a sidecar may have")
-    try:
-        info = json.loads(side.read_text(encoding="utf-8"))  # plain data: nothing in it is ever unpickled
-    except (OSError, ValueError, RecursionError) as exc:
-        raise ValueError(f"{side}: cannot read the sidecar ({exc})") from None
-    if not isinstance(info, dict):
-        raise ValueError(f"{side}: the sidecar must be a JSON object, got {type(info).__name__}")
-    return info
+    return read_json_object(side, MAX_SIDECAR_BYTES, "checkpoint sidecar")  # plain data, never unpickled
 
 
-def load_pg(path: str | Path, device: str = "auto"):
+def load_pg(path: str | Path, device: str = "auto") -> OnPolicyLearner:
     """Our learner saved at ``path`` (``.pt``), its sidecar as ``agent.info``; one-line ValueErrors
     naming the file for anything that is not such a checkpoint."""
     from nets.policy_gradient import load_learner
@@ -55,7 +48,7 @@ def load_pg(path: str | Path, device: str = "auto"):
     return agent
 
 
-def make_pg(arg: str | None, **kwargs):
+def make_pg(arg: str | None, **kwargs: Any) -> OnPolicyLearner:
     """Factory for the agent spec ``pg:PATH``."""
     if not arg:
         raise ValueError("agent spec 'pg' needs a path: pg:runs/NAME/checkpoints/final.pt")
@@ -81,16 +74,19 @@ class BatchedLearner(PolicyRows):
         self.hidden = self.clock = None
         if self.learner.recurrent:
             st = self.learner.policy.initial_state(num_envs)
+            assert st is not None  # a recurrent policy has a state
             self.hidden, self.clock = st.hidden.cpu().numpy(), st.step.cpu().numpy()
 
     def reset_state(self, idx: np.ndarray) -> None:
-        if self.hidden is not None:
+        if self.hidden is not None and self.clock is not None:
             self.hidden[idx] = 0.0
             self.clock[idx] = 0
 
     def scores(self, obs: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
-        if self.hidden is None:
+        hidden, clock = self.hidden, self.clock
+        if hidden is None or clock is None:
             return self.learner.logits(obs)[0]
-        logits, (hidden, clock) = self.learner.logits(obs, (self.hidden[rows], self.clock[rows]))
-        self.hidden[rows], self.clock[rows] = hidden, clock
+        logits, state = self.learner.logits(obs, (hidden[rows], clock[rows]))
+        assert state is not None  # a recurrent policy returns its new state
+        hidden[rows], clock[rows] = state
         return logits

@@ -71,7 +71,7 @@ ENCODERS = ("mlp", "cwrnn")
 FORMAT_VERSION = 1  # of a learner checkpoint (.pt)
 
 EnvLike: TypeAlias = "gym.Env | gym.vector.VectorEnv"  # one env, or a vector env of K copies
-RecurrentState: TypeAlias = "tuple[np.ndarray, np.ndarray] | None"  # (hidden (B, n), clock (B,)) as numpy
+RecurrentState: TypeAlias = "tuple[np.ndarray, ...] | None"  # (hidden (B, n), clock (B,)) as numpy
 
 
 # ==================================================================================================
@@ -531,6 +531,7 @@ class OnPolicyLearner:
         self.rng = np.random.default_rng(self.seed)  # samples every action
         self.num_timesteps = 0
         self.num_updates = 0
+        self.info: dict[str, Any] = {}  # what a loader knows of the checkpoint (its sidecar), for the agent specs
         self.rollout: Rollout | None = None  # the buffers of the last rollout (the next one reuses them)
         self._obs: np.ndarray | None = None  # the envs' current observations, between learn() calls
         self._state: ClockworkState | None = None  # the envs' current recurrent state

@@ -52,6 +52,7 @@ def load_bundled(name: str, device: str = "auto") -> Agent:
     ``agent.info`` so callers can build the env the agent was trained on."""
     path = bundled_path(name)
     info = bundled_info(name)
+    agent: Agent
     if path.suffix == ".zip":
         from agents.sb3_agent import SB3Agent, load_sb3
 
