@@ -119,7 +119,7 @@ def add_config_args(parser, cls, *, skip: tuple[str, ...] = (), positional: tupl
             if field.name in choices and base != "list[str]":
                 kwargs["choices"] = choices[field.name]
             suffix = "" if default in (None, "") else f" (default: {shown})"
-        kwargs["help"] = (text + suffix).strip() or None
+        kwargs["help"] = (text + suffix).strip().replace("%", "%%") or None  # argparse %-formats help
         extra = dict(field.metadata.get("argparse", {}))
         option = extra.pop("option", "--" + option_prefix + field.name.replace("_", "-"))
         if extra.get("action") == "append":

@@ -32,11 +32,11 @@ def add_targets(subparsers, verb: str, help_text: str, targets: dict, *, claims_
     """A verb whose first argument names a target (``sandbox solve frozenlake``): ``targets`` maps each
     name to (add its arguments, run it, one-line help). With ``claims_out`` every target writes into its
     ``--out`` folder, claimed first with :func:`experiments.runfolder.claim_folder` (and gets ``--force``)."""
-    parser = subparsers.add_parser(verb, help=help_text)
+    parser = subparsers.add_parser(verb, help=help_text.replace("%", "%%"))
     sub = parser.add_subparsers(dest="target", metavar="TARGET")
     sub.required = True
     for name, (add_args, run_target, target_help) in targets.items():
-        target = sub.add_parser(name, help=target_help)
+        target = sub.add_parser(name, help=target_help.replace("%", "%%"))  # argparse %-formats help
         add_args(target)
         if claims_out:
             add_force(target)

@@ -1,0 +1,38 @@
+"""``--help`` of every verb and sub-verb prints and exits 0 (a stray ``%`` in a help text once made argparse
+crash with a traceback), and every verb module is reachable from ``sandbox --help``."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from experiments.cli import VERBS, build_parser, main
+
+
+def commands() -> list[list[str]]:
+    """Every verb, and every sub-verb of a verb that has them, as argv prefixes."""
+    out: list[list[str]] = []
+
+    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> None:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        for action in subs:
+            for name, child in action.choices.items():
+                out.append([*prefix, name])
+                walk(child, [*prefix, name])
+
+    walk(build_parser(), [])
+    return out
+
+
+def test_every_verb_is_listed():
+    assert {c[0] for c in commands()} == set(VERBS)
+
+
+@pytest.mark.parametrize("argv", commands(), ids=lambda argv: " ".join(argv))
+def test_help_of_every_command_exits_zero(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr()
+    assert "usage: sandbox" in out.out and "Traceback" not in out.err
