@@ -32,12 +32,25 @@ def read_sidecar(path: str | Path) -> dict:
     return read_json_object(side, MAX_SIDECAR_BYTES, "checkpoint sidecar")  # plain data, never unpickled
 
 
+def checkpoint_in(path: str | Path, suffix: str, spec: str) -> Path:
+    """``path`` itself, or for a run folder of ``sandbox train`` its ``checkpoints/final`` (else ``latest``)
+    with ``suffix`` (``.pt``, ``.zip``): a run folder is an agent spec as its checkpoint is."""
+    p = Path(path)
+    if not p.is_dir():
+        return p
+    for name in ("final", "latest"):
+        if (p / "checkpoints" / f"{name}{suffix}").is_file():
+            return p / "checkpoints" / f"{name}{suffix}"
+    raise FileNotFoundError(f"{spec}:{path}: a folder without checkpoints/final{suffix} or latest{suffix}; give a run "
+                            f"folder of sandbox train or a {suffix} checkpoint")
+
+
 def load_pg(path: str | Path, device: str = "auto") -> OnPolicyLearner:
     """Our learner saved at ``path`` (``.pt``), its sidecar as ``agent.info``; one-line ValueErrors
     naming the file for anything that is not such a checkpoint."""
     from nets.policy_gradient import load_learner
 
-    path = Path(path)
+    path = checkpoint_in(path, ".pt", "pg")
     try:
         agent = load_learner(path, device=device)
     except (FileNotFoundError, ValueError):
@@ -51,7 +64,7 @@ def load_pg(path: str | Path, device: str = "auto") -> OnPolicyLearner:
 def make_pg(arg: str | None, **kwargs: Any) -> OnPolicyLearner:
     """Factory for the agent spec ``pg:PATH``."""
     if not arg:
-        raise ValueError("agent spec 'pg' needs a path: pg:runs/NAME/checkpoints/final.pt")
+        raise ValueError("agent spec 'pg' needs a path: pg:runs/NAME (a run folder) or a .pt checkpoint")
     return load_pg(arg, kwargs.get("device", "auto"))
 
 

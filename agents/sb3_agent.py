@@ -105,7 +105,10 @@ class SB3Agent:
 
 def make_sb3(arg: str | None, **kwargs: Any) -> SB3Agent:
     if not arg:
-        raise ValueError("agent spec 'sb3' needs a path: sb3:PATH/TO/model.zip")
+        raise ValueError("agent spec 'sb3' needs a path: sb3:runs/NAME (a run folder) or sb3:PATH/TO/model.zip")
+    from agents.pg_agent import checkpoint_in
+
+    arg = str(checkpoint_in(arg, ".zip", "sb3"))
     # the env's spaces stand in for a model's spaces that its zip cannot describe without a pickle
     return SB3Agent(load_sb3(arg, kwargs.get("device", "auto"), observation_space=kwargs.get("observation_space"),
                              action_space=kwargs.get("action_space")))

@@ -242,6 +242,7 @@ def test_show_config_prints_the_merged_layers_and_bad_keys_are_one_line(tmp_path
         (["--algo", "ppo-pg", "--curriculum.target", "0.5"], "a setting of the curriculum; add --curriculum"),
         (["--algo", "ppo", "--curriculum"], "trains with ppo-pg"),
         (["--epochs", "3"], "an option of sandbox train ghost"),
+        (["--algo", "ppo-pg", "--level", "all"], "do not fit one 'grid' observation; use levels of one shape"),
     ]
     for extra, message in cases:
         assert main(["train", "stealth", "--out", str(tmp_path / "never"), "--quiet", *extra]) == 2, extra
@@ -267,3 +268,19 @@ def test_the_nav_features_help_names_every_channel(capsys):
             main([verb, "--help"])
         text = " ".join(capsys.readouterr().out.split())
         assert all(name in text for name in NAV_FEATURES), verb
+
+
+@pytest.mark.parametrize("algo,kind", [("ppo-pg", "pg"), ("ppo", "sb3")])
+def test_a_run_ends_with_its_agent_spec_and_the_run_folder_is_that_spec(tmp_path, capsys, algo, kind):
+    from agents import make_agent
+
+    out = tmp_path / "run"
+    assert main(["train", "stealth", "--algo", algo, "--out", str(out), *TINY]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"agent: {kind}:{out}"  # --quiet keeps it
+    env = train.make_env("stealth", {"level": "tutorial"})
+    agent = make_agent(f"{kind}:{out}", observation_space=env.observation_space, action_space=env.action_space)
+    obs, _ = env.reset(seed=0)
+    action, _ = agent.predict(obs, deterministic=True)
+    assert env.action_space.contains(np.asarray(action).item() if np.ndim(action) == 0 else action)
+    with pytest.raises(FileNotFoundError, match=f"{kind}:{tmp_path}: a folder without checkpoints/final"):
+        make_agent(f"{kind}:{tmp_path}")

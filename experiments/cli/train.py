@@ -117,8 +117,9 @@ def run(args: argparse.Namespace) -> int:
         if args.show_config:
             print(json.dumps(resolve_rllib(args.env, opts.algo, device=opts.device, **rllib), indent=2))
             return 0
-        train_rllib(args.env, opts.algo, out=opts.out, address=ray_opts.address, progress=not opts.quiet,
-                    device=opts.device, resume=args.resume, force=opts.force, **rllib)
+        result = train_rllib(args.env, opts.algo, out=opts.out, address=ray_opts.address, progress=not opts.quiet,
+                             device=opts.device, resume=args.resume, force=opts.force, **rllib)
+        print(f"agent: rllib:{result.run_dir}", flush=True)
         return 0
     given = [flag for flag, value in (("--address", ray_opts.address), ("--workers", ray_opts.workers),
                                       ("--self-play", args.self_play)) if value not in (None, False)]
@@ -129,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
     if args.show_config:
         print(json.dumps(resolve_run(args.env, opts.algo, parts=parts, **common), indent=2))
         return 0
-    train_run(args.env, opts.algo, device=opts.device, out=opts.out, resume=args.resume, progress=not opts.quiet,
-              force=opts.force, parts=parts, **common)
+    result = train_run(args.env, opts.algo, device=opts.device, out=opts.out, resume=args.resume,
+                       progress=not opts.quiet, force=opts.force, parts=parts, **common)
+    kind = "sb3" if result.model_path.suffix == ".zip" else "pg"
+    print(f"agent: {kind}:{result.run_dir}", flush=True)  # the spec of what was trained, --quiet or not
     return 0

@@ -218,4 +218,5 @@ def run(args: argparse.Namespace) -> int:
     train_ghost_run(demos, cfg, out, device=getattr(args, "device", "auto") or "auto",
                     progress=not getattr(args, "quiet", False), skip_bad=args.skip_bad,
                     resume=bool(getattr(args, "resume", False)), force=bool(getattr(args, "force", False)), finetune=ft)
+    print(f"agent: ghost:{out}", flush=True)  # the spec of what was trained, --quiet or not
     return 0

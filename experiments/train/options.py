@@ -46,7 +46,7 @@ class RunOptions:
     out: str | None = None  # run folder (default runs/ENV-ALGO-TIMESTAMP)
     force: bool = False  # write into an --out this command did not create (files of the same name are replaced)
     hyper: list[str] | None = field(default=None, metadata={"argparse": {"option": "--set", "action": "append", "metavar": "KEY=VALUE"}})  # override one setting (repeatable): a hyper-parameter (--set lr=1e-3) or a part's (--set league.gate=0.8); VALUE is TOML
-    quiet: bool = False  # no progress bar
+    quiet: bool = False  # no progress bar or progress lines (the last line, the agent spec of what was trained, stays)
 
 
 @dataclass

@@ -549,6 +549,11 @@ def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | No
                 check_memory(algo, cfg, probe.observation_space)
             finally:
                 probe.close()
+            cycled = cycled_kwargs(cfg["env_kwargs"])
+            if cycled and native_vector(cfg["env"]):  # several levels in one batch: do they share one observation?
+                count = min(math.lcm(*(len(v) for v in cycled.values())), int(cfg["n_envs"]))
+                make_vector_env(cfg["env"], cfg["env_kwargs"], count, int(cfg["seed"]),
+                                nav_features=cfg["nav_features"], reset=False).close()
             evaluations = int(cfg["steps"]) // max(int(cfg["eval_every"]), 1)
             if evaluations > MAX_EVALS:
                 raise ValueError(f"--steps {cfg['steps']} / --eval-every {cfg['eval_every']} = {evaluations} "
