@@ -192,6 +192,7 @@ class OracleEnv:
             free = ~self.level.walls.reshape(-1) & ~world.watched[self.phase]
             free[world.goal] = False
             self.cell = int(self.rng.choice(np.flatnonzero(free))) if start == "random" else start[0] * w + start[1]
+        self.explored = self.cell != world.start  # began away from the level's start: no crossing
         self.steps, self.caught, self.at_goal = 0, False, False
         self.phi = float(goal_potential(self.level).reshape(-1)[self.cell]) if self.gamma is not None else 0.0
         info = {"cell": divmod(self.cell, w), "phase": self.phase, "caught": False, "at_goal": False,
@@ -221,7 +222,9 @@ class OracleEnv:
         info = {"cell": world.rc(self.cell), "phase": self.phase, "caught": self.caught, "at_goal": self.at_goal,
                 "slipped": direction != action}
         if terminated or truncated:
-            info["is_success"] = self.at_goal
+            info["is_success"] = self.at_goal and not self.explored
+            if self.explored:
+                info["exploring_start"] = True
         if self.gamma is not None:
             phi_next = 0.0 if terminated else float(goal_potential(self.level).reshape(-1)[self.cell])
             info["unshaped_reward"] = reward

@@ -165,3 +165,41 @@ def test_the_dagger_warm_start_is_a_part_of_the_run_and_not_redone_on_resume(tmp
     train_run("stealth", "ppo-pg", steps=int(res.curve[-1]["steps"]) + 128, out=tmp_path / "run", resume=True,
               progress=False)
     assert (tmp_path / "run" / "dagger.csv").read_text() == before  # the warm start is in the checkpoint already
+
+
+def test_exploring_starts_are_never_credited_as_crossings():
+    """An episode begun on a random cell that reaches the goal is not a crossing of the level: the envs say
+    so (``info["exploring_start"]``, ``is_success`` False), and the curriculum neither credits nor blames it."""
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+    from agents.meta.curriculum import Curriculum, CurriculumVectorEnv
+
+    vec = gym.make_vec("sandbox/Stealth-v0", num_envs=32, vectorization_mode="vector_entry_point",
+                       level=["random"] * 32, obs_mode="local", exploring_starts=1.0)
+    curriculum = Curriculum(32)
+    env = CurriculumVectorEnv(vec, curriculum)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    goals = ended = on_start = 0
+    for _ in range(400):
+        _, _, term, trunc, info = env.step(rng.integers(0, 5, size=32))
+        done = term | trunc
+        if not done.any():
+            continue
+        explored = info["exploring_start"] & done
+        ended += int(done.sum())
+        goals += int((info["at_goal"] & explored).sum())
+        on_start += int((done & ~explored).sum())  # a random cell that happened to be the level's start
+        assert not (info["is_success"] & explored).any()
+    assert ended > 100 and goals > 0  # random starts do reach the goal ...
+    assert curriculum.episodes.sum() == on_start < 0.1 * ended  # ... and neither they nor their failures count
+    single = gym.make("sandbox/Stealth-v0", level="tutorial", exploring_starts=1.0)
+    single.reset(seed=1)
+    for _ in range(400):
+        _, _, term, trunc, info = single.step(int(rng.integers(0, 5)))
+        if term or trunc:
+            assert info["exploring_start"] is True and info["is_success"] is False
+            break
+    else:
+        raise AssertionError("no episode ended")

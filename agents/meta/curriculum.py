@@ -152,6 +152,8 @@ class CurriculumVectorEnv(VectorWrapper):
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         obs, rewards, terminated, truncated, info = self.env.step(actions)
         ended = np.flatnonzero(np.asarray(terminated) | np.asarray(truncated))
+        if "exploring_start" in info:  # an episode begun away from the level's start says nothing of the level
+            ended = ended[~np.asarray(info["exploring_start"], dtype=bool)[ended]]
         if len(ended):
             success = np.asarray(info.get("is_success", np.zeros(self.num_envs, bool)), dtype=bool)[ended]
             self._apply(self.curriculum.observe(ended, success))

@@ -87,6 +87,9 @@ class StealthCore:
         # -- state (struct of arrays), the kernel's inputs and outputs
         self.state = np.zeros((len(STATE_FIELDS), n), dtype=np.int64)
         self.potential = np.zeros(n, dtype=np.float64)
+        # which envs' episodes began away from the level's start (an exploring start, or a start option): their
+        # goal is no crossing, so the envs report it (``info["exploring_start"]``) and do not count it a success
+        self.explored = np.zeros(n, dtype=np.bool_)
         self.actions = np.zeros(n, dtype=np.int64)
         self.uniform = np.zeros(n, dtype=np.float64)
         self.out_f = np.zeros((N_OUT_F, n), dtype=np.float64)
@@ -190,6 +193,7 @@ class StealthCore:
         self.state[ST_CELL, envs] = self.tables.slots[slots, LV_START]
         self.state[ST_PHASE, envs] = 0
         self.state[ST_STEPS, envs] = 0
+        self.explored[envs] = False
 
     def draw_episode(self, i: int, rng: np.random.Generator, difficulty: float,
                      options: Mapping[str, Any] | None = None) -> None:
@@ -222,6 +226,7 @@ class StealthCore:
                 cell = _start_cell(start, level, free, phase)
         self.state[ST_SLOT, i], self.state[ST_CELL, i] = slot, cell
         self.state[ST_PHASE, i], self.state[ST_STEPS, i] = int(phase), 0
+        self.explored[i] = cell != world.start
 
     # -- the kernel ----------------------------------------------------------------------------------------
 

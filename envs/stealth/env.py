@@ -280,7 +280,10 @@ class StealthEnv(gym.Env[np.ndarray, StealthAction]):
         info: dict[str, Any] = {"cell": divmod(cell, self._width), "phase": phase, "caught": caught,
                                 "at_goal": at_goal, "slipped": slipped}
         if terminated or truncated:
-            info["is_success"] = at_goal  # success, defined here once: the goal reached
+            explored = bool(self._core.explored[0])  # the episode began away from the level's start
+            info["is_success"] = at_goal and not explored  # success, defined here once: the level crossed
+            if explored:
+                info["exploring_start"] = True
         if self.shaping_gamma is not None:
             info["unshaped_reward"] = unshaped
         return (obs.reshape(self._flat) if self._flat else obs[0]), reward, terminated, truncated, info

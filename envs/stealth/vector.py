@@ -31,6 +31,7 @@ from envs.stealth.kernels import (
     LV_HEIGHT,
     LV_OFF_BITS,
     LV_PERIOD,
+    LV_START,
     LV_WIDTH,
     OUT_AT_GOAL,
     OUT_CAUGHT,
@@ -256,6 +257,7 @@ class StealthVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         else:  # pragma: no cover  (a level with no free cell at some phase)
             raise ValueError(f"exploring starts: no free cell in level {self.level(int(chosen[todo[0]])).name!r}")
         self.cell[chosen], self.phase[chosen] = cell, phase
+        self._core.explored[chosen] = cell != rows[:, LV_START]
 
     # -- gymnasium API -----------------------------------------------------------------------
 
@@ -318,6 +320,10 @@ class StealthVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self._autoreset = out_b[OUT_ENDED].copy() if ended else self._no_reset
         info = self._info()
         info["is_success"], info["_is_success"] = out_b[OUT_SUCCESS], out_b[OUT_ENDED]
+        if self.exploring_starts > 0.0 and ended:  # a goal reached from a random start is not a crossing
+            explored = self._core.explored.copy()
+            info["is_success"] = out_b[OUT_SUCCESS] & ~explored
+            info["exploring_start"], info["_exploring_start"] = explored, out_b[OUT_ENDED]
         return self._obs, out_f[OUT_REWARD], out_b[OUT_TERMINATED], out_b[OUT_TRUNCATED], info
 
     def _fresh_outputs(self) -> None:
