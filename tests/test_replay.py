@@ -98,7 +98,8 @@ def test_stealth_trace_replays_the_envs_cells(tmp_path):
     from envs.stealth.env import StealthEnv
 
     out = tmp_path / "stealth.json"
-    assert main(["watch", "stealth", "--p1", "planner", "--level", "courtyard", "--seed", "3", "--trace", str(out)]) == 0
+    assert main(["watch", "stealth", "--p1", "planner", "--level", "courtyard", "--seed", "3",
+                 "--trace", str(out)]) == 0
     (episode,) = T.load_trace(out)["episodes"]
     assert episode["game"] == "stealth" and episode["level_name"] == "courtyard"
     env = StealthEnv(level="courtyard")

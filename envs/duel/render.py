@@ -166,9 +166,9 @@ class DuelRenderer:
                 spark[2] -= steps
             self._sparks = [sp for sp in self._sparks if sp[2] > 0]
         for e in events:
-            spark = spark_at(s, e)
-            if spark is not None:
-                x, y, direction = spark
+            found = spark_at(s, e)
+            if found is not None:
+                x, y, direction = found
                 self._sparks.append([x, y, 10, e["type"], direction])
         del self._sparks[:-16]
 
