@@ -46,6 +46,27 @@ def advantage(fd: rules.FrameData, blocked: bool) -> int:
     return stun - (fd.active + fd.recovery + 1)
 
 
+SPARK_EVENTS = ("hit", "block", "throw", "tech", "clash")
+
+
+def spark_at(s: rules.DuelState, e: dict) -> tuple[int, int, int] | None:
+    """Where the spark of event ``e`` on state ``s`` is drawn: ``(x, y, direction)`` in screen pixels
+    (direction -1 when the attacker stands right of the defender), or None for an event without one."""
+    if e["type"] not in SPARK_EVENTS or e["by"] not in (0, 1):
+        return None
+    a, d = s.fighters[e["by"]], s.fighters[1 - e["by"]]
+    if e["type"] == "clash":
+        p = s.projectiles[e["by"]]
+        x, y = ((a.x + d.x) // 2 if p is None else p.x), FLOOR - 67
+    else:  # at the defender's body edge facing the attacker, at the height of the blow
+        side = 1 if a.x > d.x else -1
+        x = d.x + side * rules.HALF_WIDTH
+        fd = FRAME_DATA.get(Move[e["move"].upper()]) if e["move"] != "none" else None
+        height = d.height // 2 if fd is None else min(max((fd.box_low + fd.box_high) // 2, 10), d.height)
+        y = FLOOR - d.y - height
+    return int(x), int(y), -1 if a.x > d.x else 1
+
+
 def _shade(color, k: float):
     return tuple(max(0, min(255, int(c * k))) for c in color)
 
@@ -145,18 +166,10 @@ class DuelRenderer:
                 spark[2] -= steps
             self._sparks = [sp for sp in self._sparks if sp[2] > 0]
         for e in events:
-            if e["type"] in ("hit", "block", "throw", "tech", "clash") and e["by"] in (0, 1):
-                a, d = s.fighters[e["by"]], s.fighters[1 - e["by"]]
-                if e["type"] == "clash":
-                    p = s.projectiles[e["by"]]
-                    x, y = ((a.x + d.x) // 2 if p is None else p.x), FLOOR - 67
-                else:  # at the defender's body edge facing the attacker, at the height of the blow
-                    side = 1 if a.x > d.x else -1
-                    x = d.x + side * rules.HALF_WIDTH
-                    fd = FRAME_DATA.get(Move[e["move"].upper()]) if e["move"] != "none" else None
-                    height = d.height // 2 if fd is None else min(max((fd.box_low + fd.box_high) // 2, 10), d.height)
-                    y = FLOOR - d.y - height
-                self._sparks.append([x, y, 10, e["type"], -1 if a.x > d.x else 1])
+            found = spark_at(s, e)
+            if found is not None:
+                x, y, direction = found
+                self._sparks.append([x, y, 10, e["type"], direction])
         del self._sparks[:-16]
 
     def _draw_sparks(self, c) -> None:

@@ -17,6 +17,7 @@ from experiments.options import CliError
 # verb name -> module that implements it, in the order `sandbox --help` lists them.
 VERBS: dict[str, str] = {
     "watch": "experiments.cli.watch",
+    "replay": "experiments.cli.replay",
     "solve": "experiments.cli.solve",
     "play": "experiments.cli.play",
     "record": "experiments.cli.record",

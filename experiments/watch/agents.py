@@ -106,7 +106,9 @@ class OpponentSlot:
 
     def predict(self, observation, state=None, episode_start=None, deterministic=False):
         self.observation = observation
-        self.action, _ = self.agent.predict(observation)
+        # everything the env passes goes through: a scripted fighter re-keys its stream on episode_start
+        self.action, state = self.agent.predict(observation, state=state, episode_start=episode_start,
+                                                deterministic=deterministic)
         return self.action, state
 
 

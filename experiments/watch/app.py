@@ -93,11 +93,20 @@ def watch(cfg: Config) -> int:
         raise CliError(f"--round-seconds must be > 0; got {cfg.round_seconds:g}")
     if cfg.record is not None and not cfg.record.lower().endswith((".gif", ".mp4")):
         raise CliError(f"--record {cfg.record!r}: the file must end in .gif or .mp4")
-    if cfg.record is not None:
-        from experiments.runfolder import claim_file
+    if cfg.trace is not None and not cfg.trace.lower().endswith(".json"):
+        raise CliError(f"--trace {cfg.trace!r}: the file must end in .json")
+    if cfg.html is not None and not cfg.html.lower().endswith((".html", ".htm")):
+        raise CliError(f"--html {cfg.html!r}: the file must end in .html")
+    from experiments.runfolder import claim_file
 
-        claim_file(cfg.record, force=cfg.force, option="--record")
+    for option, path in (("--record", cfg.record), ("--trace", cfg.trace), ("--html", cfg.html)):
+        if path is not None:
+            claim_file(path, force=cfg.force, option=option)
     headless = not display_available()
+    if headless and (cfg.trace is not None or cfg.html is not None) and cfg.seconds is None and not cfg.rounds:
+        from dataclasses import replace
+
+        cfg = replace(cfg, rounds=1)  # a page or trace made headless: one round (stealth: each level once)
     if headless and "human" in ((cfg.p1 or "").partition(":")[0], (cfg.p2 or "").partition(":")[0]):
         raise CliError("the 'human' agent needs a window, and there is no display here "
                        "(run it on a desktop, or headless with: xvfb-run -a sandbox watch ...)")
@@ -106,6 +115,13 @@ def watch(cfg: Config) -> int:
     import pygame
 
     session = (DuelSession if cfg.game == "duel" else StealthSession)(cfg)
+    tracer = None
+    if cfg.trace is not None or cfg.html is not None:
+        from experiments.replay.trace import DuelTracer, StealthTracer
+
+        tracer = DuelTracer() if cfg.game == "duel" else StealthTracer()
+        session.tracer = tracer
+        session.restart()  # from the first round again, now recorded
     window = None
     if not headless:
         try:
@@ -116,9 +132,9 @@ def watch(cfg: Config) -> int:
             notice(f"cannot open a window ({one_line(exc)}); recording a GIF instead")
             headless = True
     record = cfg.record
-    if headless and record is None:
+    if headless and record is None and tracer is None:
         record = os.path.join("runs", "watch", f"{cfg.game}.gif")
-    seconds = cfg.seconds if cfg.seconds is not None else (HEADLESS_SECONDS if headless else None)
+    seconds = cfg.seconds if cfg.seconds is not None else (HEADLESS_SECONDS if headless and tracer is None else None)
     recorder = None if record is None else Recorder(record, fps=session.fps / session.record_every)
     # ---- the loop
     try:
@@ -132,6 +148,10 @@ def watch(cfg: Config) -> int:
             pygame.display.quit()
     # ---- the report
     print(session.summary())
+    if tracer is not None:
+        from experiments.replay.page import write_outputs
+
+        write_outputs(tracer, trace=cfg.trace, html=cfg.html, what=f"the {cfg.game}")
     if recorder is not None:
         path = recorder.close()
         shown = frames / session.fps

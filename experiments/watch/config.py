@@ -26,7 +26,9 @@ class Config:
     seed: int | None = None  # seed of the first round (R replays the same rounds)
     director: str = "none"  # none, rule (RuleDirector) or learned (the bundled LearnedDirector)
     record: str | None = None  # write the session to FILE.gif or FILE.mp4
-    force: bool = False  # replace an existing --record file
+    trace: str | None = None  # also write what was shown as a trace, FILE.json (docs/replay.md)
+    html: str | None = None  # also write what was shown as one self-contained replay page, FILE.html
+    force: bool = False  # replace an existing --record, --trace or --html file
     seconds: float | None = None  # stop after this many seconds
     round_seconds: float | None = None  # duel round length (default: the bundled agent's, else 60)
     input: str = "auto"  # a human player's input: auto (keyboard and pad), keyboard or pad

@@ -79,6 +79,7 @@ class DuelSession:
         self.tally_cls = DuelTally
         self.seed = cfg.seed if cfg.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
         self.finished = False
+        self.tracer = None  # a DuelTracer (experiments.replay.trace) records the rounds as they are shown
         self.restart()
 
     # ---- the match ----------------------------------------------------------------------------------
@@ -111,6 +112,8 @@ class DuelSession:
         self.probs: list = [None, None]
         self.pending_events: list[dict] = []
         self.tally.new_round()
+        if self.tracer is not None:
+            self.tracer.start(self)
 
     def advance(self) -> None:
         """One tick (or one tick of the result hold between rounds)."""
@@ -129,7 +132,8 @@ class DuelSession:
                 else:
                     self._new_round()
             return
-        if not self.ticks:  # a new decision: P1 decides, P2 decides inside env.step, which plays its ticks
+        decided = not self.ticks
+        if decided:  # a new decision: P1 decides, P2 decides inside env.step, which plays its ticks
             with cannot_play(self.names[0], "duel"):
                 self.action, _ = self.p1.predict(self.obs)
                 self.chosen[0] = decode_action(self.action)
@@ -150,8 +154,12 @@ class DuelSession:
         self.renderer.note_inputs(self.view.tick, [c or (0, 0) for c in self.chosen])
         self.pending_events += events
         self.tally.update(self.view, events)
+        if self.tracer is not None:
+            self.tracer.tick(self, events, decided)
         terminated, info = self.result
         if terminated and not self.ticks:
+            if self.tracer is not None:
+                self.tracer.end(self, self.view.winner)
             self.tally.round_over(self.view.winner)
             if "director" in info:
                 self.outcomes.append(bool(info["director"]["won"]))

@@ -59,6 +59,7 @@ class StealthSession:
         self.results = {"goal": 0, "caught": 0, "time": 0}
         self.stand_in = {"goal": 0, "caught": 0, "time": 0}  # episodes the planner played for the agent
         self.finished = False
+        self.tracer = None  # a StealthTracer (experiments.replay.trace) records the episodes as they are shown
         self.restart()
 
     def restart(self) -> None:
@@ -118,6 +119,8 @@ class StealthSession:
         self.plan_at = (-1, -1)
         self.probs = None
         self.chosen = None
+        if self.tracer is not None:
+            self.tracer.start(self)
 
     def _compute_maps(self) -> None:
         from agents.navigation import hiding_spots, threat_map
@@ -161,6 +164,8 @@ class StealthSession:
                 self.outcomes.append(bool(info["director"]["won"]))
                 self.difficulties.append(float(info["director"]["difficulty"]))
             self.hold = self.hold_steps
+        if self.tracer is not None:
+            self.tracer.step(self)
 
     def _next_episode(self) -> None:
         self.episode += 1
@@ -209,7 +214,7 @@ class StealthSession:
         return line
 
     # ---- drawing ----------------------------------------------------------------------------------
-    def _safe_path(self) -> list[int] | None:
+    def safe_path(self) -> list[int] | None:
         """The planner's never-seen path from the player's (cell, phase); followed plans are reused."""
         from envs.stealth import rules
 
@@ -240,7 +245,7 @@ class StealthSession:
         if mode in ("all", "hiding spots"):
             overlays["hiding"] = self.hiding
         if mode in ("all", "safe path") and not self.hold:
-            path = self._safe_path()
+            path = self.safe_path()
         if mode == "V* (optimal)" and getattr(self.actor, "solution", None) is not None:
             overlays["value"] = value_heat(self.actor.solution.V, self.actor.index, base.phase).reshape(
                 base.level.shape)
