@@ -203,3 +203,22 @@ def test_exploring_starts_are_never_credited_as_crossings():
             break
     else:
         raise AssertionError("no episode ended")
+
+
+def test_a_floor_of_easy_levels_stays_when_the_learner_wins_everything():
+    """Given a learner at 100%, the directors push their envs to the hardest levels, and still the documented
+    share of the generated envs (CurriculumSettings.floor_share) plays floor_difficulty."""
+    from agents.meta.curriculum import Curriculum
+    from experiments.train.config import CurriculumSettings
+
+    share = CurriculumSettings.floor_share
+    curriculum = Curriculum(16, floor_share=share, floor_difficulty=0.1)
+    for _ in range(300):
+        curriculum.observe(np.arange(16), np.ones(16, bool))
+    d = curriculum.difficulties()
+    easy = d <= 0.1 + 1e-9
+    assert easy.mean() == share == 2 / 16  # the floor: exactly the documented share
+    assert (d[~easy] >= 0.9).all()  # the rest went where a perfect learner sends them
+    assert curriculum.episodes.sum() == 300 * 16  # the floor's episodes are counted, as generated ones
+    with pytest.raises(ValueError, match="floor_share must be in"):
+        Curriculum(4, floor_share=1.0)

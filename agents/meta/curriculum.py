@@ -10,6 +10,12 @@ difficulty each env's next generated level gets:
 Envs that play bundled (fixed) levels are mixed in (``generated`` False): their episodes are counted
 apart (``bundled_success``) and never move a director.
 
+**A floor of easy levels.** A director that meets a learner at 100% pushes every env to the hardest levels,
+and the easy ones vanish from training (a good stealth learner was seen timing out at difficulty 0.1 after
+its director had held every env at 0.95-1.0). ``floor_share`` of the generated-level envs (the first
+``round(floor_share * n)`` of them) therefore always play ``floor_difficulty``, whatever the directors say;
+their episodes count as generated episodes but never move a director.
+
 **Quantised difficulty.** Difficulty is continuous but generated levels are cached per (difficulty,
 seed): the batched stealth env keeps one pool row per distinct difficulty and the level generator's cache
 holds each generated level. So a director's difficulty ``d`` is rounded to the grid ``step`` (0.05 by
@@ -32,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from gymnasium.vector import VectorEnv, VectorWrapper
 
-from agents.meta.director import Director, RuleDirector
+from agents.meta.director import Director, RuleDirector, check_difficulty
 
 MODES = ("env", "batch")
 
@@ -57,7 +63,8 @@ class Curriculum:
     """
 
     def __init__(self, num_envs: int, *, generated: npt.ArrayLike | None = None, mode: str = "env",
-                 make_director: Callable[[], Director] | None = None, step: float = 0.05):
+                 make_director: Callable[[], Director] | None = None, step: float = 0.05,
+                 floor_share: float = 0.0, floor_difficulty: float = 0.1):
         if mode not in MODES:
             raise ValueError(f"unknown curriculum mode {mode!r}; valid: {', '.join(MODES)}")
         self.num_envs, self.mode, self.step = int(num_envs), mode, float(step)
@@ -69,6 +76,12 @@ class Curriculum:
         self.directors = [make() for _ in range(self.num_envs if mode == "env" else 1)]
         self.episodes = np.zeros(self.num_envs, np.int64)
         self.successes = np.zeros(self.num_envs, np.int64)
+        if not 0.0 <= floor_share < 1.0:
+            raise ValueError(f"floor_share must be in [0, 1); got {floor_share}")
+        self.floor_difficulty = check_difficulty(floor_difficulty, "floor_difficulty")
+        gen = np.flatnonzero(self.generated)
+        self.floor = np.zeros(self.num_envs, bool)  # envs held at floor_difficulty (module docstring)
+        self.floor[gen[:int(round(floor_share * len(gen)))]] = True
 
     def director(self, i: int) -> Director:
         return self.directors[i if self.mode == "env" else 0]
@@ -76,8 +89,9 @@ class Curriculum:
     def difficulties(self) -> np.ndarray:
         """Each env's next difficulty, on the grid (NaN for envs on bundled levels)."""
         out = np.full(self.num_envs, np.nan)
-        for i in np.flatnonzero(self.generated):
+        for i in np.flatnonzero(self.generated & ~self.floor):
             out[i] = quantise(self.director(int(i)).difficulty, self.step)
+        out[self.floor] = quantise(self.floor_difficulty, self.step)
         return out
 
     def observe(self, envs: npt.ArrayLike, success: npt.ArrayLike) -> np.ndarray:
@@ -91,11 +105,11 @@ class Curriculum:
         np.add.at(self.successes, envs, success.astype(np.int64))
         moved = []
         for i, won in zip(envs.tolist(), success.tolist(), strict=True):
-            if self.generated[i]:
+            if self.generated[i] and not self.floor[i]:
                 self.director(i).observe(bool(won))
                 moved.append(i)
         if self.mode == "batch" and moved:
-            return np.flatnonzero(self.generated)
+            return np.flatnonzero(self.generated & ~self.floor)
         return np.unique(np.array(moved, dtype=np.int64))
 
     def state(self) -> dict[str, Any]:

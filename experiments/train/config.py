@@ -60,6 +60,8 @@ class CurriculumSettings:
     target: float = 0.7  # the success rate each director aims at
     band: float = 0.1  # ... within target +- band
     grid: float = 0.05  # difficulties reach the env rounded to this grid (bounded level-pool cache)
+    floor_share: float = 0.125  # share of the generated-level envs kept at floor_difficulty whatever the director says
+    floor_difficulty: float = 0.1  # the easy levels that floor keeps in the mix
     warm_start: str = ""  # "dagger": first imitate the exact optimum (experiments/train/dagger.py), then PPO
     init: str = ""  # start from this checkpoint's policy (a ppo-pg .pt with the same observation and network)
     dagger_rounds: int = 6  # DAgger rounds (round r follows the expert with probability 0.5 ** r)

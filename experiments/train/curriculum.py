@@ -89,7 +89,8 @@ class CurriculumPart(Part):
         self.n_envs = int(config["n_envs"])
         self.levels, self.generated = level_assignment(cfg, self.n_envs)
         self.curriculum = Curriculum(self.n_envs, generated=self.generated, mode=cfg.mode, step=cfg.grid,
-                                     make_director=lambda: RuleDirector(target=cfg.target, band=cfg.band))
+                                     make_director=lambda: RuleDirector(target=cfg.target, band=cfg.band),
+                                     floor_share=cfg.floor_share, floor_difficulty=cfg.floor_difficulty)
         self.seen = (self.curriculum.episodes.copy(), self.curriculum.successes.copy())
 
     def env_kwargs(self, config: dict) -> dict:
