@@ -284,3 +284,22 @@ def test_a_run_ends_with_its_agent_spec_and_the_run_folder_is_that_spec(tmp_path
     assert env.action_space.contains(np.asarray(action).item() if np.ndim(action) == 0 else action)
     with pytest.raises(FileNotFoundError, match=f"{kind}:{tmp_path}: a folder without checkpoints/final"):
         make_agent(f"{kind}:{tmp_path}")
+
+
+@pytest.mark.parametrize("algo", ["ppo-pg", "ppo"])
+def test_train_return_is_the_games_own_under_shaping(tmp_path, algo):
+    """With goal shaping the learner sees shaped rewards; the run's train_return is the game's return (at most
+    the goal's +1 on the stealth grid), and the shaped one is a TensorBoard series of its own."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    assert main(["train", "stealth", "--algo", algo, "--out", str(out), "--steps", "2048", "--envs", "8",
+                 "--eval-every", "1024", "--eval-episodes", "1", "--quiet", "--shaping", "--exploring-starts", "0.5",
+                 "--set", "n_steps=64" if algo == "ppo" else "n_steps=32", *(["--set", "batch_size=64"]
+                                                                            if algo == "ppo" else [])]) == 0
+    rows = train.read_metrics(out)
+    assert rows and all(math.isnan(r["train_return"]) or -2.0 <= r["train_return"] <= 1.0 for r in rows)
+    acc = EventAccumulator(str(out / "tb"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert "metrics/train_return" in tags and "train/shaped_return" in tags

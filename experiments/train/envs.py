@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 
+import numpy as np
+
 from experiments.train.config import ENV_IDS, PG_ALGOS, env_kind
 
 
@@ -128,6 +130,41 @@ def monitored_unshaped(env, monitor):
             return obs, info.get("shaped_reward", reward), terminated, truncated, info
 
     return _Shaped(monitor(_Game(env)))
+
+
+def game_returns(vec):
+    """``vec`` (a Gymnasium vector env) under :class:`GameReturns`, built lazily (gymnasium's import)."""
+    from gymnasium.vector import VectorWrapper
+
+    class GameReturns(VectorWrapper):
+        """The returns of the game itself, per finished episode, whatever reward the learner sees: each env's
+        ``info["unshaped_reward"]`` where the env shapes its reward, else the reward, summed per episode.
+        :meth:`take` hands over (and forgets) the returns of the episodes finished since the last call. The
+        run's ``train_return`` is these; the learner's shaped returns are logged apart (``train/shaped_return``)."""
+
+        def __init__(self, env) -> None:
+            super().__init__(env)
+            self.sums = np.zeros(self.num_envs)
+            self.finished: list[float] = []
+
+        def reset(self, *, seed=None, options=None):
+            self.sums[:] = 0.0
+            return self.env.reset(seed=seed, options=options)
+
+        def step(self, actions):
+            obs, rewards, terminated, truncated, info = self.env.step(actions)
+            self.sums += np.asarray(info.get("unshaped_reward", rewards), dtype=np.float64)
+            ended = np.asarray(terminated) | np.asarray(truncated)
+            if ended.any():
+                self.finished.extend(self.sums[ended].tolist())
+                self.sums[ended] = 0.0
+            return obs, rewards, terminated, truncated, info
+
+        def take(self) -> list[float]:
+            out, self.finished = self.finished, []
+            return out
+
+    return GameReturns(vec)
 
 
 CYCLED_KEYS = ("level", "opponent")  # keyword arguments that may list several values, one per vector env

@@ -30,6 +30,7 @@ from experiments.train.duel_league import LeaguePart
 from experiments.train.envs import (
     check_compatible,
     cycled_kwargs,
+    game_returns,
     held_out_kwargs,
     make_env,
     make_vector_env,
@@ -54,8 +55,10 @@ def sb3_vec_env(config: dict, n_envs: int, seed: int):
 
         vec = _pg_vec_env(config, n_envs, seed)
         if supports_same_step_reset(vec):
-            adapted = VecMonitor(GymnasiumVecEnv(vec))
+            game = game_returns(vec) if config.get("shaping") else None  # the monitor below sees shaped rewards
+            adapted = VecMonitor(GymnasiumVecEnv(game if game is not None else vec))
             adapted.seed(seed)
+            adapted.game_returns = game
             return adapted
         vec.close()
     vec_cls = SubprocVecEnv if n_envs > 1 and config.get("subproc", True) else DummyVecEnv
@@ -107,6 +110,7 @@ class Loop:
         self.start_steps = self.steps = start_steps
         self.next_eval = (start_steps // self.eval_every + 1) * self.eval_every
         self.recent: list[float] = []
+        self.recent_shaped: list[float] = []
         self.t0 = time.time()
         self.eval_kwargs = held_out_kwargs({**cfg["env_kwargs"], **(eval_kwargs or {})})
         self.bar = tqdm(total=self.total, initial=start_steps, unit="step", disable=not run.progress,
@@ -135,6 +139,12 @@ class Loop:
             self.evaluate_now()
             while self.next_eval <= steps:
                 self.next_eval += self.eval_every
+
+    def shaped(self, returns) -> None:
+        """The learner's own (shaped) episode returns: a TensorBoard series of their own, never a metric."""
+        if len(returns):
+            self.recent_shaped = (self.recent_shaped + [float(r) for r in returns])[-100:]
+            self.run.scalar("train/shaped_return", float(np.mean(self.recent_shaped)), self.steps)
 
     def meta(self) -> dict:
         """The checkpoint sidecar: how to rebuild the env, and the parts' state."""
@@ -233,9 +243,14 @@ def _train_sb3(run: Run, device, on_eval=None) -> tuple[Path, float]:
     loop = Loop(run, lambda: SB3Agent(model), lambda p: atomic_save(p, model.save, suffix=".zip"), ".zip", [],
                 int(model.num_timesteps), on_eval)
 
+    game = getattr(vec, "game_returns", None)  # the batched env under shaping: the game's returns, apart
+
     class Callback(BaseCallback):
         def _on_step(self) -> bool:
             done = [info["episode"]["r"] for info in self.locals.get("infos", []) if "episode" in info]
+            if game is not None:
+                loop.shaped(done)
+                done = game.take()
             loop.update(self.model.num_timesteps, done)
             return True
 
@@ -347,6 +362,8 @@ def _train_pg(run: Run, device, on_eval=None) -> tuple[Path, float, list[Part]]:
     vec = _pg_vec_env(config, int(config["n_envs"]), int(config["seed"]), extra, reset=not parts)
     for part in parts:
         vec = part.wrap(vec)
+    game = game_returns(vec) if config.get("shaping") else None  # the learner's returns are shaped then
+    vec = game if game is not None else vec
     if run.resume_from is not None:
         learner = pg.load_learner(run.resume_from, env=vec, device=device)
     else:
@@ -366,7 +383,11 @@ def _train_pg(run: Run, device, on_eval=None) -> tuple[Path, float, list[Part]]:
                 learner=learner, eval_kwargs=eval_kwargs)
 
     def callback(info: dict):
-        loop.update(int(info["steps"]), info.get("episode_returns", []))
+        returns = info.get("episode_returns", [])
+        if game is not None:  # train_return is the game's; the learner's shaped returns go to train/shaped_return
+            loop.shaped(returns)
+            returns = game.take()
+        loop.update(int(info["steps"]), returns)
         return True
 
     final, sps = _learn_and_finish(loop, vec, lambda remaining: learner.learn(remaining, callback=callback),
