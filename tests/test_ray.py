@@ -451,3 +451,14 @@ def test_tune_two_samples_writes_a_table_train_accepts(local_ray, tmp_path, caps
     cfg = resolve_config("stealth", "ppo", file_tables=load_config_file(out / "best.toml"))
     assert cfg["hyper"]["learning_rate"] == table["learning_rate"] and cfg["hyper"]["n_steps"] == 64
     assert cfg["hyper"]["gamma"] == 0.99  # untouched defaults stay
+
+
+@needs_ray
+def test_where_ray_runs_is_described_with_its_nodes(local_ray):
+    """The default is a private local Ray; what ``init`` returns (and prints when it joins a cluster) names the
+    address, the live nodes and the CPUs."""
+    from experiments.train import raysession
+
+    where = raysession.init(None)
+    assert where["local"] and where["address"] == "local"
+    assert where["nodes"] == 1 and where["cpus"] >= 1 and where["gpus"] == 0

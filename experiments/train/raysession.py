@@ -2,7 +2,8 @@
 
 * No ``--address``: Ray starts on this machine (its cores, loopback only, no dashboard); nothing else is
   needed. A Ray already started in this process (a test fixture, a notebook) is used as it is.
-* ``--address auto`` joins the cluster this machine is part of (``ray start`` ran here); ``--address
+* ``--address auto`` joins the cluster this machine is part of (``ray start`` ran here), and says which (its
+  address, nodes, CPUs and GPUs, on stderr, ``--quiet`` or not: it may be someone else's); ``--address
   HOST:PORT`` joins the head at HOST:PORT (the GCS port, 6379 unless ``ray start --head --port`` said
   otherwise). Before Ray is asked, a TCP probe with a short timeout checks that something listens there,
   so an unreachable head fails in seconds, not after Ray's minutes of retries.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 
 INSTALL_HINT = "pip install -e '.[ray]'"
 PROBE_SECONDS = 3.0  # how long an --address may take to answer a TCP connect
@@ -85,13 +87,18 @@ def init(address: str | None = None, num_cpus: int | None = None) -> dict:
         hint = "run `ray start --head` on this machine first, or name the head as HOST:PORT" \
             if address == "auto" else "is it a Ray head (`ray start --head`) of the same Ray version?"
         raise RayError(f"--address {address}: cannot join the cluster ({first}); {hint}") from None
-    return _describe(ray, local=False)
+    where = _describe(ray, local=False)
+    # joining a cluster is never silent: which one, and how big (it may be someone else's)
+    print(f"ray: --address {address} joined the cluster at {where['address']}: {where['nodes']} node(s), "
+          f"{where['cpus']} CPUs, {where['gpus']} GPUs", file=sys.stderr, flush=True)
+    return where
 
 
 def _describe(ray, local: bool) -> dict:
     resources = ray.cluster_resources()
+    nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
     return {"address": "local" if local else ray.get_runtime_context().gcs_address,
-            "local": local, "cpus": int(resources.get("CPU", 0)), "gpus": int(resources.get("GPU", 0))}
+            "local": local, "nodes": nodes, "cpus": int(resources.get("CPU", 0)), "gpus": int(resources.get("GPU", 0))}
 
 
 def shutdown_if_started(started: bool) -> None:
