@@ -29,6 +29,9 @@ def add_parser(subparsers) -> None:
                         "`sandbox tune` wrote); its keys override the defaults, options and --set override both")
     p.add_argument("--show-config", action="store_true",
                    help="print the merged configuration of this run (as config.json will hold it) and exit")
+    p.add_argument("--recipe", default=None, metavar="NAME",
+                   help="the exact settings that made a bundled agent (stealth-ppo, duel-ppo, director) or a TOML "
+                        "recipe file; options given beside it override it (see docs/training.md)")
     add_config_args(p.add_argument_group("env"), EnvOptions, help=env_help())
     parts = p.add_argument_group("parts of the loop (--algo ppo-pg)")
     parts.add_argument("--league", action="store_true",
@@ -78,7 +81,8 @@ def check_applies(args: argparse.Namespace) -> None:
              "finetune_rounds": None, **_defaults(GhostTrainConfig, skip=("seed",))}
     shared = ("seed", "device", "out", "force", "quiet")
     rest = {**_defaults(RunOptions, skip=shared), **_defaults(EnvOptions), **_defaults(RayOptions),
-            "config_file": None, "show_config": False, "league": False, "curriculum": False, "self_play": False}
+            "config_file": None, "show_config": False, "league": False, "curriculum": False, "self_play": False,
+            "recipe": None}
     if args.env == "ghost":
         wrong = _given(args, rest) + sorted("--" + k for k in part_items(args))
         if wrong:
@@ -88,6 +92,39 @@ def check_applies(args: argparse.Namespace) -> None:
         wrong = _given(args, ghost)
         if wrong:
             raise ValueError(f"{', '.join(wrong)}: an option of sandbox train ghost, not of {args.env}")
+
+
+def apply_recipe(args: argparse.Namespace, opts: RunOptions, common: dict, parts: tuple) -> tuple[str, tuple]:
+    """Fill ``common`` (the keywords of ``train_run``) from ``--recipe``: the recipe's values where no option
+    was given; its hyper-parameters and part settings under the options' ``--set`` items. Returns the
+    algorithm and the parts."""
+    from experiments.train.config import load_recipe
+
+    recipe = load_recipe(args.recipe)
+    if env_kind(args.env) != recipe["env"]:
+        raise ValueError(f"--recipe {args.recipe} trains {recipe['env']}, not {args.env}: sandbox train "
+                         f"{recipe['env']} --recipe {args.recipe}")
+    if opts.algo not in ("ppo", recipe["algo"]):  # ppo: the option's default, not a choice
+        raise ValueError(f"--recipe {args.recipe} trains with --algo {recipe['algo']}, not {opts.algo}")
+    for key in ("steps", "n_envs", "seed", "eval_every", "eval_episodes", "nav_features", "shaping",
+                "exploring_starts"):
+        if key in recipe and common.get(key) in (None, 0 if key == "seed" else None):
+            common[key] = recipe[key]
+    common["env_kwargs"] = {**recipe.get("env_kwargs", {}), **common["env_kwargs"]}
+    items = dict(recipe.get("hyper", {}))
+    for name in PART_SETTINGS:
+        items.update({f"{name}.{k}": v for k, v in recipe.get(name, {}).items()})
+    common["hyper"] = {**items, **common["hyper"]}
+    return recipe["algo"], tuple(dict.fromkeys((*recipe.get("parts", ()), *parts)))
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command as typed (recorded in config.json and every checkpoint's sidecar)."""
+    import shlex
+    import sys
+
+    argv = getattr(args, "argv", None)
+    return shlex.join(["sandbox", *(sys.argv[1:] if argv is None else argv)])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
                   nav_features=env_opts.nav_features, shaping=env_opts.shaping,
                   exploring_starts=env_opts.exploring_starts, eval_every=opts.eval_every,
                   eval_episodes=opts.eval_episodes, hyper=hyper, file_tables=file_tables)
+    if args.recipe:
+        opts.algo, parts = apply_recipe(args, opts, common, parts)
     if ray_opts.backend == "rllib":
         from experiments.train.rllib import resolve_rllib, train_rllib
 
@@ -131,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(resolve_run(args.env, opts.algo, parts=parts, **common), indent=2))
         return 0
     result = train_run(args.env, opts.algo, device=opts.device, out=opts.out, resume=args.resume,
-                       progress=not opts.quiet, force=opts.force, parts=parts, **common)
+                       progress=not opts.quiet, force=opts.force, parts=parts, command=command_line(args),
+                       recipe=args.recipe, **common)
     kind = "sb3" if result.model_path.suffix == ".zip" else "pg"
     print(f"agent: {kind}:{result.run_dir}", flush=True)  # the spec of what was trained, --quiet or not
     return 0

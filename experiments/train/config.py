@@ -251,3 +251,52 @@ def toml_table(header: str, values: dict, comment: str = "") -> str:
     lines = [f"# {line}" for line in comment.splitlines()] + [f"[{header}]"]
     lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
     return "\n".join(lines) + "\n"
+
+
+# ---- recipes: the exact settings that made a bundled agent (``sandbox train ENV --recipe NAME``) -------------
+
+RECIPE_KEYS = {"env": str, "algo": str, "parts": list, "steps": int, "n_envs": int, "seed": int, "eval_every": int,
+               "eval_episodes": int, "nav_features": (bool, str), "shaping": bool, "exploring_starts": (int, float),
+               "env_kwargs": dict, "hyper": dict, "league": dict, "curriculum": dict}
+MAX_RECIPE_BYTES = 1 << 16
+
+
+def recipe_names() -> list[str]:
+    """The recipes shipped in ``experiments/train/recipes/`` (one per bundled agent)."""
+    folder = resources.files("experiments.train").joinpath("recipes")
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_recipe(name: str) -> dict:
+    """The recipe ``name`` (a shipped one, or a TOML file laid out the same way), checked: unknown keys,
+    ill-typed values and unknown parts are one-line ValueErrors naming the file and what is valid."""
+    from envs.fileio import FileFormatError, read_text_limited, toml_line
+
+    if name in recipe_names():
+        where = f"recipe {name}"
+        text = resources.files("experiments.train").joinpath("recipes", f"{name}.toml").read_text(encoding="utf-8")
+    elif name.endswith(".toml"):
+        where = name
+        text = read_text_limited(name, MAX_RECIPE_BYTES, lambda reason, file, line: FileFormatError(reason, file, line),
+                                 "recipe")
+    else:
+        raise ValueError(f"--recipe {name}: no such recipe; shipped: {', '.join(recipe_names())} (or a .toml file)")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{where}: not valid TOML ({exc})") from None
+    for key, value in data.items():
+        if key not in RECIPE_KEYS:
+            line = toml_line(text, None, key)
+            raise ValueError(f"{where}{f':{line}' if line else ''}: {key!r} is not a recipe key; valid: "
+                             f"{', '.join(RECIPE_KEYS)}")
+        kind = RECIPE_KEYS[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"{where}: {key} = {value!r} has the wrong type")
+    for part in data.get("parts", []):
+        if part not in PART_SETTINGS:
+            raise ValueError(f"{where}: unknown part {part!r}; valid: {', '.join(PART_SETTINGS)}")
+    for key in ("env", "algo"):
+        if key not in data:
+            raise ValueError(f"{where}: a recipe names its env and algo ({key!r} missing)")
+    return data

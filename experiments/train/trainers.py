@@ -149,7 +149,8 @@ class Loop:
     def meta(self) -> dict:
         """The checkpoint sidecar: how to rebuild the env, and the parts' state."""
         cfg = self.run.config
-        return {"algo": SB3_ALGOS.get(cfg["algo"], cfg["algo"]), "env": cfg["env"],
+        return {"algo": SB3_ALGOS.get(cfg["algo"], cfg["algo"]), "env": cfg["env"], "command": cfg.get("command"),
+                "recipe": cfg.get("recipe"),
                 "env_id": ENV_IDS.get(cfg["env"], cfg["env"]), "env_kwargs": cfg["env_kwargs"],
                 "nav_features": cfg["nav_features"], "shaping": cfg.get("shaping", False), "seed": cfg["seed"],
                 "parts": {p.name: p.state() for p in self.parts}}
@@ -537,7 +538,8 @@ def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | No
               eval_episodes: int | None = None,
               resume: bool = False, progress: bool = True, hyper: dict | None = None,
               subproc: bool = True, force: bool = False, file_tables: dict | None = None,
-              on_eval=None, parts: tuple[str, ...] = ()) -> TrainResult:
+              on_eval=None, parts: tuple[str, ...] = (), command: str | None = None,
+              recipe: str | None = None) -> TrainResult:
     """Train ``algo`` on ``env`` into a run folder; see the package docstring. The configuration is
     :func:`resolve_run`'s; the folder, metrics, TensorBoard, checkpoints and resume are the
     :class:`experiments.train.run.Run`'s. ``resume`` continues from ``checkpoints/latest`` (a new ``steps``
@@ -580,7 +582,11 @@ def train_run(env: str, algo: str, *, steps: int | None = None, n_envs: int | No
                 raise ValueError(f"--steps {cfg['steps']} / --eval-every {cfg['eval_every']} = {evaluations} "
                                  f"evaluations; the limit is {MAX_EVALS}: evaluate less often")
             make_parts(cfg)  # the parts check their settings before the folder is written
+            if recipe:
+                cfg["recipe"] = recipe
         cfg["device"] = str(dev)
+        if command:
+            cfg["command"] = command  # on resume: the command that resumed it
         return cfg
 
     run = Run.start(run_dir, "train", configure, METRIC_FIELDS, resume=resume, force=force, progress=progress)
