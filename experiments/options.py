@@ -20,6 +20,27 @@ import re
 from functools import cache
 from typing import Any
 
+_ROLE = re.compile(r":(?:func|class|mod|meth|data|attr|obj):`~?([^`]+)`")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain_text(text: str) -> str:
+    """Docstring markup as plain text for ``--help``: ``:func:`a.b``` and ````x```` become ``a.b`` and ``x``."""
+    return _LITERAL.sub(r"\1", _ROLE.sub(r"\1", text))
+
+
+class PlainHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` as plain text: descriptions keep their lines (examples one per line) without docstring
+    markup, and option help loses it too."""
+
+    def _format_text(self, text: str) -> str:
+        import textwrap
+
+        return super()._format_text(textwrap.dedent(plain_text(text)).strip() + "\n" if text else text)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return plain_text(action.help) if action.help else action.help
+
 
 class CliError(Exception):
     """A user-facing error: ``sandbox`` prints it as one line, exit status 2, no traceback."""

@@ -36,3 +36,13 @@ def test_help_of_every_command_exits_zero(argv, capsys):
     assert exit_.value.code == 0
     out = capsys.readouterr()
     assert "usage: sandbox" in out.out and "Traceback" not in out.err
+
+
+def test_help_is_plain_text_with_its_lines_kept(capsys):
+    """Docstring markup (``x``, :func:`a.b`) does not reach --help, and a description keeps its lines."""
+    with pytest.raises(SystemExit):
+        main(["eval", "exploit", "--help"])
+    out = capsys.readouterr().out
+    assert "``" not in out and ":func:" not in out and ":mod:" not in out
+    assert "experiments.evaluate.stats.wilson_interval" in out  # the role's target, as plain text
+    assert "\nA fresh learner trains" in out  # the docstring's paragraphs stay paragraphs

@@ -104,7 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in VERBS.values():
         module = importlib.import_module(module_name)
         module.add_parser(sub)
+    _plain_help(parser)
     return parser
+
+
+def _plain_help(parser: argparse.ArgumentParser) -> None:
+    """Every parser of the tree prints its help as plain text (no docstring markup, lines kept)."""
+    from experiments.options import PlainHelpFormatter
+
+    parser.formatter_class = PlainHelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _plain_help(child)
 
 
 def main(argv: list[str] | None = None) -> int:

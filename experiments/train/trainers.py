@@ -130,7 +130,8 @@ class Loop:
         for part in self.parts:
             part.after_update(self.learner, self.run, steps)
         if steps - self.steps >= 1000 or steps >= self.next_eval:
-            self.bar.update(max(0, steps - self.steps))
+            # the bar stops at the budget: the last rollout may run past it, the bar does not
+            self.bar.update(max(0, min(steps, self.total) - min(self.steps, self.total)))
             self.steps = steps
             if self.recent:
                 self.bar.set_postfix(sps=f"{self.steps_per_second():.0f}", ret=f"{np.mean(self.recent):.3f}",
