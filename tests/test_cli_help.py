@@ -46,3 +46,27 @@ def test_help_is_plain_text_with_its_lines_kept(capsys):
     assert "``" not in out and ":func:" not in out and ":mod:" not in out
     assert "experiments.evaluate.stats.wilson_interval" in out  # the role's target, as plain text
     assert "\nA fresh learner trains" in out  # the docstring's paragraphs stay paragraphs
+
+
+def test_sandbox_list_names_what_a_command_line_can_name(capsys):
+    import json as json_
+
+    from agents.bundled import bundled_names
+    from envs.stealth.level import bundled_levels
+
+    assert main(["list", "bundled", "--json"]) == 0
+    names = [item["name"] for item in json_.loads(capsys.readouterr().out)["bundled"]]
+    assert names == [f"bundled:{n}" for n in bundled_names()]
+    assert main(["list", "levels"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in bundled_levels()) and "7x11" in out  # tutorial's size
+    assert main(["list", "envs"]) == 0
+    assert {"sandbox/Duel-v0", "sandbox/Stealth-v0", "sandbox/Director-v0"} <= set(capsys.readouterr().out.split())
+    assert main(["list", "recipes"]) == 0
+    assert "sandbox train duel --recipe duel-ppo" in capsys.readouterr().out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("sandbox ")

@@ -25,6 +25,7 @@ VERBS: dict[str, str] = {
     "train": "experiments.cli.train",
     "eval": "experiments.cli.eval",
     "tune": "experiments.cli.tune",
+    "list": "experiments.cli.listing",  # not cli/list.py: a submodule named list would shadow the builtin here
 }
 
 
@@ -94,11 +95,21 @@ def _stdout_is_broken() -> bool:
         return False
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("game-ai-sandbox")
+    except PackageNotFoundError:  # run from a checkout without installing it
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sandbox",
         description="game-ai-sandbox: watch, play, train and solve game-AI environments.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     sub.required = True
     for module_name in VERBS.values():
