@@ -1,6 +1,6 @@
 """``sandbox compare duel``: learners' win rates against the scripted presets as they train, and an Elo ladder.
 
-    sandbox compare duel [--algos ppo,a2c-pg] [--steps 200000] [--checkpoints 4] [--eval-rounds 20]
+    sandbox compare duel [--algos ppo-pg,ppo,a2c-pg] [--steps 200000] [--checkpoints 4] [--eval-rounds 20]
                          [--rounds 10] [--ghosts DIR ...] [--out runs/compare_duel]
 
 1. **Win-rate curves.** Each learner (``ppo``: stable-baselines3 PPO; ``a2c-pg``: our A2C, or any
@@ -44,7 +44,7 @@ from envs.fileio import atomic_write_text
 
 PRESETS = ("scripted:easy", "scripted:normal", "scripted:hard")
 STYLES = ("scripted:rushdown", "scripted:zoner", "scripted:turtle")
-DUEL_ALGOS = ("ppo", "a2c", "a2c-pg", "reinforce")  # train.py algorithms that act in MultiDiscrete([9, 4])
+DUEL_ALGOS = ("ppo-pg", "ppo", "a2c", "a2c-pg", "reinforce")  # train.py algorithms that act in MultiDiscrete([9, 4])
 ANCHOR = "random"
 
 

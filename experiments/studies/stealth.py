@@ -1,7 +1,7 @@
 """``sandbox compare stealth``: every learner in the sandbox against the exact optimum, level by level.
 
     sandbox compare stealth [--levels tutorial,sentry_hall,crossing,courtyard] [--steps 300000] [--seeds 1]
-                            [--algos ppo-nav,ppo,dqn,reinforce,a2c-pg,q-learning] [--eval-episodes 5] [--out DIR]
+                            [--algos ppo-nav,ppo,ppo-pg,dqn,reinforce,a2c-pg,q-learning] [--eval-episodes 5] [--out DIR]
 
 For each level (default: the first four bundled levels, easiest first):
 
@@ -51,6 +51,7 @@ from envs.fileio import atomic_write_text
 LEARNERS = {
     "ppo-nav": ("ppo", True),
     "ppo": ("ppo", False),
+    "ppo-pg": ("ppo-pg", False),
     "dqn": ("dqn", False),
     "reinforce": ("reinforce", False),
     "a2c-pg": ("a2c-pg", False),
