@@ -24,6 +24,7 @@ VERBS: dict[str, str] = {
     "train": "experiments.cli.train",
     "eval": "experiments.cli.eval",
     "tune": "experiments.cli.tune",
+    "style": "experiments.cli.style",
 }
 
 
