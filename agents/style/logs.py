@@ -17,6 +17,7 @@ players or opponents never changes the others' rounds.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import numpy as np
 from agents.protocol import BatchedAgent
 from agents.style.tokens import MIN_DECISIONS, Corpus, build_corpus
 
-__all__ = ["LEVELS", "OPPONENTS", "REFERENCE_STYLES", "RoundMixer", "player_rounds", "reference_corpus",
+__all__ = ["LEVELS", "OPPONENTS", "REFERENCE_STYLES", "RoundMixer", "pair_seed", "player_rounds", "reference_corpus",
            "reference_players"]
 
 REFERENCE_STYLES = ("rushdown", "zoner", "turtle")
@@ -38,12 +39,19 @@ def reference_players(styles: Sequence[str] = REFERENCE_STYLES, levels: Sequence
     return [f"scripted:{s}-{lv}" for s in styles for lv in levels]
 
 
-def _play(player: object, opponents: Sequence[str], rounds: int, seed: int, round_seconds: float) -> list:
+def pair_seed(seed: int, player: str, opponent: str) -> int:
+    """The first round's seed of ``player`` against ``opponent`` (round i: + i), from the three alone."""
+    key = [int(seed), zlib.crc32(player.encode()), zlib.crc32(opponent.encode())]
+    return int(np.random.SeedSequence(key).generate_state(1, np.uint32)[0]) * 1000
+
+
+def _play(player: object, name: str, opponents: Sequence[str], rounds: int, seed: int,
+          round_seconds: float) -> list:
     from agents.ghost.batched import play_batched
 
     out: list = []
-    for j, opp in enumerate(opponents):
-        out += play_batched(player, opp, rounds, seed=seed + j * 10**5, round_seconds=round_seconds)
+    for opp in opponents:
+        out += play_batched(player, opp, rounds, seed=pair_seed(seed, name, opp), round_seconds=round_seconds)
     return out
 
 
@@ -52,8 +60,8 @@ def reference_corpus(rounds: int, *, seed: int = 0, players: Sequence[str] | Non
                      round_seconds: float = 60.0) -> Corpus:
     """``rounds`` rounds of each reference player against each opponent, as one corpus labelled by player."""
     corpus = Corpus([], [], [], [])
-    for i, spec in enumerate(players or reference_players()):
-        played = _play(spec, opponents, rounds, seed * 10**7 + (i + 1) * 10**6, round_seconds)
+    for spec in players or reference_players():
+        played = _play(spec, spec, opponents, rounds, seed, round_seconds)
         corpus.extend(build_corpus(played, spec, min_decisions=min_decisions,
                                    sources=[f"{spec}#{k}" for k in range(len(played))]))
     return corpus
@@ -86,7 +94,7 @@ def _agent(spec: str, opponents: Sequence[str], rounds: int, seed: int, round_se
         raise ValueError("an agent spec needs rounds >= 1 and at least one opponent to produce its logs")
     action_space, observation_space = duel_spaces()
     player = make_batched_agent(spec, action_space=action_space, observation_space=observation_space)
-    return spec, _play(player, opponents, rounds, seed * 10**7 + 7 * 10**6, round_seconds), "agent"
+    return spec, _play(player, spec, opponents, rounds, seed, round_seconds), "agent"
 
 
 class RoundMixer:
@@ -100,6 +108,7 @@ class RoundMixer:
             raise ValueError("RoundMixer needs one weight >= 0 per member, not all 0")
         self.members, self.weights, self.spec = list(members), w / w.sum(), spec
         self.assigned = np.zeros(0, dtype=np.int64)
+        self.history: list[int] = []  # the member drawn for every round started, in order
 
     def bind(self, num_envs: int) -> None:
         self.assigned = np.zeros(int(num_envs), dtype=np.int64)
@@ -110,9 +119,10 @@ class RoundMixer:
     def reset_envs(self, idx: np.ndarray, seeds: np.ndarray, difficulty: np.ndarray | None = None) -> None:
         idx, seeds = np.asarray(idx, dtype=np.int64), np.asarray(seeds, dtype=np.int64)
         cdf = np.cumsum(self.weights)
-        for j, (r, s) in enumerate(zip(idx.tolist(), seeds.tolist(), strict=True)):
+        for r, s in zip(idx.tolist(), seeds.tolist(), strict=True):
             u = np.random.default_rng(np.random.SeedSequence(int(s), spawn_key=(7,))).random()
             self.assigned[r] = min(int(np.searchsorted(cdf, u, side="right")), len(self.members) - 1)
+            self.history.append(int(self.assigned[r]))
         for m, member in enumerate(self.members):
             mine = self.assigned[idx] == m
             if mine.any():

@@ -40,6 +40,7 @@ STABLE = 0.8  # mean matched cosine between seeds' topics for a K to count as st
 PERPLEXITY_SLACK = 0.02  # a smaller K within this fraction of the best held-out perplexity is preferred
 MAX_MODEL_BYTES = 20_000_000  # a model file larger than this is refused
 MAX_ITER = 50
+DOC_TOPIC_PRIOR = 0.1  # LDA's alpha: below 1, a round's mixture leans on few topics
 
 
 def term_weights(counts: np.ndarray) -> np.ndarray:
@@ -51,11 +52,12 @@ def term_weights(counts: np.ndarray) -> np.ndarray:
 
 
 def fit_lda(x: np.ndarray, k: int, seed: int, max_iter: int = MAX_ITER) -> Any:
-    """scikit-learn's batch LDA with ``k`` topics fitted to the counts ``x`` (documents x tokens)."""
+    """scikit-learn's batch LDA with ``k`` topics fitted to the counts ``x`` (documents x tokens), with a
+    sparse document prior (:data:`DOC_TOPIC_PRIOR`: a round is mostly of one style)."""
     from sklearn.decomposition import LatentDirichletAllocation
 
     lda = LatentDirichletAllocation(n_components=int(k), learning_method="batch", max_iter=max_iter,
-                                    random_state=int(seed))
+                                    random_state=int(seed), doc_topic_prior=DOC_TOPIC_PRIOR)
     lda.fit(x)
     return lda
 
@@ -249,5 +251,6 @@ def load_model(path: str | os.PathLike) -> StyleModel:
         raise ValueError(f"{path}: components and priors must be finite and > 0")
     if not (isinstance(names, list) and len(names) == comps.shape[0] and all(isinstance(n, str) for n in names)):
         raise ValueError(f"{path}: names must be one string per topic")
-    info = d.get("info") if isinstance(d.get("info"), dict) else {}
+    raw = d.get("info")
+    info: dict[str, Any] = raw if isinstance(raw, dict) else {}
     return StyleModel(list(tokens), comps, alpha, eta, list(names), min_decisions, ngrams, info)

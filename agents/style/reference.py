@@ -13,15 +13,16 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from agents.style.model import StyleModel, load_model
 from agents.style.tokens import decisions, tokens_of
 
-__all__ = ["REFERENCE_MODEL", "StyleTracker", "least_met_opponent", "load_reference"]
+__all__ = ["REFERENCE_MODEL", "StyleTracker", "least_met_opponent", "load_reference", "rounds_mixture"]
 
 REFERENCE_MODEL = Path(__file__).with_name("reference.json")
 
@@ -43,9 +44,13 @@ class StyleTracker:
         self._act: list[list[np.ndarray]] = [[] for _ in range(self.rows)]
         self.rounds = 0
 
-    def observe(self, obs: np.ndarray, actions: np.ndarray, ended: np.ndarray) -> None:
+    def observe(self, obs: np.ndarray, actions: np.ndarray, ended: np.ndarray, skip: np.ndarray | None = None) -> None:
+        """One step: the tracked player's observations and actions (all rows), the rows whose round ended
+        on it, and rows to ``skip`` (an autoreset step, whose action the env ignored)."""
         n = min(self.rows, len(obs))
         for r in range(n):
+            if skip is not None and skip[r]:
+                continue
             self._obs[r].append(np.asarray(obs[r], dtype=np.float32))
             self._act[r].append(np.asarray(actions[r], dtype=np.int64).reshape(2))
             if ended[r]:
@@ -74,3 +79,16 @@ def least_met_opponent(met: Mapping[str, float], candidates: Mapping[str, Mappin
     seen = {k: max(0.0, v) / total for k, v in met.items()} if total > 0 else {}
     scores = {name: sum(w * seen.get(s, 0.0) for s, w in mix.items()) for name, mix in candidates.items()}
     return min(scores, key=lambda n: scores[n])
+
+
+def rounds_mixture(rounds: Sequence[object], model: StyleModel | None = None) -> dict[str, Any]:
+    """The style mixture (:func:`agents.style.identify.mixture`) of rounds with ``obs`` and ``actions``, by the
+    shipped model unless ``model``; ``{"rounds": 0, "skipped": n}`` when every round is short."""
+    from agents.style.identify import mixture
+    from agents.style.tokens import build_corpus
+
+    model = model or load_reference()
+    corpus = build_corpus(rounds, "player", min_decisions=model.min_decisions, ngrams=model.ngrams)
+    if not len(corpus):
+        return {"mixture": {}, "rounds": 0, "skipped": corpus.skipped}
+    return {**mixture(model, corpus.docs), "skipped": corpus.skipped}

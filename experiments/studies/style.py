@@ -149,10 +149,11 @@ def run_study(cfg: StyleConfig, echo=print) -> dict:
 
     mixer = RoundMixer([make_batched_agent("scripted:rushdown"), make_batched_agent("scripted:zoner")], [0.7, 0.3])
     from agents.ghost.batched import play_batched
+    from agents.style.logs import pair_seed
 
     played = []
-    for j, opp in enumerate(OPPONENTS):
-        played += play_batched(mixer, opp, 40, seed=cfg.seed * 10**7 + 9 * 10**6 + j * 10**5,
+    for opp in OPPONENTS:
+        played += play_batched(mixer, opp, 40, seed=pair_seed(cfg.seed, "mixer-70-30", opp),
                                round_seconds=cfg.round_seconds)
     mix = mixture(model, build_corpus(played, "mixer", min_decisions=model.min_decisions).docs)["mixture"]
     echo(f"70/30 rushdown/zoner mixer: rushdown {mix.get('rushdown', 0):.2f}, zoner {mix.get('zoner', 0):.2f}")
@@ -162,7 +163,7 @@ def run_study(cfg: StyleConfig, echo=print) -> dict:
     _, brounds, _ = player_rounds("bundled:duel-ppo", rounds=20, seed=cfg.seed, round_seconds=cfg.round_seconds)
     bdocs = build_corpus(brounds, "bundled:duel-ppo", min_decisions=model.min_decisions).docs
     bundled = mixture(model, bdocs)
-    echo(f"bundled:duel-ppo (60 rounds vs scripted easy/normal/hard): "
+    echo("bundled:duel-ppo (60 rounds vs scripted easy/normal/hard): "
          + ", ".join(f"{s} {v:.2f}" for s, v in bundled["mixture"].items()))
     echo(f"\n{'player':<28}" + "".join(f"{s:>10}" for s in model.styles))
     for p, row in {**table, "bundled:duel-ppo": bundled["mixture"]}.items():

@@ -20,7 +20,9 @@ agent (:func:`experiments.train.best_response.train_best_response`) and joins th
 
 The run folder is the run's (:class:`experiments.train.run.Run`): ``metrics.csv`` gains the league's
 columns (the main agent's recent score, its live and refitted Elo, pool size, snapshots, exploiters,
-games), TensorBoard each member's rating and draw probability (``league_elo/NAME``, ``league_p/NAME``);
+games, and its archetype shares ``style_rushdown``, ``style_zoner``, ``style_turtle``: the style mixture of its
+last 200 rounds in the first 8 rows, named by ``sandbox style``'s model, :class:`agents.style.reference.StyleTracker`),
+TensorBoard each member's rating and draw probability (``league_elo/NAME``, ``league_p/NAME``);
 ``ladder.json`` holds the league's summary and the Bradley-Terry ladder, ``plots/elo.png`` the Elo curve.
 Every checkpoint's sidecar holds the league's state, so ``--resume`` continues the league where it was.
 """
@@ -34,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from agents.opponents import batched_duel_opponent
+from agents.style.reference import StyleTracker, load_reference
 from envs.duel.config import DuelConfig
 from envs.duel.vector import DuelVectorEnv
 from envs.fileio import atomic_save
@@ -41,7 +44,10 @@ from experiments.train.config import DEFAULT_POOL, LeagueSettings, typed_setting
 from experiments.train.league import MAIN, League
 from experiments.train.parts import Part
 
-__all__ = ["DEFAULT_POOL", "LeaguePart", "LeagueRecorder", "PoolOpponent", "build_league"]
+# the main agent's archetype shares over its last rounds (sandbox style's shipped model), one column each
+STYLE_FIELDS = ("style_rushdown", "style_zoner", "style_turtle")
+
+__all__ = ["DEFAULT_POOL", "STYLE_FIELDS", "LeaguePart", "LeagueRecorder", "PoolOpponent", "build_league"]
 
 
 # ==================================================================================================
@@ -106,12 +112,23 @@ class LeagueRecorder(_vector_wrapper()):
     """The one-player batched duel, booking each finished round with the league: the main agent's score
     (``winner`` "agent" 1, "draw" 1/2, "opponent" 0) against the member that played the round."""
 
-    def __init__(self, env: DuelVectorEnv, league: League, pool: PoolOpponent):
+    def __init__(self, env: DuelVectorEnv, league: League, pool: PoolOpponent, tracker: StyleTracker | None = None):
         super().__init__(env)
-        self.league, self.pool = league, pool
+        self.league, self.pool, self.tracker = league, pool, tracker
+        self._obs: np.ndarray | None = None
+        self._pending = np.zeros(env.num_envs, dtype=bool)
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self._obs, self._pending = obs, np.zeros(len(obs), dtype=bool)
+        return obs, info
 
     def step(self, actions):
         obs, rewards, terminated, truncated, info = self.env.step(actions)
+        done = np.asarray(terminated | truncated)
+        if self.tracker is not None and self._obs is not None:  # the main agent's style (rows it tracks)
+            self.tracker.observe(self._obs, np.asarray(actions).reshape(len(done), -1), done, skip=self._pending)
+        self._obs, self._pending = obs, done
         ended = np.flatnonzero(terminated | truncated)
         if len(ended):
             winner = info.get("winner")
@@ -163,7 +180,7 @@ class LeaguePart(Part):
     booked, snapshots and exploiters join after updates, and the league's state rides in every checkpoint."""
 
     name = "league"
-    fields = ("main_win_rate", "elo", "elo_fit", "pool", "snapshots", "exploiters", "games")
+    fields = ("main_win_rate", "elo", "elo_fit", "pool", "snapshots", "exploiters", "games", *STYLE_FIELDS)
 
     def __init__(self, config: dict):
         self.settings = typed_settings(LeagueSettings, config["parts"]["league"], "--league.")
@@ -172,6 +189,7 @@ class LeaguePart(Part):
         self.config = config
         self.league = build_league(self.settings, self.frame_skip)
         self.pool = PoolOpponent(self.league, seed=int(config["seed"]))
+        self.tracker = StyleTracker(load_reference())  # the main agent's archetype shares (agents.style)
         self.exploiters = 0
         self.next_exploiter = float(self.settings.exploiter_every or math.inf)
         self.learner: Any = None
@@ -182,7 +200,7 @@ class LeaguePart(Part):
         return {"opponent": self.pool, "side": "random"}
 
     def wrap(self, env: Any) -> Any:
-        return LeagueRecorder(env, self.league, self.pool)
+        return LeagueRecorder(env, self.league, self.pool, self.tracker)
 
     def _frozen(self, path: Path):
         from nets.policy_gradient import load_learner
@@ -232,7 +250,8 @@ class LeaguePart(Part):
         fit = self.league.refit()
         return {"main_win_rate": self.league.main_win_rate, "elo": self.league.members[MAIN].rating,
                 "elo_fit": fit.get(MAIN, math.nan), "pool": len(self.league), "snapshots": self.league.snapshots,
-                "exploiters": self.exploiters, "games": self.league.games}
+                "exploiters": self.exploiters, "games": self.league.games,
+                **{f"style_{k}": v for k, v in self.tracker.shares().items() if f"style_{k}" in STYLE_FIELDS}}
 
     def state(self) -> dict:
         return {"league": self.league.state(), "exploiters": self.exploiters,
@@ -250,4 +269,5 @@ class LeaguePart(Part):
         _plot_elo(run.folder, run.rows)
 
     def summary(self) -> dict:
-        return {**self.league.summary(), "ladder": self.league.refit()}
+        return {**self.league.summary(), "ladder": self.league.refit(), "style_shares": self.tracker.shares(),
+                "style_rounds": self.tracker.rounds}
