@@ -225,3 +225,14 @@ def test_sandbox_style_refuses_bad_input_in_one_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "round_0001.npz" in err
     assert main(["style", "nonsense:spec"]) == 2
     assert main(["style"]) == 2
+
+
+def test_style_tracker_follows_a_players_rounds():
+    from agents.harness import play_duel
+    from agents.style.reference import StyleTracker
+
+    tracker = StyleTracker(load_reference(), rows=4)
+    play_duel("scripted:zoner", "scripted:normal", 4, sides="left",
+              on_step=lambda s: tracker.observe(s.obs, s.actions, (s.terminated | s.truncated) & s.live, skip=~s.live))
+    shares = tracker.shares()
+    assert tracker.rounds == 4 and max(shares, key=shares.get) == "zoner", shares

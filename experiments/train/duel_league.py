@@ -20,10 +20,11 @@ agent (:func:`experiments.train.best_response.train_best_response`) and joins th
 
 The run folder is the run's (:class:`experiments.train.run.Run`): ``metrics.csv`` gains the league's
 columns (the main agent's recent score, its live and refitted Elo, pool size, snapshots, exploiters,
-games, and its archetype shares ``style_rushdown``, ``style_zoner``, ``style_turtle``: the style mixture of its
-last 200 rounds in the first 8 rows, named by ``sandbox style``'s model, :class:`agents.style.reference.StyleTracker`),
-TensorBoard each member's rating and draw probability (``league_elo/NAME``, ``league_p/NAME``);
-``ladder.json`` holds the league's summary and the Bradley-Terry ladder, ``plots/elo.png`` the Elo curve.
+games), TensorBoard each member's rating and draw probability (``league_elo/NAME``, ``league_p/NAME``) and
+the main agent's archetype shares (``league_style/STYLE``: the style mixture of its last 200 rounds in the
+first 8 rows, named by ``sandbox style``'s model, :class:`agents.style.reference.StyleTracker`);
+``ladder.json`` holds the league's summary, the Bradley-Terry ladder and the archetype shares at every log
+(``style_shares``), ``plots/elo.png`` the Elo curve.
 Every checkpoint's sidecar holds the league's state, so ``--resume`` continues the league where it was.
 """
 
@@ -44,10 +45,7 @@ from experiments.train.config import DEFAULT_POOL, LeagueSettings, typed_setting
 from experiments.train.league import MAIN, League
 from experiments.train.parts import Part
 
-# the main agent's archetype shares over its last rounds (sandbox style's shipped model), one column each
-STYLE_FIELDS = ("style_rushdown", "style_zoner", "style_turtle")
-
-__all__ = ["DEFAULT_POOL", "STYLE_FIELDS", "LeaguePart", "LeagueRecorder", "PoolOpponent", "build_league"]
+__all__ = ["DEFAULT_POOL", "LeaguePart", "LeagueRecorder", "PoolOpponent", "build_league"]
 
 
 # ==================================================================================================
@@ -180,7 +178,7 @@ class LeaguePart(Part):
     booked, snapshots and exploiters join after updates, and the league's state rides in every checkpoint."""
 
     name = "league"
-    fields = ("main_win_rate", "elo", "elo_fit", "pool", "snapshots", "exploiters", "games", *STYLE_FIELDS)
+    fields = ("main_win_rate", "elo", "elo_fit", "pool", "snapshots", "exploiters", "games")
 
     def __init__(self, config: dict):
         self.settings = typed_settings(LeagueSettings, config["parts"]["league"], "--league.")
@@ -190,6 +188,7 @@ class LeaguePart(Part):
         self.league = build_league(self.settings, self.frame_skip)
         self.pool = PoolOpponent(self.league, seed=int(config["seed"]))
         self.tracker = StyleTracker(load_reference())  # the main agent's archetype shares (agents.style)
+        self.style_history: list[dict] = []  # the shares at every log
         self.exploiters = 0
         self.next_exploiter = float(self.settings.exploiter_every or math.inf)
         self.learner: Any = None
@@ -250,8 +249,7 @@ class LeaguePart(Part):
         fit = self.league.refit()
         return {"main_win_rate": self.league.main_win_rate, "elo": self.league.members[MAIN].rating,
                 "elo_fit": fit.get(MAIN, math.nan), "pool": len(self.league), "snapshots": self.league.snapshots,
-                "exploiters": self.exploiters, "games": self.league.games,
-                **{f"style_{k}": v for k, v in self.tracker.shares().items() if f"style_{k}" in STYLE_FIELDS}}
+                "exploiters": self.exploiters, "games": self.league.games}
 
     def state(self) -> dict:
         return {"league": self.league.state(), "exploiters": self.exploiters,
@@ -265,9 +263,14 @@ class LeaguePart(Part):
         for name, o in summary["opponents"].items():
             run.scalar(f"league_elo/{name}", o["rating"], x)
             run.scalar(f"league_p/{name}", o["p"], x)
-        run.write_json("ladder.json", {**summary, "ladder": self.league.refit()})
+        shares = self.tracker.shares()
+        if self.tracker.rounds:
+            for name, v in shares.items():
+                run.scalar(f"league_style/{name}", v, x)
+            self.style_history.append({"steps": x, "rounds": self.tracker.rounds, **shares})
+        run.write_json("ladder.json", {**summary, "ladder": self.league.refit(), "style_shares": self.style_history})
         _plot_elo(run.folder, run.rows)
 
     def summary(self) -> dict:
         return {**self.league.summary(), "ladder": self.league.refit(), "style_shares": self.tracker.shares(),
-                "style_rounds": self.tracker.rounds}
+                "style_rounds": self.tracker.rounds, "style_history": self.style_history}
