@@ -25,6 +25,7 @@ VERBS: dict[str, str] = {
     "train": "experiments.cli.train",
     "eval": "experiments.cli.eval",
     "tune": "experiments.cli.tune",
+    "style": "experiments.cli.style",
     "list": "experiments.cli.listing",  # not cli/list.py: a submodule named list would shadow the builtin here
 }
 

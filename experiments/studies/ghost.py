@@ -22,6 +22,11 @@ from the demos' and the fine-tuning's, and each method gets its 3 x 3 ``style_ma
 each ghost's play from each style's play; each ghost should be closest to its own style) and its
 ``strength_gap`` table.
 
+Both modes also name the styles (:mod:`agents.style`, the model ``sandbox style`` uses): the ghost's style
+mixture beside its player's and their total-variation distance (``style_mixture``); with ``--styles`` also
+the share of the ghost's rounds that player identification gives to its own player, so fidelity is measured
+for any player, not only against the three scripted styles.
+
 Prints the tables, saves ``OUT/ghost_fidelity.png`` (copied to ``docs/ghost_fidelity.png`` with
 ``--docs``) and ``OUT/report.json``, and ends with one JSON line: ``style_matrix`` and ``strength_gap``
 of the last method run (``method``: finetune, else dagger, else bc), and every method's under ``methods``.
@@ -167,7 +172,12 @@ def compare_one(ghost_rounds, demo_rounds) -> dict:
     per_opp = {opp: {"ghost": og.get(opp), "demos": od[opp]} for opp in od}
     win_gap = float(np.mean([abs(v["ghost"]["win_rate"] - v["demos"]["win_rate"])
                              for v in per_opp.values() if v["ghost"] is not None] or [float("nan")]))
-    return {**{k: round(v, 4) for k, v in div.items()}, "win_rate_gap": round(win_gap, 4),
+    from agents.style.identify import mixture_distance
+    from agents.style.reference import rounds_mixture
+
+    mg, md = rounds_mixture(ghost_rounds)["mixture"], rounds_mixture(demo_rounds)["mixture"]
+    mixtures = {"ghost": mg, "demos": md, "distance": mixture_distance(mg, md)}
+    return {**{k: round(v, 4) for k, v in div.items()}, "win_rate_gap": round(win_gap, 4), "style_mixture": mixtures,
             "guard_rate": {"ghost": round(g["guard_rate"], 4), "demos": round(d["guard_rate"], 4)},
             "mean_gap": {"ghost": round(g["mean_gap"], 1), "demos": round(d["mean_gap"], 1)},
             "per_opponent": per_opp, "_stats": {"ghost": g, "demos": d}}
@@ -191,6 +201,10 @@ def print_single(res: dict, echo=print) -> None:
         echo(f"{k:<24}{res[k]:>20.4f}")
     echo(f"{'guard rate':<24}{res['guard_rate']['ghost']:>10.3f}{res['guard_rate']['demos']:>10.3f}")
     echo(f"{'mean gap (units)':<24}{res['mean_gap']['ghost']:>10.1f}{res['mean_gap']['demos']:>10.1f}")
+    mix = res["style_mixture"]
+    for s in sorted(set(mix["ghost"]) | set(mix["demos"])):
+        echo(f"{'style: ' + s:<24}{mix['ghost'].get(s, 0.0):>10.2f}{mix['demos'].get(s, 0.0):>10.2f}")
+    echo(f"{'style mixture distance':<24}{mix['distance']:>20.4f}")
     for opp, v in res["per_opponent"].items():
         g, d = v["ghost"], v["demos"]
         echo(f"{'win rate vs ' + opp:<24}{g['win_rate']:>10.2f}{d['win_rate']:>10.2f}")
@@ -452,6 +466,36 @@ def dagger_batched(model, dataset, style: str, opponents: list[str], cfg: GhostC
     return model
 
 
+def style_mixtures(models: dict, demos: dict, opponents: list[str], cfg: GhostCompareConfig, rounds: int = 20) -> dict:
+    """Per method and style: the ghost's style mixture (``rounds`` rounds per opponent on the evaluation seeds)
+    beside its player's (the demos), their distance, and the share of the ghost's rounds that player
+    identification (:class:`agents.style.identify.PlayerIndex`, the three players' demos as reference) gives
+    to its own player."""
+    from agents.ghost.batched import BatchedGhost, play_batched
+    from agents.style.identify import PlayerIndex, mixture, mixture_distance
+    from agents.style.reference import load_reference
+    from agents.style.tokens import build_corpus
+
+    model = load_reference()
+    ref = {s: build_corpus(demos[s].rounds, s, min_decisions=model.min_decisions).docs for s in STYLES}
+    index = PlayerIndex(model, [d for s in STYLES for d in ref[s]], [s for s in STYLES for _ in ref[s]])
+    out: dict = {}
+    for method, ms in models.items():
+        out[method] = {}
+        for s in STYLES:
+            played = []
+            for j, opp in enumerate(opponents):
+                played += play_batched(BatchedGhost(ms[s], temperature=cfg.temperature), opp, rounds,
+                                       seed=EVAL_SEEDS + 9 * 10**6 + j * 10**4, round_seconds=cfg.round_seconds)
+            docs = build_corpus(played, s, min_decisions=model.min_decisions).docs
+            g = mixture(model, docs)["mixture"] if docs else {}
+            p = mixture(model, ref[s])["mixture"] if ref[s] else {}
+            out[method][s] = {"ghost": g, "player": p, "distance": mixture_distance(g, p),
+                              "identified_as_player": round(float(np.mean([index.identify([d]) == s for d in docs]))
+                                                            if docs else float("nan"), 4)}
+    return out
+
+
 def run_styles(cfg: GhostCompareConfig, echo=print) -> dict:
     from agents.ghost import DemoDataset, load_ghost, save_ghost, stats_divergence, stats_from_counts
     from experiments.train.ghost import train_ghost_run
@@ -528,6 +572,9 @@ def run_styles(cfg: GhostCompareConfig, echo=print) -> dict:
             "cells_within_0.10": sum(abs(strength[s][o]["gap"]) <= 0.10 for s in STYLES for o in opponents),
         }
         results[method]["all_closest_to_own_style"] = all(results[method]["diagonal"].values())
+    mixtures = style_mixtures(models, demos, opponents, cfg)
+    for method, per in mixtures.items():
+        results[method]["style_mixture"] = per
     # ---- report
     echo(f"\nfidelity over {cfg.rounds} rounds per opponent (evaluation seeds apart from the demos'); "
          f"demonstrators' noise floor (even vs odd rounds): "
@@ -545,12 +592,20 @@ def run_styles(cfg: GhostCompareConfig, echo=print) -> dict:
             echo(f"{s:<10}" + "".join(f"{c['ghost']:>6.2f}-{c['demos']:.2f} = {c['gap']:+.2f} "
                                       f"[{c['interval'][0]:+.2f},{c['interval'][1]:+.2f}]" for c in cells))
         echo(f"[{method}] cells within +-0.10: {r['cells_within_0.10']}/{len(STYLES) * len(opponents)}")
+        echo(f"[{method}] style mixtures (sandbox style): ghost | its player | distance | ghost rounds identified "
+             "as its player")
+        for s in STYLES:
+            m = r["style_mixture"][s]
+            fmt = lambda d: " ".join(f"{k} {v:.2f}" for k, v in d.items())  # noqa: E731
+            echo(f"  {s:<10}{fmt(m['ghost'])} | {fmt(m['player'])} | {m['distance']:.3f} | "
+                 f"{m['identified_as_player']:.2f}")
     primary = "finetune" if "finetune" in results else ("dagger" if "dagger" in results else "bc")
     plot_styles(results[primary]["style_matrix"],
                 {s: {"ghost": ghost_stats[primary][s], "demos": demo_stats[s]} for s in STYLES},
                 out / "ghost_fidelity.png")
     summary = {"style_matrix": results[primary]["style_matrix"], "strength_gap": results[primary]["strength_gap"],
                "method": primary, "all_closest_to_own_style": results[primary]["all_closest_to_own_style"],
+               "style_mixture": results[primary]["style_mixture"],
                "methods": results, "demo_matrix": demo_matrix, "heldout": heldout, "rounds_per_opponent": cfg.rounds,
                "style_rounds": cfg.style_rounds, "opponents": opponents, "head": cfg.head}
     if finetune_info:

@@ -20,8 +20,11 @@ agent (:func:`experiments.train.best_response.train_best_response`) and joins th
 
 The run folder is the run's (:class:`experiments.train.run.Run`): ``metrics.csv`` gains the league's
 columns (the main agent's recent score, its live and refitted Elo, pool size, snapshots, exploiters,
-games), TensorBoard each member's rating and draw probability (``league_elo/NAME``, ``league_p/NAME``);
-``ladder.json`` holds the league's summary and the Bradley-Terry ladder, ``plots/elo.png`` the Elo curve.
+games), TensorBoard each member's rating and draw probability (``league_elo/NAME``, ``league_p/NAME``) and
+the main agent's archetype shares (``league_style/STYLE``: the style mixture of its last 200 rounds in the
+first 8 rows, named by ``sandbox style``'s model, :class:`agents.style.reference.StyleTracker`);
+``ladder.json`` holds the league's summary, the Bradley-Terry ladder and the archetype shares at every log
+(``style_shares``), ``plots/elo.png`` the Elo curve.
 Every checkpoint's sidecar holds the league's state, so ``--resume`` continues the league where it was.
 """
 
@@ -34,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from agents.opponents import batched_duel_opponent
+from agents.style.reference import StyleTracker, load_reference
 from envs.duel.config import DuelConfig
 from envs.duel.vector import DuelVectorEnv
 from envs.fileio import atomic_save
@@ -106,12 +110,23 @@ class LeagueRecorder(_vector_wrapper()):
     """The one-player batched duel, booking each finished round with the league: the main agent's score
     (``winner`` "agent" 1, "draw" 1/2, "opponent" 0) against the member that played the round."""
 
-    def __init__(self, env: DuelVectorEnv, league: League, pool: PoolOpponent):
+    def __init__(self, env: DuelVectorEnv, league: League, pool: PoolOpponent, tracker: StyleTracker | None = None):
         super().__init__(env)
-        self.league, self.pool = league, pool
+        self.league, self.pool, self.tracker = league, pool, tracker
+        self._obs: np.ndarray | None = None
+        self._pending = np.zeros(env.num_envs, dtype=bool)
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self._obs, self._pending = obs, np.zeros(len(obs), dtype=bool)
+        return obs, info
 
     def step(self, actions):
         obs, rewards, terminated, truncated, info = self.env.step(actions)
+        done = np.asarray(terminated | truncated)
+        if self.tracker is not None and self._obs is not None:  # the main agent's style (rows it tracks)
+            self.tracker.observe(self._obs, np.asarray(actions).reshape(len(done), -1), done, skip=self._pending)
+        self._obs, self._pending = obs, done
         ended = np.flatnonzero(terminated | truncated)
         if len(ended):
             winner = info.get("winner")
@@ -172,6 +187,8 @@ class LeaguePart(Part):
         self.config = config
         self.league = build_league(self.settings, self.frame_skip)
         self.pool = PoolOpponent(self.league, seed=int(config["seed"]))
+        self.tracker = StyleTracker(load_reference())  # the main agent's archetype shares (agents.style)
+        self.style_history: list[dict] = []  # the shares at every log
         self.exploiters = 0
         self.next_exploiter = float(self.settings.exploiter_every or math.inf)
         self.learner: Any = None
@@ -182,7 +199,7 @@ class LeaguePart(Part):
         return {"opponent": self.pool, "side": "random"}
 
     def wrap(self, env: Any) -> Any:
-        return LeagueRecorder(env, self.league, self.pool)
+        return LeagueRecorder(env, self.league, self.pool, self.tracker)
 
     def _frozen(self, path: Path):
         from nets.policy_gradient import load_learner
@@ -246,8 +263,14 @@ class LeaguePart(Part):
         for name, o in summary["opponents"].items():
             run.scalar(f"league_elo/{name}", o["rating"], x)
             run.scalar(f"league_p/{name}", o["p"], x)
-        run.write_json("ladder.json", {**summary, "ladder": self.league.refit()})
+        shares = self.tracker.shares()
+        if self.tracker.rounds:
+            for name, v in shares.items():
+                run.scalar(f"league_style/{name}", v, x)
+            self.style_history.append({"steps": x, "rounds": self.tracker.rounds, **shares})
+        run.write_json("ladder.json", {**summary, "ladder": self.league.refit(), "style_shares": self.style_history})
         _plot_elo(run.folder, run.rows)
 
     def summary(self) -> dict:
-        return {**self.league.summary(), "ladder": self.league.refit()}
+        return {**self.league.summary(), "ladder": self.league.refit(), "style_shares": self.tracker.shares(),
+                "style_rounds": self.tracker.rounds, "style_history": self.style_history}
