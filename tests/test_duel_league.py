@@ -118,6 +118,10 @@ def test_tiny_league_run_end_to_end_adds_snapshots(tmp_path):
     assert len(out["opponents"]) == 3 + out["snapshots"] + exploiters  # main, random, scripted:easy, the rest
     assert int(rows[-1]["games"]) > 0
     assert (run / "checkpoints" / "snapshot-1.pt").is_file() and (run / "checkpoints" / "final.pt").is_file()
+    from experiments.replay.trace import load_trace  # the milestone match, as a replay trace
+
+    milestone = load_trace(run / "traces" / "snapshot-1.json")["episodes"][0]
+    assert milestone["names"] == ["main", "snapshot-1"] and len(milestone["frames"]) > 10
     assert list((run / "tb").glob("events.out.tfevents.*"))
     ladder = json.loads((run / "ladder.json").read_text())
     assert ladder["ladder"]["random"] == 1000.0

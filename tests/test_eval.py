@@ -92,3 +92,19 @@ def test_bad_input_is_one_line(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_eval_duel_writes_replays_of_its_pairs_and_never_overwrites(tmp_path, capsys):
+    from experiments.replay.trace import load_trace
+
+    trace, page = tmp_path / "eval.json", tmp_path / "eval.html"
+    argv = ["eval", "duel", "--agent", "scripted:normal", "--vs", "scripted:easy,random", "--rounds", "2",
+            "--round-seconds", "3", "--trace", str(trace), "--html", str(page)]
+    assert main(argv) == 0
+    episodes = load_trace(trace)["episodes"]
+    assert [e["names"] for e in episodes] == [["scripted:normal", "scripted:easy"], ["scripted:normal", "random"]]
+    assert page.read_text().startswith("<!DOCTYPE html>") and "<script src" not in page.read_text()
+    capsys.readouterr()
+    assert main(argv) == 2  # the files exist: refused before any round is played
+    err = capsys.readouterr()
+    assert "--trace" in err.err and "already exists" in err.err and "opponent" not in err.out

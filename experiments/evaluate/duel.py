@@ -31,6 +31,9 @@ class EvalDuelConfig:
     round_seconds: float = 0.0  # round length; 0: the agent's training rounds (its sidecar), else 60
     frame_skip: int = DuelConfig.frame_skip  # ticks per decision
     deterministic: bool = False  # a trained agent plays its arg-max action instead of sampling
+    trace: str = ""  # also write a replay trace: one round against each opponent (seed --seed, the agent on the left)
+    html: str = ""  # also write those rounds as one self-contained replay page (open it in a browser)
+    force: bool = False  # replace an existing --trace / --html file
 
 
 def batched_player(spec: str, deterministic: bool):
@@ -66,6 +69,11 @@ def eval_duel(cfg: EvalDuelConfig, echo=print) -> dict:
     if not cfg.vs:
         raise ValueError("--vs needs at least one opponent spec")
     seconds = round_seconds_of(cfg.agent, cfg.round_seconds)
+    from experiments.runfolder import claim_file
+
+    for option, path in (("--trace", cfg.trace), ("--html", cfg.html)):
+        if path:
+            claim_file(path, force=cfg.force, option=option)  # refused before any round is played
     player = batched_player(cfg.agent, cfg.deterministic)
     echo(f"{cfg.agent} against {len(cfg.vs)} opponent(s), {cfg.rounds} rounds each (sides alternating, "
          f"{seconds:g} s rounds, seeds {cfg.seed} + k)")
@@ -81,4 +89,31 @@ def eval_duel(cfg: EvalDuelConfig, echo=print) -> dict:
         rows.append(row)
         echo(f"{spec:<24}{row['wins']:>6}{row['draws']:>7}{row['losses']:>8}{row['win_rate']:>10.1%}"
              f"{f'[{low:.2f}, {high:.2f}]':>16}")
+    if cfg.trace or cfg.html:
+        write_replays(cfg, seconds, echo)
     return {"eval": "duel", "agent": cfg.agent, "round_seconds": seconds, "rows": rows}
+
+
+def write_replays(cfg: EvalDuelConfig, seconds: float, echo=print) -> None:
+    """One round of the agent against each opponent, seeded ``cfg.seed``, as a replay trace and / or page
+    (:mod:`experiments.replay`). The rounds are played anew in the single env, so they show the agent and each
+    opponent at that seed, not a particular round of the table's batch."""
+    from envs.duel.env import duel_spaces
+    from experiments.replay.page import write_page
+    from experiments.replay.trace import make_trace, record_duel_round, write_trace
+    from experiments.watch.agents import build_agent
+
+    action_space, observation_space = duel_spaces()
+    episodes = []
+    context = {"action_space": action_space, "observation_space": observation_space, "frame_skip": cfg.frame_skip}
+    for spec in cfg.vs:
+        agent = build_agent(cfg.agent, **context)
+        opponent = build_agent(spec, **context, player=2)
+        episodes.append(record_duel_round(agent, opponent, seed=cfg.seed, frame_skip=cfg.frame_skip,
+                                          round_seconds=seconds, names=(cfg.agent, spec),
+                                          title=f"{cfg.agent} vs {spec}, seed {cfg.seed}"))
+    data = make_trace(episodes)
+    if cfg.trace:
+        echo(f"wrote the trace of {len(episodes)} round(s) to {write_trace(cfg.trace, data)}")
+    if cfg.html:
+        echo(f"wrote the replay page of {len(episodes)} round(s) to {write_page(cfg.html, data)}")

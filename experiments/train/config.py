@@ -48,6 +48,7 @@ class LeagueSettings:
     exploiter_every: int = 0  # train an exploiter against the frozen main agent every N steps (0: never)
     exploiter_steps: int = 100_000  # each exploiter's training budget
     max_snapshots: int = 50  # stop adding snapshots beyond this many
+    traces: int = 10  # replay traces of the milestone matches: a round of main vs each of the first N snapshots
 
 
 @dataclass

@@ -226,11 +226,26 @@ class LeaguePart(Part):
             k, rate = self.league.snapshots + 1, self.league.gate_rate
             path = run.checkpoint(f"snapshot-{k}", lambda p: learner.save(p), steps, {"league": True})
             self.league.add(f"snapshot-{k}", "snapshot", self._frozen(path))
+            if k <= cfg.traces:
+                self.milestone(learner, path, run, k, steps)
             run.say(f"{steps:>9} steps  snapshot-{k} joins (score {rate:.2f} over the last {cfg.window}); "
                     f"pool {len(self.league)}")
         if steps >= self.next_exploiter:
             self.next_exploiter += cfg.exploiter_every
             self.add_exploiter(learner, run, steps)
+
+    def milestone(self, learner: Any, snapshot: Path, run: Any, k: int, steps: int) -> None:
+        """A milestone match as a replay trace, ``traces/snapshot-K.json``: one round of the main agent (left)
+        against the snapshot that just joined, seeded K (``sandbox replay`` makes it a page)."""
+        from experiments.replay.trace import make_trace, record_duel_round, write_trace
+        from nets.policy_gradient import load_learner
+
+        episode = record_duel_round(learner, load_learner(snapshot, device="cpu"), seed=k,
+                                    frame_skip=self.frame_skip, round_seconds=self.round_seconds,
+                                    names=("main", f"snapshot-{k}"),
+                                    title=f"league: main vs snapshot-{k} at {steps:,} steps")
+        (run.folder / "traces").mkdir(exist_ok=True)
+        write_trace(run.folder / "traces" / f"snapshot-{k}.json", make_trace([episode]))
 
     def add_exploiter(self, learner: Any, run: Any, steps: int) -> None:
         from experiments.train.best_response import train_best_response
