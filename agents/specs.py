@@ -75,6 +75,36 @@ AGENT_SPECS: dict[str, tuple[str, str, str]] = {
 }
 
 
+GAMES = {"sandbox/Stealth-v0": "stealth", "sandbox/Duel-v0": "duel", "sandbox/Director-v0": "director"}
+BUNDLED_GAMES = {"director": "director"}  # bundled agents without a sidecar
+
+
+def trained_for(spec: str) -> str | None:
+    """The game a spec's agent acts in (``stealth``, ``duel``, ``director``), read from what it ships with
+    (its kind, its sidecar), without loading any weights; None when nothing says."""
+    prefix, _, arg = spec.partition(":")
+    if prefix in ("scripted", "human", "ghost"):
+        return "duel"
+    if prefix in ("planner", "optimal"):
+        return "stealth"
+    info: dict = {}
+    if prefix == "bundled":
+        from agents.bundled import bundled_info, bundled_names
+
+        if arg not in bundled_names():
+            return None
+        info = bundled_info(arg) or {"env": BUNDLED_GAMES.get(arg)}
+    elif prefix in ("pg", "sb3") and arg:
+        from agents.pg_agent import checkpoint_in, read_sidecar
+
+        try:
+            info = read_sidecar(checkpoint_in(arg, ".pt" if prefix == "pg" else ".zip", prefix))
+        except (OSError, ValueError):
+            return None  # the loader says what is wrong, in its own words
+    env = info.get("env_id") or info.get("env")
+    return GAMES.get(env, env) if isinstance(env, str) else None
+
+
 def valid_specs() -> str:
     """The valid spec forms, for error messages and CLI help."""
     forms = [p + (":" + a if a else "") for p, (_, a, _) in AGENT_SPECS.items()]

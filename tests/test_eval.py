@@ -108,3 +108,14 @@ def test_eval_duel_writes_replays_of_its_pairs_and_never_overwrites(tmp_path, ca
     assert main(argv) == 2  # the files exist: refused before any round is played
     err = capsys.readouterr()
     assert "--trace" in err.err and "already exists" in err.err and "opponent" not in err.out
+
+
+def test_an_agent_of_another_game_is_refused_before_anything_is_printed(capsys):
+    assert main(["eval", "stealth", "--agent", "bundled:duel-ppo", "--level", "tutorial", "--episodes", "1"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and "bundled:duel-ppo acts in the duel env, not in the stealth env" in out.err
+    assert main(["eval", "duel", "--agent", "bundled:director", "--vs", "random", "--rounds", "2"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and "bundled:director acts in the director env, not in the duel env" in out.err
+    assert main(["eval", "duel", "--agent", "scripted:easy", "--vs", "planner", "--rounds", "2"]) == 2
+    assert "planner acts in the stealth env" in capsys.readouterr().err

@@ -68,6 +68,9 @@ def eval_duel(cfg: EvalDuelConfig, echo=print) -> dict:
         raise ValueError(f"--rounds and --frame-skip must be >= 1, got {cfg.rounds}, {cfg.frame_skip}")
     if not cfg.vs:
         raise ValueError("--vs needs at least one opponent spec")
+    from experiments.evaluate.stats import check_game
+
+    check_game([cfg.agent, *cfg.vs], "duel")
     seconds = round_seconds_of(cfg.agent, cfg.round_seconds)
     from experiments.runfolder import claim_file
 

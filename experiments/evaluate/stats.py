@@ -42,3 +42,14 @@ def difference_interval(successes_a: int, trials_a: int, successes_b: int, trial
     d = pa - pb
     return max(-1.0, d - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2)), min(1.0, d + math.sqrt((ua - pa) ** 2 +
                                                                                         (pb - lb) ** 2))
+
+
+def check_game(specs: list[str], game: str) -> None:
+    """Refuse, before anything is played or printed, an agent trained for another game (one line)."""
+    from agents.specs import trained_for
+
+    for spec in specs:
+        other = trained_for(spec)
+        if other is not None and other != game:
+            raise ValueError(f"{spec} acts in the {other} env, not in the {game} env: give a {game} agent "
+                             "(sandbox list bundled shows which is which)")

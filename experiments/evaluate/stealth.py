@@ -157,6 +157,9 @@ def eval_stealth(cfg: EvalStealthConfig, echo=print) -> dict:
     if not 0.0 < cfg.gamma <= 1.0 or not 0.0 <= cfg.slip <= 1.0:
         raise ValueError(f"--gamma must be in (0, 1] and --slip in [0, 1]; got {cfg.gamma}, {cfg.slip}")
     cases = level_cases(cfg)
+    from experiments.evaluate.stats import check_game
+
+    check_game([cfg.agent], "stealth")
     prefix = cfg.agent.partition(":")[0]
     agent = None if prefix in ENV_BOUND else make_agent(cfg.agent)
     env_kwargs, nav = agent_env_kwargs(agent)
