@@ -33,7 +33,6 @@ import numpy as np
 from envs.duel.config import DuelConfig
 from envs.fileio import atomic_write_bytes
 
-DEFAULT_POLICY = os.path.join("runs", "director", "checkpoints", "final.zip")
 # where a trained PPO duel agent is looked for when --ppo is not given (first existing wins)
 PPO_CANDIDATES = (os.path.join("runs", "duel_ppo", "model.zip"), os.path.join("runs", "duel_ppo.zip"))
 SETTINGS = ("fixed 0.5", "rule", "learned")
@@ -50,7 +49,7 @@ class DirectorCompareConfig:
     frame_skip: int = DuelConfig.frame_skip  # duel ticks per step
     opponent: str = "scripted:normal"  # the duel opponent the director tunes (its difficulty is overridden)
     seed: int = 0  # seeds players, envs and (if trained here) the learned director
-    policy: str = DEFAULT_POLICY  # LearnedDirector zip; trained first when missing
+    policy: str = ""  # LearnedDirector zip (default: the bundled director); a path that does not exist is trained first
     train_steps: int = 120_000  # PPO meta-steps when the policy is trained here
     ppo: str = ""  # a trained PPO duel agent (sb3 zip); empty: look in runs/duel_ppo/, else skip
     out: str = os.path.join("runs", "compare_director")  # run folder
@@ -122,9 +121,19 @@ def make_duel_player(name: str, env, rng: np.random.Generator, cfg: DirectorComp
 
 
 def load_or_train_policy(cfg: DirectorCompareConfig):
-    """The LearnedDirector's SB3 policy: loaded from ``cfg.policy``, or trained there first."""
+    """The LearnedDirector's SB3 policy: the bundled director by default, else loaded from ``cfg.policy``, or
+    trained first when that file does not exist (into ``--out``'s ``director-run`` unless the path is a run
+    folder's ``checkpoints/final.zip``)."""
     from experiments.train.director import TrainConfig, train_director
 
+    if not cfg.policy:  # the shipped director, as the README's figures used
+        from agents.bundled import bundled_path
+
+        print(f"[compare] the learned director: bundled:director ({bundled_path('director')})", file=sys.stderr,
+              flush=True)
+        from agents.sb3_agent import load_sb3
+
+        return load_sb3(bundled_path("director"), device="cpu")
     if not os.path.isfile(cfg.policy):
         print(f"[compare] no director policy at {cfg.policy}: training one ({cfg.train_steps} meta-steps)",
               file=sys.stderr, flush=True)
