@@ -122,3 +122,16 @@ def test_readme_examples_run():
     results, report = _run(tests)
     assert results.attempted > 0
     assert results.failed == 0, report
+
+
+def test_the_agents_page_examples_run():
+    """docs/agents.md teaches writing an agent: its examples (one namespace, in order) run as written."""
+    page = ROOT / "docs" / "agents.md"
+    text = page.read_text(encoding="utf-8")
+    blocks = [(text.count("\n", 0, m.start()) + 1, m.group(2)) for m in _FENCE.finditer(text)
+              if m.group(1) in ("python", "py", "pycon")]
+    assert len(blocks) >= 2, "docs/agents.md lost its examples"
+    parser, globs = doctest.DocTestParser(), {}
+    tests = [parser.get_doctest(code, globs, f"docs/agents.md:{line}", str(page), line) for line, code in blocks]
+    results, report = _run(tests)
+    assert results.attempted >= 10 and results.failed == 0, report
