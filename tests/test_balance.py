@@ -85,3 +85,32 @@ def test_no_false_alarm_on_the_shipped_table(seed):
     result = find_combo(None, seed=seed)
     assert not result.loops
     assert 0 < result.damage < 200 // 2
+
+
+def test_sandbox_balance_writes_its_report(tmp_path, capsys):
+    import json
+
+    from experiments.cli import main
+
+    out = tmp_path / "report"
+    argv = ["balance", "--out", str(out), "--rounds", "2", "--population", "scripted:easy,scripted:hard",
+            "--combo-seeds", "1", "--depth", "2", "--round-seconds", "5"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result["meta"]["names"] == ["scripted:easy", "scripted:hard"] and "combo" in result
+    assert {p.name for p in out.iterdir()} >= {"report.md", "payoff.png", "balance.json", ".sandbox.json"}
+    assert "payoff.png" in (out / "report.md").read_text()
+    argv[argv.index("--combo-seeds") + 1] = "0"
+    assert main(argv) == 0  # its own folder is written again
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert main([*argv[:2], str(other), *argv[3:]]) == 2  # a folder it did not create is refused
+    assert "not empty" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[moves.jab]\nhitstun = -1\n")
+    assert main([*argv[:2], str(tmp_path / "r2"), *argv[3:], "--character", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.toml:2" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r2").exists()  # refused before anything was written

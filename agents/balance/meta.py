@@ -182,7 +182,7 @@ def meta_summary(payoff: Payoff, margin: float = 0.1) -> dict[str, Any]:
     population = exploitability(A, y) + exploitability(A, x, as_column=False)
     flags = dominance(A, margin)
     out: dict[str, Any] = {
-        "names": list(payoff.names), "nash": [round(float(p), 4) for p in x], "value": round(v, 4),
+        "names": list(payoff.names), "nash": [round(float(p), 4) for p in x], "value": round(v, 4) + 0.0,
         "exploitability": {k: round(e, 4) for k, e in each.items()},
         "population_exploitability": round(max(population, 0.0), 6),
         "beats_all": [payoff.names[i] for i in flags["beats_all"]],

@@ -25,6 +25,7 @@ VERBS: dict[str, str] = {
     "train": "experiments.cli.train",
     "eval": "experiments.cli.eval",
     "tune": "experiments.cli.tune",
+    "balance": "experiments.cli.balance",
 }
 
 
