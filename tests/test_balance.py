@@ -114,3 +114,12 @@ def test_sandbox_balance_writes_its_report(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.toml:2" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r2").exists()  # refused before anything was written
+
+
+def test_the_planted_file_is_the_planted_character():
+    from pathlib import Path
+
+    from envs.duel.character import load_character
+
+    path = Path(__file__).parent / "data" / "duel_planted_infinite.toml"
+    assert load_character(path) == planted_infinite()
