@@ -94,11 +94,12 @@ def test_sandbox_balance_writes_its_report(tmp_path, capsys):
 
     out = tmp_path / "report"
     argv = ["balance", "--out", str(out), "--rounds", "2", "--population", "scripted:easy,scripted:hard",
-            "--combo-seeds", "1", "--depth", "2", "--round-seconds", "5"]
+            "--combo-seeds", "1", "--depth", "2", "--round-seconds", "5", "--probe-steps", "0"]
     assert main(argv) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     result = json.loads(lines[-1])
     assert result["meta"]["names"] == ["scripted:easy", "scripted:hard"] and "combo" in result
+    assert result["probes"][0]["parameter"] == "jab.hitstun" and result["probes"][0]["breaks_at"] is None
     assert {p.name for p in out.iterdir()} >= {"report.md", "payoff.png", "balance.json", ".sandbox.json"}
     assert "payoff.png" in (out / "report.md").read_text()
     argv[argv.index("--combo-seeds") + 1] = "0"
@@ -114,6 +115,8 @@ def test_sandbox_balance_writes_its_report(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.toml:2" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r2").exists()  # refused before anything was written
+    assert main([*argv[:2], str(tmp_path / "r3"), *argv[3:], "--probe", "jab.speed"]) == 2
+    assert "unknown frame-data parameter" in capsys.readouterr().err and not (tmp_path / "r3").exists()
 
 
 def test_the_planted_file_is_the_planted_character():
@@ -123,3 +126,20 @@ def test_the_planted_file_is_the_planted_character():
 
     path = Path(__file__).parent / "data" / "duel_planted_infinite.toml"
     assert load_character(path) == planted_infinite()
+
+
+def test_the_jab_hitstun_probe_finds_the_planted_loop_one_step_away():
+    import dataclasses
+
+    from agents.balance.frames import parse_parameter, probe_parameter
+    from envs.duel.character import default_character
+
+    base = default_character()
+    ch = planted_infinite()
+    near = dataclasses.replace(ch, moves=(ch.moves[0]._replace(hitstun=ch.moves[0].hitstun - 1), *ch.moves[1:]))
+    probe = probe_parameter(near.validate(), "jab.hitstun", steps=3)
+    assert probe["breaks_at"] is not None and probe["distance"] <= 1 and probe["trail"][-1]["loops"]
+    assert parse_parameter("body.gravity") == ("body", "gravity")
+    with pytest.raises(ValueError, match="unknown frame-data parameter"):
+        parse_parameter("jab.speed")
+    assert probe_parameter(base, "jab.hitstun", steps=0)["trail"][0]["value"] == base.moves[0].hitstun

@@ -2,11 +2,13 @@
 (played through the batched harness, a Wilson interval per cell), its Nash mixture by linear program, each
 strategy's and the population's exploitability, dominance flags and move-usage entropy at the Nash mixture.
 ``combo``: a search over input strings on the batched duel for the most damaging string the defender cannot
-escape, and whether it loops. ``stats``: the intervals.
+escape, and whether it loops. ``frames``: how many steps of one frame-data value make a combo loop.
+``stats``: the intervals.
 
 Imports: ``agents``, ``nets``, ``envs``; never ``experiments``."""
 
 from agents.balance.combo import ComboResult, find_combo, planted_infinite
+from agents.balance.frames import probe_parameter
 from agents.balance.meta import (
     Payoff,
     dominance,
@@ -18,4 +20,4 @@ from agents.balance.meta import (
 )
 
 __all__ = ["ComboResult", "Payoff", "dominance", "exploitability", "find_combo", "meta_summary", "move_entropy",
-           "nash", "planted_infinite", "play_payoff"]
+           "nash", "planted_infinite", "play_payoff", "probe_parameter"]

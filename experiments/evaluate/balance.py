@@ -14,6 +14,8 @@ Two parts, each timed:
   every other) and the move-usage entropy at the Nash mixture.
 * **Combos.** The combo search (:func:`agents.balance.combo.find_combo`) on ``--character`` from
   ``--combo-seeds`` start positions: the most damaging string no defender input escapes, and whether it loops.
+* **Probes.** Each ``--probe`` value (``jab.hitstun``) raised one unit at a time, the combo search at each, until
+  a combo loops (:func:`agents.balance.frames.probe_parameter`): how far the rules are from an infinite.
 
 Writes ``report.md``, ``payoff.png`` (the heatmap with the Nash mixture) and ``balance.json`` into ``--out``,
 prints a table and ends with one JSON line.
@@ -45,19 +47,25 @@ class BalanceConfig:
     combo_seeds: int = 3  # start positions (attacker x, gap) the combo search tries
     beam: int = 1  # strings the combo search keeps per last move at each depth
     depth: int = 8  # tokens (walk, then a move) a searched string has at most, before its loop check
+    probe: list[str] = field(default_factory=lambda: ["jab.hitstun"])  # MOVE.KEY or body.KEY: raised until a loop
+    probe_steps: int = 6  # the most steps each probed value is raised
 
 
 def check_config(cfg: BalanceConfig) -> None:
     if len(cfg.population) < 2 and cfg.rounds > 0:
         raise ValueError(f"--population needs at least 2 strategies; got {len(cfg.population)}")
     for name, value, lo in (("rounds", cfg.rounds, 0), ("combo_seeds", cfg.combo_seeds, 0), ("beam", cfg.beam, 1),
-                            ("depth", cfg.depth, 1)):
+                            ("depth", cfg.depth, 1), ("probe_steps", cfg.probe_steps, 0)):
         if value < lo:
             raise ValueError(f"--{name.replace('_', '-')} must be >= {lo}; got {value}")
     if not cfg.round_seconds > 0:
         raise ValueError(f"--round-seconds must be > 0; got {cfg.round_seconds}")
     if not 0 <= cfg.margin < 1:
         raise ValueError(f"--margin must be in [0, 1); got {cfg.margin}")
+    from agents.balance.frames import parse_parameter
+
+    for name in cfg.probe:
+        parse_parameter(name)
 
 
 def _short(spec: str) -> str:
@@ -93,7 +101,7 @@ def heatmap(path: Path, names: list[str], A: np.ndarray, nash: list[float]) -> N
 
 def run_balance(cfg: BalanceConfig) -> dict[str, Any]:
     """Both parts, the files in ``cfg.out``; returns the JSON line's dict."""
-    from agents.balance import find_combo, meta_summary, play_payoff
+    from agents.balance import find_combo, meta_summary, play_payoff, probe_parameter
     from envs.duel.character import load_character
     from envs.fileio import atomic_write_text
 
@@ -119,19 +127,28 @@ def run_balance(cfg: BalanceConfig) -> dict[str, Any]:
     for i in range(cfg.combo_seeds):
         combos.append(find_combo(character, seed=cfg.seed + i, beam=cfg.beam, depth=cfg.depth))
     seconds["combos"] = round(time.perf_counter() - t0, 2)
+    probes = []
+    t0 = time.perf_counter()
+    for name in cfg.probe:
+        probes.append(probe_parameter(character, name, steps=cfg.probe_steps, seed=cfg.seed, beam=cfg.beam,
+                                      depth=cfg.depth))
+    if probes:
+        seconds["probes"] = round(time.perf_counter() - t0, 2)
+        result["probes"] = [{k: v for k, v in pr.items() if k != "trail"} for pr in probes]
     if combos:
         best = max(combos, key=lambda c: (c.loops, c.damage, -c.ticks))
         result["combo"] = {**best.as_dict(), "character": character.name, "seeds": cfg.combo_seeds,
                            "any_loop": any(c.loops for c in combos)}
     result["seconds"] = seconds
     atomic_write_text(out / "balance.json", json.dumps({"config": cfg.__dict__, **result,
-                                                         "combos": [c.as_dict() for c in combos]}, indent=1))
-    atomic_write_text(out / "report.md", report_markdown(cfg, payoff, meta, combos, seconds, character.name))
+                                                         "combos": [c.as_dict() for c in combos], "probes": probes},
+                                                        indent=1))
+    atomic_write_text(out / "report.md", report_markdown(cfg, payoff, meta, combos, seconds, character.name, probes))
     return result
 
 
 def report_markdown(cfg: BalanceConfig, payoff: Any, meta: dict | None, combos: list, seconds: dict,
-                    character: str) -> str:
+                    character: str, probes: list | None = None) -> str:
     lines = ["# Balance report", "",
              f"Population: {len(cfg.population)} strategies, {cfg.rounds} rounds per pair (seed {cfg.seed}, "
              f"{cfg.round_seconds:g} s rounds); combo search on `{character}` from {cfg.combo_seeds} start positions.",
@@ -169,6 +186,20 @@ def report_markdown(cfg: BalanceConfig, payoff: Any, meta: dict | None, combos: 
             lines.append(f"| {cfg.seed + i} | {c.start[0]}, {c.start[1]} | `{d['string']}` | {c.damage} | "
                          f"{c.share:.2f} | {'yes' if c.loops else 'no'} | {c.evaluations} |")
         lines += ["", f"- {seconds.get('combos', 0):.1f} s", ""]
+    if probes:
+        lines += ["## How far from an infinite", "",
+                  f"Each value raised one unit at a time (at most {cfg.probe_steps}), the combo search (seed "
+                  f"{cfg.seed}) at each:", "", "| parameter | value | best combo | damage | loops |",
+                  "|---|---|---|---|---|"]
+        for pr in probes:
+            for row in pr["trail"]:
+                lines.append(f"| {pr['parameter']} | {row['value']} | `{row['string']}` | {row['damage']} | "
+                             f"{'yes' if row['loops'] else 'no'} |")
+        for pr in probes:
+            verdict = (f"loops at {pr['breaks_at']}: {pr['distance']} step(s) from {pr['shipped']}"
+                       if pr["breaks_at"] is not None else f"no loop within {cfg.probe_steps} steps of {pr['shipped']}")
+            lines.append(f"\n- `{pr['parameter']}`: {verdict}")
+        lines += ["", f"- {seconds.get('probes', 0):.1f} s", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -185,3 +216,7 @@ def print_table(result: dict) -> None:
     if combo:
         print(f"combo ({combo['character']}): {combo['string']}  damage {combo['damage']} "
               f"({combo['share']:.0%}), loops: {combo['loops']}")
+    for pr in result.get("probes", []):
+        print(f"probe {pr['parameter']}: from {pr['shipped']}, "
+              + (f"loops at {pr['breaks_at']} ({pr['distance']} steps)" if pr["breaks_at"] is not None
+                 else "no loop within the steps"))
