@@ -68,6 +68,13 @@ def test_a_small_population_of_scripted_fighters():
     assert payoff.usage.sum() > 0 and 0.0 < summary["move_entropy_bits"] <= 3.0
     again = play_payoff(specs, 6, seed=0, round_seconds=15)  # seeded: it repeats
     np.testing.assert_array_equal(again.wins, payoff.wins)
+    from agents.balance.meta import extend_payoff
+
+    grown = extend_payoff(payoff, "scripted:normal", "normal", 6, specs, seed=0, round_seconds=15)
+    assert grown.names[-1] == "normal" and grown.matrix.shape == (4, 4)
+    np.testing.assert_allclose(grown.matrix, -grown.matrix.T)
+    np.testing.assert_array_equal(grown.wins[:3, :3], payoff.wins)
+    assert grown.matrix[3, 0] > 0  # normal beats easy
 
 
 def test_the_planted_infinite_is_found_within_budget():

@@ -6,6 +6,7 @@ draws of row against column, the payoff ``A[i, j] = (wins - losses) / rounds`` (
 95% Wilson interval on each cell's win rate, and each strategy's move usage (moves started, counted from the
 observations). The rest works on any payoff matrix of a two-player zero-sum game (the row player's payoff):
 
+* :func:`extend_payoff`: the matrix grown by one strategy (an exploiter trained against the field).
 * :func:`nash`: both players' equilibrium mixtures and the value, each by one linear program
   (``scipy.optimize.linprog``): the row player maximises ``v`` subject to ``x^T A >= v``, ``sum x = 1``, ``x >= 0``.
 * :func:`exploitability`: how much a best response gains against a mixture over the game's value.
@@ -103,6 +104,32 @@ def play_payoff(strategies: Sequence[Any], rounds: int, *, seed: int = 0, names:
             usage[i] += counts[0]
             usage[j] += counts[1]
     return Payoff(labels, wins, losses, draws, usage)
+
+
+def extend_payoff(payoff: Payoff, strategy: Any, name: str, rounds: int, others: Sequence[Any], *, seed: int = 0,
+                  round_seconds: float = 60.0) -> Payoff:
+    """``payoff`` with one more strategy (a spec or an agent object, e.g. a trained best response) played against
+    each of ``others`` (the population's strategies, in ``payoff.names`` order), as :func:`play_payoff` plays."""
+    k = len(payoff.names)
+    if len(others) != k:
+        raise ValueError(f"extend_payoff needs the {k} strategies of the payoff; got {len(others)}")
+    wins, losses, draws = (np.zeros((k + 1, k + 1), dtype=np.int64) for _ in range(3))
+    for mine, old in ((wins, payoff.wins), (losses, payoff.losses), (draws, payoff.draws)):
+        mine[:k, :k] = old
+    usage = np.zeros((k + 1, N_MOVES - 1), dtype=np.int64)
+    if payoff.usage.size:
+        usage[:k] = payoff.usage
+    for j in range(k):
+        counts = np.zeros((2, N_MOVES - 1), dtype=np.int64)
+        records = play_duel(strategy, others[j], rounds, seed=seed, round_seconds=round_seconds,
+                            on_step=_usage_hook(counts, {}))
+        w = sum(r.winner == "agent" for r in records)
+        lo = sum(r.winner == "opponent" for r in records)
+        wins[k, j], losses[k, j], draws[k, j] = w, lo, rounds - w - lo
+        wins[j, k], losses[j, k], draws[j, k] = lo, w, rounds - w - lo
+        usage[k] += counts[0]
+        usage[j] += counts[1]
+    return Payoff([*payoff.names, name], wins, losses, draws, usage)
 
 
 def nash(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

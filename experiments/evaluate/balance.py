@@ -49,13 +49,15 @@ class BalanceConfig:
     depth: int = 8  # tokens (walk, then a move) a searched string has at most, before its loop check
     probe: list[str] = field(default_factory=lambda: ["jab.hitstun"])  # MOVE.KEY or body.KEY: raised until a loop
     probe_steps: int = 6  # the most steps each probed value is raised
+    exploiter_steps: int = 0  # train a PPO best response to the Nash mixture this many env steps and add it (0: none)
 
 
 def check_config(cfg: BalanceConfig) -> None:
     if len(cfg.population) < 2 and cfg.rounds > 0:
         raise ValueError(f"--population needs at least 2 strategies; got {len(cfg.population)}")
     for name, value, lo in (("rounds", cfg.rounds, 0), ("combo_seeds", cfg.combo_seeds, 0), ("beam", cfg.beam, 1),
-                            ("depth", cfg.depth, 1), ("probe_steps", cfg.probe_steps, 0)):
+                            ("depth", cfg.depth, 1), ("probe_steps", cfg.probe_steps, 0),
+                            ("exploiter_steps", cfg.exploiter_steps, 0)):
         if value < lo:
             raise ValueError(f"--{name.replace('_', '-')} must be >= {lo}; got {value}")
     if not cfg.round_seconds > 0:
@@ -99,9 +101,25 @@ def heatmap(path: Path, names: list[str], A: np.ndarray, nash: list[float]) -> N
     plt.close(fig)
 
 
+def train_exploiter(population: list[str], nash: np.ndarray, steps: int, seed: int, round_seconds: float) -> Any:
+    """A short PPO best response (:func:`experiments.train.best_response.train_best_response`) against the Nash
+    mixture of ``population``: its training rounds play the strategies in proportion to their weights (32 slots,
+    each strategy with weight > 0 in at least one)."""
+    from experiments.train.best_response import train_best_response
+
+    slots = 32
+    weights = np.asarray(nash, dtype=np.float64)
+    counts = np.floor(weights / weights.sum() * slots).astype(int)
+    counts[(weights > 1e-6) & (counts == 0)] = 1
+    opponents = [spec for spec, c in zip(population, counts, strict=True) for _ in range(int(c))]
+    return train_best_response(opponents, steps, n_envs=len(opponents), seed=seed, round_seconds=round_seconds,
+                               device="cpu")
+
+
 def run_balance(cfg: BalanceConfig) -> dict[str, Any]:
     """Both parts, the files in ``cfg.out``; returns the JSON line's dict."""
     from agents.balance import find_combo, meta_summary, play_payoff, probe_parameter
+    from agents.balance.meta import extend_payoff
     from envs.duel.character import load_character
     from envs.fileio import atomic_write_text
 
@@ -120,6 +138,17 @@ def run_balance(cfg: BalanceConfig) -> dict[str, Any]:
         meta = meta_summary(payoff, cfg.margin)
         pairs = len(cfg.population) * (len(cfg.population) - 1) // 2
         meta["rounds_per_second"] = round(pairs * cfg.rounds / max(seconds["meta"], 1e-9), 1)
+        if cfg.exploiter_steps > 0:
+            t0 = time.perf_counter()
+            nash_before = np.array(meta["nash"])
+            learner = train_exploiter(cfg.population, nash_before, cfg.exploiter_steps, cfg.seed, cfg.round_seconds)
+            payoff = extend_payoff(payoff, learner, "exploiter", cfg.rounds, cfg.population, seed=cfg.seed,
+                                   round_seconds=cfg.round_seconds)
+            seconds["exploiter"] = round(time.perf_counter() - t0, 2)
+            vs_nash = float(payoff.matrix[-1, :-1] @ (nash_before / nash_before.sum()))
+            meta = {**meta_summary(payoff, cfg.margin), "rounds_per_second": meta["rounds_per_second"],
+                    "exploiter": {"steps": cfg.exploiter_steps, "vs_nash_before": round(vs_nash, 4),
+                                  "nash_before": [float(p) for p in nash_before]}}
         heatmap(out / "payoff.png", payoff.names, payoff.matrix, meta["nash"])
         result["meta"] = meta
     combos = []
@@ -175,6 +204,11 @@ def report_markdown(cfg: BalanceConfig, payoff: Any, meta: dict | None, combos: 
                   f"- move-usage entropy at the Nash mixture: {meta.get('move_entropy_bits')} bits (3 = all 8 moves "
                   "alike); shares: " + ", ".join(f"{k} {v:.2f}" for k, v in meta.get("move_share", {}).items()),
                   f"- {seconds.get('meta', 0):.1f} s, {meta['rounds_per_second']} rounds/s", ""]
+        if "exploiter" in meta:
+            ex = meta["exploiter"]
+            lines[-1:-1] = [f"- the exploiter ({ex['steps']} env steps of PPO against the Nash mixture of the "
+                            f"population before it): payoff {ex['vs_nash_before']:+.3f} against that mixture "
+                            f"({seconds.get('exploiter', 0):.1f} s)"]
     if combos:
         lines += ["## Combos", "",
                   "The most damaging string no defender input escapes (every one of the 36 held inputs tried "
