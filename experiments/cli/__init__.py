@@ -26,6 +26,7 @@ VERBS: dict[str, str] = {
     "eval": "experiments.cli.eval",
     "tune": "experiments.cli.tune",
     "style": "experiments.cli.style",
+    "balance": "experiments.cli.balance",
     "list": "experiments.cli.listing",  # not cli/list.py: a submodule named list would shadow the builtin here
 }
 
