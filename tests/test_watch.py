@@ -97,6 +97,22 @@ def test_stealth_overlays_include_value_heat_for_the_optimal_agent():
         session.cycle_overlay()
 
 
+def test_stealth_draws_the_agents_drives_as_bars():
+    import pygame
+
+    from experiments.watch import Config, StealthSession
+
+    session = StealthSession(Config(game="stealth", p1="planner", level="courtyard", seed=0, drives="default"))
+    for _ in range(12):
+        session.advance()
+    labels, levels = session.drive_bars()
+    assert labels == ["fear", "fatigue"]
+    np.testing.assert_array_equal(levels, session.base.drives.state.levels()[0])
+    assert levels[1] > 0.0  # the planner has been walking: fatigue
+    session.draw(pygame.Surface(session.size), 1.0, False)
+    assert StealthSession(Config(game="stealth", p1="planner", level="courtyard", seed=0)).drive_bars() is None
+
+
 # ---- the watcher shows the env's own decision steps, one tick per frame ------------------------------------
 def test_the_watcher_shows_every_tick_of_the_envs_decision_steps():
     """The session steps the env a decision at a time (the one decision step) and shows its ticks one by

@@ -65,6 +65,8 @@ class DuelSession:
         self.p1, self.slot = p1, OpponentSlot(p2)
         self.base = DuelEnv(opponent=self.slot, frame_skip=self.skip, round_seconds=round_seconds, side="left")
         self.base.on_tick = self._keep_tick
+        if getattr(cfg, "drives", None):
+            notice("--drives is drawn in the stealth watcher only for now; the duel is shown without drives")
         self.director = make_director(cfg.director, "duel")
         if self.director is not None and not hasattr(p2, "set_difficulty"):
             notice(f"P2 ({self.names[1]}) has no difficulty setting: the director's choices change nothing")

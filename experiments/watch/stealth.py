@@ -52,6 +52,8 @@ class StealthSession:
         self.env_kwargs = {k: v for k, v in kwargs.items() if k not in ("level", "render_mode", "difficulty")}
         self.nav_features = nav_spec(info.get("nav_features") or kwargs.get("nav_features") or False)
         self.env_kwargs.pop("nav_features", None)
+        if cfg.drives:
+            self.env_kwargs["drives"] = cfg.drives
         self.size = (self.area + self.panel, self.area)
         self.fonts = Fonts()
         self.overlay = 0
@@ -231,6 +233,13 @@ class StealthSession:
         self.plan_at = (cell, phase)
         return self.plan
 
+    def drive_bars(self) -> tuple[list[str], np.ndarray] | None:
+        """The agent's drives as (labels, levels in [0, 1]) when the env has ``drives=``, else None."""
+        drives = getattr(self.base, "drives", None)
+        if drives is None:
+            return None
+        return _drive_labels(drives.state.table.names), drives.state.levels()[0]
+
     def draw(self, surf, speed: float, paused: bool) -> None:
         import pygame
 
@@ -296,6 +305,12 @@ class StealthSession:
             y += text(surf, f.small, "policy: action probabilities", (x, y), (170, 170, 180)) + 2
             draw_bars(surf, f, (x, y, 200, 60), self.probs, STEALTH_LABELS, COLOURS["player"], self.chosen)
             y += 64
+        bars = self.drive_bars()
+        if bars is not None:
+            y += 6
+            y += text(surf, f.small, "drives: level within bounds", (x, y), (170, 170, 180)) + 2
+            draw_bars(surf, f, (x, y, 200, 60), bars[1], bars[0], (230, 150, 60))
+            y += 64
         if self.director is not None:
             difficulties = self.difficulties + [float(self.director.difficulty)]
             window = int(getattr(self.director, "window", 20))
@@ -303,6 +318,10 @@ class StealthSession:
                           window, name=type(self.director).__name__)
         for k, line in enumerate(("Space pause  Right step  +/- speed", "R restart  Tab overlay  Esc quit")):
             text(surf, f.small, line, (x, self.area - 34 + 15 * k), (150, 150, 160))
+
+
+def _drive_labels(names: tuple[str, ...]) -> list[str]:
+    return [name[:7] for name in names]
 
 
 def _fits(agent, space) -> bool:
