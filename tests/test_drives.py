@@ -198,3 +198,58 @@ def test_other_refusals() -> None:
     with pytest.raises(DriveError, match="longer than the limit"):
         parse_drives(big)
     assert math.isinf(parse_drives(table(drives="[drives.a]\n")).drives[0].half_life)  # no half-life: no decay
+
+
+class TwoResources:
+    """A body with two hungers, levels 0..5 each: eat A (A -2, B +1), eat B (B -2, A +1) or wait (both +1),
+    clipped; the reward is the drive-difference D(h) - D(h') with D = (hA^2 + hB^2)^(1/2). Episodes of 20
+    steps from a random internal state (a gymnasium env for nets.tabular's Q-learning)."""
+
+    K = 6
+
+    def __init__(self) -> None:
+        from gymnasium import spaces
+
+        K = self.K
+        self.observation_space, self.action_space = spaces.Discrete(K * K), spaces.Discrete(3)
+        self.levels = np.array([(a, b) for a in range(K) for b in range(K)], dtype=float)
+        self.d = drive_value(self.levels, np.zeros(2), np.ones(2), 2.0, 2.0)
+        self.rng = np.random.default_rng(0)
+        self.s = self.t = 0
+
+    def next(self, s: int, a: int) -> int:
+        da, db = ((-2, 1), (1, -2), (1, 1))[a]
+        ha, hb = self.levels[s]
+        return int(np.clip(ha + da, 0, self.K - 1) * self.K + np.clip(hb + db, 0, self.K - 1))
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[int, dict]:
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self.s, self.t = int(self.rng.integers(self.K * self.K)), 0
+        return self.s, {}
+
+    def step(self, a: int) -> tuple[int, float, bool, bool, dict]:
+        s2 = self.next(self.s, int(a))
+        r = float(self.d[self.s] - self.d[s2])
+        self.s, self.t = s2, self.t + 1
+        return s2, r, False, self.t >= 20, {}
+
+
+def test_two_resources_the_more_deprived_is_eaten_exactly_and_by_a_trained_agent() -> None:
+    from nets.tabular import q_learning
+
+    env = TwoResources()
+    S, K = env.K * env.K, env.K
+    P = np.zeros((3, S, S))
+    for a in range(3):
+        for s in range(S):
+            P[a, s, env.next(s, a)] = 1.0
+    mdp = TabularMDP(P, env.d[:, None] - np.einsum("ast,t->sa", P, env.d), 0.9)
+    optimal = value_iteration(mdp, tol=1e-10).policy
+    # the internal states where one resource is more deprived, below the cap (20 of them)
+    unequal = (env.levels[:, 0] != env.levels[:, 1]) & (env.levels.max(axis=1) < K - 1)
+    deprived = np.where(env.levels[:, 0] > env.levels[:, 1], 0, 1)
+    assert unequal.sum() == 20 and np.all(optimal[unequal] == deprived[unequal])
+    learned = q_learning(env, S, lambda e: e.s, 60_000, alpha=0.5, gamma=0.9, seed=0).policy  # about 3 s
+    sampled = np.random.default_rng(1).choice(np.flatnonzero(unequal), size=1000)
+    assert np.mean(learned[sampled] == deprived[sampled]) >= 0.95
