@@ -158,3 +158,27 @@ def test_envs_with_drives_pickle_and_go_on_alike(env_id: str, kwargs: dict, acti
     assert a[1] == b[1]
     np.testing.assert_array_equal(a[4]["drives"], b[4]["drives"])
     assert env.observation_space.contains(a[0])
+
+
+def test_the_fear_map_is_where_the_near_cone_event_fires() -> None:
+    from envs.stealth.drives import fear_map, near_watched
+
+    env = gym.make("sandbox/Stealth-v0", level="courtyard", drives="default").unwrapped
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    near = env.drives.state.events[:, 1 + 3]  # the near_cone column (time, moved, still, new_cell, near_cone)
+    fired = 0
+    for _ in range(60):
+        *_, terminated, truncated, info = env.step(int(rng.integers(5)))
+        assert near[0] == near_watched(env.world, env.phase)[env.cell]
+        fired += int(near[0])
+        if terminated or truncated:
+            break
+    assert fired > 0
+    fear = fear_map(env.world, env.phase, env.drives.state.table)
+    watched = env.world.watched[env.phase].reshape(fear.shape)
+    # default fear: near_cone 0.25, seen 1.0 (weight 1): a watched cell 1.25/1.25, a cell beside one 0.25/1.25
+    assert np.all(fear[watched] == 1.0)
+    beside = near_watched(env.world, env.phase).reshape(fear.shape) & ~watched & ~env.world.walls.reshape(fear.shape)
+    assert beside.any() and np.allclose(fear[beside], 0.2)
+    assert np.all(fear[~beside & ~watched] == 0.0)

@@ -109,8 +109,13 @@ def test_stealth_draws_the_agents_drives_as_bars():
     assert labels == ["fear", "fatigue"]
     np.testing.assert_array_equal(levels, session.base.drives.state.levels()[0])
     assert levels[1] > 0.0  # the planner has been walking: fatigue
-    session.draw(pygame.Surface(session.size), 1.0, False)
-    assert StealthSession(Config(game="stealth", p1="planner", level="courtyard", seed=0)).drive_bars() is None
+    assert "fear map" in session.overlays
+    canvas = pygame.Surface(session.size)
+    for _ in session.overlays:  # every overlay draws, the fear map too
+        session.draw(canvas, 1.0, False)
+        session.cycle_overlay()
+    plain = StealthSession(Config(game="stealth", p1="planner", level="courtyard", seed=0))
+    assert plain.drive_bars() is None and "fear map" not in plain.overlays
 
 
 def test_duel_draws_p1s_drives_as_bars_and_a_scripted_p1_plays_on():

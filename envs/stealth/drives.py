@@ -27,6 +27,7 @@ from envs.stealth.kernels import (
     ST_PHASE,
     ST_SLOT,
 )
+from envs.stealth.rules import World
 
 _EV = {name: k for k, name in enumerate(EVENTS["stealth"])}
 _NEIGHBOURS = np.array([(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)], dtype=np.int64)
@@ -97,3 +98,28 @@ class StealthDrives:
         """The observation shape with the drives appended."""
         d = self.state.size
         return (shape[0] + d,) if len(shape) == 1 else (shape[0] + d, *shape[1:])
+
+
+def near_watched(world: World, phase: int) -> np.ndarray:
+    """(N,) bool: the cells whose ``near_cone`` event fires at ``phase`` (the cell or a 4-neighbour inside the
+    map is watched), as :meth:`StealthDrives.step` computes it."""
+    h, w = world.height, world.width
+    watched = world.watched[phase].reshape(h, w)
+    near = watched.copy()
+    near[1:] |= watched[:-1]
+    near[:-1] |= watched[1:]
+    near[:, 1:] |= watched[:, :-1]
+    near[:, :-1] |= watched[:, 1:]
+    return near.reshape(-1)
+
+
+def fear_map(world: World, phase: int, table: DriveTable) -> np.ndarray:
+    """(H, W) in [0, 1]: what the character fears at ``phase``, each cell the doses its drives would rise by
+    there (the positive doses of ``near_cone`` and ``seen``, times the drive's weight), over the largest; 0 on
+    walls."""
+    a = table.arrays()
+    rise = np.maximum(a["dose"], 0.0) @ a["weight"]  # per event, the weighted rise over every drive
+    fear = rise[_EV["near_cone"]] * near_watched(world, phase) + rise[_EV["seen"]] * world.watched[phase]
+    fear[world.walls] = 0.0  # no one stands there
+    top = fear.max()
+    return (fear / top if top > 0 else fear).reshape(world.height, world.width)

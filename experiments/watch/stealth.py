@@ -201,7 +201,8 @@ class StealthSession:
     def overlays(self) -> tuple[str, ...]:
         base = ("all", "threat map", "hiding spots", "safe path", "guard cones only")
         solved = hasattr(self.actor, "solution") and hasattr(self.actor, "index")
-        return (*base[:4], "V* (optimal)", base[4]) if solved else base
+        base = (*base[:4], "V* (optimal)", base[4]) if solved else base
+        return (*base[:-1], "fear map", base[-1]) if getattr(self.base, "drives", None) is not None else base
 
     def cycle_overlay(self) -> None:
         self.overlay = (self.overlay + 1) % len(self.overlays)
@@ -258,6 +259,10 @@ class StealthSession:
         if mode == "V* (optimal)" and getattr(self.actor, "solution", None) is not None:
             overlays["value"] = value_heat(self.actor.solution.V, self.actor.index, base.phase).reshape(
                 base.level.shape)
+        if mode == "fear map" and base.drives is not None:
+            from envs.stealth.drives import fear_map
+
+            overlays["fear"] = fear_map(base.world, base.phase, base.drives.state.table)
         self.renderer.world = base.world
         game = self.renderer._surface(base.cell, base.phase, overlays=overlays, path=path)
         surf.fill((18, 19, 26))
@@ -295,6 +300,8 @@ class StealthSession:
             legend.append((OVERLAY_COLOURS["hiding"], "hiding spot: never watched"))
         if path is not None:
             legend.append((COLOURS["path"], "planner's safe path from here"))
+        if "fear" in overlays:
+            legend.append((OVERLAY_COLOURS["fear"], "fear map: where the drives would rise"))
         if "value" in overlays:
             legend.append((OVERLAY_COLOURS["value"], "V*(cell, this phase): darker = better"))
         for colour, label in legend:
