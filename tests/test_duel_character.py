@@ -149,7 +149,8 @@ BAD_SETTINGS = [
     ({"round_seconds": float("nan")}, "round_seconds must be a finite number"),
     ({"flat_actions": "yes"}, "flat_actions must be True or False; got 'yes'"),
     ({"side": "middle"}, "side must be one of 'left', 'right', 'random'; got 'middle'"),
-    ({"charcter": "default"}, "unknown duel setting 'charcter'; valid: character, flat_actions, frame_skip"),
+    ({"charcter": "default"}, "unknown duel setting 'charcter'; valid: character, drives, flat_actions, frame_skip"),
+    ({"drives": "nope"}, "nope: no such drive table file or shipped duel table; shipped: default"),
     ({"character": 3}, "character must be a shipped name"),
 ]
 

@@ -97,6 +97,43 @@ def test_stealth_overlays_include_value_heat_for_the_optimal_agent():
         session.cycle_overlay()
 
 
+def test_stealth_draws_the_agents_drives_as_bars():
+    import pygame
+
+    from experiments.watch import Config, StealthSession
+
+    session = StealthSession(Config(game="stealth", p1="planner", level="courtyard", seed=0, drives="default"))
+    for _ in range(12):
+        session.advance()
+    labels, levels = session.drive_bars()
+    assert labels == ["fear", "fatigue"]
+    np.testing.assert_array_equal(levels, session.base.drives.state.levels()[0])
+    assert levels[1] > 0.0  # the planner has been walking: fatigue
+    assert "fear map" in session.overlays
+    canvas = pygame.Surface(session.size)
+    for _ in session.overlays:  # every overlay draws, the fear map too
+        session.draw(canvas, 1.0, False)
+        session.cycle_overlay()
+    plain = StealthSession(Config(game="stealth", p1="planner", level="courtyard", seed=0))
+    assert plain.drive_bars() is None and "fear map" not in plain.overlays
+
+
+def test_duel_draws_p1s_drives_as_bars_and_a_scripted_p1_plays_on():
+    import pygame
+
+    from experiments.watch import Config, DuelSession
+
+    session = DuelSession(Config(p1="scripted:hard", p2="scripted:normal", seed=0, rounds=1, drives="default",
+                                 director="rule"))
+    for _ in range(200):
+        session.advance()
+    labels, levels = session.drive_bars()
+    assert labels == ["pain", "boredom"]
+    np.testing.assert_array_equal(levels, session.base.drives.state.levels()[0])
+    assert session.obs.shape == (78,) and not session.p1_sees_drives  # the scripted P1 reads 76 of them
+    session.draw(pygame.Surface(session.size), 1.0, False)
+
+
 # ---- the watcher shows the env's own decision steps, one tick per frame ------------------------------------
 def test_the_watcher_shows_every_tick_of_the_envs_decision_steps():
     """The session steps the env a decision at a time (the one decision step) and shows its ticks one by

@@ -114,6 +114,52 @@ class FixedDirector:
         self.episodes = int(state["episodes"])
 
 
+class DriveDirector:
+    """A director that reads a player's drives instead of its wins (docs/drives.md): after each episode, when
+    the episode's mean level of ``drive`` (``details["drives"][drive]``, which :class:`DirectedEnv` passes for
+    an env with ``drives=``) is above ``high`` the difficulty moves by ``+step`` (``sign=+1``: boredom high,
+    raise the challenge), below ``low`` by ``-step``; in between it holds. ``sign=-1`` turns it round (fear or
+    pain high: ease off). The difficulty stays in [0, 1]."""
+
+    def __init__(self, drive: str = "boredom", *, high: float = 0.5, low: float = 0.2, step: float = 0.1,
+                 start: float = 0.5, sign: int = 1):
+        if not low <= high:
+            raise ValueError(f"low ({low}) must be at most high ({high})")
+        if sign not in (1, -1):
+            raise ValueError(f"sign must be 1 or -1; got {sign!r}")
+        self.drive, self.high, self.low, self.sign = str(drive), float(high), float(low), int(sign)
+        self.step = check_difficulty(step, "step")
+        self._difficulty = check_difficulty(start, "start")
+        self.episodes = 0
+
+    @property
+    def difficulty(self) -> float:
+        return self._difficulty
+
+    def observe(self, won: bool, **details: Any) -> None:
+        drives = details.get("drives")
+        if not isinstance(drives, dict) or self.drive not in drives:
+            shown = sorted(drives) if isinstance(drives, dict) else "none"
+            raise ValueError(f"DriveDirector reads the drive {self.drive!r}; the episode reported drives {shown} "
+                             "(make the env with drives= and wrap it in DirectedEnv)")
+        level = float(drives[self.drive])
+        move = self.step if level > self.high else -self.step if level < self.low else 0.0
+        self._difficulty = min(1.0, max(0.0, round(self._difficulty + self.sign * move, 12)))
+        self.episodes += 1
+
+    def state_dict(self) -> dict:
+        return {"kind": "drive", "drive": self.drive, "high": self.high, "low": self.low, "step": self.step,
+                "sign": self.sign, "difficulty": self._difficulty, "episodes": self.episodes}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("kind") != "drive":
+            raise ValueError(f"not a DriveDirector state (kind {state.get('kind')!r})")
+        self.drive, self.high, self.low = str(state["drive"]), float(state["high"]), float(state["low"])
+        self.step, self.sign = check_difficulty(state["step"], "step"), int(state["sign"])
+        self._difficulty = check_difficulty(state["difficulty"])
+        self.episodes = int(state["episodes"])
+
+
 class Phase(IntEnum):
     """Pacing phases, after Left 4 Dead's AI Director."""
 

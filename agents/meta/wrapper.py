@@ -58,7 +58,9 @@ class DirectedEnv(gym.Wrapper):
 
     ``outcome(info, env) -> (won, details)`` decides who won (default :func:`episode_outcome`). On the
     stealth grid the wrapper also counts near-misses (:func:`near_miss`) and passes them as
-    ``details["near_misses"]`` (what the RuleDirector's pacing mode reads), with ``steps``. The
+    ``details["near_misses"]`` (what the RuleDirector's pacing mode reads), with ``steps``. An env made with
+    ``drives=`` also gives ``details["drives"]``, each drive's mean level over the episode's steps by name
+    (what :class:`agents.meta.director.DriveDirector` reads). The
     episode's final ``info`` gains ``"director": {"difficulty", "won", "next_difficulty"}``.
     ``reset(options={"difficulty": x})`` still overrides the director for that one episode.
     """
@@ -76,6 +78,7 @@ class DirectedEnv(gym.Wrapper):
         self.applied: list[float] = []  # difficulty of every episode started, in order
         self._near_misses = 0
         self._steps = 0
+        self._drive_sum: np.ndarray | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         difficulty = float(self.director.difficulty)
@@ -86,6 +89,7 @@ class DirectedEnv(gym.Wrapper):
         self.applied.append(difficulty)
         self._near_misses = 0
         self._steps = 0
+        self._drive_sum = None
         return self.env.reset(seed=seed, options=options)
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -94,9 +98,16 @@ class DirectedEnv(gym.Wrapper):
         base = self.env.unwrapped
         if hasattr(base, "world") and hasattr(base, "cell"):
             self._near_misses += near_miss(cast("StealthEnv", base))  # (a stealth env: it has world and cell)
+        if "drives" in info:
+            levels = np.asarray(info["drives"], dtype=np.float64)
+            self._drive_sum = levels.copy() if self._drive_sum is None else self._drive_sum + levels
         if terminated or truncated:
             won, details = self.outcome(info, base)
             details = {**details, "steps": self._steps}
+            drives = getattr(base, "drives", None)
+            if self._drive_sum is not None and drives is not None:
+                means = (self._drive_sum / self._steps).tolist()
+                details["drives"] = dict(zip(drives.state.table.names, means, strict=True))
             if hasattr(base, "world"):
                 details["near_misses"] = self._near_misses
             self.director.observe(bool(won), **details)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envs.checks import check_choice, check_int, check_number
+from envs.drives.table import load_drives
 from envs.duel.character import check_character_spec
 from envs.duel.layout import TICKS_PER_SECOND
 
@@ -31,6 +32,7 @@ class DuelConfig:
     flat_actions: bool = False  # Discrete(36) actions (stick * 4 + button) instead of MultiDiscrete([9, 4])
     side: str = "left"  # the fighter the agent plays: "left", "right" or "random" (drawn per round)
     character: Any = "default"  # a shipped name, a TOML file, a Character, a (left, right) pair, or one per round
+    drives: Any = None  # None, or the agent's drive table: a shipped name ("default"), a TOML file or a DriveTable
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -41,6 +43,8 @@ class DuelConfig:
             raise ValueError(f"flat_actions must be True or False; got {self.flat_actions!r}")
         check_choice("side", self.side, SIDES)
         check_character_spec(self.character)
+        if self.drives is not None:
+            set_(self, "drives", load_drives(self.drives, "duel"))
 
     @property
     def round_ticks(self) -> int:

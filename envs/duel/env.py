@@ -15,6 +15,7 @@ from envs.duel import layout as L
 from envs.duel import rules
 from envs.duel.config import DuelConfig
 from envs.duel.core import DuelCore
+from envs.duel.drives import DuelDrives
 from envs.duel.layout import (  # noqa: F401  (the observation layout, re-exported under its old home)
     F_FACING,
     F_GUARD_CROUCH,
@@ -214,7 +215,10 @@ class DuelEnv(gym.Env[np.ndarray, DuelAction]):
     :class:`envs.duel.config.DuelConfig`, as ``config=`` or as keywords: ``frame_skip`` (ticks per step,
     default 4), ``flat_actions`` (default False), ``round_seconds`` (default 60), ``side`` (``"left"``,
     ``"right"`` or ``"random"``), ``character`` (a shipped name, a TOML file, an
-    :class:`envs.duel.character.Character`, or a ``(left, right)`` pair; default ``"default"``). The
+    :class:`envs.duel.character.Character`, or a ``(left, right)`` pair; default ``"default"``), ``drives``
+    (None, or the agent's drive table: ``"default"``, pain and boredom, a TOML file or a
+    :class:`envs.drives.table.DriveTable`; its levels are appended to the observation, the reward is the
+    table's and ``info`` holds ``drives``, ``drive_reward`` and ``unshaped_reward``: docs/drives.md). The
     opponent's random draws are keyed by a seed drawn from the env's generator at every reset (an
     opponent with only ``predict`` and an ``rng`` attribute is given the generator itself), so seeded
     rollouts repeat exactly.
@@ -273,6 +277,10 @@ class DuelEnv(gym.Env[np.ndarray, DuelAction]):
         # optional hook on_tick(state, events) after every tick (the watcher draws)
         self.on_tick: Callable[[rules.DuelState, list[dict[str, Any]]], object] | None = None
         self._core = DuelCore(1, self.config, events=True)
+        self.drives = DuelDrives(self.config.drives, self._core) if self.config.drives is not None else None
+        if self.drives is not None:
+            self.observation_space = spaces.Box(-1.0, 1.0, shape=(OBS_SIZE + self.drives.state.size,),
+                                                dtype=np.float32)
         if render_mode is not None:  # a watched env steps tick by tick: load those kernels now, not mid-round
             self._core.reset()
             self._core.step_by_tick(lambda k: None)
@@ -330,6 +338,11 @@ class DuelEnv(gym.Env[np.ndarray, DuelAction]):
         self._last_events = []
         if self.render_mode == "human":
             self.render()
+        if self.drives is not None:
+            self.drives.start()
+            info = self._info()
+            info["drives"] = self.drives.state.h[0].copy()
+            return self.drives.observe(core.obs[:1, 0])[0], info
         return core.obs[0, 0].copy(), self._info()
 
     def step(self, action: DuelAction) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -356,7 +369,21 @@ class DuelEnv(gym.Env[np.ndarray, DuelAction]):
         terminated = bool(core.terminated[0])
         self._over = terminated
         self._last_events = core.events(0) if core.EV[0, 0, 0] else []
+        if self.drives is not None:
+            return self._step_drives(terminated)
         return core.obs[0, 0].copy(), float(core.reward[0]), terminated, False, self._info()
+
+    def _step_drives(self, terminated: bool) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """The step's outputs with drives: their reward, the levels appended, and in info the game's reward
+        (``unshaped_reward``), the drive reward and the levels."""
+        core, drives = self._core, self.drives
+        assert drives is not None
+        drive_reward = drives.step(None)
+        reward = float(drives.state.reward(core.reward, drive_reward)[0])
+        info = self._info()
+        info["unshaped_reward"], info["drive_reward"] = float(core.reward[0]), float(drive_reward[0])
+        info["drives"] = drives.state.h[0].copy()
+        return drives.observe(core.obs[:1, 0])[0], reward, terminated, False, info
 
     def _tick_hook(self, k: int) -> None:
         self._last_events = self._core.events(0)

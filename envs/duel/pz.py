@@ -53,6 +53,9 @@ class DuelParallelEnv(ParallelEnv):
         if render_mode is not None:
             check_choice("render_mode", render_mode, self.metadata["render_modes"])
         self.config = DuelConfig.build(config, **settings)
+        if self.config.drives is not None:
+            raise ValueError("drives= is for the one-player duel (sandbox/Duel-v0 with an opponent); the "
+                             "PettingZoo view has none")
         if self.config.side != "left":
             raise ValueError("the two-player form has no side: player_0 is left, player_1 right")
         self.frame_skip, self.flat_actions = self.config.frame_skip, self.config.flat_actions

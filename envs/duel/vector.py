@@ -28,6 +28,7 @@ from envs.duel import kernels as K
 from envs.duel import rules
 from envs.duel.config import DuelConfig
 from envs.duel.core import DuelCore
+from envs.duel.drives import DuelDrives
 from envs.duel.layout import N_BUTTON, N_STICK, OBS_SIZE, TICKS_PER_SECOND
 from envs.protocols import BatchedAgent
 
@@ -58,6 +59,8 @@ class DuelVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     for a scripted opponent the same draws (see ``agents.character.batched``). Next-step autoreset:
     the step after a round terminates starts a new round in that slot and returns its first
     observation with reward 0 (the action given for that slot is ignored).
+    ``drives=`` (one-player form only) is the single env's; the update is one NumPy step over the rounds, and
+    the step that autoresets a round gives it reward 0 and starts its drives over.
 
     **Two-player form** (``opponent=None`` or ``"external"``). Player 0 is the left fighter, player 1
     the right, as in the PettingZoo view. Actions ``(N, 2, 2)`` (player, [stick, button]) or ``(N, 2)``
@@ -109,6 +112,8 @@ class DuelVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             if not all(hasattr(opponent, a) for a in ("bind", "reset_envs", "act")):
                 raise TypeError(f"opponent {type(opponent).__name__} lacks the batched interface "
                                 "(bind, reset_envs, act); see agents.batched.BatchedAgent")
+        if self.two_player and self.config.drives is not None:
+            raise ValueError("drives= is for the one-player form (an opponent); the two-player form has none")
         if self.two_player and self.config.side != "left":
             raise ValueError("the two-player form has no side: player 0 is left, player 1 right")
         n = self.num_envs = int(num_envs)
@@ -128,12 +133,14 @@ class DuelVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             self.single_observation_space = spaces.Box(-1.0, 1.0, shape=(2, OBS_SIZE), dtype=np.float32)
         else:
             self.single_action_space = one
-            self.single_observation_space = spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
+            extra = 0 if self.config.drives is None else len(self.config.drives.drives)
+            self.single_observation_space = spaces.Box(-1.0, 1.0, shape=(OBS_SIZE + extra,), dtype=np.float32)
         self.action_space = batch_space(self.single_action_space, n)
         self.observation_space = batch_space(self.single_observation_space, n)
 
         # the rounds' arrays and preallocated buffers (envs.duel.core)
         self._core = core = DuelCore(n, self.config)
+        self.drives = DuelDrives(self.config.drives, core) if self.config.drives is not None else None
         self._F, self._P, self._G, self._me = core.F, core.P, core.G, core.me
         self._obs, self._act = core.obs, core.act  # [:, 0] the agent / player 0, [:, 1] the opponent / player 1
         self._reward, self._terminated, self._restart = core.reward, core.terminated, core.restart
@@ -190,6 +197,11 @@ class DuelVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self._core.reset()
         self._ended = self._restarting = False
         self._active[:] = True
+        if self.drives is not None:
+            self.drives.start()
+            info = self._info(final=False)
+            info["drives"], info["_drives"] = self.drives.state.h.copy(), self._all
+            return self._observations(), info
         return self._observations(), self._info(final=False)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -208,12 +220,20 @@ class DuelVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self._restarting = self._ended
         if self.opponent is not None:
             self.opponent.act(self._obs[:, 1], active, self._act[:, 1])
+        restarting = self._restarting
         self._ended = self._core.step() > 0
         rewards = self._reward.copy()
         if self.two_player:
             rewards = np.stack([rewards, -rewards], axis=1)
-        return (self._observations(), rewards, self._terminated.copy(), self._truncated.copy(),
-                self._info(final=self._ended))
+        info = self._info(final=self._ended)
+        drives = self.drives
+        if drives is not None:
+            drive_reward = drives.step(restart if restarting else None)
+            info["unshaped_reward"], info["_unshaped_reward"] = rewards, self._all
+            info["drive_reward"], info["_drive_reward"] = drive_reward, self._all
+            info["drives"], info["_drives"] = drives.state.h.copy(), self._all
+            rewards = drives.state.reward(rewards, drive_reward)
+        return self._observations(), rewards, self._terminated.copy(), self._truncated.copy(), info
 
     # ---- internals ----------------------------------------------------------------------------------
     def _start(self, idx: np.ndarray, difficulty: np.ndarray) -> None:
@@ -247,6 +267,8 @@ class DuelVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             raise ValueError(f"duel actions [stick, button] must be in [0,{N_STICK})x[0,{N_BUTTON})")
 
     def _observations(self) -> np.ndarray:
+        if self.drives is not None:
+            return self.drives.observe(self._obs[:, 0])
         obs = self._obs if self.two_player else self._obs[:, 0]
         return obs.copy() if self.copy else obs
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from envs.checks import check_choice, check_difficulty, check_int, check_number
+from envs.drives.table import load_drives
 from envs.stealth.features import nav_names
 from envs.stealth.level import MAX_SIDE, Level
 from envs.stealth.rules import Rewards
@@ -55,6 +56,10 @@ class StealthConfig:
       :func:`envs.stealth.features.goal_potential` (0 after a termination), and
       ``info["unshaped_reward"]`` keeps the game's own reward (a training aid; evaluate without it).
     * ``shaping_weight``: the weight of that term.
+    * ``drives``: None (no drives), or the character's drive table (:mod:`envs.drives.table`): the name of a
+      table shipped for the stealth game (``"default"``: fear and fatigue), a TOML file, or a
+      :class:`~envs.drives.table.DriveTable`; stored as the table. Its levels are appended to the
+      observation and its reward replaces (or, ``mode = "mix"``, mixes with) the game's (docs/drives.md).
     """
 
     level: Any = "tutorial"
@@ -69,6 +74,7 @@ class StealthConfig:
     exploring_starts: float = 0.0
     shaping_gamma: float | None = None
     shaping_weight: float = 1.0
+    drives: Any = None
 
     def __post_init__(self):
         values = {
@@ -85,6 +91,7 @@ class StealthConfig:
             "shaping_gamma": None if self.shaping_gamma is None else check_number(
                 "shaping_gamma", self.shaping_gamma, 0.0, 1.0),
             "shaping_weight": check_number("shaping_weight", self.shaping_weight),
+            "drives": None if self.drives is None else load_drives(self.drives, "stealth"),
         }
         for name, value in values.items():  # the normalised values (frozen: set once, here)
             object.__setattr__(self, name, value)

@@ -13,6 +13,7 @@ from envs.checks import check_choice, check_difficulty, discrete_action, episode
 from envs.stealth import features
 from envs.stealth.config import OBS_MODES, StealthConfig
 from envs.stealth.core import StealthCore
+from envs.stealth.drives import StealthDrives
 from envs.stealth.kernels import CHANNELS, LV_MAX_STEPS, LV_WIDTH, N_ACTIONS, ST_CELL, ST_PHASE, ST_STEPS
 from envs.stealth.level import POOLS
 
@@ -116,6 +117,11 @@ class StealthEnv(gym.Env[np.ndarray, StealthAction]):
     * ``exploring_starts``: probability of a random start (above); 0 by default.
     * ``shaping_gamma``: the discount to shape the rewards for (above); None (the default) does not shape.
       ``shaping_weight``: the shaping term's weight (1 by default).
+    * ``drives``: None (the default), or the character's drive table: ``"default"`` (fear and fatigue), a
+      TOML file or a :class:`envs.drives.table.DriveTable`. Its levels, scaled to [0, 1], are appended to the
+      observation (one constant channel per drive; ``vector``: one value each), the reward is the table's
+      (homeostatic, creatures or a mix with the game's), and ``info`` holds ``drives``, ``drive_reward`` and
+      ``unshaped_reward`` (the game's own reward); see docs/drives.md.
     * ``render_mode``: ``"human"``, ``"rgb_array"`` or ``"ansi"``.
 
     ## Batched
@@ -181,10 +187,13 @@ class StealthEnv(gym.Env[np.ndarray, StealthAction]):
         self.set_difficulty(config.difficulty)
         self.episode_difficulty = self.difficulty
         self.action_space = spaces.Discrete(N_ACTIONS)
-        self.observation_space = spaces.Box(0.0, 1.0, shape=core.obs_shape, dtype=np.float32)
+        self.drives = StealthDrives(config.drives, core) if config.drives is not None else None
+        shape = core.obs_shape if self.drives is None else self.drives.obs_shape(core.obs_shape)
+        self.observation_space = spaces.Box(0.0, 1.0, shape=shape, dtype=np.float32)
         # the one env's state and outputs as flat views (one tolist() reads them) and the kernel's masks
         self._state, self._flags, self._floats = core.state.reshape(-1), core.out_b.reshape(-1), core.out_f.reshape(-1)
         self._stepping, self._restarting = np.zeros(1, dtype=np.bool_), np.ones(1, dtype=np.bool_)
+        self._idx0 = np.zeros(1, dtype=np.int64)
         self._batch_shape = (1, core.channels, *core.window)  # the kernel's (N, C, h, w); obs[0] or flattened
         self._flat = core.obs_shape[0] if config.obs_mode == "vector" else 0
         core.initial_state(np.array([self.difficulty]))
@@ -259,6 +268,8 @@ class StealthEnv(gym.Env[np.ndarray, StealthAction]):
             self.render()
         info: dict[str, Any] = {"cell": divmod(self._cell, self._width), "phase": self._phase, "caught": False,
                                 "at_goal": False, "slipped": False}
+        if self.drives is not None:
+            info["drives"] = self.drives.state.h[0].copy()
         return obs, info
 
     def step(self, action: StealthAction) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -270,9 +281,18 @@ class StealthEnv(gym.Env[np.ndarray, StealthAction]):
         if self.slip > 0.0 and action != 0:  # one draw per move that may slip, as ever
             core.uniform[0] = self.np_random.random()
         obs = np.empty(self._batch_shape, dtype=np.float32)
+        drives = self.drives
+        if drives is not None:
+            drives.remember()
         core.run(core.actions, self._stepping, obs)
         terminated, truncated, caught, at_goal, slipped, _, _ = self._flags.tolist()
         reward, unshaped = self._floats.tolist()
+        if drives is not None:
+            drive_reward = drives.step(None)
+            task = np.array([reward])
+            if self.shaping_gamma is None:
+                unshaped = reward
+            reward = float(drives.state.reward(task, drive_reward)[0])
         _, cell, phase, self._steps = self._state.tolist()
         self._cell, self._phase, self.caught, self.at_goal = cell, phase, caught, at_goal
         if self.render_mode == "human":
@@ -284,9 +304,17 @@ class StealthEnv(gym.Env[np.ndarray, StealthAction]):
             info["is_success"] = at_goal and not explored  # success, defined here once: the level crossed
             if explored:
                 info["exploring_start"] = True
-        if self.shaping_gamma is not None:
+        if self.shaping_gamma is not None or drives is not None:
             info["unshaped_reward"] = unshaped
+        if drives is not None:
+            info["drive_reward"], info["drives"] = float(drive_reward[0]), drives.state.h[0].copy()
+            return self._with_drives(obs), reward, terminated, truncated, info
         return (obs.reshape(self._flat) if self._flat else obs[0]), reward, terminated, truncated, info
+
+    def _with_drives(self, obs: np.ndarray) -> np.ndarray:
+        """The kernel's (1, C, h, w) observation with the drive levels appended."""
+        assert self.drives is not None
+        return self.drives.observe(obs.reshape(1, self._flat) if self._flat else obs)[0]
 
     def _obs(self) -> np.ndarray:
         """The observation of the current state, written by the kernel (which also restarts the reward, the
@@ -294,6 +322,9 @@ class StealthEnv(gym.Env[np.ndarray, StealthAction]):
         obs = np.empty(self._batch_shape, dtype=np.float32)
         self._core.run(self._core.actions, self._restarting, obs)
         self._sync()
+        if self.drives is not None:
+            self.drives.start(self._idx0)
+            return self._with_drives(obs)
         return obs.reshape(self._flat) if self._flat else obs[0]
 
     # -- rendering ---------------------------------------------------------------------------

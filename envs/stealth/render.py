@@ -34,7 +34,8 @@ COLOURS = {
     "path": (40, 96, 200),
 }
 # overlay name -> tint (alpha grows with the overlay's value); unknown names use the threat tint
-OVERLAY_COLOURS = {"threat": (140, 40, 180), "hiding": (40, 160, 90), "value": (20, 150, 200)}
+OVERLAY_COLOURS = {"threat": (140, 40, 180), "hiding": (40, 160, 90), "value": (20, 150, 200),
+                   "fear": (230, 120, 40)}
 
 
 def ansi(world: World, cell: int, phase: int) -> str:

@@ -23,6 +23,7 @@ from gymnasium.vector.utils import batch_space
 from envs.checks import check_choice, check_difficulty
 from envs.stealth.config import StealthConfig
 from envs.stealth.core import StealthCore
+from envs.stealth.drives import StealthDrives
 from envs.stealth.kernels import (
     BIT_WALL,
     BIT_WATCHED,
@@ -92,6 +93,8 @@ class StealthVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     * ``shaping_gamma``, ``shaping_weight``: as the single env's; the step that autoresets an env gives it
       reward 0 and restarts its potential at the new start, so env ``i`` is shaped exactly as a single env
       in a ``SyncVectorEnv``.
+    * ``drives``: as the single env's, the update one NumPy step over the batch; not with ``obs_dtype="uint8"``.
+      The step that autoresets an env gives it reward 0 and starts its drives over.
     * ``render_mode``: only ``None``.
 
     ## Infos
@@ -151,8 +154,12 @@ class StealthVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self.set_difficulty(config.difficulty)
         self.episode_difficulty = self.difficulty.copy()
         # -- spaces
+        if config.drives is not None and self.obs_dtype == np.uint8:
+            raise ValueError("obs_dtype='uint8' cannot hold the drive levels (fractions); use obs_dtype='float32'")
+        self.drives = StealthDrives(config.drives, core) if config.drives is not None else None
+        shape = core.obs_shape if self.drives is None else self.drives.obs_shape(core.obs_shape)
         high = 1 if self.obs_dtype == np.uint8 else 1.0
-        self.single_observation_space = spaces.Box(0, high, shape=core.obs_shape, dtype=self.obs_dtype)
+        self.single_observation_space = spaces.Box(0, high, shape=shape, dtype=self.obs_dtype)
         self.single_action_space = spaces.Discrete(len(Action))
         self.observation_space = batch_space(self.single_observation_space, n)
         self.action_space = batch_space(self.single_action_space, n)
@@ -295,7 +302,12 @@ class StealthVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self._pending = bool(self._autoreset.any())
         self._fresh_outputs()
         self._core.run(self._core.actions, self._restart_all, self._obs4)  # steps no env: every observation
-        return self._obs, self._info(mask=None if mask is self._all else mask.copy())
+        info = self._info(mask=None if mask is self._all else mask.copy())
+        if self.drives is not None:
+            self.drives.start(envs)
+            info["drives"], info["_drives"] = self.drives.state.h.copy(), info["_cell"]
+            return self.drives.observe(self._obs), info
+        return self._obs, info
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         actions = np.asarray(actions)
@@ -314,6 +326,9 @@ class StealthVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         if self.slip > 0.0:
             self.np_random.random(out=self._core.uniform)
         self._fresh_outputs()
+        drives = self.drives
+        if drives is not None:
+            drives.remember()
         ended = self._core.run(actions, resetting, self._obs4)
         out_f, out_b = self._core.out_f, self._core.out_b
         self._pending = ended > 0
@@ -324,6 +339,15 @@ class StealthVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             explored = self._core.explored.copy()
             info["is_success"] = out_b[OUT_SUCCESS] & ~explored
             info["exploring_start"], info["_exploring_start"] = explored, out_b[OUT_ENDED]
+        if drives is not None:
+            task = out_f[OUT_REWARD]
+            drive_reward = drives.step(resetting if resetting is not self._no_reset else None)
+            if self.shaping_gamma is None:
+                info["unshaped_reward"], info["_unshaped_reward"] = task.copy(), self._all
+            info["drive_reward"], info["_drive_reward"] = drive_reward, self._all
+            info["drives"], info["_drives"] = drives.state.h.copy(), self._all
+            rewards = drives.state.reward(task, drive_reward)
+            return drives.observe(self._obs), rewards, out_b[OUT_TERMINATED], out_b[OUT_TRUNCATED], info
         return self._obs, out_f[OUT_REWARD], out_b[OUT_TERMINATED], out_b[OUT_TRUNCATED], info
 
     def _fresh_outputs(self) -> None:

@@ -34,3 +34,4 @@ class Config:
     input: str = "auto"  # a human player's input: auto (keyboard and pad), keyboard or pad
     controls: str | None = None  # TOML file remapping a human player's keys and pad buttons
     training: bool = False  # duel: start with the training-mode aids on (F2 toggles them)
+    drives: str | None = None  # the agent's (P1's) drive table (a shipped name or a TOML file), drawn as bars

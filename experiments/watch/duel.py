@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.duel.config import DuelConfig
+from envs.duel.layout import OBS_SIZE
 from experiments.watch.agents import (
     OpponentSlot,
     agent_info,
@@ -17,6 +18,7 @@ from experiments.watch.agents import (
     default_spec,
     make_director,
     notice,
+    one_line,
     policy_probs,
 )
 from experiments.watch.config import CONTROLS, DEFAULT_P2, STEALTH_ONLY, Config
@@ -63,7 +65,16 @@ class DuelSession:
         p2 = build_agent(self.names[1], **context, player=2)
         round_seconds = cfg.round_seconds or float(env_kwargs.get("round_seconds", 60))
         self.p1, self.slot = p1, OpponentSlot(p2)
-        self.base = DuelEnv(opponent=self.slot, frame_skip=self.skip, round_seconds=round_seconds, side="left")
+        try:
+            self.base = DuelEnv(opponent=self.slot, frame_skip=self.skip, round_seconds=round_seconds, side="left",
+                                drives=cfg.drives)
+        except (ValueError, OSError) as exc:
+            from experiments.options import CliError
+
+            raise CliError(one_line(exc)) from None
+        # with drives, an agent trained without them (or a scripted one) sees the game's observation only
+        shape = getattr(getattr(p1, "observation_space", None), "shape", None)
+        self.p1_sees_drives = cfg.drives is not None and tuple(shape or ()) == self.base.observation_space.shape
         self.base.on_tick = self._keep_tick
         self.director = make_director(cfg.director, "duel")
         if self.director is not None and not hasattr(p2, "set_difficulty"):
@@ -135,9 +146,10 @@ class DuelSession:
         decided = not self.ticks
         if decided:  # a new decision: P1 decides, P2 decides inside env.step, which plays its ticks
             with cannot_play(self.names[0], "duel"):
-                self.action, _ = self.p1.predict(self.obs)
+                seen = self.obs if self.p1_sees_drives or self.base.drives is None else self.obs[:OBS_SIZE]
+                self.action, _ = self.p1.predict(seen)
                 self.chosen[0] = decode_action(self.action)
-                probs = policy_probs(self.p1, self.obs)
+                probs = policy_probs(self.p1, seen)
                 self.probs[0] = None if probs is None else duel_heads(probs)
             self.empirical[0].add(self.chosen[0])
             with cannot_play(self.names[1], "duel"):
@@ -187,6 +199,13 @@ class DuelSession:
                 f"blocks {t.total_blocks[0]}-{t.total_blocks[1]})")
 
     # ---- drawing -------------------------------------------------------------------------------------
+    def drive_bars(self) -> tuple[list[str], np.ndarray] | None:
+        """P1's drives as (labels, levels in [0, 1]) when the watch has ``--drives``, else None."""
+        drives = self.base.drives
+        if drives is None:
+            return None
+        return [name[:7] for name in drives.state.table.names], drives.state.levels()[0]
+
     def draw(self, surf, speed: float, paused: bool) -> None:
         import pygame
 
@@ -212,10 +231,15 @@ class DuelSession:
              (cx, y0 + 46), (220, 220, 160))
         state = "PAUSED" if paused else f"speed {speed:g}x"
         text(surf, f.small, f"{state}   overlay: {mode}", (cx, y0 + 62), (190, 190, 200))
+        bars = self.drive_bars()
+        if bars is not None:
+            text(surf, f.small, "P1 drives: level within bounds", (cx, y0 + 80), (170, 170, 180))
+            draw_bars(surf, f, (cx, y0 + 96, 225, 50), bars[1], bars[0], (230, 150, 60))
         if self.director is not None:
             difficulties = self.difficulties + [float(self.director.difficulty)]
             window = int(getattr(self.director, "window", 20))
-            draw_director(surf, f, (cx, y0 + 80, 225, 100), difficulties, self.outcomes, window,
+            top, height = (y0 + 150, 50) if bars is not None else (y0 + 80, 100)
+            draw_director(surf, f, (cx, top, 225, height), difficulties, self.outcomes, window,
                           name=type(self.director).__name__)
         text(surf, f.small, CONTROLS, (8, self.size[1] - 16), (150, 150, 160))
         if mode == "game only":

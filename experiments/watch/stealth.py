@@ -52,6 +52,8 @@ class StealthSession:
         self.env_kwargs = {k: v for k, v in kwargs.items() if k not in ("level", "render_mode", "difficulty")}
         self.nav_features = nav_spec(info.get("nav_features") or kwargs.get("nav_features") or False)
         self.env_kwargs.pop("nav_features", None)
+        if cfg.drives:
+            self.env_kwargs["drives"] = cfg.drives
         self.size = (self.area + self.panel, self.area)
         self.fonts = Fonts()
         self.overlay = 0
@@ -199,7 +201,8 @@ class StealthSession:
     def overlays(self) -> tuple[str, ...]:
         base = ("all", "threat map", "hiding spots", "safe path", "guard cones only")
         solved = hasattr(self.actor, "solution") and hasattr(self.actor, "index")
-        return (*base[:4], "V* (optimal)", base[4]) if solved else base
+        base = (*base[:4], "V* (optimal)", base[4]) if solved else base
+        return (*base[:-1], "fear map", base[-1]) if getattr(self.base, "drives", None) is not None else base
 
     def cycle_overlay(self) -> None:
         self.overlay = (self.overlay + 1) % len(self.overlays)
@@ -231,6 +234,13 @@ class StealthSession:
         self.plan_at = (cell, phase)
         return self.plan
 
+    def drive_bars(self) -> tuple[list[str], np.ndarray] | None:
+        """The agent's drives as (labels, levels in [0, 1]) when the env has ``drives=``, else None."""
+        drives = getattr(self.base, "drives", None)
+        if drives is None:
+            return None
+        return _drive_labels(drives.state.table.names), drives.state.levels()[0]
+
     def draw(self, surf, speed: float, paused: bool) -> None:
         import pygame
 
@@ -249,6 +259,10 @@ class StealthSession:
         if mode == "V* (optimal)" and getattr(self.actor, "solution", None) is not None:
             overlays["value"] = value_heat(self.actor.solution.V, self.actor.index, base.phase).reshape(
                 base.level.shape)
+        if mode == "fear map" and base.drives is not None:
+            from envs.stealth.drives import fear_map
+
+            overlays["fear"] = fear_map(base.world, base.phase, base.drives.state.table)
         self.renderer.world = base.world
         game = self.renderer._surface(base.cell, base.phase, overlays=overlays, path=path)
         surf.fill((18, 19, 26))
@@ -286,6 +300,8 @@ class StealthSession:
             legend.append((OVERLAY_COLOURS["hiding"], "hiding spot: never watched"))
         if path is not None:
             legend.append((COLOURS["path"], "planner's safe path from here"))
+        if "fear" in overlays:
+            legend.append((OVERLAY_COLOURS["fear"], "fear map: where the drives would rise"))
         if "value" in overlays:
             legend.append((OVERLAY_COLOURS["value"], "V*(cell, this phase): darker = better"))
         for colour, label in legend:
@@ -296,6 +312,12 @@ class StealthSession:
             y += text(surf, f.small, "policy: action probabilities", (x, y), (170, 170, 180)) + 2
             draw_bars(surf, f, (x, y, 200, 60), self.probs, STEALTH_LABELS, COLOURS["player"], self.chosen)
             y += 64
+        bars = self.drive_bars()
+        if bars is not None:
+            y += 6
+            y += text(surf, f.small, "drives: level within bounds", (x, y), (170, 170, 180)) + 2
+            draw_bars(surf, f, (x, y, 200, 60), bars[1], bars[0], (230, 150, 60))
+            y += 64
         if self.director is not None:
             difficulties = self.difficulties + [float(self.director.difficulty)]
             window = int(getattr(self.director, "window", 20))
@@ -303,6 +325,10 @@ class StealthSession:
                           window, name=type(self.director).__name__)
         for k, line in enumerate(("Space pause  Right step  +/- speed", "R restart  Tab overlay  Esc quit")):
             text(surf, f.small, line, (x, self.area - 34 + 15 * k), (150, 150, 160))
+
+
+def _drive_labels(names: tuple[str, ...]) -> list[str]:
+    return [name[:7] for name in names]
 
 
 def _fits(agent, space) -> bool:
