@@ -17,10 +17,10 @@ def last_json(out: str) -> dict:
 
 @pytest.mark.parametrize("argv,message", [
     (["compare", "stealth", "--levels", "no_such_level"], "no_such_level"),
-    (["compare", "stealth", "--algos", "ppo,sarsa"], "unknown 'sarsa'; valid: ppo-nav, ppo, dqn"),
+    (["compare", "stealth", "--algos", "ppo,sarsa"], "unknown 'sarsa'; valid: ppo-nav, ppo, ppo-pg, dqn"),
     (["compare", "stealth", "--steps", "0"], "--steps must be >= 1"),
     (["compare", "stealth", "--levels", " , "], "--levels: expected a comma-separated list"),
-    (["compare", "duel", "--algos", "dqn"], "unknown 'dqn'; valid: ppo, a2c, a2c-pg, reinforce"),
+    (["compare", "duel", "--algos", "dqn"], "unknown 'dqn'; valid: ppo-pg, ppo, a2c, a2c-pg, reinforce"),
     (["compare", "duel", "--opponent", "scripted:godlike"], "unknown scripted"),
     (["compare", "duel", "--steps", "10", "--checkpoints", "20"], "--checkpoints (20) cannot exceed --steps (10)"),
     (["compare", "duel", "--rounds", "0"], "--rounds must be >= 1"),

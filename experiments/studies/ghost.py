@@ -478,7 +478,9 @@ def style_mixtures(models: dict, demos: dict, opponents: list[str], cfg: GhostCo
 
     model = load_reference()
     ref = {s: build_corpus(demos[s].rounds, s, min_decisions=model.min_decisions).docs for s in STYLES}
-    index = PlayerIndex(model, [d for s in STYLES for d in ref[s]], [s for s in STYLES for _ in ref[s]])
+    # rounds shorter than the model's minimum make no document: with no reference left there is no index
+    index = PlayerIndex(model, [d for s in STYLES for d in ref[s]], [s for s in STYLES for _ in ref[s]]) \
+        if any(ref[s] for s in STYLES) else None
     out: dict = {}
     for method, ms in models.items():
         out[method] = {}
@@ -492,7 +494,7 @@ def style_mixtures(models: dict, demos: dict, opponents: list[str], cfg: GhostCo
             p = mixture(model, ref[s])["mixture"] if ref[s] else {}
             out[method][s] = {"ghost": g, "player": p, "distance": mixture_distance(g, p),
                               "identified_as_player": round(float(np.mean([index.identify([d]) == s for d in docs]))
-                                                            if docs else float("nan"), 4)}
+                                                            if docs and index is not None else float("nan"), 4)}
     return out
 
 
