@@ -181,6 +181,22 @@ def read_json_object(path: str | os.PathLike, max_bytes: int, what: str) -> dict
     return data
 
 
+def parse_toml_text(text: str, source: str, error: type[FileFormatError], max_chars: int, what: str = "text") -> dict:
+    """The TOML of an untrusted text of at most ``max_chars`` characters, or ``error(reason, source, line)``
+    (the line of a syntax error when TOML names one): a text too long, invalid, or nested too deeply."""
+    import tomllib
+
+    if len(text) > max_chars:
+        raise error(f"the {what} is longer than the limit of {max_chars} characters", source)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise error(f"not valid TOML: {exc}", source, int(match.group(1)) if match else None) from None
+    except RecursionError:
+        raise error("not valid TOML: nested too deeply", source) from None
+
+
 def toml_line(text: str, table: str | None, key: str | None = None) -> int | None:
     """The line (from 1) of ``key = ...`` inside the TOML table ``[table]`` (the top level when ``table``
     is None), or of the table's header when ``key`` is None; None when not found. For error messages

@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -41,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.fileio import FileFormatError, read_text_limited, toml_line
+from envs.fileio import FileFormatError, parse_toml_text, read_text_limited, toml_line
 
 MAX_FILE_BYTES = 16 * 1024
 MAX_DRIVES = 8
@@ -136,15 +135,7 @@ def creatures_reward(h: np.ndarray, h_next: np.ndarray, weight: np.ndarray) -> n
 def parse_drives(text: str, *, source: str | None = None, game: str | None = None) -> DriveTable:
     """The drive table of a TOML text (see the module docstring); ``game``, when given, must be the table's."""
     src = source or "<string>"
-    if len(text) > MAX_FILE_BYTES:
-        raise DriveError(f"the text is longer than the limit of {MAX_FILE_BYTES} characters", src)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        raise DriveError(f"not valid TOML: {exc}", src, int(match.group(1)) if match else None) from None
-    except RecursionError:
-        raise DriveError("not valid TOML: nested too deeply", src) from None
+    data = parse_toml_text(text, src, DriveError, MAX_FILE_BYTES)
 
     def fail(reason: str, table: str | None = None, key: str | None = None) -> DriveError:
         return DriveError(reason, src, toml_line(text, table, key))

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -38,7 +36,7 @@ import numpy as np
 
 from envs.duel import layout as L
 from envs.duel.layout import Level, Move
-from envs.fileio import FileFormatError, read_text_limited, toml_line
+from envs.fileio import FileFormatError, parse_toml_text, read_text_limited, toml_line
 
 MAX_FILE_BYTES = 64 * 1024
 MAX_MOVE_TICKS = 300  # a move lasts at most 5 seconds
@@ -172,15 +170,7 @@ def parse_character(text: str, *, source: str | None = None, base: Character | N
     """The character of a TOML text (see the module docstring); keys left out keep ``base``'s values
     (the shipped default when None)."""
     src = source or "<string>"
-    if len(text) > MAX_FILE_BYTES:
-        raise CharacterError(f"the text is longer than the limit of {MAX_FILE_BYTES} characters", src)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        raise CharacterError(f"not valid TOML: {exc}", src, int(match.group(1)) if match else None) from None
-    except RecursionError:
-        raise CharacterError("not valid TOML: nested too deeply", src) from None
+    data = parse_toml_text(text, src, CharacterError, MAX_FILE_BYTES)
 
     def fail(reason: str, table: str | None = None, key: str | None = None) -> CharacterError:
         return CharacterError(reason, src, toml_line(text, table, key))

@@ -68,7 +68,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.fileio import FileFormatError, read_text_limited
+from envs.fileio import FileFormatError, parse_toml_text, read_text_limited
 from envs.stealth import rules
 from envs.stealth.rules import Guard  # the guard value lives with its motion rules; re-exported here
 
@@ -234,15 +234,7 @@ def parse_level(
     def err(reason: str, line: int | None = None) -> LevelError:
         return LevelError(reason, src, line)
 
-    if len(text) > MAX_FILE_BYTES:
-        raise err(f"the level text is longer than the limit of {MAX_FILE_BYTES} characters")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        raise err(f"not valid TOML: {exc}", int(match.group(1)) if match else None) from None
-    except RecursionError:
-        raise err("not valid TOML: nested too deeply") from None
+    data = parse_toml_text(text, src, LevelError, MAX_FILE_BYTES, "level text")
     for key in data:
         if key not in TOP_KEYS:
             raise err(f"unknown key {key!r}; valid keys: {', '.join(sorted(TOP_KEYS))}", where.key(key))
