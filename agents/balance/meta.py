@@ -94,16 +94,23 @@ def play_payoff(strategies: Sequence[Any], rounds: int, *, seed: int = 0, names:
     usage = np.zeros((k, N_MOVES - 1), dtype=np.int64)
     for i in range(k):
         for j in range(i + 1, k):
-            counts = np.zeros((2, N_MOVES - 1), dtype=np.int64)
-            records = play_duel(strategies[i], strategies[j], rounds, seed=seed, round_seconds=round_seconds,
-                                on_step=_usage_hook(counts, {}))
-            w = sum(r.winner == "agent" for r in records)
-            lo = sum(r.winner == "opponent" for r in records)
-            wins[i, j], losses[i, j], draws[i, j] = w, lo, rounds - w - lo
-            wins[j, i], losses[j, i], draws[j, i] = lo, w, rounds - w - lo
-            usage[i] += counts[0]
-            usage[j] += counts[1]
+            _play_pair(strategies[i], strategies[j], i, j, (wins, losses, draws, usage), rounds, seed, round_seconds)
     return Payoff(labels, wins, losses, draws, usage)
+
+
+def _play_pair(a: Any, b: Any, i: int, j: int, tallies: tuple[np.ndarray, ...], rounds: int, seed: int,
+               round_seconds: float) -> None:
+    """``rounds`` rounds of ``a`` (row ``i``) against ``b`` (row ``j``), booked both ways into ``tallies``
+    (wins, losses, draws, move usage)."""
+    wins, losses, draws, usage = tallies
+    counts = np.zeros((2, N_MOVES - 1), dtype=np.int64)
+    records = play_duel(a, b, rounds, seed=seed, round_seconds=round_seconds, on_step=_usage_hook(counts, {}))
+    w = sum(r.winner == "agent" for r in records)
+    lo = sum(r.winner == "opponent" for r in records)
+    wins[i, j], losses[i, j], draws[i, j] = w, lo, rounds - w - lo
+    wins[j, i], losses[j, i], draws[j, i] = lo, w, rounds - w - lo
+    usage[i] += counts[0]
+    usage[j] += counts[1]
 
 
 def extend_payoff(payoff: Payoff, strategy: Any, name: str, rounds: int, others: Sequence[Any], *, seed: int = 0,
@@ -120,15 +127,7 @@ def extend_payoff(payoff: Payoff, strategy: Any, name: str, rounds: int, others:
     if payoff.usage.size:
         usage[:k] = payoff.usage
     for j in range(k):
-        counts = np.zeros((2, N_MOVES - 1), dtype=np.int64)
-        records = play_duel(strategy, others[j], rounds, seed=seed, round_seconds=round_seconds,
-                            on_step=_usage_hook(counts, {}))
-        w = sum(r.winner == "agent" for r in records)
-        lo = sum(r.winner == "opponent" for r in records)
-        wins[k, j], losses[k, j], draws[k, j] = w, lo, rounds - w - lo
-        wins[j, k], losses[j, k], draws[j, k] = lo, w, rounds - w - lo
-        usage[k] += counts[0]
-        usage[j] += counts[1]
+        _play_pair(strategy, others[j], k, j, (wins, losses, draws, usage), rounds, seed, round_seconds)
     return Payoff([*payoff.names, name], wins, losses, draws, usage)
 
 
